@@ -1,0 +1,319 @@
+"""Reverse-mode automatic differentiation: Function, the graph, backward, grad mode.
+
+Every differentiable op is a subclass of :class:`Function` with two static methods that work on
+plain ndarrays::
+
+    class Mul(Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            ctx.save_for_backward(x, y)
+            return x * y
+
+        @staticmethod
+        def backward(ctx, gz):
+            x, y = ctx.saved
+            gx = unbroadcast(gz * y, x.shape) if ctx.needs_input_grad[0] else None
+            gy = unbroadcast(gz * x, y.shape) if ctx.needs_input_grad[1] else None
+            return gx, gy
+
+``Mul.apply(a, b)`` unwraps Tensor arguments to their arrays, runs ``forward``, wraps the result
+in a Tensor and, when grad mode is on and some input requires grad, records a node of the graph:
+the ``ctx`` itself, which knows the nodes of its inputs. ``Tensor.backward`` walks those nodes
+once, in reverse topological order.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+__all__ = [
+    "Function",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "is_grad_enabled",
+    "unbroadcast",
+    "backward",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# grad mode
+
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    """True when operations record the graph (the default)."""
+    return getattr(_state, "enabled", True)
+
+
+class set_grad_enabled:
+    """Context manager and decorator that turns graph recording on or off."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self._previous: list[bool] = []
+
+    def __enter__(self):
+        self._previous.append(is_grad_enabled())
+        _state.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _state.enabled = self._previous.pop()
+        return False
+
+    def __call__(self, fn: Callable) -> Callable:
+        mode = self.mode
+
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
+        wrapper.__doc__ = getattr(fn, "__doc__", None)
+        wrapper.__wrapped__ = fn
+        return wrapper
+
+
+class no_grad(set_grad_enabled):
+    """``with convlab.no_grad():`` runs ops without building a graph (evaluation, updates)."""
+
+    def __init__(self):
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """``with convlab.enable_grad():`` records the graph again inside a ``no_grad`` block."""
+
+    def __init__(self):
+        super().__init__(True)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers for backward formulas
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum ``grad`` back to ``shape``: the adjoint of NumPy broadcasting.
+
+    Broadcasting prepends axes and stretches axes of size 1; its adjoint sums over exactly those.
+    """
+    if grad.shape == tuple(shape):
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad.reshape(shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# graph nodes
+
+
+class Node:
+    """A node of the backward graph. ``next_nodes[i]`` is the node of input ``i`` (or None)."""
+
+    next_nodes: tuple = ()
+
+    def name(self) -> str:
+        return type(self).__name__
+
+
+class AccumulateGrad(Node):
+    """The node of a leaf tensor that requires grad: backward adds into ``leaf.grad``."""
+
+    def __init__(self, leaf):
+        self.leaf = leaf
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+
+class FunctionCtx(Node):
+    """What ``forward`` and ``backward`` share: saved arrays, flags, and the graph links."""
+
+    def __init__(self, fn_cls, needs_input_grad: tuple, next_nodes: tuple):
+        self.fn_cls = fn_cls
+        self.needs_input_grad = needs_input_grad
+        self.next_nodes = next_nodes
+        self.saved = ()
+        self.released = False
+        self.retained_output = None  # weak reference to the output, set by retain_grad()
+        self.output_meta = None  # (shape, dtype) of the output, to check incoming gradients
+
+    def save_for_backward(self, *arrays):
+        self.saved = arrays
+
+    def name(self) -> str:
+        return self.fn_cls.__name__ + "Backward0"
+
+    def release(self):
+        """Free what forward saved, once backward has used it and the graph is not retained."""
+        self.saved = ()
+        self.released = True
+        for key in [k for k in self.__dict__ if k not in _CTX_KEEP]:
+            del self.__dict__[key]
+
+
+_CTX_KEEP = {
+    "fn_cls",
+    "needs_input_grad",
+    "next_nodes",
+    "saved",
+    "released",
+    "retained_output",
+    "output_meta",
+}
+
+
+class Function:
+    """Base class of differentiable ops; see the module docstring for the idiom.
+
+    ``forward(ctx, *args)`` receives ndarrays where the caller passed Tensors (other arguments
+    unchanged) and returns one ndarray. ``backward(ctx, grad)`` returns one gradient per positional
+    argument of ``forward`` (None for non-tensors and inputs that need no gradient).
+    """
+
+    differentiable = True  # False for ops whose output never has a gradient (argmax, comparisons)
+
+    @staticmethod
+    def forward(ctx, *args):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from .tensor import Tensor
+
+        arrays = []
+        needs = []
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a._data)
+                needs.append(a.requires_grad)
+            else:
+                arrays.append(a)
+                needs.append(False)
+        record = cls.differentiable and is_grad_enabled() and any(needs)
+        if record:
+            next_nodes = tuple(
+                a._grad_node() if isinstance(a, Tensor) and a.requires_grad else None for a in args
+            )
+            ctx = FunctionCtx(cls, tuple(needs), next_nodes)
+        else:
+            ctx = _ScratchCtx(tuple(needs))
+        out = cls.forward(ctx, *arrays, **kwargs)
+        if not isinstance(out, np.ndarray):
+            out = np.asarray(out)
+        result = Tensor._wrap(out)
+        if record:
+            result.requires_grad = True
+            result.grad_fn = ctx
+            ctx.output_meta = (out.shape, out.dtype)
+        return result
+
+
+class _ScratchCtx:
+    """The ctx handed to forward when no graph is recorded: saves go nowhere."""
+
+    def __init__(self, needs_input_grad: tuple):
+        self.needs_input_grad = needs_input_grad
+
+    def save_for_backward(self, *arrays):
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# backward
+
+
+def _topological_order(root: Node) -> list[Node]:
+    """Nodes reachable from ``root``, each after every node that feeds gradient into it."""
+    order, seen = [], {id(root)}
+    stack = [(root, iter(root.next_nodes))]
+    while stack:
+        node, children = stack[-1]
+        for child in children:
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
+                stack.append((child, iter(child.next_nodes)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    order.reverse()
+    return order
+
+
+def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
+    """Accumulate d(tensor)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
+    from .tensor import Tensor
+
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            "element 0 of tensors does not require grad and does not have a grad_fn"
+        )
+    if gradient is None:
+        if tensor._data.size != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        grad = np.ones_like(tensor._data)
+    else:
+        grad = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
+        if grad.shape != tensor.shape:
+            raise RuntimeError(
+                f"Mismatch in shape: grad_output[0] has a shape of {tuple(grad.shape)} and "
+                f"output[0] has a shape of {tuple(tensor.shape)}."
+            )
+        grad = grad.astype(tensor._data.dtype, copy=False)
+
+    root = tensor._grad_node()
+    grads: dict[int, np.ndarray] = {id(root): grad}
+    for node in _topological_order(root):
+        g = grads.pop(id(node), None)
+        if g is None:
+            continue
+        if isinstance(node, AccumulateGrad):
+            leaf = node.leaf
+            g = g if g.dtype == leaf._data.dtype else g.astype(leaf._data.dtype)
+            if leaf.grad is None:
+                # a copy: the same array may flow to several leaves, and .grad is mutable
+                leaf.grad = Tensor._wrap(np.array(g, copy=True))
+            else:
+                leaf.grad = Tensor._wrap(leaf.grad._data + g)
+            continue
+        if node.released:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access saved "
+                "tensors after they have already been freed). Saved intermediate values of the "
+                "graph are freed when you call .backward() or autograd.grad(). Specify "
+                "retain_graph=True if you need to backward through the graph a second time or "
+                "if you need to access saved tensors after calling backward."
+            )
+        if node.retained_output is not None:
+            out = node.retained_output()
+            if out is not None:
+                out.grad = Tensor._wrap(g.copy() if out.grad is None else out.grad._data + g)
+        input_grads = node.fn_cls.backward(node, g)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        if not retain_graph:
+            node.release()
+        for child, cg in zip(node.next_nodes, input_grads):
+            if child is None or cg is None:
+                continue
+            key = id(child)
+            if key in grads:
+                grads[key] = grads[key] + cg
+            else:
+                grads[key] = cg
