@@ -1,0 +1,29 @@
+"""convlab: convolution from scratch in NumPy, with PyTorch's API.
+
+Write PyTorch code with ``torch`` spelled ``convlab`` and get the same numbers::
+
+    import convlab
+    import convlab.nn as nn
+    import convlab.nn.functional as F
+"""
+
+from ._creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
+                        is_tensor, linspace, numel, ones, ones_like, rand, rand_like, randint,
+                        randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like)
+from ._dtype import (bool_ as bool, dtype, float16, float32, float64, get_default_dtype, int8,
+                     int16, int32, int64, set_default_dtype, uint8)
+from ._functions import *  # noqa: F401,F403  (convlab.exp(x), convlab.sum(x), ...)
+from ._random import (Generator, default_generator, get_rng_state, initial_seed, manual_seed,
+                      seed, set_rng_state)
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .tensor import Size, Tensor, cat, concat, device, matmul, maximum, minimum, stack, where
+
+float = float32
+double = float64
+half = float16
+long = int64
+int = int32
+
+__version__ = "0.1.0"
+
+from . import nn, optim  # noqa: E402  (the submodules build on the names above)

@@ -1,0 +1,1 @@
+"""Differentiable ops: one ``Function`` per op, ndarrays in and out."""

@@ -1,0 +1,402 @@
+"""Elementwise differentiable ops: arithmetic with broadcasting, and pointwise functions.
+
+Every binary op receives arrays of one dtype (the Tensor layer promotes them first, by PyTorch's
+rules), and its backward sums the gradient back over the broadcast axes (``unbroadcast``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function, unbroadcast
+
+__all__ = [
+    "Add", "Sub", "Mul", "Div", "Pow", "Neg", "Abs", "Exp", "Log", "Log1p", "Sqrt", "Rsqrt",
+    "Sin", "Cos", "Tanh", "Sigmoid", "Relu", "LeakyRelu", "Clamp", "Maximum", "Minimum", "Where",
+    "Cast", "sigmoid",
+]
+
+
+class Add(Function):
+    """z = x + y. dz/dx = 1, dz/dy = 1 (summed back over broadcast axes)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.shapes = (np.shape(x), np.shape(y))
+        return np.add(x, y)
+
+    @staticmethod
+    def backward(ctx, gz):
+        sx, sy = ctx.shapes
+        gx = unbroadcast(gz, sx) if ctx.needs_input_grad[0] else None
+        gy = unbroadcast(gz, sy) if ctx.needs_input_grad[1] else None
+        return gx, gy
+
+
+class Sub(Function):
+    """z = x - y. dz/dx = 1, dz/dy = -1."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.shapes = (np.shape(x), np.shape(y))
+        return np.subtract(x, y)
+
+    @staticmethod
+    def backward(ctx, gz):
+        sx, sy = ctx.shapes
+        gx = unbroadcast(gz, sx) if ctx.needs_input_grad[0] else None
+        gy = -unbroadcast(gz, sy) if ctx.needs_input_grad[1] else None
+        return gx, gy
+
+
+class Mul(Function):
+    """z = x * y. dz/dx = y, dz/dy = x."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
+                              y if ctx.needs_input_grad[0] else None)
+        ctx.shapes = (np.shape(x), np.shape(y))
+        return np.multiply(x, y)
+
+    @staticmethod
+    def backward(ctx, gz):
+        x, y = ctx.saved
+        sx, sy = ctx.shapes
+        gx = unbroadcast(gz * y, sx) if ctx.needs_input_grad[0] else None
+        gy = unbroadcast(gz * x, sy) if ctx.needs_input_grad[1] else None
+        return gx, gy
+
+
+class Div(Function):
+    """z = x / y. dz/dx = 1/y, dz/dy = -x/y^2 = -z/y."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        z = np.true_divide(x, y)
+        ctx.save_for_backward(y, z if ctx.needs_input_grad[1] else None)
+        ctx.shapes = (np.shape(x), np.shape(y))
+        return z
+
+    @staticmethod
+    def backward(ctx, gz):
+        y, z = ctx.saved
+        sx, sy = ctx.shapes
+        gx = unbroadcast(gz / y, sx) if ctx.needs_input_grad[0] else None
+        gy = unbroadcast(-gz * z / y, sy) if ctx.needs_input_grad[1] else None
+        return gx, gy
+
+
+class Pow(Function):
+    """z = x ** y. dz/dx = y * x^(y-1); dz/dy = z * log(x) (taken as 0 where x == 0 and y >= 0)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        z = np.power(x, y)
+        ctx.save_for_backward(x, y, z)
+        ctx.shapes = (np.shape(x), np.shape(y))
+        return z
+
+    @staticmethod
+    def backward(ctx, gz):
+        x, y, z = ctx.saved
+        sx, sy = ctx.shapes
+        gx = gy = None
+        if ctx.needs_input_grad[0]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dx = np.where(y == 0, 0.0, y * np.power(x, y - 1)).astype(gz.dtype, copy=False)
+            gx = unbroadcast(gz * dx, sx)
+        if ctx.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dy = np.where((x == 0) & (y >= 0), 0.0, z * np.log(x)).astype(gz.dtype, copy=False)
+            gy = unbroadcast(gz * dy, sy)
+        return gx, gy
+
+
+class Neg(Function):
+    """z = -x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.negative(x)
+
+    @staticmethod
+    def backward(ctx, gz):
+        return (-gz,)
+
+
+class Abs(Function):
+    """z = |x|. dz/dx = sign(x) (0 at 0, as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, gz):
+        (x,) = ctx.saved
+        return (gz * np.sign(x),)
+
+
+class Exp(Function):
+    """z = e^x. dz/dx = z."""
+
+    @staticmethod
+    def forward(ctx, x):
+        z = np.exp(x)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, gz):
+        (z,) = ctx.saved
+        return (gz * z,)
+
+
+class Log(Function):
+    """z = ln x. dz/dx = 1/x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(x)
+
+    @staticmethod
+    def backward(ctx, gz):
+        (x,) = ctx.saved
+        with np.errstate(divide="ignore"):
+            return (gz / x,)
+
+
+class Log1p(Function):
+    """z = ln(1 + x). dz/dx = 1/(1 + x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log1p(x)
+
+    @staticmethod
+    def backward(ctx, gz):
+        (x,) = ctx.saved
+        return (gz / (1 + x),)
+
+
+class Sqrt(Function):
+    """z = sqrt(x). dz/dx = 1 / (2 z)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(invalid="ignore"):
+            z = np.sqrt(x)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, gz):
+        (z,) = ctx.saved
+        with np.errstate(divide="ignore"):
+            return (gz / (2 * z),)
+
+
+class Rsqrt(Function):
+    """z = 1 / sqrt(x). dz/dx = -z^3 / 2."""
+
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = 1 / np.sqrt(x)
+        ctx.save_for_backward(z)
+        return z.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, gz):
+        (z,) = ctx.saved
+        return (gz * (-0.5 * z**3),)
+
+
+class Sin(Function):
+    """z = sin x. dz/dx = cos x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, gz):
+        (x,) = ctx.saved
+        return (gz * np.cos(x),)
+
+
+class Cos(Function):
+    """z = cos x. dz/dx = -sin x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx, gz):
+        (x,) = ctx.saved
+        return (-gz * np.sin(x),)
+
+
+class Tanh(Function):
+    """z = tanh x. dz/dx = 1 - z^2."""
+
+    @staticmethod
+    def forward(ctx, x):
+        z = np.tanh(x)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, gz):
+        (z,) = ctx.saved
+        return (gz * (1 - z * z),)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-x), computed without overflow for large |x|."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+class Sigmoid(Function):
+    """z = 1 / (1 + e^-x). dz/dx = z (1 - z)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        z = sigmoid(x)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, gz):
+        (z,) = ctx.saved
+        return (gz * z * (1 - z),)
+
+
+class Relu(Function):
+    """z = max(x, 0). dz/dx = 1 where x > 0, else 0."""
+
+    @staticmethod
+    def forward(ctx, x):
+        z = np.maximum(x, 0)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, gz):
+        (z,) = ctx.saved
+        return (gz * (z > 0),)
+
+
+class LeakyRelu(Function):
+    """z = x where x > 0, else slope * x."""
+
+    @staticmethod
+    def forward(ctx, x, negative_slope):
+        ctx.save_for_backward(x)
+        ctx.negative_slope = negative_slope
+        return np.where(x > 0, x, x * x.dtype.type(negative_slope))
+
+    @staticmethod
+    def backward(ctx, gz):
+        (x,) = ctx.saved
+        return np.where(x > 0, gz, gz * gz.dtype.type(ctx.negative_slope)), None
+
+
+class Clamp(Function):
+    """z = min(max(x, lo), hi). dz/dx = 1 inside [lo, hi] (bounds included, as PyTorch), else 0."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x, lo, hi)
+        z = x
+        if lo is not None:
+            z = np.maximum(z, lo)
+        if hi is not None:
+            z = np.minimum(z, hi)
+        return z.astype(x.dtype, copy=False) if z is not x else x.copy()
+
+    @staticmethod
+    def backward(ctx, gz):
+        x, lo, hi = ctx.saved
+        inside = np.ones(x.shape, dtype=bool)
+        if lo is not None:
+            inside &= x >= lo
+        if hi is not None:
+            inside &= x <= hi
+        return gz * inside, None, None
+
+
+class Maximum(Function):
+    """z = max(x, y) elementwise. Ties split the gradient evenly, as PyTorch."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return np.maximum(x, y)
+
+    @staticmethod
+    def backward(ctx, gz):
+        x, y = ctx.saved
+        share = np.where(x > y, 1.0, np.where(x == y, 0.5, 0.0)).astype(gz.dtype, copy=False)
+        gx = unbroadcast(gz * share, x.shape) if ctx.needs_input_grad[0] else None
+        gy = unbroadcast(gz * (1 - share), y.shape) if ctx.needs_input_grad[1] else None
+        return gx, gy
+
+
+class Minimum(Function):
+    """z = min(x, y) elementwise. Ties split the gradient evenly, as PyTorch."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return np.minimum(x, y)
+
+    @staticmethod
+    def backward(ctx, gz):
+        x, y = ctx.saved
+        share = np.where(x < y, 1.0, np.where(x == y, 0.5, 0.0)).astype(gz.dtype, copy=False)
+        gx = unbroadcast(gz * share, x.shape) if ctx.needs_input_grad[0] else None
+        gy = unbroadcast(gz * (1 - share), y.shape) if ctx.needs_input_grad[1] else None
+        return gx, gy
+
+
+class Where(Function):
+    """z = x where cond else y. The gradient goes to whichever side was chosen."""
+
+    @staticmethod
+    def forward(ctx, cond, x, y):
+        ctx.save_for_backward(cond)
+        ctx.shapes = (np.shape(x), np.shape(y))
+        return np.where(cond, x, y)
+
+    @staticmethod
+    def backward(ctx, gz):
+        (cond,) = ctx.saved
+        sx, sy = ctx.shapes
+        zero = gz.dtype.type(0)
+        gx = unbroadcast(np.where(cond, gz, zero), sx) if ctx.needs_input_grad[1] else None
+        gy = unbroadcast(np.where(cond, zero, gz), sy) if ctx.needs_input_grad[2] else None
+        return None, gx, gy
+
+
+class Cast(Function):
+    """z = x converted to another dtype; the gradient is converted back."""
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, gz):
+        return gz.astype(ctx.dtype), None

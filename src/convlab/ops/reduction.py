@@ -1,0 +1,214 @@
+"""Reductions and the normalizing functions built on them (softmax, log-softmax, logsumexp).
+
+``axes`` is always a normalized tuple of non-negative axes (the Tensor layer checks ``dim``).
+Backward re-inserts the reduced axes (``keepdims`` shape) and broadcasts the gradient back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+
+__all__ = ["Sum", "Mean", "Var", "Prod", "MaxMin", "LogSumExp", "Norm", "Softmax", "LogSoftmax",
+           "keepdims_shape"]
+
+
+def keepdims_shape(shape: tuple, axes: tuple) -> tuple:
+    """``shape`` with the reduced ``axes`` set to 1: where a reduced gradient broadcasts back."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _expand(g, shape, axes, keepdim):
+    """Broadcast a reduced gradient back to ``shape``: the adjoint of summing over ``axes``."""
+    if not keepdim:
+        g = g.reshape(keepdims_shape(shape, axes))
+    return np.broadcast_to(g, shape)
+
+
+class Sum(Function):
+    """z = sum of x over axes. dz/dx = 1 everywhere."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, dtype=None):
+        ctx.shape, ctx.axes, ctx.keepdim, ctx.dtype = x.shape, axes, keepdim, x.dtype
+        return np.sum(x, axis=axes, keepdims=keepdim, dtype=dtype)
+
+    @staticmethod
+    def backward(ctx, gz):
+        return _expand(gz, ctx.shape, ctx.axes, ctx.keepdim).astype(ctx.dtype), None, None, None
+
+
+class Mean(Function):
+    """z = mean of x over axes. dz/dx = 1/n."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
+        ctx.count = int(np.prod([x.shape[a] for a in axes]))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.mean(x, axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, gz):
+        g = _expand(gz / gz.dtype.type(max(ctx.count, 1)), ctx.shape, ctx.axes, ctx.keepdim)
+        return g, None, None
+
+
+class Var(Function):
+    """z = sum((x - mean)^2) / (n - correction). dz/dx = 2 (x - mean) / (n - correction)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, correction, keepdim):
+        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
+        n = int(np.prod([x.shape[a] for a in axes]))
+        ctx.denominator = max(n - correction, 0)
+        centered = x - x.mean(axis=axes, keepdims=True)
+        ctx.save_for_backward(centered)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.sum(centered * centered, axis=axes, keepdims=keepdim) / x.dtype.type(
+                ctx.denominator)
+        return out.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, gz):
+        (centered,) = ctx.saved
+        g = _expand(gz, ctx.shape, ctx.axes, ctx.keepdim)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return g * centered * centered.dtype.type(2 / ctx.denominator
+                                                      if ctx.denominator else np.inf), None, None, None
+
+
+class Prod(Function):
+    """z = product of x over an axis. dz/dx_i = product of the others (exact with zeros)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        ctx.save_for_backward(x)
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return np.prod(x, axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, gz):
+        (x,) = ctx.saved
+        axes = ctx.axes
+        # Move the reduced axes last and flatten them, so "product of the others" is a 1-D question.
+        moved = np.moveaxis(x, axes, range(x.ndim - len(axes), x.ndim))
+        flat = moved.reshape(moved.shape[: x.ndim - len(axes)] + (-1,))  # (..., n)
+        ones = np.ones(flat.shape[:-1] + (1,), dtype=x.dtype)
+        before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+        after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+        others = (before * after).reshape(moved.shape)
+        others = np.moveaxis(others, range(x.ndim - len(axes), x.ndim), axes)
+        return _expand(gz, x.shape, axes, ctx.keepdim) * others, None, None
+
+
+class MaxMin(Function):
+    """z = max (or min) of x over axes. The gradient is split evenly among the tied extremes,
+    as PyTorch's ``amax``/``amin`` and full ``max()`` do."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, largest):
+        z = (np.max if largest else np.min)(x, axis=axes, keepdims=True)
+        ctx.save_for_backward(x, z)
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return z if keepdim else np.squeeze(z, axis=axes)
+
+    @staticmethod
+    def backward(ctx, gz):
+        x, z = ctx.saved
+        hit = x == z
+        count = hit.sum(axis=ctx.axes, keepdims=True)
+        g = _expand(gz, x.shape, ctx.axes, ctx.keepdim)
+        return g * hit / count.astype(gz.dtype), None, None, None
+
+
+class LogSumExp(Function):
+    """z = log(sum(exp(x))) over axes, computed as m + log(sum(exp(x - m))). dz/dx = softmax(x)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        m = np.max(x, axis=axes, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        with np.errstate(divide="ignore"):
+            z = m + np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True))
+        ctx.save_for_backward(x, z)
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return (z if keepdim else np.squeeze(z, axis=axes)).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, gz):
+        x, z = ctx.saved
+        g = _expand(gz, x.shape, ctx.axes, ctx.keepdim)
+        return g * np.exp(x - z), None, None
+
+
+class Norm(Function):
+    """z = (sum |x|^p)^(1/p) over axes; p = inf gives max |x|.
+    dz/dx = sign(x) |x|^(p-1) / z^(p-1) (zero where z == 0)."""
+
+    @staticmethod
+    def forward(ctx, x, p, axes, keepdim):
+        a = np.abs(x)
+        if p == np.inf:
+            z = np.max(a, axis=axes, keepdims=True)
+        elif p == 2:
+            z = np.sqrt(np.sum(a * a, axis=axes, keepdims=True))
+        else:
+            z = np.sum(a**p, axis=axes, keepdims=True) ** (1.0 / p)
+        z = z.astype(x.dtype, copy=False)
+        ctx.save_for_backward(x, z)
+        ctx.p, ctx.axes, ctx.keepdim = p, axes, keepdim
+        return z if keepdim else np.squeeze(z, axis=axes)
+
+    @staticmethod
+    def backward(ctx, gz):
+        x, z = ctx.saved
+        p = ctx.p
+        g = _expand(gz, x.shape, ctx.axes, ctx.keepdim)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if p == np.inf:
+                hit = np.abs(x) == z
+                dx = np.sign(x) * hit / hit.sum(axis=ctx.axes, keepdims=True)
+            else:
+                dx = np.sign(x) * np.abs(x) ** (p - 1) / z ** (p - 1)
+            dx = np.where(z == 0, 0, dx).astype(x.dtype, copy=False)
+        return g * dx, None, None, None
+
+
+def _softmax(x, axis):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+class Softmax(Function):
+    """z_i = e^{x_i} / sum_j e^{x_j} along one axis. dx = z * (g - sum(g * z))."""
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        z = _softmax(x, axis)
+        ctx.save_for_backward(z)
+        ctx.axis = axis
+        return z
+
+    @staticmethod
+    def backward(ctx, gz):
+        (z,) = ctx.saved
+        return z * (gz - np.sum(gz * z, axis=ctx.axis, keepdims=True)), None
+
+
+class LogSoftmax(Function):
+    """z_i = x_i - logsumexp(x) along one axis. dx = g - softmax(x) * sum(g)."""
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        shifted = x - np.max(x, axis=axis, keepdims=True)
+        z = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        ctx.save_for_backward(z)
+        ctx.axis = axis
+        return z
+
+    @staticmethod
+    def backward(ctx, gz):
+        (z,) = ctx.saved
+        return gz - np.exp(z) * np.sum(gz, axis=ctx.axis, keepdims=True), None

@@ -1,0 +1,247 @@
+"""Ops that move elements without computing: reshape, permute, expand, repeat, flip, indexing,
+concatenation, and matrix multiplication's bookkeeping. Each backward is the adjoint move:
+reshape <-> reshape back, permute <-> inverse permute, expand <-> sum, index <-> scatter-add,
+concatenate <-> split.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function, unbroadcast
+
+__all__ = ["Reshape", "Permute", "Expand", "Repeat", "Flip", "Index", "IndexPut", "MaskedFill",
+           "Gather", "Concatenate", "Stack", "Matmul", "Copy"]
+
+
+class Reshape(Function):
+    """z = x viewed with a new shape (a view when NumPy can make one). Backward reshapes back."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, gz):
+        return gz.reshape(ctx.shape), None
+
+
+class Permute(Function):
+    """z = x with axes reordered. Backward applies the inverse permutation."""
+
+    @staticmethod
+    def forward(ctx, x, axes):
+        ctx.axes = axes
+        return np.transpose(x, axes)
+
+    @staticmethod
+    def backward(ctx, gz):
+        return np.transpose(gz, np.argsort(ctx.axes)), None
+
+
+class Expand(Function):
+    """z = x broadcast to a larger shape (no copy). Backward sums over the broadcast axes."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, gz):
+        return unbroadcast(gz, ctx.shape), None
+
+
+class Repeat(Function):
+    """z = x tiled ``reps`` times per axis (``Tensor.repeat``). Backward sums the tiles."""
+
+    @staticmethod
+    def forward(ctx, x, reps):
+        ctx.shape = x.shape
+        return np.tile(x, reps)
+
+    @staticmethod
+    def backward(ctx, gz):
+        shape = ctx.shape
+        lead = gz.ndim - len(shape)
+        gz = gz.sum(axis=tuple(range(lead))) if lead else gz
+        # Split every axis of size r*n into (r, n) and sum over the r copies.
+        split = []
+        for size, n in zip(gz.shape, shape):
+            split += [size // n if n else 0, n]
+        g = gz.reshape(split).sum(axis=tuple(range(0, 2 * len(shape), 2)))
+        return g, None
+
+
+class Flip(Function):
+    """z = x reversed along axes. Backward flips back."""
+
+    @staticmethod
+    def forward(ctx, x, axes):
+        ctx.axes = axes
+        return np.flip(x, axes).copy()
+
+    @staticmethod
+    def backward(ctx, gz):
+        return np.flip(gz, ctx.axes), None
+
+
+def _is_basic(index) -> bool:
+    """True when ``index`` only holds ints, slices, None and Ellipsis: no element is hit twice."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, (int, np.integer, slice, type(None), type(Ellipsis))) for i in items)
+
+
+class Index(Function):
+    """z = x[index]. Backward scatters the gradient back; repeated indices accumulate (add.at)."""
+
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.shape, ctx.dtype, ctx.index = x.shape, x.dtype, index
+        return x[index]
+
+    @staticmethod
+    def backward(ctx, gz):
+        gx = np.zeros(ctx.shape, dtype=ctx.dtype)
+        if _is_basic(ctx.index):
+            gx[ctx.index] = gz
+        else:
+            np.add.at(gx, ctx.index, gz)
+        return gx, None
+
+
+class IndexPut(Function):
+    """z = x with z[index] = v. dz/dx is 1 outside the written cells; dz/dv gathers them."""
+
+    @staticmethod
+    def forward(ctx, x, v, index):
+        ctx.index, ctx.v_shape = index, np.shape(v)
+        z = x.copy()
+        z[index] = v
+        return z
+
+    @staticmethod
+    def backward(ctx, gz):
+        gx = gv = None
+        if ctx.needs_input_grad[0]:
+            gx = gz.copy()
+            gx[ctx.index] = 0
+        if ctx.needs_input_grad[1]:
+            gv = unbroadcast(gz[ctx.index], ctx.v_shape)
+        return gx, gv, None
+
+
+class MaskedFill(Function):
+    """z = x with value where mask is True. The filled cells get no gradient."""
+
+    @staticmethod
+    def forward(ctx, x, mask, value):
+        ctx.save_for_backward(mask)
+        ctx.shape = x.shape
+        return np.where(mask, np.asarray(value, dtype=x.dtype), x)
+
+    @staticmethod
+    def backward(ctx, gz):
+        (mask,) = ctx.saved
+        return unbroadcast(np.where(mask, 0, gz), ctx.shape), None, None
+
+
+class Gather(Function):
+    """z[i][j][k] = x[i][index[i][j][k]][k] (for dim=1). Backward scatter-adds into x."""
+
+    @staticmethod
+    def forward(ctx, x, axis, index):
+        ctx.save_for_backward(index)
+        ctx.shape, ctx.axis = x.shape, axis
+        # index may be smaller than x on the other axes: take the matching corner of x.
+        corner = tuple(slice(0, n) if a != axis else slice(None) for a, n in enumerate(index.shape))
+        return np.take_along_axis(x[corner], index, axis=axis)
+
+    @staticmethod
+    def backward(ctx, gz):
+        (index,) = ctx.saved
+        gx = np.zeros(ctx.shape, dtype=gz.dtype)
+        grid = list(np.indices(index.shape, sparse=True))
+        grid[ctx.axis] = index
+        np.add.at(gx, tuple(grid), gz)
+        return gx, None, None
+
+
+class Concatenate(Function):
+    """z = x_1, x_2, ... joined along an axis. Backward splits the gradient at the same places."""
+
+    @staticmethod
+    def forward(ctx, axis, *xs):
+        ctx.axis = axis
+        ctx.sizes = [x.shape[axis] for x in xs]
+        return np.concatenate(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, gz):
+        cuts = np.cumsum(ctx.sizes)[:-1]
+        return (None, *np.split(gz, cuts, axis=ctx.axis))
+
+
+class Stack(Function):
+    """z = x_1, x_2, ... stacked along a new axis. Backward unstacks."""
+
+    @staticmethod
+    def forward(ctx, axis, *xs):
+        ctx.axis = axis
+        return np.stack(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, gz):
+        return (None, *(np.take(gz, i, axis=ctx.axis) for i in range(gz.shape[ctx.axis])))
+
+
+class Matmul(Function):
+    """z = x @ y with NumPy's (= PyTorch's) rules for 1-D and batched operands.
+    dz/dx = g @ y^T, dz/dy = x^T @ g, summed over broadcast batch axes.
+
+    Shape: (..., n, k) @ (..., k, m) -> (..., n, m); a 1-D x is (1, k) with the 1 removed after,
+    a 1-D y is (k, 1) likewise.
+    """
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
+                              y if ctx.needs_input_grad[0] else None)
+        ctx.shapes = (x.shape, y.shape)
+        return np.matmul(x, y)
+
+    @staticmethod
+    def backward(ctx, gz):
+        x, y = ctx.saved
+        sx, sy = ctx.shapes
+        # Promote 1-D operands to matrices so one formula covers every case.
+        g = gz
+        if len(sx) == 1:
+            g = np.expand_dims(g, -2)
+        if len(sy) == 1:
+            g = np.expand_dims(g, -1)
+        gx = gy = None
+        if ctx.needs_input_grad[0]:
+            y2 = y.reshape(-1, 1) if y.ndim == 1 else y
+            gx = np.matmul(g, np.swapaxes(y2, -1, -2))
+            gx = gx.reshape(gx.shape[:-2] + (sx[0],)) if len(sx) == 1 else gx
+            gx = unbroadcast(gx, sx)
+        if ctx.needs_input_grad[1]:
+            x2 = x.reshape(1, -1) if x.ndim == 1 else x
+            gy = np.matmul(np.swapaxes(x2, -1, -2), g)
+            gy = gy.reshape(gy.shape[:-1]) if len(sy) == 1 else gy
+            gy = unbroadcast(gy, sy)
+        return gx, gy
+
+
+class Copy(Function):
+    """z = a fresh copy of x (``clone``). The gradient passes through."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, gz):
+        return (gz,)

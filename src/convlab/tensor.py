@@ -1,0 +1,1262 @@
+"""The Tensor: an ndarray with PyTorch's API, dtype rules and reverse-mode autograd.
+
+A Tensor holds its values in ``_data`` (a NumPy array) and, when it takes part in a graph, the
+node that made it (``grad_fn``). Methods normalize their arguments, promote dtypes as PyTorch
+does, and hand arrays to the Functions in ``convlab.ops``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import collections
+import numbers
+import weakref
+
+import numpy as np
+
+from . import _dtype
+from ._dtype import dtype as _DType
+from .autograd import AccumulateGrad, Function, is_grad_enabled
+from .autograd import backward as _run_backward
+from .ops import elementwise as E
+from .ops import reduction as R
+from .ops import shape as S
+
+__all__ = ["Tensor", "Size", "device"]
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple of ints that prints as ``convlab.Size([2, 3])``."""
+
+    def __repr__(self) -> str:
+        return f"convlab.Size({list(self)})"
+
+    def __getitem__(self, item):
+        out = tuple.__getitem__(self, item)
+        return Size(out) if isinstance(item, slice) else out
+
+    def __add__(self, other):
+        return Size(tuple(self) + tuple(other))
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+class device:
+    """convlab computes on the CPU only; ``device('cpu')`` exists so PyTorch code runs as is."""
+
+    def __init__(self, type: str = "cpu", index=None):
+        if isinstance(type, device):
+            type = type.type
+        if str(type).split(":")[0] != "cpu":
+            raise RuntimeError(f"convlab runs on the CPU only; got device {type!r}")
+        self.type = "cpu"
+        self.index = None
+
+    def __repr__(self) -> str:
+        return "device(type='cpu')"
+
+    def __str__(self) -> str:
+        return "cpu"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, (device, str)) and str(other).split(":")[0] == "cpu"
+
+    def __hash__(self) -> int:
+        return hash("cpu")
+
+
+_CPU = device("cpu")
+
+MaxMinResult = collections.namedtuple("max", ["values", "indices"])
+MinResult = collections.namedtuple("min", ["values", "indices"])
+TopkResult = collections.namedtuple("topk", ["values", "indices"])
+SortResult = collections.namedtuple("sort", ["values", "indices"])
+
+
+# ---------------------------------------------------------------------------------------------
+# dtype promotion, PyTorch's way: dimensioned tensors decide; a 0-d tensor or a Python number
+# only wins when it is of a higher category (bool < integer < floating).
+
+
+def _category(np_dtype) -> int:
+    kind = np.dtype(np_dtype).kind
+    return 0 if kind == "b" else 2 if kind == "f" else 1
+
+
+def _promote(*operands) -> np.dtype:
+    """The result dtype of an elementwise op over Tensors and Python numbers."""
+    tiers = {0: [], 1: [], 2: []}  # 0: tensors with dims, 1: 0-d tensors, 2: Python numbers
+    for op in operands:
+        if isinstance(op, Tensor):
+            tiers[0 if op._data.ndim else 1].append(op._data.dtype)
+        elif isinstance(op, bool):
+            tiers[2].append(np.dtype(np.bool_))
+        elif isinstance(op, numbers.Integral):
+            tiers[2].append(np.dtype(np.int64))
+        else:
+            tiers[2].append(_dtype.get_default_dtype().numpy)
+    result = None
+    for tier in (0, 1, 2):
+        if not tiers[tier]:
+            continue
+        best = builtins.max(_category(d) for d in tiers[tier])
+        if result is None or best > _category(result):
+            if tier == 2:
+                defaults = {0: np.bool_, 1: np.int64, 2: _dtype.get_default_dtype().numpy}
+                result = np.dtype(defaults[best]) if result is None or best > _category(
+                    result) else result
+            else:
+                result = np.result_type(*[d for d in tiers[tier] if _category(d) == best])
+    return result
+
+
+def _as_operand(value, dtype: np.dtype):
+    """A Tensor of ``dtype``: casts (differentiably) or wraps a Python number."""
+    if isinstance(value, Tensor):
+        return value if value._data.dtype == dtype else value.to(dtype)
+    return Tensor._wrap(np.asarray(value, dtype=dtype))
+
+
+def _broadcast_check(op: str, a, b) -> None:
+    sa, sb = np.shape(a._data if isinstance(a, Tensor) else a), np.shape(
+        b._data if isinstance(b, Tensor) else b)
+    if sa == sb:
+        return
+    for i in range(1, builtins.min(len(sa), len(sb)) + 1):
+        x, y = sa[-i], sb[-i]
+        if x != y and x != 1 and y != 1:
+            dim = builtins.max(len(sa), len(sb)) - i
+            raise RuntimeError(
+                f"{op}: the size of tensor a ({x}) must match the size of tensor b ({y}) at "
+                f"non-singleton dimension {dim} (shapes {list(sa)} and {list(sb)})")
+
+
+def _binary(fn: type[Function], op: str, a, b, float_result: bool = False) -> "Tensor":
+    _broadcast_check(op, a, b)
+    dtype = _promote(a, b)
+    if float_result and dtype.kind != "f":
+        dtype = _dtype.get_default_dtype().numpy
+    return fn.apply(_as_operand(a, dtype), _as_operand(b, dtype))
+
+
+def _compare(ufunc, a, b) -> "Tensor":
+    _broadcast_check(ufunc.__name__, a, b)
+    dtype = _promote(a, b)
+    x = a._data if isinstance(a, Tensor) else a
+    y = b._data if isinstance(b, Tensor) else b
+    return Tensor._wrap(np.asarray(ufunc(np.asarray(x, dtype), np.asarray(y, dtype))))
+
+
+def _normalize_dim(dim: int, ndim: int, op: str = "dim") -> int:
+    n = builtins.max(ndim, 1)
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    if not -n <= dim < n:
+        raise IndexError(
+            f"{op}: Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got "
+            f"{dim})")
+    return int(dim) % n
+
+
+def _normalize_dims(dim, ndim: int, op: str) -> tuple:
+    """``dim`` (None, int or sequence) as a sorted tuple of non-negative axes."""
+    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
+        return tuple(range(ndim))
+    if isinstance(dim, (tuple, list)):
+        axes = tuple(_normalize_dim(d, ndim, op) for d in dim)
+        if len(set(axes)) != len(axes):
+            raise RuntimeError(f"{op}: dim {list(dim)} appears multiple times in the list of dims")
+        return tuple(sorted(axes)) if ndim else ()
+    return (_normalize_dim(dim, ndim, op),) if ndim else ()
+
+
+def _shape_args(args) -> tuple:
+    """Accept ``f(2, 3)``, ``f((2, 3))`` and ``f(Size([2, 3]))``."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = tuple(args[0])
+    out = []
+    for a in args:
+        if isinstance(a, Tensor):
+            a = a.item()
+        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
+            raise TypeError(f"sizes must be ints, got {a!r} ({type(a).__name__})")
+        out.append(int(a))
+    return tuple(out)
+
+
+class Tensor:
+    """A multi-dimensional array with PyTorch's API and autograd.
+
+    >>> x = Tensor([1.0, 2.0, 3.0])
+    >>> x.dtype, x.shape
+    (convlab.float32, convlab.Size([3]))
+    """
+
+    __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_accumulator", "__weakref__",
+                 "__dict__")
+
+    # ---- construction ------------------------------------------------------------------------
+
+    def __init__(self, *args, dtype=None, requires_grad: bool = False):
+        """``Tensor(data)`` copies data as float32 (as ``torch.Tensor`` does); ``Tensor(2, 3)``
+        makes a zero-filled float32 tensor of that shape."""
+        if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
+            data = args[0]
+            array = np.array(data._data if isinstance(data, Tensor) else data,
+                             dtype=_dtype.to_numpy_dtype(dtype or _dtype.get_default_dtype()))
+        else:
+            array = np.zeros(_shape_args(args),
+                             dtype=_dtype.to_numpy_dtype(dtype or _dtype.get_default_dtype()))
+        self._data = array
+        self._requires_grad = False
+        self.grad = None
+        self.grad_fn = None
+        self._accumulator = None
+        if requires_grad:
+            self.requires_grad = True
+
+    @classmethod
+    def _wrap(cls, array: np.ndarray) -> "Tensor":
+        """A Tensor around ``array`` (no copy, no graph): the engine's way back to Tensors."""
+        t = object.__new__(Tensor)
+        t._data = array
+        t._requires_grad = False
+        t.grad = None
+        t.grad_fn = None
+        t._accumulator = None
+        return t
+
+    # ---- autograd state ----------------------------------------------------------------------
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        value = bool(value)
+        if self.grad_fn is not None and not value:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use a "
+                "computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach().")
+        if value and self._data.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"only Tensors of floating point dtype can require gradients (got "
+                f"{self.dtype})")
+        self._requires_grad = value
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    def _grad_node(self):
+        """The graph node gradients flow into: ``grad_fn``, or the leaf's accumulator."""
+        if self.grad_fn is not None:
+            return self.grad_fn
+        if self._accumulator is None:
+            self._accumulator = AccumulateGrad(self)
+        return self._accumulator
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is not None:
+            self.grad_fn.retained_output = weakref.ref(self)
+
+    def backward(self, gradient=None, retain_graph: bool = False, create_graph: bool = False):
+        """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on."""
+        if create_graph:
+            raise NotImplementedError("convlab computes first derivatives only (create_graph)")
+        _run_backward(self, gradient, retain_graph)
+
+    def detach(self) -> "Tensor":
+        """The same values (shared memory), cut from the graph."""
+        return Tensor._wrap(self._data)
+
+    def detach_(self) -> "Tensor":
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    @property
+    def data(self) -> "Tensor":
+        """A Tensor sharing this one's memory, outside the graph (PyTorch's ``.data``)."""
+        return Tensor._wrap(self._data)
+
+    @data.setter
+    def data(self, value: "Tensor") -> None:
+        self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
+
+    # ---- metadata ----------------------------------------------------------------------------
+
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim: int | None = None):
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_normalize_dim(dim, self._data.ndim, "size")]
+
+    @property
+    def dtype(self) -> _DType:
+        return _dtype.from_numpy_dtype(self._data.dtype)
+
+    @property
+    def device(self) -> device:
+        return _CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def numel(self) -> int:
+        return int(self._data.size)
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self._data.itemsize
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    # ---- conversion --------------------------------------------------------------------------
+
+    def numpy(self, force: bool = False) -> np.ndarray:
+        """The values as an ndarray, sharing memory (no copy)."""
+        if self.requires_grad and not force:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                "instead.")
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    def item(self):
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        return self._data.tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with {self._data.size} values is ambiguous")
+        return bool(self._data.reshape(()).item())
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def to(self, *args, **kwargs) -> "Tensor":
+        """``to(dtype)``, ``to('cpu')``, ``to(device, dtype)``, ``to(other_tensor)``."""
+        target = kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, Tensor):
+                target = a.dtype
+            elif isinstance(a, (_DType, np.dtype, type)):
+                target = a
+            else:
+                device(a)
+        if "device" in kwargs and kwargs["device"] is not None:
+            device(kwargs["device"])
+        if target is None:
+            return self
+        np_dtype = _dtype.to_numpy_dtype(target)
+        if np_dtype == self._data.dtype:
+            return self
+        return E.Cast.apply(self, np_dtype)
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return {"float32": "convlab.FloatTensor", "float64": "convlab.DoubleTensor",
+                    "int64": "convlab.LongTensor", "int32": "convlab.IntTensor",
+                    "bool": "convlab.BoolTensor", "uint8": "convlab.ByteTensor"}.get(
+                self.dtype.name, f"convlab.{self.dtype.name}")
+        return self.to(dtype)
+
+    def type_as(self, other: "Tensor") -> "Tensor":
+        return self.to(other.dtype)
+
+    def float(self) -> "Tensor":
+        return self.to(_dtype.float32)
+
+    def double(self) -> "Tensor":
+        return self.to(_dtype.float64)
+
+    def half(self) -> "Tensor":
+        return self.to(_dtype.float16)
+
+    def long(self) -> "Tensor":
+        return self.to(_dtype.int64)
+
+    def int(self) -> "Tensor":
+        return self.to(_dtype.int32)
+
+    def bool(self) -> "Tensor":
+        return self.to(_dtype.bool_)
+
+    def cpu(self) -> "Tensor":
+        return self
+
+    def contiguous(self) -> "Tensor":
+        return self
+
+    def is_contiguous(self) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
+    def clone(self) -> "Tensor":
+        return S.Copy.apply(self)
+
+    def __repr__(self) -> str:
+        from ._printing import tensor_repr
+
+        suffixes = []
+        if self.grad_fn is not None:
+            suffixes.append(f"grad_fn=<{self.grad_fn.name()}>")
+        elif self.requires_grad:
+            suffixes.append("requires_grad=True")
+        return tensor_repr(self._data, suffixes)
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        if self._data.ndim == 0:
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
+    # ---- arithmetic --------------------------------------------------------------------------
+
+    def __add__(self, other):
+        return _binary(E.Add, "add", self, other)
+
+    def __radd__(self, other):
+        return _binary(E.Add, "add", other, self)
+
+    def __sub__(self, other):
+        return _binary(E.Sub, "sub", self, other)
+
+    def __rsub__(self, other):
+        return _binary(E.Sub, "sub", other, self)
+
+    def __mul__(self, other):
+        return _binary(E.Mul, "mul", self, other)
+
+    def __rmul__(self, other):
+        return _binary(E.Mul, "mul", other, self)
+
+    def __truediv__(self, other):
+        return _binary(E.Div, "div", self, other, float_result=True)
+
+    def __rtruediv__(self, other):
+        return _binary(E.Div, "div", other, self, float_result=True)
+
+    def __floordiv__(self, other):
+        return _compare(np.floor_divide, self, other)
+
+    def __mod__(self, other):
+        return _compare(np.remainder, self, other)
+
+    def __pow__(self, other):
+        return _binary(E.Pow, "pow", self, other)
+
+    def __rpow__(self, other):
+        return _binary(E.Pow, "pow", other, self)
+
+    def __neg__(self):
+        return E.Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return self.abs()
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(other, self)
+
+    add = __add__
+    sub = __sub__
+    subtract = __sub__
+    mul = __mul__
+    multiply = __mul__
+    div = __truediv__
+    divide = __truediv__
+    true_divide = __truediv__
+    pow = __pow__
+    neg = __neg__
+    negative = __neg__
+
+    def matmul(self, other):
+        return matmul(self, other)
+
+    def mm(self, other):
+        return matmul(self, other)
+
+    # ---- comparisons and logic (no gradient) ---------------------------------------------------
+
+    def __eq__(self, other):
+        return _compare(np.equal, self, other)
+
+    def __ne__(self, other):
+        return _compare(np.not_equal, self, other)
+
+    def __lt__(self, other):
+        return _compare(np.less, self, other)
+
+    def __le__(self, other):
+        return _compare(np.less_equal, self, other)
+
+    def __gt__(self, other):
+        return _compare(np.greater, self, other)
+
+    def __ge__(self, other):
+        return _compare(np.greater_equal, self, other)
+
+    eq = __eq__
+    ne = __ne__
+    lt = __lt__
+    le = __le__
+    gt = __gt__
+    ge = __ge__
+
+    def __and__(self, other):
+        return _compare(np.bitwise_and if self._data.dtype.kind != "b" else np.logical_and,
+                        self, other)
+
+    def __or__(self, other):
+        return _compare(np.bitwise_or if self._data.dtype.kind != "b" else np.logical_or,
+                        self, other)
+
+    def __xor__(self, other):
+        return _compare(np.bitwise_xor if self._data.dtype.kind != "b" else np.logical_xor,
+                        self, other)
+
+    __rand__ = __and__
+    __ror__ = __or__
+    __rxor__ = __xor__
+
+    def __invert__(self):
+        if self._data.dtype.kind == "b":
+            return Tensor._wrap(np.logical_not(self._data))
+        return Tensor._wrap(np.invert(self._data))
+
+    def logical_and(self, other):
+        return _compare(np.logical_and, self, other)
+
+    def logical_or(self, other):
+        return _compare(np.logical_or, self, other)
+
+    def logical_xor(self, other):
+        return _compare(np.logical_xor, self, other)
+
+    def logical_not(self):
+        return Tensor._wrap(np.logical_not(self._data))
+
+    def equal(self, other) -> bool:
+        return self.shape == other.shape and bool(np.array_equal(self._data, other._data))
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+        return bool(np.allclose(self._data, other._data, rtol=rtol, atol=atol,
+                                equal_nan=equal_nan))
+
+    def isnan(self):
+        return Tensor._wrap(np.isnan(self._data))
+
+    def isinf(self):
+        return Tensor._wrap(np.isinf(self._data))
+
+    def isfinite(self):
+        return Tensor._wrap(np.isfinite(self._data))
+
+    def all(self, dim=None, keepdim: bool = False):
+        axes = _normalize_dims(dim, self.ndim, "all")
+        return Tensor._wrap(np.asarray(np.all(self._data, axis=axes, keepdims=keepdim)))
+
+    def any(self, dim=None, keepdim: bool = False):
+        axes = _normalize_dims(dim, self.ndim, "any")
+        return Tensor._wrap(np.asarray(np.any(self._data, axis=axes, keepdims=keepdim)))
+
+    def sign(self):
+        return Tensor._wrap(np.sign(self._data))
+
+    # ---- pointwise functions -----------------------------------------------------------------
+
+    def _float_input(self, op: str) -> "Tensor":
+        if self._data.dtype.kind == "f":
+            return self
+        if self._data.dtype.kind in "iub":
+            return self.to(_dtype.get_default_dtype())
+        raise TypeError(f"{op}: expected a numeric tensor, got {self.dtype}")
+
+    def abs(self):
+        return E.Abs.apply(self)
+
+    def exp(self):
+        return E.Exp.apply(self._float_input("exp"))
+
+    def log(self):
+        return E.Log.apply(self._float_input("log"))
+
+    def log1p(self):
+        return E.Log1p.apply(self._float_input("log1p"))
+
+    def sqrt(self):
+        return E.Sqrt.apply(self._float_input("sqrt"))
+
+    def rsqrt(self):
+        return E.Rsqrt.apply(self._float_input("rsqrt"))
+
+    def sin(self):
+        return E.Sin.apply(self._float_input("sin"))
+
+    def cos(self):
+        return E.Cos.apply(self._float_input("cos"))
+
+    def tanh(self):
+        return E.Tanh.apply(self._float_input("tanh"))
+
+    def sigmoid(self):
+        return E.Sigmoid.apply(self._float_input("sigmoid"))
+
+    def relu(self):
+        return E.Relu.apply(self)
+
+    def square(self):
+        return self * self
+
+    def clamp(self, min=None, max=None):
+        if min is None and max is None:
+            raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+        operands = [self] + [b for b in (min, max) if b is not None]
+        dtype = _promote(*operands)
+        lo = None if min is None else (min._data if isinstance(min, Tensor) else
+                                       np.asarray(min, dtype))
+        hi = None if max is None else (max._data if isinstance(max, Tensor) else
+                                       np.asarray(max, dtype))
+        return E.Clamp.apply(_as_operand(self, dtype), lo, hi)
+
+    clip = clamp
+
+    def maximum(self, other):
+        return _binary(E.Maximum, "maximum", self, other)
+
+    def minimum(self, other):
+        return _binary(E.Minimum, "minimum", self, other)
+
+    def softmax(self, dim: int, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        return R.Softmax.apply(x._float_input("softmax"), _normalize_dim(dim, self.ndim, "softmax"))
+
+    def log_softmax(self, dim: int, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        return R.LogSoftmax.apply(x._float_input("log_softmax"),
+                                  _normalize_dim(dim, self.ndim, "log_softmax"))
+
+    # ---- reductions --------------------------------------------------------------------------
+
+    def sum(self, dim=None, keepdim: bool = False, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        axes = _normalize_dims(dim, self.ndim, "sum")
+        out_dtype = np.int64 if x._data.dtype.kind in "biu" else None
+        return R.Sum.apply(x, axes, keepdim, out_dtype)
+
+    def mean(self, dim=None, keepdim: bool = False, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        if x._data.dtype.kind != "f":
+            raise RuntimeError(
+                f"mean(): could not infer output dtype. Input dtype must be either a floating "
+                f"point or complex dtype. Got: {x.dtype.name.capitalize()}")
+        return R.Mean.apply(x, _normalize_dims(dim, self.ndim, "mean"), keepdim)
+
+    def _correction(self, unbiased, correction) -> int:
+        if correction is not None:
+            return int(correction)
+        return 1 if unbiased is None or unbiased else 0
+
+    def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+        if isinstance(unbiased, bool) is False and unbiased is not None and dim is None:
+            dim, unbiased = unbiased, None
+        return R.Var.apply(self._float_input("var"), _normalize_dims(dim, self.ndim, "var"),
+                           self._correction(unbiased, correction), keepdim)
+
+    def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+    def prod(self, dim=None, keepdim: bool = False):
+        axes = _normalize_dims(dim, self.ndim, "prod")
+        return R.Prod.apply(self, axes, keepdim)
+
+    def _extreme(self, dim, keepdim, largest: bool):
+        name = "max" if largest else "min"
+        if dim is None:
+            if self._data.size == 0:
+                raise RuntimeError(
+                    f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                    "Specify the reduction dim with the 'dim' argument.")
+            return R.MaxMin.apply(self, tuple(range(self.ndim)), False, largest)
+        if isinstance(dim, Tensor):
+            return (maximum if largest else minimum)(self, dim)
+        axis = _normalize_dim(dim, self.ndim, name)
+        arg = (np.argmax if largest else np.argmin)(self._data, axis=axis, keepdims=True)
+        index = Tensor._wrap(arg if self.ndim else arg.reshape(()))
+        values = self.gather(axis, index) if self.ndim else self.clone()
+        if not keepdim and self.ndim:
+            values, index = values.squeeze(axis), index.squeeze(axis)
+        return (MaxMinResult if largest else MinResult)(values, index)
+
+    def max(self, dim=None, keepdim: bool = False):
+        return self._extreme(dim, keepdim, True)
+
+    def min(self, dim=None, keepdim: bool = False):
+        return self._extreme(dim, keepdim, False)
+
+    def amax(self, dim=(), keepdim: bool = False):
+        return R.MaxMin.apply(self, _normalize_dims(dim, self.ndim, "amax"), keepdim, True)
+
+    def amin(self, dim=(), keepdim: bool = False):
+        return R.MaxMin.apply(self, _normalize_dims(dim, self.ndim, "amin"), keepdim, False)
+
+    def argmax(self, dim=None, keepdim: bool = False):
+        if dim is None:
+            return Tensor._wrap(np.asarray(np.argmax(self._data), dtype=np.int64))
+        axis = _normalize_dim(dim, self.ndim, "argmax")
+        return Tensor._wrap(np.argmax(self._data, axis=axis, keepdims=keepdim).astype(np.int64))
+
+    def argmin(self, dim=None, keepdim: bool = False):
+        if dim is None:
+            return Tensor._wrap(np.asarray(np.argmin(self._data), dtype=np.int64))
+        axis = _normalize_dim(dim, self.ndim, "argmin")
+        return Tensor._wrap(np.argmin(self._data, axis=axis, keepdims=keepdim).astype(np.int64))
+
+    def logsumexp(self, dim, keepdim: bool = False):
+        return R.LogSumExp.apply(self._float_input("logsumexp"),
+                                 _normalize_dims(dim, self.ndim, "logsumexp"), keepdim)
+
+    def norm(self, p="fro", dim=None, keepdim: bool = False):
+        if p in ("fro", None):
+            p = 2
+        elif p in ("inf", float("inf")):
+            p = np.inf
+        return R.Norm.apply(self._float_input("norm"), float(p),
+                            _normalize_dims(dim, self.ndim, "norm"), keepdim)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+        axis = _normalize_dim(dim, self.ndim, "topk")
+        if not 0 <= k <= self.shape[axis]:
+            raise RuntimeError(f"topk: k ({k}) is out of range for dimension {axis} of size "
+                               f"{self.shape[axis]}")
+        key = -self._data if largest else self._data
+        order = np.argsort(key, axis=axis, kind="stable")
+        index = Tensor._wrap(np.take(order, np.arange(k), axis=axis).astype(np.int64))
+        return TopkResult(self.gather(axis, index), index)
+
+    def sort(self, dim: int = -1, descending: bool = False):
+        axis = _normalize_dim(dim, self.ndim, "sort")
+        key = -self._data if descending else self._data
+        index = Tensor._wrap(np.argsort(key, axis=axis, kind="stable").astype(np.int64))
+        return SortResult(self.gather(axis, index), index)
+
+    def argsort(self, dim: int = -1, descending: bool = False):
+        return self.sort(dim, descending).indices
+
+    # ---- shape -------------------------------------------------------------------------------
+
+    def _resolve_shape(self, op: str, shape: tuple) -> tuple:
+        shape = list(shape)
+        n = self._data.size
+        if shape.count(-1) > 1:
+            raise RuntimeError(f"{op}: only one dimension can be inferred, got shape {shape}")
+        known = 1
+        for s in shape:
+            if s != -1:
+                if s < 0:
+                    raise RuntimeError(f"{op}: invalid shape dimension {s} in {shape}")
+                known *= s
+        if -1 in shape:
+            if known == 0 or n % known:
+                raise RuntimeError(
+                    f"{op}: shape '{shape}' is invalid for input of size {n} (input shape "
+                    f"{list(self.shape)})")
+            shape[shape.index(-1)] = n // known
+        elif known != n:
+            raise RuntimeError(
+                f"{op}: shape '{shape}' is invalid for input of size {n} (input shape "
+                f"{list(self.shape)})")
+        return tuple(shape)
+
+    def reshape(self, *shape):
+        shape = self._resolve_shape("reshape", _shape_args(shape))
+        return self if shape == self._data.shape else S.Reshape.apply(self, shape)
+
+    def view(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (_DType, np.dtype)):
+            raise NotImplementedError("view(dtype) is not supported; use .to(dtype)")
+        return S.Reshape.apply(self, self._resolve_shape("view", _shape_args(shape)))
+
+    def view_as(self, other):
+        return self.view(other.shape)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        a = _normalize_dim(start_dim, self.ndim, "flatten")
+        b = _normalize_dim(end_dim, self.ndim, "flatten")
+        if a > b:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        s = self.shape
+        return self.reshape(s[:a] + (int(np.prod(s[a:b + 1])),) + s[b + 1:])
+
+    def unflatten(self, dim: int, sizes):
+        axis = _normalize_dim(dim, self.ndim, "unflatten")
+        sizes = list(sizes)
+        if -1 in sizes:
+            known = int(np.prod([s for s in sizes if s != -1]))
+            sizes[sizes.index(-1)] = self.shape[axis] // known if known else 0
+        if int(np.prod(sizes)) != self.shape[axis]:
+            raise RuntimeError(
+                f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim "
+                f"{dim} ({self.shape[axis]}) in the input tensor")
+        s = self.shape
+        return self.reshape(s[:axis] + tuple(sizes) + s[axis + 1:])
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            shape = tuple(n for n in self._data.shape if n != 1)
+        else:
+            axes = _normalize_dims(dim, self.ndim, "squeeze")
+            shape = tuple(n for i, n in enumerate(self._data.shape)
+                          if not (i in axes and n == 1))
+        return self if shape == self._data.shape else S.Reshape.apply(self, shape)
+
+    def unsqueeze(self, dim: int):
+        axis = _normalize_dim(dim, self.ndim + 1, "unsqueeze")
+        s = self._data.shape
+        return S.Reshape.apply(self, s[:axis] + (1,) + s[axis:])
+
+    def permute(self, *dims):
+        dims = _shape_args(dims) if not (len(dims) == 1 and isinstance(dims[0], (tuple, list))) \
+            else tuple(dims[0])
+        if len(dims) != self.ndim:
+            raise RuntimeError(
+                f"permute(sparse_coo): number of dimensions in the tensor input does not match "
+                f"the length of the desired ordering of dimensions i.e. input.dim() = {self.ndim}"
+                f" is not equal to len(dims) = {len(dims)}")
+        axes = tuple(_normalize_dim(d, self.ndim, "permute") for d in dims)
+        if len(set(axes)) != len(axes):
+            raise RuntimeError(f"permute(): duplicate dims are not allowed in {list(dims)}")
+        return S.Permute.apply(self, axes)
+
+    def transpose(self, dim0: int, dim1: int):
+        if self.ndim == 0:
+            return self
+        axes = list(range(self.ndim))
+        a = _normalize_dim(dim0, self.ndim, "transpose")
+        b = _normalize_dim(dim1, self.ndim, "transpose")
+        axes[a], axes[b] = axes[b], axes[a]
+        return S.Permute.apply(self, tuple(axes))
+
+    swapaxes = transpose
+
+    def t(self):
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                               f"{self.ndim}D")
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    @property
+    def T(self):
+        return S.Permute.apply(self, tuple(reversed(range(self.ndim))))
+
+    @property
+    def mT(self):
+        if self.ndim < 2:
+            raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. "
+                               f"Got {self.ndim}-D tensor.")
+        return self.transpose(-2, -1)
+
+    def expand(self, *sizes):
+        sizes = _shape_args(sizes)
+        if len(sizes) < self.ndim:
+            raise RuntimeError(
+                f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal "
+                f"to the number of dimensions in the tensor ({self.ndim})")
+        lead = len(sizes) - self.ndim
+        shape = []
+        for i, n in enumerate(sizes):
+            own = self._data.shape[i - lead] if i >= lead else None
+            if n == -1:
+                if own is None:
+                    raise RuntimeError(f"expand: -1 is not allowed in a leading, non-existing "
+                                       f"dimension {i}")
+                n = own
+            elif own is not None and own != n and own != 1:
+                raise RuntimeError(
+                    f"expand: the expanded size of the tensor ({n}) must match the existing size "
+                    f"({own}) at non-singleton dimension {i}.  Target sizes: {list(sizes)}.  "
+                    f"Tensor sizes: {list(self.shape)}")
+            shape.append(n)
+        return S.Expand.apply(self, tuple(shape))
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def broadcast_to(self, shape):
+        return self.expand(shape)
+
+    def repeat(self, *sizes):
+        reps = _shape_args(sizes)
+        if len(reps) < self.ndim:
+            raise RuntimeError(
+                "Number of dimensions of repeat dims can not be smaller than number of "
+                f"dimensions of tensor ({len(reps)} < {self.ndim})")
+        return S.Repeat.apply(self, reps)
+
+    def flip(self, *dims):
+        dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        return S.Flip.apply(self, _normalize_dims(tuple(dims), self.ndim, "flip"))
+
+    def chunk(self, chunks: int, dim: int = 0):
+        axis = _normalize_dim(dim, self.ndim, "chunk")
+        if chunks <= 0:
+            raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+        size = -(-self.shape[axis] // chunks) if self.shape[axis] else 1
+        return self.split(builtins.max(size, 1), axis)
+
+    def split(self, split_size_or_sections, dim: int = 0):
+        axis = _normalize_dim(dim, self.ndim, "split")
+        n = self.shape[axis]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            step = int(split_size_or_sections)
+            sizes = [builtins.min(step, n - s) for s in range(0, n, step)] or [0]
+        else:
+            sizes = list(split_size_or_sections)
+            if sum(sizes) != n:
+                raise RuntimeError(
+                    f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's "
+                    f"size at dimension {dim}), but got split_sizes={sizes}")
+        out, start = [], 0
+        for size in sizes:
+            index = (slice(None),) * axis + (slice(start, start + size),)
+            out.append(self[index])
+            start += size
+        return tuple(out)
+
+    def unbind(self, dim: int = 0):
+        axis = _normalize_dim(dim, self.ndim, "unbind")
+        return tuple(self[(slice(None),) * axis + (i,)] for i in range(self.shape[axis]))
+
+    # ---- indexing ----------------------------------------------------------------------------
+
+    def _index(self, index):
+        """``index`` with Tensors turned into arrays, checked the way PyTorch checks them."""
+        items = index if isinstance(index, tuple) else (index,)
+        out = []
+        for item in items:
+            if isinstance(item, Tensor):
+                item = item._data
+            if isinstance(item, list):
+                item = np.asarray(item)
+                if item.dtype.kind == "f" or item.size == 0:
+                    item = item.astype(np.int64)
+            if isinstance(item, np.ndarray) and item.dtype.kind not in "biu":
+                raise IndexError(
+                    f"tensors used as indices must be long, int, byte or bool tensors (got "
+                    f"{_dtype.from_numpy_dtype(item.dtype)})")
+            if isinstance(item, float):
+                raise IndexError(f"indices must be integers, slices, None, ... or tensors; got "
+                                 f"float {item}")
+            out.append(item)
+        return tuple(out) if isinstance(index, tuple) else out[0]
+
+    def __getitem__(self, index):
+        index = self._index(index)
+        try:
+            return S.Index.apply(self, index)
+        except IndexError as e:
+            raise IndexError(f"index: {e} (tensor of shape {list(self.shape)})") from None
+
+    def __setitem__(self, index, value):
+        index = self._index(index)
+        if isinstance(value, Tensor) and value._data.dtype != self._data.dtype:
+            value = value.to(self.dtype)
+        elif not isinstance(value, Tensor):
+            value = np.asarray(value, dtype=self._data.dtype)
+        self._assign(S.IndexPut.apply(self, value, index))
+
+    def masked_fill(self, mask, value):
+        mask_array = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+        if mask_array.dtype != np.bool_:
+            raise RuntimeError(f"masked_fill: expected mask of dtype bool, got "
+                               f"{_dtype.from_numpy_dtype(mask_array.dtype)}")
+        if isinstance(value, Tensor):
+            value = value.item()
+        return S.MaskedFill.apply(self, mask_array, value)
+
+    def gather(self, dim: int, index):
+        axis = _normalize_dim(dim, self.ndim, "gather")
+        idx = index._data if isinstance(index, Tensor) else np.asarray(index)
+        if idx.dtype != np.int64:
+            raise RuntimeError(f"gather(): Expected dtype int64 for index, got "
+                               f"{_dtype.from_numpy_dtype(idx.dtype)}")
+        if idx.ndim != self.ndim:
+            raise RuntimeError(
+                f"gather(): Index tensor must have the same number of dimensions as input tensor"
+                f" ({idx.ndim} vs {self.ndim})")
+        return S.Gather.apply(self, axis, idx)
+
+    # ---- in-place ops ------------------------------------------------------------------------
+
+    def _check_inplace(self):
+        if self.grad_fn is None and self.requires_grad and is_grad_enabled():
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation.")
+
+    def _assign(self, result: "Tensor") -> "Tensor":
+        """Make ``self`` hold ``result``, as an in-place op does.
+
+        Outside a graph the values are written into this tensor's memory, so views and ``.data``
+        see them. When the op is recorded, ``self`` takes the new array and the new node instead:
+        the old array stays as backward saved it.
+        """
+        self._check_inplace()
+        if result.grad_fn is not None:
+            self._data = result._data
+            self.grad_fn = result.grad_fn
+            self._requires_grad = True
+        else:
+            if not np.can_cast(result._data.dtype, self._data.dtype, "same_kind"):
+                raise RuntimeError(f"result type {result.dtype.name} can't be cast to the desired "
+                                   f"output type {self.dtype.name}")
+            np.copyto(self._data, result._data, casting="unsafe")
+        return self
+
+    def add_(self, other, alpha=1):
+        return self._assign(self + (other if alpha == 1 else other * alpha))
+
+    def sub_(self, other, alpha=1):
+        return self._assign(self - (other if alpha == 1 else other * alpha))
+
+    def mul_(self, other):
+        return self._assign(self * other)
+
+    def div_(self, other):
+        return self._assign(self / other)
+
+    def pow_(self, other):
+        return self._assign(self ** other)
+
+    def neg_(self):
+        return self._assign(-self)
+
+    def sqrt_(self):
+        return self._assign(self.sqrt())
+
+    def exp_(self):
+        return self._assign(self.exp())
+
+    def relu_(self):
+        return self._assign(self.relu())
+
+    def clamp_(self, min=None, max=None):
+        return self._assign(self.clamp(min, max))
+
+    def addcmul_(self, tensor1, tensor2, value=1):
+        return self._assign(self + tensor1 * tensor2 * value)
+
+    def addcdiv_(self, tensor1, tensor2, value=1):
+        return self._assign(self + tensor1 / tensor2 * value)
+
+    def lerp_(self, end, weight):
+        return self._assign(self + (end - self) * weight)
+
+    def masked_fill_(self, mask, value):
+        return self._assign(self.masked_fill(mask, value))
+
+    def copy_(self, src):
+        src = src if isinstance(src, Tensor) else Tensor._wrap(np.asarray(src))
+        result = src.to(self.dtype).expand(self.shape)
+        if result.grad_fn is None:
+            result = Tensor._wrap(np.array(result._data))
+        return self._assign(result)
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def fill_(self, value):
+        self._check_inplace()
+        if isinstance(value, Tensor):
+            value = value.item()
+        self._data[...] = value
+        return self
+
+    def _fill_random(self, values: np.ndarray) -> "Tensor":
+        self._check_inplace()
+        self._data[...] = values
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None):
+        from ._random import rng
+
+        return self._fill_random(rng(generator).uniform(a, b, self._data.shape))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None):
+        from ._random import rng
+
+        return self._fill_random(rng(generator).normal(mean, std, self._data.shape))
+
+    def bernoulli_(self, p: float = 0.5, generator=None):
+        from ._random import rng
+
+        return self._fill_random(rng(generator).random(self._data.shape) < p)
+
+    def new_zeros(self, *size):
+        return Tensor._wrap(np.zeros(_shape_args(size), self._data.dtype))
+
+    def new_ones(self, *size):
+        return Tensor._wrap(np.ones(_shape_args(size), self._data.dtype))
+
+    def new_full(self, size, fill_value):
+        return Tensor._wrap(np.full(_shape_args((size,)), fill_value, self._data.dtype))
+
+    def new_tensor(self, data):
+        return Tensor._wrap(np.array(data, dtype=self._data.dtype))
+
+
+def matmul(a, b) -> Tensor:
+    """Matrix product with broadcasting, as ``torch.matmul``."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError(f"matmul: expected Tensors, got {type(a).__name__} and "
+                        f"{type(b).__name__}")
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got "
+                           f"{a.ndim}D and {b.ndim}D")
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        def fmt(s):
+            return "x".join(str(n) for n in s)
+
+        raise RuntimeError(
+            f"matmul: mat1 and mat2 shapes cannot be multiplied ({fmt(a.shape)} and "
+            f"{fmt(b.shape)}): {k_a} columns against {k_b} rows")
+    if a.ndim > 2 and b.ndim > 2:
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise RuntimeError(f"matmul: batch dimensions {list(a.shape[:-2])} and "
+                               f"{list(b.shape[:-2])} cannot be broadcast") from None
+    dtype = _promote(a, b)
+    return S.Matmul.apply(_as_operand(a, dtype), _as_operand(b, dtype))
+
+
+def maximum(a, b) -> Tensor:
+    return _binary(E.Maximum, "maximum", a, b)
+
+
+def minimum(a, b) -> Tensor:
+    return _binary(E.Minimum, "minimum", a, b)
+
+
+def where(condition, input=None, other=None) -> Tensor:
+    """``where(cond, x, y)``: x where cond is True, else y. ``where(cond)`` gives the indices."""
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
+    if input is None and other is None:
+        return tuple(Tensor._wrap(i.astype(np.int64)) for i in np.nonzero(cond))
+    dtype = _promote(*(v for v in (input, other)))
+    x, y = _as_operand(input, dtype), _as_operand(other, dtype)
+    try:
+        np.broadcast_shapes(cond.shape, x.shape, y.shape)
+    except ValueError:
+        raise RuntimeError(f"where: condition {list(cond.shape)}, input {list(x.shape)} and "
+                           f"other {list(y.shape)} cannot be broadcast together") from None
+    return E.Where.apply(cond.astype(bool, copy=False), x, y)
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    """Join tensors along an existing dimension."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("cat(): expected a non-empty list of Tensors")
+    # PyTorch skips 1-D empty tensors in cat (legacy behaviour).
+    tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
+    ndim = tensors[0].ndim
+    axis = _normalize_dim(dim, ndim, "cat")
+    for i, t in enumerate(tensors):
+        if t.ndim != ndim or any(a != b for j, (a, b) in enumerate(zip(t.shape, tensors[0].shape))
+                                 if j != axis):
+            raise RuntimeError(
+                f"cat(): Sizes of tensors must match except in dimension {axis}. Expected size "
+                f"{list(tensors[0].shape)} but got size {list(t.shape)} for tensor number {i} in "
+                "the list.")
+    dtype = _promote(*tensors)
+    return S.Concatenate.apply(axis, *(_as_operand(t, dtype) for t in tensors))
+
+
+concat = cat
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Join tensors of one shape along a new dimension."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {list(tensors[0].shape)} at "
+                f"entry 0 and {list(t.shape)} at entry {i}")
+    axis = _normalize_dim(dim, tensors[0].ndim + 1, "stack")
+    dtype = _promote(*tensors)
+    return S.Stack.apply(axis, *(_as_operand(t, dtype) for t in tensors))
+
+
+__all__ += ["matmul", "maximum", "minimum", "where", "cat", "concat", "stack"]
