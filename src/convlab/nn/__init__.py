@@ -1,0 +1,3 @@
+"""Neural-network layers and their functional forms (``convlab.nn.functional``)."""
+
+from . import functional
