@@ -1,0 +1,1 @@
+"""``convlab.nn.functional``: stateless forms of the layers, as ``torch.nn.functional``."""
