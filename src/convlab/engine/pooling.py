@@ -1,0 +1,391 @@
+"""Pooling on ndarrays, N-dimensional, forward and backward: max, average, adaptive, unpooling.
+
+Every function pools the last ``nd = len(kernel_size)`` axes of ``x`` and keeps the leading ones,
+so ``(N, C, *I)`` and unbatched ``(C, *I)`` inputs take the same path. Per spatial axis, output
+position ``j`` reads the window of taps ``j*s - p + m*d`` for ``m = 0 .. k-1``; the number of
+windows ``o`` comes from :func:`convlab.engine.geometry.output_length`, ceil_mode included.
+
+How each one is computed, without a Python loop over pixels:
+
+- **max**: one strided view of the (padded) input per kernel tap, ``∏k`` of them in row-major
+  tap order, reduced with a running maximum. The running argmax follows PyTorch's rule,
+  ``val > best or isnan(val)``: ties keep the first maximum, and a NaN wins (the last NaN).
+- **average**: the box sum is separable, so it runs one axis at a time (``Σk`` strided adds instead
+  of ``∏k``); the divisor is a product of per-axis counts, so it is separable too.
+- **adaptive average**: linear and separable; along each axis it is a product with an averaging
+  matrix ``A`` of shape ``(o, i)``, and its backward is the product with ``Aᵀ``.
+- **adaptive max**: each axis gathers its (unequal) windows into a ``(o, k_max)`` block, padding
+  short windows by repeating their last element (harmless for a max whose ties keep the first),
+  then the same running maximum as max pooling runs over the ``k_max`` taps.
+
+Max pooling's indices are PyTorch's: the flat position of the chosen element in its
+``(*I)`` plane (``ih * W + iw`` in 2-D). Its backward needs nothing else: the gradient is
+scattered to those positions (:func:`scatter_add_planes`), and max unpooling is the
+scatter without the sum (:func:`max_unpool`).
+
+Arguments arrive validated (tuples of ints of length ``nd``); the checks and their messages live
+in ``convlab.nn.functional.pooling``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from .geometry import output_length
+
+__all__ = [
+    "pool_output_size",
+    "max_pool",
+    "avg_pool",
+    "avg_pool_backward",
+    "adaptive_windows",
+    "adaptive_avg_pool",
+    "adaptive_avg_pool_backward",
+    "adaptive_max_pool",
+    "gather_planes",
+    "scatter_add_planes",
+    "max_unpool",
+]
+
+
+def pool_output_size(input_size, kernel_size, stride, padding, dilation, ceil_mode) -> tuple:
+    """``(o_1, ..., o_nd)`` for a pooling window, one :func:`output_length` per axis.
+
+    >>> pool_output_size((3,), (2,), (2,), (1,), (1,), True)
+    (2,)
+    """
+    return tuple(
+        output_length(i, k, s, p, p, d, ceil_mode)
+        for i, k, s, p, d in zip(input_size, kernel_size, stride, padding, dilation)
+    )
+
+
+def _lowest(dtype: np.dtype):
+    """The value that never wins a max: -inf for floats, the minimum for integers."""
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _pad_for_windows(x, nd, I, O, K_eff, S, P, fill):
+    """``x`` padded by ``P`` before and just enough after for the last window, filled with ``fill``.
+
+    With ceil_mode the last window may reach past ``P`` elements of right padding; with floor
+    mode the input's tail may go unread. Pads nothing (and copies nothing) when no window leaves
+    the input.
+
+    Shape: ``(*B, *I) -> (*B, *Ip)`` with ``Ip = P + I + hi``, ``hi = max((O-1)*S + K_eff - I - P, 0)``.
+    """
+    hi = [max((o - 1) * s + k - i - p, 0) for i, o, k, s, p in zip(I, O, K_eff, S, P)]
+    if not any(P) and not any(hi):
+        return x
+    lead = x.ndim - nd
+    xp = np.full(x.shape[:lead] + tuple(p + i + h for p, i, h in zip(P, I, hi)), fill, x.dtype)
+    xp[(Ellipsis,) + tuple(slice(p, p + i) for p, i in zip(P, I))] = x
+    return xp
+
+
+def _tap_view(xp, taps, O, S, D):
+    """The elements that window tap ``taps = (m_1, ..., m_nd)`` reads for every output position.
+
+    Shape: ``(*B, *Ip) -> (*B, *O)``, a strided view (no copy).
+    """
+    return xp[(Ellipsis,) + tuple(
+        slice(m * d, m * d + (o - 1) * s + 1, s) for m, o, s, d in zip(taps, O, S, D)
+    )]
+
+
+def _running_max(views, out_shape, dtype, with_arg):
+    """Maximum over a sequence of equally shaped arrays, and the position of the winner.
+
+    PyTorch's update rule ``v > best or isnan(v)``, starting from ``best = lowest``: ties keep
+    the earliest view, a NaN replaces anything, and a view that never beats ``lowest`` leaves
+    ``arg = -1`` (the caller then reports the window's first valid element, as PyTorch does).
+    """
+    best = np.full(out_shape, _lowest(dtype), dtype=dtype)
+    if not with_arg:
+        for v in views:
+            np.maximum(best, v, out=best)  # np.maximum propagates NaN, as PyTorch's max does
+        return best, None
+    arg = np.full(out_shape, -1, dtype=np.intp)
+    is_float = dtype.kind == "f"
+    for t, v in enumerate(views):
+        wins = v > best
+        if is_float:
+            wins |= np.isnan(v)
+        np.copyto(best, v, where=wins)
+        arg[wins] = t
+    return best, arg
+
+
+def _flat_indices(arg, lead, K, tables, fallbacks, plane_shape):
+    """Turn window-tap numbers into flat indices of the input plane.
+
+    ``tables[a][j, m]`` is the input coordinate along axis ``a`` of tap ``m`` of window ``j``;
+    ``fallbacks[a][j]`` is the coordinate used where ``arg == -1``. The flat index is
+    ``Σ_a coord_a * ∏ plane_shape[a+1:]`` (row-major), as PyTorch reports it.
+
+    Shape: ``arg`` ``(*B, *O)`` -> int64 ``(*B, *O)``.
+    """
+    nd = len(K)
+    taps = np.unravel_index(np.maximum(arg, 0), K)
+    unset = arg < 0
+    flat = np.zeros(arg.shape, dtype=np.int64)
+    for a in range(nd):
+        j = np.arange(tables[a].shape[0]).reshape((1,) * (lead + a) + (-1,) + (1,) * (nd - a - 1))
+        coord = tables[a][j, taps[a]]
+        if unset.any():
+            coord = np.where(unset, fallbacks[a][j], coord)
+        flat += coord * math.prod(plane_shape[a + 1:])
+    return flat
+
+
+def max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True):
+    """``y[..., j] = max over m of x[..., j*s - p + m*d]`` (−∞ outside the input), per axis.
+
+    Returns ``(y, indices)``; ``indices`` (int64, flat in each ``(*I)`` plane) is None unless
+    ``return_indices``. Ties pick the first maximum in row-major window order; NaN propagates.
+
+    Shape:
+        x: ``(*B, *I)``; y and indices: ``(*B, *O)``, ``O`` from :func:`pool_output_size`.
+
+    >>> y, i = max_pool(np.array([[1., 3., 2., 5., 4.]]), (2,), (2,), (1,), (1,), False)
+    >>> y.tolist(), i.tolist()
+    ([[1.0, 3.0, 5.0]], [[0, 1, 3]])
+    """
+    nd = len(kernel_size)
+    lead = x.ndim - nd
+    I = x.shape[lead:]
+    K, S, P, D = kernel_size, stride, padding, dilation
+    O = pool_output_size(I, K, S, P, D, ceil_mode)
+    K_eff = tuple(d * (k - 1) + 1 for k, d in zip(K, D))
+    xp = _pad_for_windows(x, nd, I, O, K_eff, S, P, _lowest(x.dtype))
+    views = (_tap_view(xp, m, O, S, D) for m in itertools.product(*map(range, K)))
+    y, arg = _running_max(views, x.shape[:lead] + O, x.dtype, return_indices)
+    if not return_indices:
+        return y, None
+    # tap m of window j reads j*s - p + m*d; the first tap at or after 0 is m0 = ceil((p - j*s)/d)
+    tables, fallbacks = [], []
+    for o, k, s, p, d in zip(O, K, S, P, D):
+        start = np.arange(o) * s - p
+        tables.append(start[:, None] + np.arange(k) * d)  # (o, k)
+        fallbacks.append(start + np.maximum(-(start // d), 0) * d)  # (o,)
+    return y, _flat_indices(arg, lead, K, tables, fallbacks, I)
+
+
+def _window_sum(x, axis, k, s, o):
+    """``out[j] = Σ_{m<k} x[j*s + m]`` along ``axis``: ``k`` strided adds. ``(.., i, ..) -> (.., o, ..)``."""
+    before = (slice(None),) * axis
+    out = x[before + (slice(0, (o - 1) * s + 1, s),)].copy()
+    for m in range(1, k):
+        out += x[before + (slice(m, m + (o - 1) * s + 1, s),)]
+    return out
+
+
+def _window_sum_backward(g, axis, k, s, size):
+    """Adjoint of :func:`_window_sum`: each ``g[j]`` added to the ``k`` positions it summed."""
+    before = (slice(None),) * axis
+    o = g.shape[axis]
+    shape = list(g.shape)
+    shape[axis] = size
+    gx = np.zeros(shape, dtype=g.dtype)
+    for m in range(k):
+        gx[before + (slice(m, m + (o - 1) * s + 1, s),)] += g
+    return gx
+
+
+def _avg_divisor(I, O, K, S, P, count_include_pad, divisor_override, lead, dtype):
+    """What each window's sum is divided by, broadcastable to ``(*B, *O)``.
+
+    PyTorch's rule, per axis with ``start = j*s - p``: the window is first clipped to the padded
+    extent, ``end = min(start + k, i + p)``; with ``count_include_pad`` the divisor counts
+    ``end - start``, otherwise only the real elements ``min(end, i) - max(start, 0)``. Both are
+    products over the axes. ``divisor_override`` replaces the whole product.
+    """
+    if divisor_override is not None:
+        return dtype.type(divisor_override)
+    divisor = np.ones((1,) * (lead + len(I)), dtype=dtype)
+    for a, (i, o, k, s, p) in enumerate(zip(I, O, K, S, P)):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, i + p)
+        count = end - start if count_include_pad else np.minimum(end, i) - np.maximum(start, 0)
+        divisor = divisor * count.reshape((-1,) + (1,) * (len(I) - a - 1)).astype(dtype)
+    return divisor
+
+
+def avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    """``y[..., j] = (Σ_m x[..., j*s - p + m]) / divisor[j]`` with zeros outside the input.
+
+    The divisor follows PyTorch (see :func:`_avg_divisor`). ``x`` must be floating point.
+
+    Shape:
+        x: ``(*B, *I)``; y: ``(*B, *O)``, ``O`` from :func:`pool_output_size` with dilation 1.
+
+    >>> avg_pool(np.array([[1., 2., 3., 4., 5.]]), (3,), (2,), (1,), True, False, None).tolist()
+    [[1.5, 3.0, 4.5]]
+    """
+    nd = len(kernel_size)
+    lead = x.ndim - nd
+    I = x.shape[lead:]
+    K, S, P = kernel_size, stride, padding
+    O = pool_output_size(I, K, S, P, (1,) * nd, ceil_mode)
+    y = _pad_for_windows(x, nd, I, O, K, S, P, 0)
+    for a in range(nd):
+        y = _window_sum(y, lead + a, K[a], S[a], O[a])
+    return y / _avg_divisor(I, O, K, S, P, count_include_pad, divisor_override, lead, x.dtype)
+
+
+def avg_pool_backward(gy, input_shape, kernel_size, stride, padding, ceil_mode,
+                      count_include_pad, divisor_override):
+    """Gradient of :func:`avg_pool`: ``gy / divisor`` spread evenly over each window.
+
+    Adjoint of each step in reverse: divide, window sums axis by axis (add back to every tap),
+    then padding (crop it off).
+
+    Shape: gy ``(*B, *O)`` -> ``input_shape`` = ``(*B, *I)``.
+    """
+    nd = len(kernel_size)
+    lead = len(input_shape) - nd
+    I = tuple(input_shape[lead:])
+    K, S, P = kernel_size, stride, padding
+    O = gy.shape[lead:]
+    g = gy / _avg_divisor(I, O, K, S, P, count_include_pad, divisor_override, lead, gy.dtype)
+    for a in reversed(range(nd)):
+        i, o, k, s, p = I[a], O[a], K[a], S[a], P[a]
+        size = max(p + i, (o - 1) * s + k)  # the padded length that the forward read
+        g = _window_sum_backward(g, lead + a, k, s, size)
+        g = g[(slice(None),) * (lead + a) + (slice(p, p + i),)]
+    return np.ascontiguousarray(g)
+
+
+def adaptive_windows(i: int, o: int) -> tuple[np.ndarray, np.ndarray]:
+    """Window ``j`` of adaptive pooling covers ``[floor(j*i/o), ceil((j+1)*i/o))``.
+
+    >>> [w.tolist() for w in adaptive_windows(5, 3)]
+    [[0, 1, 3], [2, 4, 5]]
+    """
+    j = np.arange(o)
+    return (j * i) // o, -((-(j + 1) * i) // o)
+
+
+def _averaging_matrix(i, o, dtype):
+    """``A`` of shape ``(o, i)`` with ``A[j, t] = 1/len_j`` on window ``j``: ``y = A @ x``."""
+    starts, ends = adaptive_windows(i, o)
+    t = np.arange(i)
+    inside = (t >= starts[:, None]) & (t < ends[:, None])
+    return (inside / (ends - starts)[:, None]).astype(dtype)
+
+
+def _apply_along(x, matrix, axis):
+    """``matrix`` (rows, n) applied along ``axis`` of ``x``: ``(.., n, ..) -> (.., rows, ..)``."""
+    y = np.matmul(np.moveaxis(x, axis, -1), matrix.T)  # (.., n) @ (n, rows)
+    return np.moveaxis(y, -1, axis)
+
+
+def adaptive_avg_pool(x, output_size):
+    """``y[..., j] = mean of x over window j`` (see :func:`adaptive_windows`), per axis.
+
+    Shape: x ``(*B, *I)`` -> ``(*B, *output_size)``.
+    """
+    lead = x.ndim - len(output_size)
+    for a, o in enumerate(output_size):
+        x = _apply_along(x, _averaging_matrix(x.shape[lead + a], o, x.dtype), lead + a)
+    return np.ascontiguousarray(x)
+
+
+def adaptive_avg_pool_backward(gy, input_size):
+    """Gradient of :func:`adaptive_avg_pool`: ``Aᵀ`` applied along each axis.
+
+    Shape: gy ``(*B, *O)`` -> ``(*B, *input_size)``.
+    """
+    lead = gy.ndim - len(input_size)
+    for a, i in enumerate(input_size):
+        A = _averaging_matrix(i, gy.shape[lead + a], gy.dtype)  # (o, i)
+        gy = _apply_along(gy, A.T, lead + a)
+    return np.ascontiguousarray(gy)
+
+
+def adaptive_max_pool(x, output_size, return_indices=True):
+    """``y[..., j] = max of x over window j`` (see :func:`adaptive_windows`), per axis.
+
+    Returns ``(y, indices)`` as :func:`max_pool` does (indices None unless ``return_indices``).
+
+    Shape: x ``(*B, *I)`` -> y, indices ``(*B, *output_size)``.
+    """
+    nd = len(output_size)
+    lead = x.ndim - nd
+    I = x.shape[lead:]
+    tables, fallbacks, K = [], [], []
+    blocks = x
+    for a, (i, o) in enumerate(zip(I, output_size)):
+        starts, ends = adaptive_windows(i, o)
+        k = int((ends - starts).max())
+        # short windows repeat their last element; the repeat never beats the original
+        table = np.minimum(starts[:, None] + np.arange(k), ends[:, None] - 1)  # (o, k)
+        axis = lead + 2 * a
+        blocks = np.take(blocks, table.ravel(), axis=axis)
+        blocks = blocks.reshape(blocks.shape[:axis] + (o, k) + blocks.shape[axis + 1:])
+        tables.append(table)
+        fallbacks.append(starts)
+        K.append(k)
+    # blocks: (*B, o_1, k_1, ..., o_nd, k_nd)
+    views = (
+        blocks[(Ellipsis,) + tuple(itertools.chain.from_iterable((slice(None), m) for m in taps))]
+        for taps in itertools.product(*map(range, K))
+    )
+    y, arg = _running_max(views, x.shape[:lead] + tuple(output_size), x.dtype, return_indices)
+    if not return_indices:
+        return y, None
+    return y, _flat_indices(arg, lead, tuple(K), tables, fallbacks, I)
+
+
+def gather_planes(x, indices, nd):
+    """``y[b, j] = x[b].flat[indices[b, j]]`` for every leading index ``b``: read by flat index.
+
+    Shape: x ``(*B, *I)``, indices ``(*B, *O)`` -> ``(*B, *O)`` with ``nd = len(I) = len(O)``.
+    """
+    lead = x.ndim - nd
+    flat_x = x.reshape(x.shape[:lead] + (-1,))  # (*B, ∏I)
+    flat_i = indices.reshape(indices.shape[:lead] + (-1,))  # (*B, ∏O)
+    return np.take_along_axis(flat_x, flat_i, axis=-1).reshape(indices.shape)
+
+
+def _plane_offsets(indices, nd, plane):
+    """Indices into the whole flattened array: plane ``b`` starts at ``b * plane``."""
+    lead = indices.ndim - nd
+    B = math.prod(indices.shape[:lead])
+    per_plane = indices.reshape(B, -1)  # (∏B, ∏O)
+    return (per_plane + np.arange(B)[:, None] * plane).ravel()
+
+
+def scatter_add_planes(g, indices, plane_shape):
+    """Adjoint of :func:`gather_planes`: ``gx[b].flat[indices[b, j]] += g[b, j]``.
+
+    Repeated indices (overlapping windows choosing the same element) accumulate. ``np.bincount``
+    does the sum in one pass, in float64.
+
+    Shape: g, indices ``(*B, *O)`` -> ``(*B, *plane_shape)``.
+    """
+    nd = len(plane_shape)
+    lead = g.ndim - nd
+    plane = math.prod(plane_shape)
+    B = math.prod(g.shape[:lead])
+    flat = np.bincount(_plane_offsets(indices, nd, plane), weights=g.ravel(), minlength=B * plane)
+    return flat.astype(g.dtype, copy=False).reshape(g.shape[:lead] + tuple(plane_shape))
+
+
+def max_unpool(x, indices, output_size):
+    """``y[b].flat[indices[b, j]] = x[b, j]``, zeros elsewhere: the partial inverse of max pooling.
+
+    Where indices repeat, the last write wins (as PyTorch's CPU loop). The gradient with respect
+    to ``x`` is :func:`gather_planes` of the output gradient.
+
+    Shape: x, indices ``(*B, *I)`` -> ``(*B, *output_size)``.
+    """
+    nd = len(output_size)
+    lead = x.ndim - nd
+    plane = math.prod(output_size)
+    y = np.zeros(math.prod(x.shape[:lead]) * plane, dtype=x.dtype)
+    y[_plane_offsets(indices, nd, plane)] = x.ravel()
+    return y.reshape(x.shape[:lead] + tuple(output_size))
