@@ -1,0 +1,39 @@
+"""The ``convlab`` command: train, evaluate and predict; shape, summary, explain, gallery;
+filter and features. Each subcommand lives beside the code it drives and registers itself here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .explain.commands import add_parsers as explain_parsers
+    from .training.commands import add_parsers as training_parsers
+    from .vision.commands import add_parsers as vision_parsers
+
+    parser = argparse.ArgumentParser(
+        prog="convlab", description="Convolution from scratch: train CNNs and see what a "
+                                    "convolution does.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    training_parsers(subparsers)
+    explain_parsers(subparsers)
+    vision_parsers(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a subcommand; user errors print one line to stderr and exit 2, no traceback."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError, OSError) as error:
+        print(f"convlab {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

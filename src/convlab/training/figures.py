@@ -1,0 +1,119 @@
+"""The figures of a training run: learning curves, first-layer filters, feature maps.
+
+Each is a PNG written atomically into the run directory.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .. import no_grad
+from .._atomic import atomic_path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no screen
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str) -> str:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    _pyplot().close(fig)
+    return path
+
+
+def plot_curves(history: list[dict], path: str) -> str:
+    """Loss and accuracy per epoch, train and test side by side."""
+    plt = _pyplot()
+    epochs = [row["epoch"] for row in history]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    for split, style in (("train", "-o"), ("test", "-s")):
+        ax_loss.plot(epochs, [row[f"{split}_loss"] for row in history], style, label=split, ms=3)
+        ax_acc.plot(epochs, [100 * row[f"{split}_accuracy"] for row in history], style,
+                    label=split, ms=3)
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return _save(fig, path)
+
+
+def _conv_layers(model) -> list:
+    """(name, module) of every convolution, found by the attributes convolutions have."""
+    return [(name, m) for name, m in model.named_modules()
+            if hasattr(m, "out_channels") and hasattr(m, "kernel_size")]
+
+
+def plot_filters(model, path: str) -> str:
+    """The first convolution's kernels as a grid of small images (one per output channel;
+    colour kernels shown as RGB, others as their first input channel in a diverging map)."""
+    plt = _pyplot()
+    name, conv = _conv_layers(model)[0]
+    w = conv.weight.detach().numpy()  # (C_out, C_in/groups, kH, kW)
+    n = w.shape[0]
+    cols = int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.3 * rows + 0.4), squeeze=False)
+    limit = float(np.abs(w).max()) or 1.0
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k >= n:
+            continue
+        if w.shape[1] == 3:
+            rgb = np.moveaxis(w[k], 0, -1)  # (3, kH, kW) -> (kH, kW, 3)
+            ax.imshow((rgb - rgb.min()) / (np.ptp(rgb) or 1.0), interpolation="nearest")
+        else:
+            ax.imshow(w[k, 0], cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        ax.set_title(str(k), fontsize=7)
+    fig.suptitle(f"{name}: {n} learned {w.shape[2]}x{w.shape[3]} filters "
+                 "(red positive, blue negative)")
+    return _save(fig, path)
+
+
+def plot_feature_maps(model, image, path: str, title: str = "") -> str:
+    """One image and what every convolution layer makes of it (up to 16 channels per layer)."""
+    plt = _pyplot()
+    layers = _conv_layers(model)
+    outputs = {}
+    hooks = [m.register_forward_hook(
+        lambda module, inputs, output, name=name: outputs.__setitem__(name, output))
+        for name, m in layers]
+    model.eval()
+    with no_grad():
+        model(image.unsqueeze(0))
+    for h in hooks:
+        h.remove()
+    shown = 16
+    fig, axes = plt.subplots(len(layers) + 1, shown, figsize=(shown * 0.9, 1.1 * (len(layers) + 1)),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    picture = image.numpy()
+    axes[0, 0].imshow(picture[0] if picture.shape[0] == 1 else
+                      np.clip(np.moveaxis(picture, 0, -1) * 0.25 + 0.5, 0, 1), cmap="gray")
+    axes[0, 0].set_title("input", fontsize=7)
+    for row, (name, _) in enumerate(layers, start=1):
+        maps = outputs[name].numpy()[0]  # (C, H, W)
+        for c in range(min(shown, maps.shape[0])):
+            axes[row, c].imshow(maps[c], cmap="viridis")
+        axes[row, 0].set_title(f"{name} {tuple(maps.shape)}", fontsize=7, loc="left")
+    fig.suptitle(title or "feature maps of one test image, per convolution layer")
+    return _save(fig, path)
+
+
+def write_figures(model, history: list[dict], test_set, out: str) -> list[str]:
+    image, label = test_set[0]
+    return [
+        plot_curves(history, os.path.join(out, "curves.png")),
+        plot_filters(model, os.path.join(out, "filters.png")),
+        plot_feature_maps(model, image, os.path.join(out, "feature_maps.png"),
+                          f"feature maps of test image 0 (label {int(label)})"),
+    ]
