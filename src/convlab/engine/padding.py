@@ -93,10 +93,11 @@ def pad(x: np.ndarray, widths: tuple, mode: str = "constant", value=0) -> np.nda
         out[dst] = x[src]
         return out
     lead = x.ndim - len(widths)
+    out = x
     for axis, (lo, hi) in enumerate(widths, start=lead):
         if lo or hi:
-            x = np.take(x, source_index(x.shape[axis], lo, hi, mode), axis=axis)
-    return x
+            out = np.take(out, source_index(out.shape[axis], lo, hi, mode), axis=axis)
+    return out if out is not x else x.copy()  # always a new array, as PyTorch's pad
 
 
 def _take_backward(g: np.ndarray, index: np.ndarray, size: int, axis: int) -> np.ndarray:
