@@ -14,7 +14,7 @@ without a per-item transform), the loader takes it in one fancy-indexing step in
 from __future__ import annotations
 
 import collections.abc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -26,13 +26,13 @@ __all__ = ["DataLoader", "default_collate", "default_convert"]
 _COLLATE_TYPES = "tensors, numpy arrays, numbers, dicts or lists"
 
 
-def default_collate(batch: list):
+def default_collate(batch: Sequence):
     """Merge a list of samples into a batch, as ``torch.utils.data.default_collate`` does.
 
     - Tensors and NumPy arrays of one shape are stacked into a Tensor with a new first dimension.
     - Python ``int`` -> int64 Tensor, ``float`` -> float64 Tensor, ``bool`` -> bool Tensor;
       NumPy scalars keep their dtype.
-    - Strings stay a list of strings.
+    - Strings are left as they are: the list (or, inside a sample, the tuple) of them.
     - Dicts are collated key by key; tuples and lists field by field (a tuple gives a list, as in
       PyTorch; a namedtuple stays that namedtuple).
 
@@ -61,13 +61,13 @@ def default_collate(batch: list):
     if isinstance(elem, collections.abc.Mapping):
         return {key: default_collate([sample[key] for sample in batch]) for key in elem}
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # namedtuple
-        return type(elem)(*(default_collate(list(field)) for field in zip(*batch)))
+        return type(elem)(*(default_collate(field) for field in zip(*batch)))
     if isinstance(elem, collections.abc.Sequence):
         sizes = [len(sample) for sample in batch]
         if len(set(sizes)) > 1:
             raise ValueError(f"default_collate: each sample in the batch should have the same "
                              f"number of fields, but got {sizes}")
-        return [default_collate(list(field)) for field in zip(*batch)]
+        return [default_collate(field) for field in zip(*batch)]
     raise TypeError(f"default_collate: batch must contain {_COLLATE_TYPES}; found {type(elem)}")
 
 
