@@ -363,7 +363,9 @@ def scatter_add_planes(g, indices, plane_shape):
     """Adjoint of :func:`gather_planes`: ``gx[b].flat[indices[b, j]] += g[b, j]``.
 
     Repeated indices (overlapping windows choosing the same element) accumulate. ``np.bincount``
-    does the sum in one pass, in float64.
+    does the sum in one pass, in float64. An index past the end of the plane receives nothing:
+    max pooling reports one for a window that lies wholly in the padding (its output is −∞, and
+    PyTorch names the window's first tap at or after 0, which is then beyond the input).
 
     Shape: g, indices ``(*B, *O)`` -> ``(*B, *plane_shape)``.
     """
@@ -371,7 +373,11 @@ def scatter_add_planes(g, indices, plane_shape):
     lead = g.ndim - nd
     plane = math.prod(plane_shape)
     B = math.prod(g.shape[:lead])
-    flat = np.bincount(_plane_offsets(indices, nd, plane), weights=g.ravel(), minlength=B * plane)
+    offsets, weights = _plane_offsets(indices, nd, plane), g.ravel()
+    if indices.size and indices.max() >= plane:
+        inside = indices.ravel() < plane
+        offsets, weights = offsets[inside], weights[inside]
+    flat = np.bincount(offsets, weights=weights, minlength=B * plane)
     return flat.astype(g.dtype, copy=False).reshape(g.shape[:lead] + tuple(plane_shape))
 
 

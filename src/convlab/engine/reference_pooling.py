@@ -75,12 +75,16 @@ def max_pool(x, kernel_size, stride, padding, dilation, ceil_mode):
 
 
 def max_pool_backward(gy, indices, input_shape, nd):
-    """``gx[b].flat[indices[b, j]] += gy[b, j]`` for every output element, one at a time."""
+    """``gx[b].flat[indices[b, j]] += gy[b, j]`` for every output element, one at a time.
+
+    An index past the plane (a window wholly in the padding) sends its gradient nowhere.
+    """
     gx = np.zeros(input_shape, dtype=gy.dtype)
     I = tuple(input_shape[len(input_shape) - nd:])
     for b in _planes(gy, nd):
         for j in _grid(gy.shape[gy.ndim - nd:]):
-            gx[b + np.unravel_index(indices[b + j], I)] += gy[b + j]
+            if indices[b + j] < math.prod(I):
+                gx[b + np.unravel_index(indices[b + j], I)] += gy[b + j]
     return gx
 
 
