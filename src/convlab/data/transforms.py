@@ -71,11 +71,14 @@ class ToTensor:
         if pic.ndim == 2:
             pic = pic[:, :, None]  # (H, W) -> (H, W, 1)
         chw = pic.transpose(2, 0, 1)  # (H, W, C) -> (C, H, W)
+        chw = np.ascontiguousarray(chw)
         if pic.dtype == np.uint8:
-            default = _dtype.to_numpy_dtype(_dtype.get_default_dtype())
-            return Tensor._wrap(np.divide(chw, 255, dtype=default))
-        _dtype.from_numpy_dtype(pic.dtype)  # raises for dtypes convlab has no Tensor of
-        return Tensor._wrap(np.ascontiguousarray(chw))
+            return Tensor._wrap(np.divide(chw, 255, dtype=_dtype.to_numpy_dtype(_dtype.get_default_dtype())))
+        try:
+            _dtype.from_numpy_dtype(pic.dtype)
+        except TypeError as e:
+            raise TypeError(f"ToTensor: {e}; convert the image first, e.g. pic.astype(np.float32)") from None
+        return Tensor._wrap(chw)
 
     def __repr__(self) -> str:
         return "ToTensor()"
