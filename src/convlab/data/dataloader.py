@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, stack
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
 __all__ = ["DataLoader", "default_collate", "default_convert"]
@@ -54,6 +54,8 @@ def default_collate(batch: Sequence):
                 raise ValueError(f"default_collate: cannot stack samples of different shapes: "
                                  f"sample 0 has shape {tuple(arrays[0].shape)}, sample {i} has "
                                  f"shape {tuple(a.shape)}")
+        if isinstance(elem, Tensor):
+            return stack(list(batch))  # keeps the graph of samples that require grad
         return Tensor._wrap(np.stack(arrays))  # B x (sample shape)
     if isinstance(elem, (bool, int, float)):
         dtype = np.bool_ if isinstance(elem, bool) else np.int64 if isinstance(elem, int) else np.float64
