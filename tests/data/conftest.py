@@ -7,6 +7,12 @@ import struct
 import numpy as np
 import pytest
 
+@pytest.fixture
+def torch():
+    """PyTorch, the oracle: tests that compare with it are skipped where it is not installed."""
+    return pytest.importorskip("torch")
+
+
 _IDX_TYPE = {"u1": 0x08, "i1": 0x09, "i2": 0x0B, "i4": 0x0C, "f4": 0x0D, "f8": 0x0E}
 
 

@@ -7,14 +7,12 @@ import pytest
 import convlab
 from convlab.data import transforms as T
 
-torch = pytest.importorskip("torch")
-
 
 def hwc_image(h=5, w=7, c=3, seed=0):
     return np.random.default_rng(seed).integers(0, 256, size=(h, w, c), dtype=np.uint8)
 
 
-def test_to_tensor_uint8_hwc_matches_torchvision_formula():
+def test_to_tensor_uint8_hwc_matches_torchvision_formula(torch):
     pic = hwc_image()
     x = T.ToTensor()(pic)
     want = torch.from_numpy(pic.transpose(2, 0, 1)).contiguous().to(torch.float32).div(255)
@@ -43,7 +41,7 @@ def test_to_tensor_errors():
 @pytest.mark.parametrize("mean, std", [((0.5, 0.4, 0.3), (0.2, 0.25, 0.5)), ([0.1307], [0.3081]),
                                        ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))])
 @pytest.mark.parametrize("batched", [False, True])
-def test_normalize_matches_torch(mean, std, batched):
+def test_normalize_matches_torch(mean, std, batched, torch):
     shape = (2, 3, 4, 5) if batched else (3, 4, 5)
     x = np.random.default_rng(1).random(shape, dtype=np.float32)
     got = T.Normalize(mean, std)(convlab.from_numpy(x.copy()))
