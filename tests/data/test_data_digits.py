@@ -79,3 +79,13 @@ def test_transforms_apply_to_the_tensor_image():
     x, y = next(iter(DataLoader(ds, batch_size=4)))
     assert x.shape == convlab.Size([4, 1, 8, 8]) and y.tolist() == [-v for v in Digits().targets.tolist()[:4]]
     assert "transform: Normalize(mean=(0.5,), std=(0.5,))" in repr(ds)
+
+
+def test_index_errors_and_class_to_idx():
+    ds = Digits(train=False)
+    assert ds[-1][1] == int(ds.targets[-1].item())
+    with pytest.raises(IndexError, match="Digits: index 450 is out of range for 450 images"):
+        ds[450]
+    with pytest.raises(TypeError):
+        ds[1.5]
+    assert ds.class_to_idx["7"] == 7

@@ -6,6 +6,8 @@ per-item transform is one fancy-indexing step (``_get_batch``), not a loop over 
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from ..tensor import Tensor
@@ -42,7 +44,14 @@ class VisionDataset(Dataset):
     def __len__(self) -> int:
         return len(self._labels)
 
+    @property
+    def class_to_idx(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.classes)}
+
     def __getitem__(self, index: int):
+        n = len(self)
+        if not -n <= operator.index(index) < n:
+            raise IndexError(f"{type(self).__name__}: index {index} is out of range for {n} images")
         image = self._images[index]
         if self.images_are_tensors:
             image = Tensor._wrap(image)
