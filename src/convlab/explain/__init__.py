@@ -1,0 +1,4 @@
+"""``convlab.explain``: what a convolution does, as numbers, tables and pictures."""
+
+from .layer_spec import LayerSpec, parse_layer
+from .layers import describe

@@ -1,0 +1,347 @@
+"""A model summary with the columns nobody has all of: per layer the output shape, kernel /
+stride / padding / dilation / groups, parameters, mult-adds, and the receptive field, effective
+stride and effective padding (closed forms of :mod:`.receptive`, dilation included).
+
+>>> s = summary("Sequential(Conv2d(3, 8, 5), ReLU(), Conv2d(8, 16, 3))", (1, 3, 32, 32))
+>>> [(r.name, r.output_shape, r.params, str(r.receptive_field)) for r in s.rows]
+[('0', (1, 8, 28, 28), 608, '5'), ('1', (1, 8, 28, 28), 0, '5'), ('2', (1, 16, 26, 26), 1168, '7')]
+>>> s.total_params
+1776
+
+How the layers are found:
+
+- a layer string, a list of layers, or a ``Sequential`` tree of known layers: shapes are
+  computed from the layers' arguments, layer after layer, with no forward pass (so VGG-16 at
+  224×224 is summarized instantly);
+- any other model: one forward pass on zeros (``no_grad``, eval mode, restored afterwards) with
+  a forward hook on every leaf module records each call's input and output shapes, as
+  torchinfo does. The receptive field then follows the tensors from layer to layer; an input
+  made outside a module (``a + b`` in a residual block) takes the largest field among the
+  recorded outputs of its shape, so the field is the maximum over paths.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+
+from .layer_spec import LayerSpec, parse_layer
+from .layers import OTHER, Axis, describe
+from .receptive import PerAxis, ReceptiveField, step
+from .shape import parse_shape
+
+__all__ = ["summary", "Summary", "SummaryRow"]
+
+
+@dataclass
+class SummaryRow:
+    """One call of one layer. ``field`` holds the receptive field at its output."""
+
+    name: str
+    type: str
+    depth: int
+    input_shape: tuple
+    output_shape: tuple
+    params: int
+    mult_adds: int
+    field: ReceptiveField | None
+    axes: list[Axis] = field(default_factory=list)
+    groups: int | None = None
+
+    @property
+    def kernel_size(self) -> PerAxis | None:
+        return PerAxis(a.k for a in self.axes) if self.axes else None
+
+    @property
+    def stride(self) -> PerAxis | None:
+        return PerAxis(a.s for a in self.axes) if self.axes else None
+
+    @property
+    def padding(self) -> PerAxis | None:
+        """Per axis the padding, or ``(lo, hi)`` where the two sides differ."""
+        if not self.axes:
+            return None
+        return PerAxis(a.p_lo if a.p_lo == a.p_hi else (a.p_lo, a.p_hi) for a in self.axes)
+
+    @property
+    def dilation(self) -> PerAxis | None:
+        return PerAxis(a.d for a in self.axes) if self.axes else None
+
+    @property
+    def formulas(self) -> list[str]:
+        """The output-size formula of each spatial axis, numbers filled in."""
+        return [a.formula for a in self.axes]
+
+    @property
+    def receptive_field(self) -> PerAxis | None:
+        return self.field.size if self.field else None
+
+    @property
+    def effective_stride(self) -> PerAxis | None:
+        return self.field.stride if self.field else None
+
+    @property
+    def effective_padding(self) -> PerAxis | None:
+        return self.field.padding if self.field else None
+
+
+@dataclass
+class Summary:
+    """The table: ``rows`` and the totals at its foot. ``print()`` shows it; so does rich."""
+
+    title: str
+    input_size: tuple
+    rows: list[SummaryRow]
+    total_params: int
+    trainable_params: int
+    itemsize: int = 4
+
+    @property
+    def non_trainable_params(self) -> int:
+        return self.total_params - self.trainable_params
+
+    @property
+    def total_mult_adds(self) -> int:
+        return sum(r.mult_adds for r in self.rows)
+
+    @property
+    def memory(self) -> dict[str, float]:
+        """torchinfo's estimate in MB (10**6 bytes): input, forward/backward activations (every
+        layer's output, kept for backward and its gradient), parameters, and their sum."""
+        mb = self.itemsize / 1e6
+        sizes = {"input": math.prod(self.input_size) * mb,
+                 "forward/backward pass": 2 * sum(math.prod(r.output_shape) for r in self.rows) * mb,
+                 "params": self.total_params * mb}
+        sizes["estimated total"] = sum(sizes.values())
+        return sizes
+
+    def __rich__(self):
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(title=self.title, title_justify="left", show_lines=False)
+        for name in ("Layer", "Type", "Output Shape", "Kernel", "Stride", "Padding", "Dilation",
+                     "Groups", "Param #", "Mult-Adds", "RF", "Eff. stride", "Eff. padding"):
+            table.add_column(name, justify="left" if name in ("Layer", "Type") else "right",
+                             no_wrap=True)
+
+        def text(v):
+            return "--" if v is None else str(v)
+
+        for r in self.rows:
+            table.add_row("  " * r.depth + r.name, r.type, str(list(r.output_shape)),
+                          text(r.kernel_size), text(r.stride), text(r.padding),
+                          text(r.dilation), text(r.groups), f"{r.params:,}" if r.params else "--",
+                          f"{r.mult_adds:,}" if r.mult_adds else "--", text(r.receptive_field),
+                          text(r.effective_stride), text(r.effective_padding))
+        memory = self.memory
+        foot = [f"Total params: {self.total_params:,}",
+                f"Trainable params: {self.trainable_params:,}",
+                f"Non-trainable params: {self.non_trainable_params:,}",
+                f"Total mult-adds ({_unit(self.total_mult_adds)[1]}): "
+                f"{_unit(self.total_mult_adds)[0]:.2f}",
+                f"Input size (MB): {memory['input']:.2f}",
+                f"Forward/backward pass size (MB): {memory['forward/backward pass']:.2f}",
+                f"Params size (MB): {memory['params']:.2f}",
+                f"Estimated Total Size (MB): {memory['estimated total']:.2f}"]
+        return Group(table, Text("\n".join(foot)))
+
+    def __str__(self) -> str:
+        from rich.console import Console
+
+        buffer = io.StringIO()
+        Console(file=buffer, width=400, color_system=None, force_terminal=False).print(self)
+        return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
+
+
+def _unit(n: int) -> tuple[float, str]:
+    for scale, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M")):
+        if n >= scale:
+            return n / scale, unit
+    return n / 1e6, "M"
+
+
+# ---- finding the layers ------------------------------------------------------------------------
+
+
+def _spec_leaves(layers, prefix: str = ""):
+    """``(name, layer)`` for a (nested) list of layers, named ``0``, ``1``, ``1.0``, ..."""
+    for index, layer in enumerate(layers):
+        name = f"{prefix}{index}"
+        if isinstance(layer, str):
+            layer = parse_layer(layer)
+        if isinstance(layer, (list, tuple)):
+            yield from _spec_leaves(layer, name + ".")
+        elif _children(layer):
+            yield from _module_leaves(layer, name + ".")
+        else:
+            yield name, layer
+
+
+def _children(module) -> list:
+    named = getattr(module, "named_children", None)
+    return list(named()) if named else []
+
+
+def _module_leaves(module, prefix: str = ""):
+    for name, child in _children(module):
+        if _children(child):
+            yield from _module_leaves(child, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", child
+
+
+def _is_sequential_tree(model) -> bool:
+    """Whether the order of the leaves is the order of the calls: containers are Sequential."""
+    if isinstance(model, (str, LayerSpec, list, tuple)):
+        return True
+    children = _children(model)
+    if not children:
+        return describe(model).kind != OTHER
+    return type(model).__name__ == "Sequential" and all(_is_sequential_tree(c) for _, c in children)
+
+
+# ---- building the rows -------------------------------------------------------------------------
+
+
+def _row(name: str, layer, input_shape: tuple, output_shape: tuple | None,
+         rf: ReceptiveField | None) -> SummaryRow:
+    info = describe(layer)
+    axes = info.axes(input_shape) if info.is_spatial else []
+    if output_shape is None:
+        output_shape = info.output_shape(input_shape)
+    if axes:
+        rf = step(rf, axes)
+    groups = info.groups if info.kind in ("conv", "conv_transpose") else None
+    return SummaryRow(name, info.type_name, name.count("."), tuple(input_shape),
+                      tuple(output_shape), info.params, info.mult_adds(input_shape, output_shape),
+                      rf, axes, groups)
+
+
+def _analytic_rows(model, input_size: tuple) -> list[SummaryRow]:
+    if isinstance(model, str):
+        model = parse_layer(model)
+    if isinstance(model, (list, tuple)):
+        leaves = list(_spec_leaves(model))
+    elif _children(model):
+        leaves = list(_module_leaves(model))
+    else:
+        leaves = [("0", model)]
+    rows, shape, rf = [], input_size, None
+    for name, layer in leaves:
+        row = _row(name, layer, shape, None, rf)
+        rows.append(row)
+        shape, rf = row.output_shape, row.field
+    return rows
+
+
+def _first_tensor(value):
+    return value[0] if isinstance(value, (tuple, list)) else value
+
+
+def _run_rows(model, input_size: tuple) -> list[SummaryRow]:
+    """Rows from one forward pass with a hook on every leaf module."""
+    x = _zeros(model, input_size)
+    calls = []  # (name, module, input tensor, output tensor), in call order
+    handles = []
+    for name, module in _module_leaves(model) if _children(model) else [("0", model)]:
+        def hook(m, args, output, name=name):
+            calls.append((name, m, _first_tensor(args), _first_tensor(output)))
+        handles.append(module.register_forward_hook(hook))
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with _no_grad(model):
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+        for m, mode in modes:
+            m.training = mode
+
+    # Receptive fields follow the tensors: id -> (tensor kept alive, field of that tensor).
+    fields = {id(x): (x, None)}
+    rows = []
+    for name, module, inp, out in calls:
+        known = fields.get(id(inp))
+        if known is not None and known[0] is inp:
+            rf = known[1]
+        else:
+            rf = _widest_of_shape(fields.values(), tuple(inp.shape), rows)
+        row = _row(name, module, tuple(inp.shape), tuple(out.shape), rf)
+        fields[id(out)] = (out, row.field)
+        rows.append(row)
+    return rows
+
+
+def _widest_of_shape(known, shape: tuple, rows: list[SummaryRow]) -> ReceptiveField | None:
+    """For a tensor made outside a module: the largest field among recorded tensors of its shape
+    (the maximum over the paths that were summed or concatenated), else the last field."""
+    same = [f for t, f in known if f is not None and tuple(t.shape) == shape]
+    if same:
+        return max(same, key=lambda f: math.prod(float(v) for v in f.size))
+    return rows[-1].field if rows else None
+
+
+def _framework(model) -> str:
+    """``torch`` for a PyTorch module (summarized with torch tensors), else ``convlab``."""
+    return "torch" if type(model).__module__.split(".")[0] == "torch" or any(
+        type(m).__module__.split(".")[0] == "torch" for m in model.modules()) else "convlab"
+
+
+def _zeros(model, input_size):
+    if _framework(model) == "torch":
+        import torch
+
+        params = list(model.parameters())
+        return torch.zeros(input_size, dtype=params[0].dtype if params else torch.float32)
+    import convlab
+
+    params = list(model.parameters())
+    return convlab.zeros(*input_size, dtype=params[0].dtype if params else convlab.float32)
+
+
+def _no_grad(model):
+    if _framework(model) == "torch":
+        import torch
+
+        return torch.no_grad()
+    import convlab
+
+    return convlab.no_grad()
+
+
+def _totals(model, rows: list[SummaryRow]) -> tuple[int, int]:
+    """(total, trainable) parameters; a shared parameter counts once."""
+    parameters = getattr(model, "parameters", None)
+    if parameters is None or isinstance(model, (str, list, tuple, LayerSpec)):
+        total = sum(r.params for r in rows)
+        return total, total
+    unique = {id(p): p for p in parameters()}.values()
+    total = sum(math.prod(p.shape) for p in unique)
+    trainable = sum(math.prod(p.shape) for p in unique if p.requires_grad)
+    return total, trainable
+
+
+def summary(model, input_size, run: bool | None = None) -> Summary:
+    """Summarize ``model`` (a module, a list of layers, or a layer string such as
+    ``"Sequential(Conv2d(3, 8, 5), ReLU())"``) for an input of ``input_size`` ``(N, C, H, W)``.
+
+    ``run=None`` computes the shapes from the layers' arguments when the call order is known
+    (Sequential trees and layer strings), else runs one forward pass; ``run=True`` always runs.
+    """
+    input_size = parse_shape(input_size)
+    if run is None:
+        run = not _is_sequential_tree(model)
+    rows = _run_rows(model, input_size) if run else _analytic_rows(model, input_size)
+    total, trainable = _totals(model, rows)
+    title = model if isinstance(model, str) else (
+        "Sequential" if isinstance(model, (list, tuple)) else type(model).__name__)
+    itemsize = 4
+    if hasattr(model, "parameters") and not isinstance(model, (list, tuple)):
+        first = next(iter(model.parameters()), None)
+        itemsize = first.element_size() if first is not None else 4
+    return Summary(f"{title} on input {list(input_size)}", input_size, rows, total, trainable,
+                   itemsize)

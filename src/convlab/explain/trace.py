@@ -1,0 +1,220 @@
+"""Why is this output this number: one output element of a convolution, taken apart.
+
+:func:`trace` follows the reference loop (:mod:`convlab.engine.reference`) for one output
+position: for output channel ``co`` of group ``g`` at position ``o``, every input channel ``c``
+of that group and every kernel tap ``m``::
+
+    y[n, co, o] = bias[co] + sum_c sum_m  w[co, c, m] * x[n, c, o*stride - pad_lo + m*dilation]
+
+It keeps the pieces: the input window (with the padding marked), the kernel slice for each
+input channel, their products, the per-channel sums, the bias, and ``total``, which equals the
+layer's output (computed in float64, so up to the layer's float32 rounding).
+
+A transposed convolution is traced as the direct convolution it equals (Dumoulin & Visin):
+``s-1`` zeros inserted between the inputs, padding ``d*(k-1) - p`` (plus ``output_padding`` at
+the end), stride 1, the kernel flipped and its in/out channels swapped. Its window shows which
+cells are inputs, which are inserted zeros and which are padding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..engine import geometry
+from ..vision.image import as_array
+from .layers import CONV, CONV_TRANSPOSE, describe
+from .shape import axis_names
+
+__all__ = ["trace", "Trace", "INPUT", "PADDING", "INSERTED_ZERO"]
+
+INPUT, PADDING, INSERTED_ZERO = "input", "padding", "inserted zero"
+
+_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+@dataclass
+class Trace:
+    """One output element, taken apart. Arrays over taps have the kernel's shape ``K``.
+
+    - ``window (C_g, *K)``: the input values each tap reads (0 for zero padding and inserted
+      zeros; the mirrored/edge/wrapped value for other padding modes);
+    - ``kinds (*K)``: :data:`INPUT`, :data:`PADDING` or :data:`INSERTED_ZERO` per tap;
+    - ``positions``: per tap, the input coordinates it reads, or None for padding or an
+      inserted zero;
+    - ``kernel (C_g, *K)``: the weights applied (flipped for a transposed convolution);
+    - ``products = window * kernel``; ``channel_sums (C_g,)``; ``bias``; ``total``.
+    """
+
+    layer: str
+    index: tuple
+    group: int
+    channels: list[int]
+    window: np.ndarray
+    kinds: np.ndarray
+    positions: list
+    kernel: np.ndarray
+    bias: float | None
+    transposed: bool = False
+
+    @property
+    def products(self) -> np.ndarray:
+        return self.window * self.kernel
+
+    @property
+    def channel_sums(self) -> np.ndarray:
+        return self.products.reshape(len(self.channels), -1).sum(axis=1)
+
+    @property
+    def total(self) -> float:
+        return float(self.channel_sums.sum() + (self.bias or 0.0))
+
+    def __str__(self) -> str:
+        nd = self.kinds.ndim
+        n, co, *o = self.index
+        lines = [f"{self.layer}: output[{', '.join(map(str, self.index))}] "
+                 f"(batch {n}, output channel {co}, position {tuple(o)})"]
+        if self.transposed:
+            lines.append("  traced as the equivalent direct convolution: zeros inserted between "
+                         "inputs, stride 1, kernel flipped")
+        lines.append(f"  group {self.group}: input channels {self.channels[0]}.."
+                     f"{self.channels[-1]}; [v] = padding"
+                     + ("; (0) = inserted zero" if self.transposed else ""))
+        reads = [p for p in self.positions if p is not None]
+        if reads:
+            first, last = np.min(reads, axis=0), np.max(reads, axis=0)
+            extent = ", ".join(f"{name} {a}..{b}" for name, a, b
+                               in zip(axis_names(nd), first, last))
+            lines.append(f"  the window reads input {extent}")
+        for c_local, c in enumerate(self.channels):
+            blocks = [("window", _cells(self.window[c_local], self.kinds)),
+                      ("kernel", _cells(self.kernel[c_local])),
+                      ("products", _cells(self.products[c_local]))]
+            lines.append(f"  input channel {c}: sum of products = {_num(self.channel_sums[c_local])}")
+            lines += ["    " + row for row in _side_by_side(blocks)]
+        sums = " + ".join(_num(v) for v in self.channel_sums)
+        bias = f" + bias {_num(self.bias)}" if self.bias is not None else " (no bias)"
+        lines.append(f"  total = {sums}{bias} = {_num(self.total)}")
+        return "\n".join(lines)
+
+
+def _num(v) -> str:
+    return f"{float(v) + 0.0:.4g}"  # + 0.0 turns -0.0 (0 times a negative weight) into 0
+
+
+def _cells(values: np.ndarray, kinds: np.ndarray | None = None) -> list[list[str]]:
+    """Rows of formatted cells; 3-D kernels are shown as their 2-D slices one under another."""
+    v = np.asarray(values)
+    k = kinds if kinds is not None else np.full(v.shape, INPUT)
+    v2 = v.reshape(1, -1) if v.ndim == 1 else v.reshape(-1, v.shape[-1])
+    k2 = k.reshape(v2.shape)
+    marks = {INPUT: "{}", PADDING: "[{}]", INSERTED_ZERO: "({})"}
+    return [[marks[kind].format(_num(x)) for x, kind in zip(row, krow)]
+            for row, krow in zip(v2, k2)]
+
+
+def _side_by_side(blocks) -> list[str]:
+    rendered = []
+    for title, rows in blocks:
+        width = max(len(c) for row in rows for c in row)
+        text = [" ".join(c.rjust(width) for c in row) for row in rows]
+        block_width = max(len(title), *(len(t) for t in text))
+        rendered.append([title.ljust(block_width)] + [t.rjust(block_width) for t in text])
+    return ["   ".join(parts) for parts in zip(*rendered)]
+
+
+def _axis_source(q: int, i: int, s: int, pad_lo: int, transposed: bool, mode: str):
+    """Where padded-view position ``q`` reads along one axis: ``(kind, input position)``.
+
+    For a convolution the view is the padded input (``q - pad_lo`` is the input position); for
+    a transposed one it is the input with ``s-1`` zeros between elements, then padded.
+    """
+    t = q - pad_lo
+    if transposed:
+        if t < 0 or t > (i - 1) * s:
+            return PADDING, None
+        return (INSERTED_ZERO, None) if t % s else (INPUT, t // s)
+    if 0 <= t < i:
+        return INPUT, t
+    if mode == "zeros":
+        return PADDING, None
+    # the value a non-zero padding mode copies there (np.pad on an index array)
+    return PADDING, int(np.pad(np.arange(i), (i, i), mode=_PAD_MODES[mode])[t + i])
+
+
+def trace(layer, x, index) -> Trace:
+    """Take output ``index`` = ``(n, c, *position)`` of ``layer(x)`` apart (``(c, *position)``
+    for an unbatched ``x``). ``layer`` is a Conv or ConvTranspose module with weights."""
+    info = describe(layer)
+    if info.kind not in (CONV, CONV_TRANSPOSE):
+        raise ValueError(f"trace: expected a convolution layer, got {info.type_name}")
+    if getattr(layer, "weight", None) is None:
+        raise ValueError(f"trace: {layer!r} has no weights; trace a module, e.g. "
+                         f"convlab.nn.{info.type_name}(...)")
+    xa = np.asarray(as_array(x), dtype=np.float64)
+    w = np.asarray(as_array(layer.weight), dtype=np.float64)
+    b = None if not info.has_bias else np.asarray(as_array(layer.bias), dtype=np.float64)
+    nd = info.nd
+    index = tuple(int(v) for v in index)
+    if xa.ndim == nd + 1:  # unbatched (C, *S): add the batch axis
+        xa, index = xa[None], (0, *index)
+    if len(index) != nd + 2:
+        raise ValueError(f"trace: index must be (n, c, {', '.join(axis_names(nd))}), got {index}")
+    name = f"conv{nd}d" if info.kind == CONV else f"conv_transpose{nd}d"
+    transposed = info.kind == CONV_TRANSPOSE
+    if transposed:
+        G = geometry.conv_transpose_geometry(name, nd, xa.shape, w.shape, None if b is None else
+                                             b.shape, info.stride, info.padding,
+                                             info.output_padding, info.groups, info.dilation)
+        out_size, in_size = G.in_size, G.out_size  # G is the convolution this one transposes
+    else:
+        G = geometry.conv_geometry(name, nd, xa.shape, w.shape, None if b is None else b.shape,
+                                   info.stride, info.padding, info.dilation, info.groups)
+        out_size, in_size = G.out_size, G.in_size
+    n, co, *o = index
+    C_out = G.in_channels if transposed else G.out_channels
+    if not (0 <= n < xa.shape[0] and 0 <= co < C_out
+            and all(0 <= p < size for p, size in zip(o, out_size))):
+        raise IndexError(f"trace: index {index} is outside the output "
+                         f"{(xa.shape[0], C_out, *out_size)}")
+    groups = info.groups
+    C_in = xa.shape[1]
+    C_g, out_per_group = C_in // groups, C_out // groups
+    g = co // out_per_group
+    channels = list(range(g * C_g, (g + 1) * C_g))
+    K = G.kernel_size
+    mode = info.padding_mode if isinstance(info.padding_mode, str) else "zeros"
+
+    window = np.zeros((C_g, *K))
+    kernel = np.zeros((C_g, *K))
+    kinds = np.empty(K, dtype=object)
+    positions = []
+    for m in np.ndindex(*K):
+        sources = []
+        for axis in range(nd):
+            lo = G.padding[axis][0]
+            if transposed:  # equivalent conv: stride 1, padding d*(k-1) - p, flipped kernel
+                q = o[axis] + m[axis] * G.dilation[axis]
+                pad_lo = G.dilation[axis] * (K[axis] - 1) - lo
+            else:
+                q = o[axis] * G.stride[axis] + m[axis] * G.dilation[axis]
+                pad_lo = lo
+            sources.append(_axis_source(q, in_size[axis], G.stride[axis], pad_lo, transposed,
+                                        mode))
+        axis_kinds = [kind for kind, _ in sources]
+        kind = PADDING if PADDING in axis_kinds else (
+            INSERTED_ZERO if INSERTED_ZERO in axis_kinds else INPUT)
+        kinds[m] = kind
+        src = tuple(p for _, p in sources)
+        positions.append(src if kind == INPUT else None)
+        if None not in src:
+            window[(slice(None), *m)] = xa[(n, slice(g * C_g, (g + 1) * C_g), *src)]
+        if transposed:
+            flipped = tuple(k - 1 - mi for k, mi in zip(K, m))
+            kernel[(slice(None), *m)] = w[(slice(g * C_g, (g + 1) * C_g), co % out_per_group,
+                                           *flipped)]
+        else:
+            kernel[(slice(None), *m)] = w[(co, slice(None), *m)]
+    return Trace(repr(layer), index, g, channels, window, kinds, positions, kernel,
+                 None if b is None else float(b[co]), transposed)
