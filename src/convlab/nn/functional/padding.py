@@ -65,11 +65,11 @@ def _check_sizes(input: Tensor, widths: tuple, mode: str, pad) -> None:
     first = len(shape) - len(widths)
     for dim, (i, (lo, hi)) in enumerate(zip(shape[first:], widths), start=first):
         o = lo + i + hi
-        where = f"dim {dim} of input {_shape(shape)}, pad={tuple(pad)}"
+        where = f"dim {dim} (size {i}) of input {_shape(shape)} with pad={tuple(pad)}"
         if mode == "constant":
             if o < 0:
-                raise ValueError(f"pad: padding ({lo}, {hi}) crops more than the {i} elements of "
-                                 f"{where}: output size {lo} + {i} + {hi} = {o}")
+                raise ValueError(f"pad: padding ({lo}, {hi}) crops more than all of {where}: "
+                                 f"output size {lo} + {i} + {hi} = {o}")
             continue
         if i == 0:
             raise ValueError(f"pad: mode={mode!r} cannot pad an empty dim: {where}")
@@ -78,14 +78,14 @@ def _check_sizes(input: Tensor, widths: tuple, mode: str, pad) -> None:
                              f"{lo} + {i} + {hi} = {o}")
         if mode == "reflect" and (lo >= i or hi >= i):
             raise ValueError(f"pad: Padding size should be less than the corresponding input "
-                             f"dimension for mode='reflect', but got padding ({lo}, {hi}) at "
-                             f"{where} of size {i}")
+                             f"dimension for mode='reflect', but got padding ({lo}, {hi}) for "
+                             f"{where}")
         if mode == "circular":
             kept = i - max(-lo, 0) - max(-hi, 0)
             if lo > kept or hi > kept:
                 raise ValueError(f"pad: Padding value causes wrapping around more than once: "
-                                 f"padding ({lo}, {hi}) at {where}, which has {kept} elements "
-                                 f"to wrap around")
+                                 f"padding ({lo}, {hi}) for {where}, which keeps {kept} "
+                                 f"elements to wrap around")
 
 
 def pad(input, pad, mode="constant", value=None):
