@@ -1,3 +1,10 @@
-"""Neural-network layers and their functional forms (``convlab.nn.functional``)."""
+"""``convlab.nn``: the Module system, the layers, ``init`` and ``functional``, as ``torch.nn``.
 
-from . import functional
+>>> import convlab.nn as nn
+>>> nn.Conv2d(1, 6, 3)
+Conv2d(1, 6, kernel_size=(3, 3), stride=(1, 1))
+"""
+
+from . import functional, init
+from .modules import *  # noqa: F401,F403  (every layer class)
+from .parameter import Parameter, UninitializedParameter

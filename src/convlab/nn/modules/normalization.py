@@ -1,0 +1,199 @@
+"""Normalization layers: ``BatchNorm1d/2d/3d`` (with running statistics), ``GroupNorm`` and
+``LayerNorm``. The formulas are in :mod:`convlab.nn.functional.normalization`."""
+
+from __future__ import annotations
+
+import numbers
+
+from ... import _creation
+from ...tensor import Tensor
+from .. import functional as F
+from .. import init
+from .module import Module
+from .utils import new_parameter
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "LayerNorm"]
+
+
+class _BatchNorm(Module):
+    """Normalize each channel over the batch and space, then scale and shift it.
+
+    Training mode uses the batch's statistics and updates the running ones (``momentum``: the
+    weight of the newest batch; ``None`` gives the cumulative average over all batches seen).
+    Eval mode uses the running statistics, so the output of one sample no longer depends on the
+    rest of its batch.
+    """
+
+    _nd: int  # spatial dims of a batched input (BatchNorm1d also takes (N, C))
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, device=None,
+                 dtype=None, *, bias: bool = True):
+        super().__init__()
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = new_parameter((num_features,), device, dtype)
+            if bias:
+                self.bias = new_parameter((num_features,), device, dtype)
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", _creation.zeros(num_features, dtype=dtype))
+            self.register_buffer("running_var", _creation.ones(num_features, dtype=dtype))
+            self.register_buffer("num_batches_tracked", _creation.tensor(0))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+
+    def reset_running_stats(self) -> None:
+        """Running mean 0, running variance 1, no batches seen."""
+        if self.track_running_stats:
+            self.running_mean.zero_()
+            self.running_var.fill_(1)
+            self.num_batches_tracked.zero_()
+
+    def reset_parameters(self) -> None:
+        # weight = 1, bias = 0: the layer starts as a pure normalization
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        if input.dim() != self._nd + 2:
+            raise ValueError(f"expected {self._nd + 2}D input (got {input.dim()}D input)")
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input_dim(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.add_(1)
+            # momentum=None: a cumulative average, the k-th batch weighted 1/k
+            factor = 1.0 / int(self.num_batches_tracked) if self.momentum is None else self.momentum
+        # batch statistics in training, and in eval when there are no running ones
+        use_batch_stats = self.training or self.running_mean is None
+        update_running = not self.training or self.track_running_stats
+        return F.batch_norm(input, self.running_mean if update_running else None,
+                            self.running_var if update_running else None, self.weight,
+                            self.bias, use_batch_stats, factor, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm of ``(N, C)`` or ``(N, C, L)``; statistics per channel ``C``."""
+
+    _nd = 1
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        if input.dim() not in (2, 3):
+            raise ValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm of ``(N, C, H, W)``; statistics per channel over ``N, H, W``."""
+
+    _nd = 2
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch norm of ``(N, C, D, H, W)``; statistics per channel over ``N, D, H, W``."""
+
+    _nd = 3
+
+
+class GroupNorm(Module):
+    """Normalize each sample's channels in ``num_groups`` groups, then scale and shift per
+    channel. Independent of the batch size, so training and eval behave the same.
+
+    Shape: ``(N, C, *S)``, output alike; ``weight``, ``bias (C,)``.
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True, device=None, dtype=None, *, bias: bool = True):
+        super().__init__()
+        if num_channels % num_groups != 0:
+            raise ValueError(f"num_channels must be divisible by num_groups, got num_channels="
+                             f"{num_channels} and num_groups={num_groups}")
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = eps
+        self.affine = affine
+        if affine:
+            self.weight = new_parameter((num_channels,), device, dtype)
+            if bias:
+                self.bias = new_parameter((num_channels,), device, dtype)
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # weight = 1, bias = 0
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
+
+
+class LayerNorm(Module):
+    """Normalize each sample over its trailing ``normalized_shape`` dims, then scale and shift
+    elementwise.
+
+    Shape: ``(*, *normalized_shape)``, output alike; ``weight``, ``bias`` ``normalized_shape``.
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, device=None, dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, numbers.Integral):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(int(n) for n in normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = new_parameter(self.normalized_shape, device, dtype)
+            if bias:
+                self.bias = new_parameter(self.normalized_shape, device, dtype)
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # weight = 1, bias = 0
+        if self.elementwise_affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")

@@ -1,0 +1,52 @@
+"""Argument helpers that layer constructors share: int-or-tuple expansion, new parameters."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable
+
+from ... import _dtype
+from ..._creation import empty
+from ...tensor import device as _device
+from ..parameter import Parameter, UninitializedParameter
+
+__all__ = ["_ntuple", "_single", "_pair", "_triple", "_reverse_repeat_tuple", "new_parameter"]
+
+
+def _ntuple(n: int, name: str = "parse"):
+    """A function that turns an int into an ``n``-tuple and leaves a sequence as a tuple:
+    ``_pair(3) == (3, 3)``, ``_pair((1, 2)) == (1, 2)``."""
+
+    def parse(x):
+        if isinstance(x, Iterable) and not isinstance(x, str):
+            return tuple(x)
+        return (x,) * n
+
+    parse.__name__ = name
+    return parse
+
+
+_single = _ntuple(1, "_single")
+_pair = _ntuple(2, "_pair")
+_triple = _ntuple(3, "_triple")
+
+
+def _reverse_repeat_tuple(t: tuple, n: int) -> tuple:
+    """Each element of ``t`` repeated ``n`` times, last element first: per-axis padding
+    ``(pH, pW)`` becomes ``F.pad``'s ``(pW, pW, pH, pH)``."""
+    return tuple(x for x in reversed(t) for _ in range(n))
+
+
+def new_parameter(shape, device=None, dtype=None) -> Parameter:
+    """A zero-filled Parameter of ``shape`` for a constructor to fill in ``reset_parameters()``;
+    ``shape=None`` gives a lazy module's UninitializedParameter."""
+    if device is not None:
+        _device(device)  # convlab computes on the CPU only: anything else raises
+    if dtype is not None and not _dtype.from_numpy_dtype(
+            _dtype.to_numpy_dtype(dtype)).is_floating_point:
+        raise TypeError(f"parameters must be floating point, got dtype={dtype}")
+    if shape is None:
+        return UninitializedParameter(dtype=dtype)
+    if not all(isinstance(n, numbers.Integral) and n >= 0 for n in shape):
+        raise ValueError(f"parameter shape must be non-negative ints, got {tuple(shape)}")
+    return Parameter(empty(*shape, dtype=dtype))

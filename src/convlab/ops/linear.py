@@ -1,0 +1,38 @@
+"""The affine map of a fully connected layer, fused into one op: ``y = x W^T + b``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+
+__all__ = ["Linear"]
+
+
+class Linear(Function):
+    """y = x W^T + b.
+
+    Shape: ``x (*, in)``, ``W (out, in)``, ``b (out,)`` or None, ``y (*, out)``.
+
+    Backward, with the leading dims of ``x`` and ``g`` flattened into rows ``(M, in)`` and
+    ``(M, out)``: ``gx = g W``, ``gW = g^T x``, ``gb = sum of g over rows``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
+                              w if ctx.needs_input_grad[0] else None)
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, w = ctx.saved
+        need_x, need_w, need_b = ctx.needs_input_grad
+        gx = gy @ w if need_x else None
+        g2 = gy.reshape(-1, gy.shape[-1])  # (*, out) -> (M, out)
+        gw = g2.T @ x.reshape(-1, x.shape[-1]) if need_w else None  # (out, M) @ (M, in)
+        gb = g2.sum(axis=0) if need_b else None
+        return gx, gw, gb

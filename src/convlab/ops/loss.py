@@ -1,0 +1,178 @@
+"""Loss functions fused into single ops, numerically stable, with analytic gradients.
+
+Cross-entropy and NLL are written with a coefficient array ``Q`` of the input's shape, which
+holds everything the target, class weights, ``ignore_index`` and label smoothing say about how
+much each log-probability counts::
+
+    nll:            l_n = -sum_c Q_nc x_nc                       gx = -G_n Q_nc
+    cross-entropy:  l_n = -sum_c Q_nc log softmax(x)_nc          gx = G_n (p_nc sum_c Q_nc - Q_nc)
+
+where ``p = softmax(x)`` and ``G`` is the upstream gradient of ``l_n``: ``g`` itself for
+``reduction='none'``, the scalar ``g`` for ``'sum'``, ``g / denominator`` for ``'mean'``.
+The log-softmax is computed as ``x - max - log(sum(exp(x - max)))``, which never overflows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from .elementwise import sigmoid
+
+__all__ = ["CrossEntropy", "NllLoss", "BinaryCrossEntropy", "BinaryCrossEntropyWithLogits",
+           "class_coefficients"]
+
+
+def class_coefficients(target: np.ndarray, num_classes: int, axis: int, dtype, weight=None,
+                       ignore_index: int = -100, label_smoothing: float = 0.0):
+    """``Q`` and the ``'mean'`` denominator for class-index targets (PyTorch's rules).
+
+    ``target`` has the input's shape without the class ``axis``. Per position ``n`` with class
+    ``y = target[n]`` (``w`` the class weights, 1 if None, ``e`` the label smoothing)::
+
+        Q_nc = (1 - e) * w_y * [c == y] + (e / C) * w_c      (0 where y == ignore_index)
+        denominator = sum over non-ignored n of w_y
+    """
+    valid = target != ignore_index
+    safe = np.where(valid, target, 0)  # (N, *d)
+    w = np.ones(num_classes, dtype) if weight is None else weight.astype(dtype, copy=False)
+    w_y = np.where(valid, w[safe], 0).astype(dtype, copy=False)  # (N, *d)
+    one_hot = np.expand_dims(safe, axis) == np.arange(num_classes).reshape(
+        (-1,) + (1,) * (target.ndim - axis))  # (N, C, *d)
+    Q = one_hot * np.expand_dims(w_y * dtype.type(1 - label_smoothing), axis)
+    if label_smoothing:
+        spread = w.reshape((-1,) + (1,) * (target.ndim - axis)) * dtype.type(
+            label_smoothing / num_classes)
+        Q = Q + np.expand_dims(valid, axis) * spread
+    return Q.astype(dtype, copy=False), w_y.sum(dtype=dtype)
+
+
+def _reduce(losses: np.ndarray, reduction: str, denominator) -> np.ndarray:
+    if reduction == "none":
+        return losses
+    total = losses.sum(dtype=losses.dtype)
+    if reduction == "sum":
+        return total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(total / denominator, dtype=losses.dtype)
+
+
+def _upstream(gy: np.ndarray, reduction: str, denominator) -> np.ndarray:
+    """``G``, the gradient reaching each per-position loss, ready to broadcast."""
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (gy / denominator).astype(gy.dtype, copy=False)
+    return gy
+
+
+class CrossEntropy(Function):
+    """Cross-entropy of ``softmax(x)`` along ``axis`` against coefficients ``Q`` (see the
+    module docstring). Shape: ``x``, ``Q`` ``(N, C, *d)`` (or ``(C,)``), output per
+    ``reduction``: ``(N, *d)`` for ``'none'``, else a scalar."""
+
+    @staticmethod
+    def forward(ctx, x, Q, axis, reduction, denominator):
+        shifted = x - x.max(axis=axis, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        ctx.save_for_backward(log_p, Q)
+        ctx.axis, ctx.reduction, ctx.denominator = axis, reduction, denominator
+        return _reduce(-(Q * log_p).sum(axis=axis), reduction, denominator)
+
+    @staticmethod
+    def backward(ctx, gy):
+        log_p, Q = ctx.saved
+        G = _upstream(gy, ctx.reduction, ctx.denominator)
+        if ctx.reduction == "none":
+            G = np.expand_dims(G, ctx.axis)
+        gx = G * (np.exp(log_p) * Q.sum(axis=ctx.axis, keepdims=True) - Q)
+        return gx, None, None, None, None
+
+
+class NllLoss(Function):
+    """Negative log-likelihood of log-probabilities ``x`` against coefficients ``Q``."""
+
+    @staticmethod
+    def forward(ctx, x, Q, axis, reduction, denominator):
+        ctx.save_for_backward(Q)
+        ctx.axis, ctx.reduction, ctx.denominator = axis, reduction, denominator
+        return _reduce(-(Q * x).sum(axis=axis), reduction, denominator)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (Q,) = ctx.saved
+        G = _upstream(gy, ctx.reduction, ctx.denominator)
+        if ctx.reduction == "none":
+            G = np.expand_dims(G, ctx.axis)
+        return -G * Q, None, None, None, None
+
+
+class BinaryCrossEntropy(Function):
+    """l = -w (y log x + (1 - y) log(1 - x)), each log clamped at -100 (as PyTorch).
+
+    dl/dx = w (x - y) / max(x (1 - x), 1e-12);  dl/dy = -w (log x - log(1 - x)).
+    Shape: ``x``, ``y`` the same; ``w`` broadcasts to them (or None).
+    """
+
+    @staticmethod
+    def forward(ctx, x, y, w, reduction):
+        with np.errstate(divide="ignore"):
+            log_x = np.maximum(np.log(x), -100)
+            log_1mx = np.maximum(np.log1p(-x), -100)
+        losses = -(y * log_x + (1 - y) * log_1mx)
+        if w is not None:
+            losses = losses * w
+        ctx.save_for_backward(x, y, w, log_x, log_1mx)
+        ctx.reduction = reduction
+        return _reduce(losses.astype(x.dtype, copy=False), reduction, x.size)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, y, w, log_x, log_1mx = ctx.saved
+        G = _upstream(gy, ctx.reduction, x.size)
+        if w is not None:
+            G = G * w
+        gx = G * (x - y) / np.maximum(x * (1 - x), x.dtype.type(1e-12)) \
+            if ctx.needs_input_grad[0] else None
+        gt = -G * (log_x - log_1mx) if ctx.needs_input_grad[1] else None
+        return gx, gt, None, None
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    """log(1 + e^x), without overflow: max(x, 0) + log1p(e^-|x|)."""
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """BCE on ``sigmoid(x)``, computed from the logits without forming the probabilities::
+
+        l = w ((1 - y) x + (1 + (pw - 1) y) softplus(-x))
+          = -w (pw y log sigmoid(x) + (1 - y) log(1 - sigmoid(x)))
+
+    dl/dx = w ((1 - y) - (1 + (pw - 1) y) sigmoid(-x));  dl/dy = w (-x + (pw - 1) softplus(-x)).
+    ``pw`` (``pos_weight``) broadcasts along the last dim (one per class), or is None (1).
+    """
+
+    @staticmethod
+    def forward(ctx, x, y, w, pos_weight, reduction):
+        sp = _softplus(-x)
+        scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * y
+        losses = (1 - y) * x + scale * sp
+        if w is not None:
+            losses = losses * w
+        ctx.save_for_backward(x, y, w, pos_weight, sp)
+        ctx.reduction = reduction
+        return _reduce(losses.astype(x.dtype, copy=False), reduction, x.size)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, y, w, pos_weight, sp = ctx.saved
+        G = _upstream(gy, ctx.reduction, x.size)
+        if w is not None:
+            G = G * w
+        gx = gt = None
+        if ctx.needs_input_grad[0]:
+            scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * y
+            gx = G * ((1 - y) - scale * sigmoid(-x))
+        if ctx.needs_input_grad[1]:
+            gt = G * (-x if pos_weight is None else -x + (pos_weight - 1) * sp)
+        return gx, gt, None, None, None

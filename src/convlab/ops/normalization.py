@@ -1,0 +1,73 @@
+"""Normalization, fused with its affine transform: the core of BatchNorm, GroupNorm, LayerNorm.
+
+Over a set of axes (BatchNorm: batch and space; LayerNorm: the trailing dims; GroupNorm: each
+group's channels and space), with mean ``mu`` and biased variance ``var`` of ``M`` elements::
+
+    x_hat = (x - mu) / sqrt(var + eps)
+    y     = x_hat * w + b          (w, b broadcast along the parameter axes)
+
+When ``mu`` and ``var`` are the statistics of ``x`` itself (training), they depend on ``x`` and
+the input gradient has two correction terms (Ioffe & Szegedy, 2015)::
+
+    g_hat = g * w
+    gx    = (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat)) / sqrt(var + eps)
+
+When they are fixed numbers (BatchNorm's running statistics in eval mode), ``gx = g_hat /
+sqrt(var + eps)``. In both cases ``gw = sum(g * x_hat)`` and ``gb = sum(g)`` over the axes that
+``w`` is broadcast along.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function, unbroadcast
+
+__all__ = ["Normalize", "moments"]
+
+
+def moments(x: np.ndarray, axes: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and biased variance of ``x`` over ``axes``, both with the reduced axes kept as 1."""
+    mean = x.mean(axis=axes, keepdims=True)
+    d = x - mean
+    return mean, (d * d).mean(axis=axes, keepdims=True)
+
+
+class Normalize(Function):
+    """``y = (x - mean) / sqrt(var + eps) * w + b``; see the module docstring.
+
+    Shape: ``x (...)``; ``mean``, ``var`` broadcast to ``x`` (reduced axes kept as 1); ``w``,
+    ``b`` of any shape with ``param_shape`` (the same number of elements, aligned to ``x``'s
+    dims) the shape they broadcast as, or None. ``stat_axes`` are the axes ``mean`` and ``var``
+    were computed over when they are ``x``'s own statistics, or None when they are constants.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b, mean, var, eps, param_shape, stat_axes):
+        invstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
+        x_hat = (x - mean) * invstd
+        y = x_hat if w is None else x_hat * w.reshape(param_shape)
+        if b is not None:
+            y = y + b.reshape(param_shape)
+        ctx.save_for_backward(x_hat, invstd, w)
+        ctx.param_shape, ctx.stat_axes = param_shape, stat_axes
+        ctx.bias_shape = None if b is None else b.shape
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        x_hat, invstd, w = ctx.saved
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        gw = gb = gx = None
+        if need_w:
+            gw = unbroadcast(gy * x_hat, ctx.param_shape).reshape(w.shape)
+        if need_b:
+            gb = unbroadcast(gy, ctx.param_shape).reshape(ctx.bias_shape)
+        if need_x:
+            g_hat = gy if w is None else gy * w.reshape(ctx.param_shape)
+            if ctx.stat_axes is not None:
+                axes = ctx.stat_axes
+                g_hat = (g_hat - g_hat.mean(axis=axes, keepdims=True)
+                         - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True))
+            gx = g_hat * invstd
+        return gx, gw, gb, None, None, None, None, None
