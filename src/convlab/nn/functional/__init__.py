@@ -7,3 +7,10 @@ from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_poo
                       adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d, avg_pool1d,
                       avg_pool2d, avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d,
                       max_pool2d, max_pool3d, max_unpool1d, max_unpool2d, max_unpool3d)
+from .activation import (elu, elu_, gelu, leaky_relu, leaky_relu_, log_softmax, relu, relu_,
+                         sigmoid, silu, softmax, tanh)
+from .dropout import dropout, dropout1d, dropout2d, dropout3d
+from .linear import linear
+from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss,
+                   mse_loss, nll_loss)
+from .normalization import batch_norm, group_norm, layer_norm

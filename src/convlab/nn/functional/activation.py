@@ -1,0 +1,118 @@
+"""Activation functions on Tensors, as ``torch.nn.functional``.
+
+>>> import convlab
+>>> import convlab.nn.functional as F
+>>> x = convlab.tensor([-2., -0.5, 0., 1.5])
+>>> F.relu(x)
+tensor([0.0000, 0.0000, 0.0000, 1.5000])
+>>> F.leaky_relu(x, 0.1)
+tensor([-0.2000, -0.0500,  0.0000,  1.5000])
+>>> F.softmax(convlab.tensor([[1., 2., 3.]]), dim=1)
+tensor([[0.0900, 0.2447, 0.6652]])
+
+``inplace=True`` overwrites ``input`` with the result (and, inside a graph, makes ``input`` the
+result's node), as PyTorch does.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from ...ops import activation as A
+from ...ops import elementwise as E
+from ...ops import reduction as R
+from ...tensor import Tensor, _normalize_dim
+
+__all__ = ["relu", "relu_", "leaky_relu", "leaky_relu_", "elu", "elu_", "gelu", "silu", "sigmoid",
+           "tanh", "softmax", "log_softmax"]
+
+
+def _check(name: str, input, floating: bool = True) -> Tensor:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' must be a convlab.Tensor, not "
+                        f"{type(input).__name__}")
+    if floating and not input.is_floating_point():
+        raise TypeError(f"{name}(): expected a floating point input, got {input.dtype}")
+    return input
+
+
+def _result(input: Tensor, out: Tensor, inplace: bool) -> Tensor:
+    return input._assign(out) if inplace else out
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0)."""
+    return _result(input, E.Relu.apply(_check("relu", input, floating=False)), inplace)
+
+
+def relu_(input: Tensor) -> Tensor:
+    return relu(input, inplace=True)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x for x > 0, else negative_slope * x."""
+    out = E.LeakyRelu.apply(_check("leaky_relu", input), float(negative_slope))
+    return _result(input, out, inplace)
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x for x > 0, else alpha * (e^x - 1)."""
+    return _result(input, A.Elu.apply(_check("elu", input), float(alpha)), inplace)
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return elu(input, alpha, inplace=True)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x), Phi the standard normal CDF; ``approximate='tanh'`` uses the tanh formula."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate argument must be either none or tanh, got "
+                         f"{approximate!r}")
+    return A.Gelu.apply(_check("gelu", input), approximate)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x)."""
+    return _result(input, A.Silu.apply(_check("silu", input)), inplace)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + e^-x)."""
+    return E.Sigmoid.apply(_check("sigmoid", input))
+
+
+def tanh(input: Tensor) -> Tensor:
+    return E.Tanh.apply(_check("tanh", input))
+
+
+def _softmax_dim(name: str, input: Tensor, dim) -> int:
+    if dim is None:
+        # PyTorch's legacy guess: dim 0 for 0-, 1- and 3-D inputs, else dim 1
+        warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
+                      "to include dim=X as an argument.", stacklevel=3)
+        dim = 0 if input.dim() in (0, 1, 3) else 1
+    return _normalize_dim(dim, input.dim(), name)
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """e^{x_i} / sum_j e^{x_j} along ``dim`` (shifted by the max first, so it never overflows)."""
+    _check("softmax", input, floating=False)
+    x = input if dtype is None else input.to(dtype)
+    if not x.is_floating_point():
+        x = x.float()
+    return R.Softmax.apply(x, _softmax_dim("softmax", input, dim))
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+                dtype=None) -> Tensor:
+    """x_i - log sum_j e^{x_j} along ``dim``: the log-probabilities, computed stably."""
+    _check("log_softmax", input, floating=False)
+    x = input if dtype is None else input.to(dtype)
+    if not x.is_floating_point():
+        x = x.float()
+    return R.LogSoftmax.apply(x, _softmax_dim("log_softmax", input, dim))

@@ -1,0 +1,239 @@
+"""Loss functions, as ``torch.nn.functional``; ``reduction`` is ``'mean'`` (the default),
+``'sum'`` or ``'none'`` (one loss per element or sample).
+
+>>> import convlab
+>>> import convlab.nn.functional as F
+>>> logits = convlab.tensor([[2., 0., 0.], [0., 0., 0.]])
+>>> F.cross_entropy(logits, convlab.tensor([0, 2]), reduction="none")  # -log softmax at target
+tensor([0.2395, 1.0986])
+>>> F.mse_loss(convlab.tensor([1., 2.]), convlab.tensor([0., 0.]))
+tensor(2.5000)
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ...ops import loss as L
+from ...tensor import Tensor
+
+__all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits"]
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _reduction(size_average, reduce, reduction: str) -> str:
+    """The reduction, honouring PyTorch's deprecated ``size_average``/``reduce`` flags."""
+    if size_average is not None or reduce is not None:
+        warnings.warn("size_average and reduce args will be deprecated, please use "
+                      "reduction='mean', 'sum' or 'none' instead.", stacklevel=3)
+        if reduce is False:
+            return "none"
+        return "sum" if size_average is False else "mean"
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def _check_tensors(name: str, **tensors) -> None:
+    for arg, value in tensors.items():
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"{name}(): argument '{arg}' must be a convlab.Tensor, not "
+                            f"{type(value).__name__}")
+
+
+def _class_axis(name: str, input: Tensor) -> int:
+    """The class dim: 0 for an unbatched ``(C,)`` input, else 1 (``(N, C, *d)``)."""
+    if input.dim() == 0:
+        raise ValueError(f"{name}: input must have a class dim: (C,), (N, C) or (N, C, d1, ...), "
+                         f"got a 0-d tensor")
+    if not input.is_floating_point():
+        raise TypeError(f"{name}: input must be floating point (scores or log-probabilities), "
+                        f"got {input.dtype}")
+    return 0 if input.dim() == 1 else 1
+
+
+def _class_weight(name: str, weight, C: int, dtype) -> np.ndarray | None:
+    if weight is None:
+        return None
+    if tuple(weight.shape) != (C,):
+        raise ValueError(f"{name}: weight must hold one value per class: expected shape [{C}], "
+                         f"got {list(weight.shape)}")
+    return weight._data.astype(dtype, copy=False)
+
+
+def _index_coefficients(name: str, input: Tensor, target: Tensor, axis: int, weight,
+                        ignore_index: int, label_smoothing: float):
+    """Check class-index targets against the input; return ``Q`` and the mean's denominator."""
+    C = input.shape[axis]
+    expected = tuple(input.shape[:axis]) + tuple(input.shape[axis + 1:])
+    if tuple(target.shape) != expected:
+        raise ValueError(f"{name}: Expected target size {list(expected)} (the input's shape "
+                         f"{list(input.shape)} without the class dim {axis}), got "
+                         f"{list(target.shape)}")
+    t = target._data
+    bad = (t != ignore_index) & ((t < 0) | (t >= C))
+    if bad.any():
+        raise IndexError(f"{name}: Target {t[bad].flat[0]} is out of bounds: the input has {C} "
+                         f"classes, so targets must be in [0, {C - 1}] (or ignore_index="
+                         f"{ignore_index})")
+    dtype = input._data.dtype
+    return L.class_coefficients(t, C, axis, dtype, _class_weight(name, weight, C, dtype),
+                                ignore_index, label_smoothing)
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                  size_average=None, ignore_index: int = -100, reduce=None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy between ``softmax(input)`` over the class dim and ``target``.
+
+    ``target`` holds class indices (integers, shape of ``input`` without the class dim) or
+    class probabilities (floats, shape of ``input``). Per sample, with ``w`` the class weights
+    and ``e`` the label smoothing (the target spread as ``(1 - e) * target + e / C``)::
+
+        indices:        l_n = -w[y_n] log p[n, y_n]       (0 where y_n == ignore_index)
+        probabilities:  l_n = -sum_c w[c] t[n, c] log p[n, c]
+
+    ``'mean'`` divides the sum by ``sum_n w[y_n]`` over non-ignored samples (indices) or by the
+    number of samples (probabilities).
+
+    Shape: ``input (C,)``, ``(N, C)`` or ``(N, C, d1, ...)``; ``target ()``, ``(N,)`` or
+    ``(N, d1, ...)`` of indices, or like ``input`` of probabilities.
+    """
+    _check_tensors("cross_entropy", input=input, target=target, weight=weight)
+    reduction = _reduction(size_average, reduce, reduction)
+    axis = _class_axis("cross_entropy", input)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got "
+                         f"{label_smoothing}")
+    if target.is_floating_point():
+        if tuple(target.shape) != tuple(input.shape):
+            raise ValueError(
+                f"cross_entropy: a floating point target holds class probabilities and must "
+                f"have the input's shape {list(input.shape)}, got {list(target.shape)}; for "
+                f"class indices use an integer target (e.g. target.long())")
+        C = input.shape[axis]
+        dtype = input._data.dtype
+        t = target._data.astype(dtype, copy=False)
+        if label_smoothing:
+            t = t * dtype.type(1 - label_smoothing) + dtype.type(label_smoothing / C)
+        w = _class_weight("cross_entropy", weight, C, dtype)
+        Q = t if w is None else t * w.reshape((-1,) + (1,) * (input.dim() - axis - 1))
+        return L.CrossEntropy.apply(input, Q, axis, reduction, input.numel() // C)
+    Q, denominator = _index_coefficients("cross_entropy", input, target, axis, weight,
+                                         ignore_index, label_smoothing)
+    return L.CrossEntropy.apply(input, Q, axis, reduction, denominator)
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+             ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood: ``l_n = -w[y_n] * input[n, y_n]``, ``input`` holding
+    log-probabilities (``log_softmax``'s output). ``'mean'`` divides by ``sum_n w[y_n]``.
+
+    Shape: as :func:`cross_entropy` with class-index targets.
+    """
+    _check_tensors("nll_loss", input=input, target=target, weight=weight)
+    reduction = _reduction(size_average, reduce, reduction)
+    axis = _class_axis("nll_loss", input)
+    if target.is_floating_point():
+        raise TypeError(f"nll_loss: target must hold integer class indices, got "
+                        f"{target.dtype} (use target.long())")
+    Q, denominator = _index_coefficients("nll_loss", input, target, axis, weight, ignore_index,
+                                         0.0)
+    return L.NllLoss.apply(input, Q, axis, reduction, denominator)
+
+
+def _check_same_size(name: str, input: Tensor, target: Tensor) -> None:
+    if tuple(target.shape) != tuple(input.shape):
+        warnings.warn(f"{name}: Using a target size ({target.shape}) that is different to the "
+                      f"input size ({input.shape}). This will likely lead to incorrect results "
+                      "due to broadcasting. Please ensure they have the same size.", stacklevel=3)
+
+
+def _reduce(losses: Tensor, reduction: str) -> Tensor:
+    if reduction == "none":
+        return losses
+    return losses.sum() if reduction == "sum" else losses.mean()
+
+
+def _elementwise(name: str, input: Tensor, target: Tensor, size_average, reduce, reduction,
+                 weight, per_element) -> Tensor:
+    _check_tensors(name, input=input, target=target, weight=weight)
+    reduction = _reduction(size_average, reduce, reduction)
+    _check_same_size(name, input, target)
+    losses = per_element(input - target)
+    if weight is not None:
+        losses = losses * weight
+    return _reduce(losses, reduction)
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+             reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """Squared error ``(input - target)^2`` per element (times ``weight``), then reduced."""
+    return _elementwise("mse_loss", input, target, size_average, reduce, reduction, weight,
+                        lambda d: d * d)
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+            reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """Absolute error ``|input - target|`` per element (times ``weight``), then reduced."""
+    return _elementwise("l1_loss", input, target, size_average, reduce, reduction, weight,
+                        lambda d: d.abs())
+
+
+def _binary_operands(name: str, input: Tensor, target: Tensor, weight):
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"{name}: Using a target size ({target.shape}) that is different to the "
+                         f"input size ({input.shape}) is deprecated. Please ensure they have "
+                         f"the same size.")
+    if not input.is_floating_point():
+        raise TypeError(f"{name}: input must be floating point, got {input.dtype}")
+    dtype = input.dtype
+    target = target if target.dtype == dtype else target.to(dtype)
+    w = None if weight is None else np.broadcast_to(weight._data.astype(input._data.dtype),
+                                                    tuple(input.shape))
+    return target, w
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """``l = -w (y log x + (1 - y) log(1 - x))`` for probabilities ``x`` in [0, 1]; each log is
+    clamped at -100, so a confident mistake costs 100, not infinity."""
+    _check_tensors("binary_cross_entropy", input=input, target=target, weight=weight)
+    reduction = _reduction(size_average, reduce, reduction)
+    target, w = _binary_operands("binary_cross_entropy", input, target, weight)
+    x = input._data
+    if ((x < 0) | (x > 1)).any():
+        raise ValueError(f"binary_cross_entropy: all elements of input should be between 0 and "
+                         f"1, got values in [{x.min()}, {x.max()}] (pass logits to "
+                         f"binary_cross_entropy_with_logits instead)")
+    return L.BinaryCrossEntropy.apply(input, target, w, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
+                                     weight: Tensor | None = None, size_average=None,
+                                     reduce=None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """Binary cross-entropy of ``sigmoid(input)``, computed from the logits stably::
+
+        l = -w (pos_weight * y log sigmoid(x) + (1 - y) log(1 - sigmoid(x)))
+
+    ``pos_weight`` (one per class, broadcast along the last dim) weighs the positive term.
+    """
+    name = "binary_cross_entropy_with_logits"
+    _check_tensors(name, input=input, target=target, weight=weight, pos_weight=pos_weight)
+    reduction = _reduction(size_average, reduce, reduction)
+    target, w = _binary_operands(name, input, target, weight)
+    pw = None
+    if pos_weight is not None:
+        try:
+            np.broadcast_shapes(tuple(pos_weight.shape), tuple(input.shape))
+        except ValueError:
+            raise ValueError(f"{name}: pos_weight of shape {list(pos_weight.shape)} does not "
+                             f"broadcast to the input's {list(input.shape)} (it holds one "
+                             "weight per class, along the last dim)") from None
+        pw = pos_weight._data.astype(input._data.dtype, copy=False)
+    return L.BinaryCrossEntropyWithLogits.apply(input, target, w, pw, reduction)
