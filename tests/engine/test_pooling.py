@@ -200,3 +200,10 @@ def test_output_size_follows_the_ceil_mode_rule():
     assert engine.pool_output_size((3,), (2,), (2,), (1,), (1,), True) == (2,)
     assert engine.pool_output_size((5,), (2,), (2,), (0,), (1,), True) == (3,)
     assert engine.pool_output_size((5,), (2,), (2,), (0,), (1,), False) == (2,)
+
+
+def test_adaptive_pools_accept_an_empty_output():
+    x = random_input((4, 4), 0)
+    assert engine.adaptive_avg_pool(x, (0, 2)).shape == (2, 3, 0, 2)
+    y, indices = engine.adaptive_max_pool(x, (0, 2))
+    assert y.shape == indices.shape == (2, 3, 0, 2)

@@ -115,7 +115,7 @@ def _running_max(views, out_shape, dtype, with_arg):
         if is_float:
             wins |= np.isnan(v)
         np.copyto(best, v, where=wins)
-        arg[wins] = t
+        np.copyto(arg, t, where=wins)
     return best, arg
 
 
@@ -131,11 +131,12 @@ def _flat_indices(arg, lead, K, tables, fallbacks, plane_shape):
     nd = len(K)
     taps = np.unravel_index(np.maximum(arg, 0), K)
     unset = arg < 0
+    any_unset = unset.any()
     flat = np.zeros(arg.shape, dtype=np.int64)
     for a in range(nd):
         j = np.arange(tables[a].shape[0]).reshape((1,) * (lead + a) + (-1,) + (1,) * (nd - a - 1))
         coord = tables[a][j, taps[a]]
-        if unset.any():
+        if any_unset:
             coord = np.where(unset, fallbacks[a][j], coord)
         flat += coord * math.prod(plane_shape[a + 1:])
     return flat
@@ -320,7 +321,7 @@ def adaptive_max_pool(x, output_size, return_indices=True):
     blocks = x
     for a, (i, o) in enumerate(zip(I, output_size)):
         starts, ends = adaptive_windows(i, o)
-        k = int((ends - starts).max())
+        k = int((ends - starts).max(initial=1))  # initial: an empty output (o = 0) still works
         # short windows repeat their last element; the repeat never beats the original
         table = np.minimum(starts[:, None] + np.arange(k), ends[:, None] - 1)  # (o, k)
         axis = lead + 2 * a
