@@ -114,15 +114,18 @@ def _window(name: str, nd: int, input: Tensor, kernel_size, stride, padding, dil
     first = input.ndim - nd
     for axis, (k, p) in enumerate(zip(K, P)):
         if 2 * p > k:
-            raise ValueError(f"{name}: pad should be at most half of kernel size, but got "
+            raise ValueError(f"{name}: pad should be smaller than or equal to half of kernel "
+                             f"size, but got "
                              f"padding={_shown(P)} and kernel_size={_shown(K)} "
                              f"(dim {first + axis}: {p} > {k}/2)")
     I = tuple(input.shape[first:])
     O = engine.pool_output_size(I, K, S, P, D, ceil_mode)
     for axis, (i, k, s, p, d, o) in enumerate(zip(I, K, S, P, D, O)):
         if o < 1:
-            raise ValueError(f"{name}: output size is too small along dim {first + axis} for "
-                             f"input of size {_shape(input.shape)}: "
+            C = input.shape[first - 1]
+            raise ValueError(f"{name}: Given input size: ({'x'.join(map(str, (C,) + I))}). "
+                             f"Calculated output size: ({'x'.join(map(str, (C,) + O))}). "
+                             f"Output size is too small along dim {first + axis}: "
                              f"{output_length_formula(i, k, s, p, p, d, ceil_mode)}")
     return K, S, P, D
 
