@@ -93,7 +93,7 @@ def load(f, map_location=None, weights_only: bool = True):
     name = _describe(f)
     try:
         archive = zipfile.ZipFile(f if hasattr(f, "read") else os.fspath(f))
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as e:
         raise ValueError(f"load: {name} is not a convlab checkpoint: {_sniff(f, e)}") from None
