@@ -332,3 +332,48 @@ def test_load_state_dict_mismatches_raise():
         convlab.optim.Adam([b, a]).load_state_dict(saved)
     with pytest.raises(ValueError, match="'state' and 'param_groups'"):
         convlab.optim.Adam([a, b]).load_state_dict({"lr": 0.1})
+
+
+def test_a_convlab_model_trains_as_the_torch_model_does_and_resumes_from_a_checkpoint(tmp_path):
+    nn = convlab.nn
+    if not all(hasattr(nn, name) for name in ("Linear", "MSELoss")):
+        pytest.skip("convlab.nn does not have Linear and MSELoss yet")
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((16, 4)).astype(np.float32), rng.standard_normal((16, 2))
+    t_model = torch.nn.Linear(4, 2)
+    c_model = nn.Linear(4, 2)
+    c_model.load_state_dict({k: convlab.tensor(v.detach().numpy())
+                             for k, v in t_model.state_dict().items()})
+
+    def make(lib, model):
+        opt = lib.optim.AdamW(model.named_parameters(), lr=0.05, weight_decay=0.1)
+        return opt, lib.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=10)
+
+    def train(lib, model, opt, sched, steps):
+        inputs, targets = lib.tensor(x), lib.tensor(y.astype(np.float32))
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = ((model(inputs) - targets) ** 2).mean()
+            loss.backward()
+            opt.step()
+            sched.step()
+
+    c_opt, c_sched = make(convlab, c_model)
+    t_opt, t_sched = make(torch, t_model)
+    train(convlab, c_model, c_opt, c_sched, 5)
+    train(torch, t_model, t_opt, t_sched, 5)
+    save({"model": c_model.state_dict(), "optimizer": c_opt.state_dict(),
+          "scheduler": c_sched.state_dict()}, tmp_path / "last.npz")
+
+    resumed = nn.Linear(4, 2)
+    r_opt, r_sched = make(convlab, resumed)
+    checkpoint = load(tmp_path / "last.npz")
+    resumed.load_state_dict(checkpoint["model"])
+    r_opt.load_state_dict(checkpoint["optimizer"])
+    r_sched.load_state_dict(checkpoint["scheduler"])
+    train(convlab, resumed, r_opt, r_sched, 5)
+    train(torch, t_model, t_opt, t_sched, 5)
+    for name, value in t_model.state_dict().items():
+        np.testing.assert_allclose(resumed.state_dict()[name].numpy(), value.numpy(), rtol=1e-5,
+                                   atol=1e-6)
+    assert r_sched.get_last_lr() == t_sched.get_last_lr()
