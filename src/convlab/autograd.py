@@ -126,19 +126,35 @@ class Node:
     def name(self) -> str:
         return type(self).__name__
 
+    @property
+    def next_functions(self) -> tuple:
+        """PyTorch's view of the graph links: ``((node, 0), (None, 0), ...)``, one per input."""
+        return tuple((node, 0) for node in self.next_nodes)
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {id(self):#x}>"
+
 
 class AccumulateGrad(Node):
     """The node of a leaf tensor that requires grad: backward adds into ``leaf.grad``."""
 
     def __init__(self, leaf):
-        self.leaf = leaf
+        self.variable = leaf
 
-    def name(self) -> str:
-        return "AccumulateGrad"
+    @property
+    def output_meta(self) -> tuple:
+        return self.variable._data.shape, self.variable._data.dtype
 
 
 class FunctionCtx(Node):
-    """What ``forward`` and ``backward`` share: saved arrays, flags, and the graph links."""
+    """What ``forward`` and ``backward`` share: saved arrays, flags, and the graph links.
+
+    Its name is the PyTorch name of the op (``MulBackward0``): the Function's ``grad_fn_name``,
+    or ``ctx.grad_fn_name`` where one Function stands for several PyTorch ops (``Reshape`` is
+    ``ViewBackward0``, ``UnsqueezeBackward0`` or ``SqueezeBackward1`` depending on the call).
+    """
+
+    grad_fn_name = None
 
     def __init__(self, fn_cls, needs_input_grad: tuple, next_nodes: tuple):
         self.fn_cls = fn_cls
@@ -147,31 +163,25 @@ class FunctionCtx(Node):
         self.saved = ()
         self.released = False
         self.retained_output = None  # weak reference to the output, set by retain_grad()
-        self.output_meta = None  # (shape, dtype) of the output, to check incoming gradients
+        self.output_meta = None  # (shape, dtype) of the output: what its gradient must be
 
     def save_for_backward(self, *arrays):
         self.saved = arrays
 
     def name(self) -> str:
-        return self.fn_cls.__name__ + "Backward0"
+        return self.grad_fn_name or self.fn_cls.grad_fn_name
 
-    def release(self):
-        """Free what forward saved, once backward has used it and the graph is not retained."""
+    def release(self) -> None:
+        """Free the arrays forward kept for backward, once backward has used them and the graph
+        is not retained: what ``save_for_backward`` got, and any ndarray set on ``ctx``. Sizes,
+        axes and flags stay, so a graph that saved no arrays can run backward again (as in
+        PyTorch)."""
+        freed = any(a is not None for a in self.saved)
         self.saved = ()
-        self.released = True
-        for key in [k for k in self.__dict__ if k not in _CTX_KEEP]:
+        for key in [k for k, v in self.__dict__.items() if isinstance(v, np.ndarray)]:
             del self.__dict__[key]
-
-
-_CTX_KEEP = {
-    "fn_cls",
-    "needs_input_grad",
-    "next_nodes",
-    "saved",
-    "released",
-    "retained_output",
-    "output_meta",
-}
+            freed = True
+        self.released = self.released or freed
 
 
 class Function:
@@ -179,10 +189,20 @@ class Function:
 
     ``forward(ctx, *args)`` receives ndarrays where the caller passed Tensors (other arguments
     unchanged) and returns one ndarray. ``backward(ctx, grad)`` returns one gradient per positional
-    argument of ``forward`` (None for non-tensors and inputs that need no gradient).
+    argument of ``forward`` (None for non-tensors and inputs that need no gradient), each of its
+    input's shape.
+
+    ``grad_fn_name`` is how the node prints in ``grad_fn=<...>``: PyTorch's name for the op,
+    ``<ClassName>Backward0`` unless a subclass sets it.
     """
 
     differentiable = True  # False for ops whose output never has a gradient (argmax, comparisons)
+    grad_fn_name: str = "FunctionBackward"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "grad_fn_name" not in cls.__dict__:
+            cls.grad_fn_name = cls.__name__ + "Backward0"
 
     @staticmethod
     def forward(ctx, *args):  # pragma: no cover - abstract
@@ -194,22 +214,20 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from .tensor import Tensor
-
+        # This runs for every op of every training step: keep it to the bare bookkeeping.
+        Tensor = _Tensor or _tensor_class()
         arrays = []
         needs = []
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a._data)
-                needs.append(a.requires_grad)
+                needs.append(a._requires_grad)
             else:
                 arrays.append(a)
                 needs.append(False)
-        record = cls.differentiable and is_grad_enabled() and any(needs)
+        record = cls.differentiable and any(needs) and is_grad_enabled()
         if record:
-            next_nodes = tuple(
-                a._grad_node() if isinstance(a, Tensor) and a.requires_grad else None for a in args
-            )
+            next_nodes = tuple(a._grad_node() if need else None for a, need in zip(args, needs))
             ctx = FunctionCtx(cls, tuple(needs), next_nodes)
         else:
             ctx = _ScratchCtx(tuple(needs))
@@ -218,10 +236,20 @@ class Function:
             out = np.asarray(out)
         result = Tensor._wrap(out)
         if record:
-            result.requires_grad = True
+            result._requires_grad = True
             result.grad_fn = ctx
             ctx.output_meta = (out.shape, out.dtype)
         return result
+
+
+_Tensor = None  # convlab.tensor.Tensor, imported on first use: tensor.py imports this module
+
+
+def _tensor_class():
+    global _Tensor
+    from .tensor import Tensor as _Tensor
+
+    return _Tensor
 
 
 class _ScratchCtx:
@@ -236,6 +264,13 @@ class _ScratchCtx:
 
 # ---------------------------------------------------------------------------------------------
 # backward
+
+_FREED = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you "
+    "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
+    "through the graph a second time or if you need to access saved tensors after calling "
+    "backward.")
 
 
 def _topological_order(root: Node) -> list[Node]:
@@ -256,25 +291,50 @@ def _topological_order(root: Node) -> list[Node]:
     return order
 
 
-def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
-    """Accumulate d(tensor)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
-    from .tensor import Tensor
+def _checked_input_grads(node: FunctionCtx, grads) -> tuple:
+    """``node``'s backward output as a tuple, each gradient of its input's shape and dtype."""
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    if len(grads) != len(node.next_nodes):
+        raise RuntimeError(
+            f"function {node.name()} returned an incorrect number of gradients (expected "
+            f"{len(node.next_nodes)}, got {len(grads)})")
+    out = []
+    for i, (child, g) in enumerate(zip(node.next_nodes, grads)):
+        if child is None or g is None:
+            out.append(None)
+            continue
+        shape, dtype = child.output_meta
+        if np.shape(g) != shape:
+            raise RuntimeError(
+                f"Function {node.name()} returned an invalid gradient at index {i} - got "
+                f"{list(np.shape(g))} but expected shape compatible with {list(shape)}")
+        out.append(g if g.dtype == dtype else g.astype(dtype))
+    return tuple(out)
 
+
+def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
+    """Accumulate d(tensor)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+    The graph is walked once, in reverse topological order: each node receives the sum of the
+    gradients its consumers sent it, then sends one gradient to each of its inputs.
+    """
+    from .tensor import Size
+
+    Tensor = _tensor_class()
     if not tensor.requires_grad:
         raise RuntimeError(
-            "element 0 of tensors does not require grad and does not have a grad_fn"
-        )
+            "element 0 of tensors does not require grad and does not have a grad_fn")
     if gradient is None:
         if tensor._data.size != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
         grad = np.ones_like(tensor._data)
     else:
         grad = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
-        if grad.shape != tensor.shape:
+        if grad.shape != tensor._data.shape:
             raise RuntimeError(
-                f"Mismatch in shape: grad_output[0] has a shape of {tuple(grad.shape)} and "
-                f"output[0] has a shape of {tuple(tensor.shape)}."
-            )
+                f"Mismatch in shape: grad_output[0] has a shape of {Size(grad.shape)!r} and "
+                f"output[0] has a shape of {Size(tensor._data.shape)!r}.")
         grad = grad.astype(tensor._data.dtype, copy=False)
 
     root = tensor._grad_node()
@@ -284,36 +344,30 @@ def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
         if g is None:
             continue
         if isinstance(node, AccumulateGrad):
-            leaf = node.leaf
-            g = g if g.dtype == leaf._data.dtype else g.astype(leaf._data.dtype)
-            if leaf.grad is None:
-                # a copy: the same array may flow to several leaves, and .grad is mutable
-                leaf.grad = Tensor._wrap(np.array(g, copy=True))
-            else:
-                leaf.grad = Tensor._wrap(leaf.grad._data + g)
+            _accumulate(node.variable, g)
             continue
         if node.released:
-            raise RuntimeError(
-                "Trying to backward through the graph a second time (or directly access saved "
-                "tensors after they have already been freed). Saved intermediate values of the "
-                "graph are freed when you call .backward() or autograd.grad(). Specify "
-                "retain_graph=True if you need to backward through the graph a second time or "
-                "if you need to access saved tensors after calling backward."
-            )
+            raise RuntimeError(_FREED)
         if node.retained_output is not None:
             out = node.retained_output()
             if out is not None:
-                out.grad = Tensor._wrap(g.copy() if out.grad is None else out.grad._data + g)
-        input_grads = node.fn_cls.backward(node, g)
-        if not isinstance(input_grads, tuple):
-            input_grads = (input_grads,)
+                _accumulate(out, g)
+        input_grads = _checked_input_grads(node, node.fn_cls.backward(node, g))
         if not retain_graph:
             node.release()
         for child, cg in zip(node.next_nodes, input_grads):
-            if child is None or cg is None:
+            if cg is None:
                 continue
             key = id(child)
-            if key in grads:
-                grads[key] = grads[key] + cg
-            else:
-                grads[key] = cg
+            grads[key] = grads[key] + cg if key in grads else cg
+
+
+def _accumulate(t, g: np.ndarray) -> None:
+    """``t.grad += g``, in place as PyTorch does (code that holds ``t.grad`` sees the sum)."""
+    if t.grad is None:
+        # a copy: the same array may flow to several tensors, and may be a read-only view
+        t.grad = _Tensor._wrap(np.array(g, dtype=t._data.dtype))
+    elif t.grad._data.flags.writeable and t.grad._data.shape == g.shape:
+        np.add(t.grad._data, g, out=t.grad._data, casting="unsafe")
+    else:
+        t.grad = _Tensor._wrap(t.grad._data + g)
