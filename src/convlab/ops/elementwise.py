@@ -13,7 +13,7 @@ from ..autograd import Function, unbroadcast
 __all__ = [
     "Add", "Sub", "Mul", "Div", "Pow", "Neg", "Abs", "Exp", "Log", "Log1p", "Sqrt", "Rsqrt",
     "Sin", "Cos", "Tanh", "Sigmoid", "Relu", "LeakyRelu", "Clamp", "Maximum", "Minimum", "Where",
-    "Cast", "sigmoid",
+    "Cast", "Fill", "CopyFrom", "sigmoid",
 ]
 
 
@@ -173,6 +173,8 @@ class Log(Function):
 class Log1p(Function):
     """z = ln(1 + x). dz/dx = 1/(1 + x)."""
 
+    grad_fn_name = "Log1PBackward0"
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -315,6 +317,8 @@ class LeakyRelu(Function):
 class Clamp(Function):
     """z = min(max(x, lo), hi). dz/dx = 1 inside [lo, hi] (bounds included, as PyTorch), else 0."""
 
+    grad_fn_name = "ClampBackward1"  # PyTorch's name for number bounds (tensor bounds: ...0)
+
     @staticmethod
     def forward(ctx, x, lo, hi):
         ctx.save_for_backward(x, lo, hi)
@@ -392,6 +396,8 @@ class Where(Function):
 class Cast(Function):
     """z = x converted to another dtype; the gradient is converted back."""
 
+    grad_fn_name = "ToCopyBackward0"
+
     @staticmethod
     def forward(ctx, x, dtype):
         ctx.dtype = x.dtype
@@ -400,3 +406,39 @@ class Cast(Function):
     @staticmethod
     def backward(ctx, gz):
         return gz.astype(ctx.dtype), None
+
+
+class Fill(Function):
+    """z = x with every element replaced by ``value`` (a number, or an array that broadcasts to
+    x's shape): ``fill_``, ``zero_``, ``uniform_``. x's old values are gone: its gradient is 0."""
+
+    grad_fn_name = "FillBackward2"  # PyTorch's name for fill_ with a number
+
+    @staticmethod
+    def forward(ctx, x, value):
+        return np.full(x.shape, value, dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, gz):
+        return np.zeros_like(gz), None
+
+
+class CopyFrom(Function):
+    """z = src broadcast to x's shape and cast to x's dtype (``x.copy_(src)``). x's old values
+    are gone: its gradient is 0; src's is the gradient summed back over the broadcast axes."""
+
+    grad_fn_name = "CopyBackwards"
+
+    @staticmethod
+    def forward(ctx, x, src):
+        ctx.src_shape, ctx.src_dtype = src.shape, src.dtype
+        z = np.empty(x.shape, dtype=x.dtype)
+        z[...] = src
+        return z
+
+    @staticmethod
+    def backward(ctx, gz):
+        gx = np.zeros_like(gz) if ctx.needs_input_grad[0] else None
+        gsrc = (unbroadcast(gz, ctx.src_shape).astype(ctx.src_dtype, copy=False)
+                if ctx.needs_input_grad[1] else None)
+        return gx, gsrc

@@ -10,8 +10,8 @@ import numpy as np
 
 from ..autograd import Function
 
-__all__ = ["Sum", "Mean", "Var", "Prod", "MaxMin", "LogSumExp", "Norm", "Softmax", "LogSoftmax",
-           "keepdims_shape"]
+__all__ = ["Sum", "Mean", "Var", "Std", "Prod", "MaxMin", "LogSumExp", "Norm", "Softmax",
+           "LogSoftmax", "keepdims_shape"]
 
 
 def keepdims_shape(shape: tuple, axes: tuple) -> tuple:
@@ -46,8 +46,8 @@ class Mean(Function):
     def forward(ctx, x, axes, keepdim):
         ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
         ctx.count = int(np.prod([x.shape[a] for a in axes]))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.mean(x, axis=axes, keepdims=keepdim)
+        with np.errstate(invalid="ignore", divide="ignore"):  # an empty mean is nan, as PyTorch
+            return np.sum(x, axis=axes, keepdims=keepdim) / x.dtype.type(ctx.count)
 
     @staticmethod
     def backward(ctx, gz):
@@ -55,16 +55,23 @@ class Mean(Function):
         return g, None, None
 
 
+def _centered(ctx, x, axes, correction):
+    """x minus its mean over axes, and the divisor n - correction (kept on ctx for backward)."""
+    ctx.shape, ctx.axes = x.shape, axes
+    n = int(np.prod([x.shape[a] for a in axes]))
+    ctx.denominator = max(n - correction, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return x - np.sum(x, axis=axes, keepdims=True) / x.dtype.type(n)
+
+
 class Var(Function):
     """z = sum((x - mean)^2) / (n - correction). dz/dx = 2 (x - mean) / (n - correction)."""
 
     @staticmethod
     def forward(ctx, x, axes, correction, keepdim):
-        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
-        n = int(np.prod([x.shape[a] for a in axes]))
-        ctx.denominator = max(n - correction, 0)
-        centered = x - x.mean(axis=axes, keepdims=True)
+        centered = _centered(ctx, x, axes, correction)
         ctx.save_for_backward(centered)
+        ctx.keepdim = keepdim
         with np.errstate(invalid="ignore", divide="ignore"):
             out = np.sum(centered * centered, axis=axes, keepdims=keepdim) / x.dtype.type(
                 ctx.denominator)
@@ -75,8 +82,29 @@ class Var(Function):
         (centered,) = ctx.saved
         g = _expand(gz, ctx.shape, ctx.axes, ctx.keepdim)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return g * centered * centered.dtype.type(2 / ctx.denominator
-                                                      if ctx.denominator else np.inf), None, None, None
+            scale = centered.dtype.type(2) / centered.dtype.type(ctx.denominator)
+            return g * centered * scale, None, None, None
+
+
+class Std(Function):
+    """z = sqrt(var(x)). dz/dx = (x - mean) / ((n - correction) z)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, correction, keepdim):
+        centered = _centered(ctx, x, axes, correction)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = np.sqrt(np.sum(centered * centered, axis=axes, keepdims=True)
+                        / x.dtype.type(ctx.denominator)).astype(x.dtype, copy=False)
+        ctx.save_for_backward(centered, z)
+        ctx.keepdim = keepdim
+        return z if keepdim else np.squeeze(z, axis=axes)
+
+    @staticmethod
+    def backward(ctx, gz):
+        centered, z = ctx.saved
+        g = _expand(gz, ctx.shape, ctx.axes, ctx.keepdim)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return g * centered / (z * z.dtype.type(ctx.denominator)), None, None, None
 
 
 class Prod(Function):
@@ -107,6 +135,8 @@ class MaxMin(Function):
     """z = max (or min) of x over axes. The gradient is split evenly among the tied extremes,
     as PyTorch's ``amax``/``amin`` and full ``max()`` do."""
 
+    grad_fn_name = "AmaxBackward0"  # the Tensor methods rename it for amin, max() and min()
+
     @staticmethod
     def forward(ctx, x, axes, keepdim, largest):
         z = (np.max if largest else np.min)(x, axis=axes, keepdims=True)
@@ -126,10 +156,12 @@ class MaxMin(Function):
 class LogSumExp(Function):
     """z = log(sum(exp(x))) over axes, computed as m + log(sum(exp(x - m))). dz/dx = softmax(x)."""
 
+    grad_fn_name = "LogsumexpBackward0"
+
     @staticmethod
     def forward(ctx, x, axes, keepdim):
-        m = np.max(x, axis=axes, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0)
+        m = np.max(x, axis=axes, keepdims=True, initial=-np.inf)  # -inf over an empty dim
+        m = np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
         with np.errstate(divide="ignore"):
             z = m + np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True))
         ctx.save_for_backward(x, z)
@@ -146,6 +178,8 @@ class LogSumExp(Function):
 class Norm(Function):
     """z = (sum |x|^p)^(1/p) over axes; p = inf gives max |x|.
     dz/dx = sign(x) |x|^(p-1) / z^(p-1) (zero where z == 0)."""
+
+    grad_fn_name = "LinalgVectorNormBackward0"
 
     @staticmethod
     def forward(ctx, x, p, axes, keepdim):
@@ -177,7 +211,7 @@ class Norm(Function):
 
 
 def _softmax(x, axis):
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True, initial=-np.inf))
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
@@ -202,7 +236,7 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
-        shifted = x - np.max(x, axis=axis, keepdims=True)
+        shifted = x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)
         z = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
         ctx.save_for_backward(z)
         ctx.axis = axis

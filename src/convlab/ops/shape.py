@@ -17,6 +17,8 @@ __all__ = ["Reshape", "Permute", "Expand", "Repeat", "Flip", "Index", "IndexPut"
 class Reshape(Function):
     """z = x viewed with a new shape (a view when NumPy can make one). Backward reshapes back."""
 
+    grad_fn_name = "ViewBackward0"
+
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
@@ -114,6 +116,8 @@ class Index(Function):
 class IndexPut(Function):
     """z = x with z[index] = v. dz/dx is 1 outside the written cells; dz/dv gathers them."""
 
+    grad_fn_name = "CopySlices"
+
     @staticmethod
     def forward(ctx, x, v, index):
         ctx.index, ctx.v_shape = index, np.shape(v)
@@ -170,6 +174,8 @@ class Gather(Function):
 
 class Concatenate(Function):
     """z = x_1, x_2, ... joined along an axis. Backward splits the gradient at the same places."""
+
+    grad_fn_name = "CatBackward0"
 
     @staticmethod
     def forward(ctx, axis, *xs):
@@ -237,6 +243,8 @@ class Matmul(Function):
 
 class Copy(Function):
     """z = a fresh copy of x (``clone``). The gradient passes through."""
+
+    grad_fn_name = "CloneBackward0"
 
     @staticmethod
     def forward(ctx, x):
