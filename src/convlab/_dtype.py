@@ -35,7 +35,8 @@ int64 = dtype("int64", np.int64)
 uint8 = dtype("uint8", np.uint8)
 bool_ = dtype("bool", np.bool_)
 
-_BY_NUMPY = {d.numpy: d for d in (float16, float32, float64, int8, int16, int32, int64, uint8, bool_)}
+_BY_NUMPY = {d.numpy: d
+             for d in (float16, float32, float64, int8, int16, int32, int64, uint8, bool_)}
 _default_float = [float32]
 
 
@@ -44,7 +45,7 @@ def from_numpy_dtype(np_dtype) -> dtype:
         return _BY_NUMPY[np.dtype(np_dtype)]
     except KeyError:
         raise TypeError(f"convlab has no dtype for NumPy's {np.dtype(np_dtype)}; supported: "
-                        + ", ".join(str(d.numpy) for d in _BY_NUMPY)) from None
+                        + ", ".join(str(d) for d in _BY_NUMPY)) from None
 
 
 def to_numpy_dtype(d) -> np.dtype:

@@ -30,7 +30,8 @@ class Generator:
 
     def seed(self) -> int:
         """Reseed from fresh entropy and return the new seed."""
-        return self.manual_seed(int(np.random.SeedSequence().entropy) & 0x7FFF_FFFF_FFFF_FFFF)._initial_seed
+        self.manual_seed(int(np.random.SeedSequence().entropy) & 0x7FFF_FFFF_FFFF_FFFF)
+        return self._initial_seed
 
     def get_state(self) -> dict:
         """The generator's state as plain data (JSON-friendly), for checkpoints."""

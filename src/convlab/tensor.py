@@ -38,6 +38,9 @@ class Size(tuple):
     def __add__(self, other):
         return Size(tuple(self) + tuple(other))
 
+    def __radd__(self, other):
+        return Size(tuple(other) + tuple(self))
+
     def numel(self) -> int:
         n = 1
         for s in self:
@@ -82,46 +85,77 @@ SortResult = collections.namedtuple("sort", ["values", "indices"])
 # only wins when it is of a higher category (bool < integer < floating).
 
 
-def _category(np_dtype) -> int:
-    kind = np.dtype(np_dtype).kind
-    return 0 if kind == "b" else 2 if kind == "f" else 1
+_CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2}  # bool < integer < floating, by dtype kind
+
+
+def _number_dtype(value) -> np.dtype:
+    """The dtype a Python number takes part in promotion with (bool, int64, default float)."""
+    if isinstance(value, (bool, np.bool_)):
+        kind = "b"
+    elif isinstance(value, (int, np.integer)):
+        kind = "i"
+    elif isinstance(value, (float, np.floating)):
+        kind = "f"
+    else:
+        kind = np.asarray(value).dtype.kind
+    if kind == "b":
+        return np.dtype(np.bool_)
+    if kind in "iu":
+        return np.dtype(np.int64)
+    if kind == "f":
+        return _dtype.get_default_dtype().numpy
+    raise TypeError(f"can't combine a Tensor with {type(value).__name__} {value!r}")
 
 
 def _promote(*operands) -> np.dtype:
-    """The result dtype of an elementwise op over Tensors and Python numbers."""
-    tiers = {0: [], 1: [], 2: []}  # 0: tensors with dims, 1: 0-d tensors, 2: Python numbers
+    """The result dtype of an elementwise op over Tensors and Python numbers.
+
+    Three tiers, in order: tensors with dims, 0-d tensors, Python numbers. A later tier only
+    changes the result when its category is higher, and then its own dtypes decide:
+    ``int64 tensor + 2.5 -> float32``, ``float32 tensor + float64 0-d tensor -> float32``.
+    """
+    first = operands[0]
+    if isinstance(first, Tensor) and first._data.ndim:
+        # the common case, decided without building the tiers: a tensor with dims, and
+        # operands of the same dtype or numbers of no higher category
+        dtype = first._data.dtype
+        category = _CATEGORY[dtype.kind]
+        for op in operands[1:]:
+            if isinstance(op, Tensor):
+                other = op._data.dtype
+                if other != dtype and (op._data.ndim or _CATEGORY[other.kind] > category):
+                    break
+            elif _CATEGORY[_number_dtype(op).kind] > category:
+                break
+        else:
+            return dtype
+    tiers = ([], [], [])
     for op in operands:
         if isinstance(op, Tensor):
             tiers[0 if op._data.ndim else 1].append(op._data.dtype)
-        elif isinstance(op, bool):
-            tiers[2].append(np.dtype(np.bool_))
-        elif isinstance(op, numbers.Integral):
-            tiers[2].append(np.dtype(np.int64))
         else:
-            tiers[2].append(_dtype.get_default_dtype().numpy)
+            tiers[2].append(_number_dtype(op))
     result = None
-    for tier in (0, 1, 2):
-        if not tiers[tier]:
+    for dtypes in tiers:
+        if not dtypes:
             continue
-        best = builtins.max(_category(d) for d in tiers[tier])
-        if result is None or best > _category(result):
-            if tier == 2:
-                defaults = {0: np.bool_, 1: np.int64, 2: _dtype.get_default_dtype().numpy}
-                result = np.dtype(defaults[best]) if result is None or best > _category(
-                    result) else result
-            else:
-                result = np.result_type(*[d for d in tiers[tier] if _category(d) == best])
+        best = builtins.max(_CATEGORY[d.kind] for d in dtypes)
+        if result is None or best > _CATEGORY[result.kind]:
+            result = np.result_type(*[d for d in dtypes if _CATEGORY[d.kind] == best])
     return result
 
 
 def _as_operand(value, dtype: np.dtype):
-    """A Tensor of ``dtype``: casts (differentiably) or wraps a Python number."""
+    """``value`` as an operand of ``dtype``: a Tensor cast (differentiably) or a NumPy scalar."""
     if isinstance(value, Tensor):
         return value if value._data.dtype == dtype else value.to(dtype)
+    if isinstance(value, (bool, int, float, np.generic)):
+        return dtype.type(value)
     return Tensor._wrap(np.asarray(value, dtype=dtype))
 
 
 def _broadcast_check(op: str, a, b) -> None:
+    """Raise PyTorch's error, with both shapes, when ``a`` and ``b`` cannot broadcast."""
     sa, sb = np.shape(a._data if isinstance(a, Tensor) else a), np.shape(
         b._data if isinstance(b, Tensor) else b)
     if sa == sb:
@@ -136,11 +170,39 @@ def _broadcast_check(op: str, a, b) -> None:
 
 
 def _binary(fn: type[Function], op: str, a, b, float_result: bool = False) -> "Tensor":
-    _broadcast_check(op, a, b)
     dtype = _promote(a, b)
     if float_result and dtype.kind != "f":
         dtype = _dtype.get_default_dtype().numpy
-    return fn.apply(_as_operand(a, dtype), _as_operand(b, dtype))
+    x, y = _as_operand(a, dtype), _as_operand(b, dtype)
+    if np.shape(x._data if isinstance(x, Tensor) else x) != np.shape(
+            y._data if isinstance(y, Tensor) else y):
+        _broadcast_check(op, x, y)
+    return fn.apply(x, y)
+
+
+def _index_name(index) -> str:
+    """PyTorch's grad_fn name for ``x[index]``: its last basic step (select, slice, unsqueeze),
+    or ``IndexBackward0`` when tensors index."""
+    name = "AliasBackward0"
+    for item in index if isinstance(index, tuple) else (index,):
+        if isinstance(item, np.ndarray) and item.ndim:
+            return "IndexBackward0"
+        if item is None:
+            name = "UnsqueezeBackward0"
+        elif isinstance(item, slice):
+            if item != slice(None) or name == "AliasBackward0":
+                name = "SliceBackward0"
+        elif item is not Ellipsis:
+            name = "SelectBackward0"
+    return name
+
+
+def _named(t: "Tensor", name: str) -> "Tensor":
+    """Give ``t``'s graph node PyTorch's name for the op that made it, where one Function stands
+    for several ops (``Reshape`` for view, squeeze and unsqueeze). No-op outside a graph."""
+    if t.grad_fn is not None:
+        t.grad_fn.grad_fn_name = name
+    return t
 
 
 def _compare(ufunc, a, b) -> "Tensor":
@@ -259,12 +321,18 @@ class Tensor:
         return self.grad_fn is None
 
     def _grad_node(self):
-        """The graph node gradients flow into: ``grad_fn``, or the leaf's accumulator."""
+        """The graph node gradients flow into: ``grad_fn``, or the leaf's accumulator.
+
+        The leaf keeps only a weak reference to its accumulator (the graphs that use it keep it
+        alive), so a leaf and its node form no reference cycle.
+        """
         if self.grad_fn is not None:
             return self.grad_fn
-        if self._accumulator is None:
-            self._accumulator = AccumulateGrad(self)
-        return self._accumulator
+        node = self._accumulator() if self._accumulator is not None else None
+        if node is None:
+            node = AccumulateGrad(self)
+            self._accumulator = weakref.ref(node)
+        return node
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
@@ -458,7 +526,7 @@ class Tensor:
             suffixes.append(f"grad_fn=<{self.grad_fn.name()}>")
         elif self.requires_grad:
             suffixes.append("requires_grad=True")
-        return tensor_repr(self._data, suffixes)
+        return tensor_repr(self._data, suffixes, default_float=_dtype.get_default_dtype().numpy)
 
     __str__ = __repr__
 
@@ -479,7 +547,7 @@ class Tensor:
         return _binary(E.Sub, "sub", self, other)
 
     def __rsub__(self, other):
-        return _binary(E.Sub, "sub", other, self)
+        return _named(_binary(E.Sub, "sub", other, self), "RsubBackward1")
 
     def __mul__(self, other):
         return _binary(E.Mul, "mul", self, other)
@@ -500,12 +568,17 @@ class Tensor:
         return _compare(np.remainder, self, other)
 
     def __pow__(self, other):
-        return _binary(E.Pow, "pow", self, other)
+        out = _binary(E.Pow, "pow", self, other)
+        return _named(out, "PowBackward1") if isinstance(other, Tensor) else out
 
     def __rpow__(self, other):
-        return _binary(E.Pow, "pow", other, self)
+        return _named(_binary(E.Pow, "pow", other, self), "PowBackward2")
 
     def __neg__(self):
+        if self._data.dtype.kind == "b":
+            raise RuntimeError(
+                "Negation, the `-` operator, on a bool tensor is not supported. If you are "
+                "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
         return E.Neg.apply(self)
 
     def __pos__(self):
@@ -668,7 +741,7 @@ class Tensor:
         return E.Relu.apply(self)
 
     def square(self):
-        return self * self
+        return self.pow(2)
 
     def clamp(self, min=None, max=None):
         if min is None and max is None:
@@ -679,7 +752,9 @@ class Tensor:
                                        np.asarray(min, dtype))
         hi = None if max is None else (max._data if isinstance(max, Tensor) else
                                        np.asarray(max, dtype))
-        return E.Clamp.apply(_as_operand(self, dtype), lo, hi)
+        out = E.Clamp.apply(_as_operand(self, dtype), lo, hi)
+        tensor_bounds = isinstance(min, Tensor) or isinstance(max, Tensor)
+        return _named(out, "ClampBackward0") if tensor_bounds else out
 
     clip = clamp
 
@@ -704,7 +779,8 @@ class Tensor:
         x = self if dtype is None else self.to(dtype)
         axes = _normalize_dims(dim, self.ndim, "sum")
         out_dtype = np.int64 if x._data.dtype.kind in "biu" else None
-        return R.Sum.apply(x, axes, keepdim, out_dtype)
+        out = R.Sum.apply(x, axes, keepdim, out_dtype)
+        return out if dim is None else _named(out, "SumBackward1")
 
     def mean(self, dim=None, keepdim: bool = False, dtype=None):
         x = self if dtype is None else self.to(dtype)
@@ -712,7 +788,8 @@ class Tensor:
             raise RuntimeError(
                 f"mean(): could not infer output dtype. Input dtype must be either a floating "
                 f"point or complex dtype. Got: {x.dtype.name.capitalize()}")
-        return R.Mean.apply(x, _normalize_dims(dim, self.ndim, "mean"), keepdim)
+        out = R.Mean.apply(x, _normalize_dims(dim, self.ndim, "mean"), keepdim)
+        return out if dim is None else _named(out, "MeanBackward1")
 
     def _correction(self, unbiased, correction) -> int:
         if correction is not None:
@@ -720,34 +797,55 @@ class Tensor:
         return 1 if unbiased is None or unbiased else 0
 
     def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
-        if isinstance(unbiased, bool) is False and unbiased is not None and dim is None:
-            dim, unbiased = unbiased, None
+        """Variance over ``dim``, divided by ``n - correction`` (default 1, Bessel's correction;
+        ``unbiased=False`` is ``correction=0``). ``var(False)`` is ``var(unbiased=False)``."""
+        if isinstance(dim, bool):
+            dim, unbiased = None, dim
         return R.Var.apply(self._float_input("var"), _normalize_dims(dim, self.ndim, "var"),
                            self._correction(unbiased, correction), keepdim)
 
     def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
-        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+        """Standard deviation: the square root of :meth:`var`, with the same arguments."""
+        if isinstance(dim, bool):
+            dim, unbiased = None, dim
+        return R.Std.apply(self._float_input("std"), _normalize_dims(dim, self.ndim, "std"),
+                           self._correction(unbiased, correction), keepdim)
 
     def prod(self, dim=None, keepdim: bool = False):
         axes = _normalize_dims(dim, self.ndim, "prod")
-        return R.Prod.apply(self, axes, keepdim)
+        out = R.Prod.apply(self, axes, keepdim)
+        return out if dim is None else _named(out, "ProdBackward1")
 
-    def _extreme(self, dim, keepdim, largest: bool):
-        name = "max" if largest else "min"
-        if dim is None:
+    def _check_nonempty(self, name: str, axes: tuple | None) -> None:
+        """Max, min and their indices have no value over an empty dim: say so, as PyTorch.
+        ``axes`` None is the reduction over all elements."""
+        if axes is None:
             if self._data.size == 0:
                 raise RuntimeError(
                     f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
                     "Specify the reduction dim with the 'dim' argument.")
-            return R.MaxMin.apply(self, tuple(range(self.ndim)), False, largest)
+            return
+        for a in axes:
+            if self._data.shape[a] == 0:
+                raise IndexError(f"{name}(): Expected reduction dim {a} to have non-zero size "
+                                 f"(input shape {list(self.shape)}).")
+
+    def _extreme(self, dim, keepdim, largest: bool):
+        name = "max" if largest else "min"
+        if dim is None:
+            self._check_nonempty(name, None)
+            out = R.MaxMin.apply(self, tuple(range(self.ndim)), False, largest)
+            return _named(out, "MaxBackward1" if largest else "MinBackward1")
         if isinstance(dim, Tensor):
             return (maximum if largest else minimum)(self, dim)
         axis = _normalize_dim(dim, self.ndim, name)
+        self._check_nonempty(name, (axis,) if self.ndim else ())
         arg = (np.argmax if largest else np.argmin)(self._data, axis=axis, keepdims=True)
         index = Tensor._wrap(arg if self.ndim else arg.reshape(()))
         values = self.gather(axis, index) if self.ndim else self.clone()
         if not keepdim and self.ndim:
             values, index = values.squeeze(axis), index.squeeze(axis)
+        values = _named(values, "MaxBackward0" if largest else "MinBackward0")
         return (MaxMinResult if largest else MinResult)(values, index)
 
     def max(self, dim=None, keepdim: bool = False):
@@ -757,22 +855,30 @@ class Tensor:
         return self._extreme(dim, keepdim, False)
 
     def amax(self, dim=(), keepdim: bool = False):
-        return R.MaxMin.apply(self, _normalize_dims(dim, self.ndim, "amax"), keepdim, True)
+        axes = _normalize_dims(dim, self.ndim, "amax")
+        self._check_nonempty("amax", axes)
+        return R.MaxMin.apply(self, axes, keepdim, True)
 
     def amin(self, dim=(), keepdim: bool = False):
-        return R.MaxMin.apply(self, _normalize_dims(dim, self.ndim, "amin"), keepdim, False)
+        axes = _normalize_dims(dim, self.ndim, "amin")
+        self._check_nonempty("amin", axes)
+        return _named(R.MaxMin.apply(self, axes, keepdim, False), "AminBackward0")
+
+    def _arg_extreme(self, name: str, find, dim, keepdim: bool) -> "Tensor":
+        if dim is None:
+            self._check_nonempty(name, None)
+            return Tensor._wrap(np.asarray(find(self._data), dtype=np.int64))
+        axis = _normalize_dim(dim, self.ndim, name)
+        if self.ndim == 0:
+            return Tensor._wrap(np.zeros((), np.int64))
+        self._check_nonempty(name, (axis,))
+        return Tensor._wrap(find(self._data, axis=axis, keepdims=keepdim).astype(np.int64))
 
     def argmax(self, dim=None, keepdim: bool = False):
-        if dim is None:
-            return Tensor._wrap(np.asarray(np.argmax(self._data), dtype=np.int64))
-        axis = _normalize_dim(dim, self.ndim, "argmax")
-        return Tensor._wrap(np.argmax(self._data, axis=axis, keepdims=keepdim).astype(np.int64))
+        return self._arg_extreme("argmax", np.argmax, dim, keepdim)
 
     def argmin(self, dim=None, keepdim: bool = False):
-        if dim is None:
-            return Tensor._wrap(np.asarray(np.argmin(self._data), dtype=np.int64))
-        axis = _normalize_dim(dim, self.ndim, "argmin")
-        return Tensor._wrap(np.argmin(self._data, axis=axis, keepdims=keepdim).astype(np.int64))
+        return self._arg_extreme("argmin", np.argmin, dim, keepdim)
 
     def logsumexp(self, dim, keepdim: bool = False):
         return R.LogSumExp.apply(self._float_input("logsumexp"),
@@ -794,13 +900,13 @@ class Tensor:
         key = -self._data if largest else self._data
         order = np.argsort(key, axis=axis, kind="stable")
         index = Tensor._wrap(np.take(order, np.arange(k), axis=axis).astype(np.int64))
-        return TopkResult(self.gather(axis, index), index)
+        return TopkResult(_named(self.gather(axis, index), "TopkBackward0"), index)
 
     def sort(self, dim: int = -1, descending: bool = False):
         axis = _normalize_dim(dim, self.ndim, "sort")
         key = -self._data if descending else self._data
         index = Tensor._wrap(np.argsort(key, axis=axis, kind="stable").astype(np.int64))
-        return SortResult(self.gather(axis, index), index)
+        return SortResult(_named(self.gather(axis, index), "SortBackward0"), index)
 
     def argsort(self, dim: int = -1, descending: bool = False):
         return self.sort(dim, descending).indices
@@ -831,10 +937,11 @@ class Tensor:
         return tuple(shape)
 
     def reshape(self, *shape):
-        shape = self._resolve_shape("reshape", _shape_args(shape))
-        return self if shape == self._data.shape else S.Reshape.apply(self, shape)
+        return S.Reshape.apply(self, self._resolve_shape("reshape", _shape_args(shape)))
 
     def view(self, *shape):
+        """The same values with another shape. Unlike PyTorch, a tensor whose memory does not
+        allow a view is copied (as ``reshape`` does) instead of raising."""
         if len(shape) == 1 and isinstance(shape[0], (_DType, np.dtype)):
             raise NotImplementedError("view(dtype) is not supported; use .to(dtype)")
         return S.Reshape.apply(self, self._resolve_shape("view", _shape_args(shape)))
@@ -852,6 +959,8 @@ class Tensor:
         b = _normalize_dim(end_dim, self.ndim, "flatten")
         if a > b:
             raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        if a == b:
+            return self  # nothing to merge: PyTorch returns the tensor itself
         s = self.shape
         return self.reshape(s[:a] + (int(np.prod(s[a:b + 1])),) + s[b + 1:])
 
@@ -871,16 +980,18 @@ class Tensor:
     def squeeze(self, dim=None):
         if dim is None:
             shape = tuple(n for n in self._data.shape if n != 1)
+            name = "SqueezeBackward0"
         else:
             axes = _normalize_dims(dim, self.ndim, "squeeze")
             shape = tuple(n for i, n in enumerate(self._data.shape)
                           if not (i in axes and n == 1))
-        return self if shape == self._data.shape else S.Reshape.apply(self, shape)
+            name = "SqueezeBackward2" if isinstance(dim, (tuple, list)) else "SqueezeBackward1"
+        return _named(S.Reshape.apply(self, shape), name)
 
     def unsqueeze(self, dim: int):
         axis = _normalize_dim(dim, self.ndim + 1, "unsqueeze")
         s = self._data.shape
-        return S.Reshape.apply(self, s[:axis] + (1,) + s[axis:])
+        return _named(S.Reshape.apply(self, s[:axis] + (1,) + s[axis:]), "UnsqueezeBackward0")
 
     def permute(self, *dims):
         dims = _shape_args(dims) if not (len(dims) == 1 and isinstance(dims[0], (tuple, list))) \
@@ -902,7 +1013,7 @@ class Tensor:
         a = _normalize_dim(dim0, self.ndim, "transpose")
         b = _normalize_dim(dim1, self.ndim, "transpose")
         axes[a], axes[b] = axes[b], axes[a]
-        return S.Permute.apply(self, tuple(axes))
+        return _named(S.Permute.apply(self, tuple(axes)), "TransposeBackward0")
 
     swapaxes = transpose
 
@@ -910,7 +1021,7 @@ class Tensor:
         if self.ndim > 2:
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
                                f"{self.ndim}D")
-        return self.transpose(0, 1) if self.ndim == 2 else self
+        return _named(self.transpose(0, 1), "TBackward0") if self.ndim == 2 else self
 
     @property
     def T(self):
@@ -976,23 +1087,28 @@ class Tensor:
         n = self.shape[axis]
         if isinstance(split_size_or_sections, (int, np.integer)):
             step = int(split_size_or_sections)
+            if step <= 0 and n:
+                raise RuntimeError(f"split: split_size must be positive, got {step}")
             sizes = [builtins.min(step, n - s) for s in range(0, n, step)] or [0]
+            name = "SplitBackward0"
         else:
             sizes = list(split_size_or_sections)
-            if sum(sizes) != n:
+            if sum(sizes) != n or builtins.min(sizes, default=0) < 0:
                 raise RuntimeError(
                     f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's "
                     f"size at dimension {dim}), but got split_sizes={sizes}")
+            name = "SplitWithSizesBackward0"
         out, start = [], 0
         for size in sizes:
             index = (slice(None),) * axis + (slice(start, start + size),)
-            out.append(self[index])
+            out.append(_named(self[index], name))
             start += size
         return tuple(out)
 
     def unbind(self, dim: int = 0):
         axis = _normalize_dim(dim, self.ndim, "unbind")
-        return tuple(self[(slice(None),) * axis + (i,)] for i in range(self.shape[axis]))
+        return tuple(_named(self[(slice(None),) * axis + (i,)], "UnbindBackward0")
+                     for i in range(self.shape[axis]))
 
     # ---- indexing ----------------------------------------------------------------------------
 
@@ -1005,12 +1121,15 @@ class Tensor:
                 item = item._data
             if isinstance(item, list):
                 item = np.asarray(item)
-                if item.dtype.kind == "f" or item.size == 0:
+                if item.size == 0:
                     item = item.astype(np.int64)
-            if isinstance(item, np.ndarray) and item.dtype.kind not in "biu":
-                raise IndexError(
-                    f"tensors used as indices must be long, int, byte or bool tensors (got "
-                    f"{_dtype.from_numpy_dtype(item.dtype)})")
+            if isinstance(item, np.ndarray):
+                if item.dtype.kind not in "biu":
+                    raise IndexError(
+                        f"tensors used as indices must be long, int, byte or bool tensors (got "
+                        f"{item.dtype.name})")
+                if item.dtype == np.uint8:
+                    item = item.astype(bool)  # PyTorch reads a byte tensor as a mask
             if isinstance(item, float):
                 raise IndexError(f"indices must be integers, slices, None, ... or tensors; got "
                                  f"float {item}")
@@ -1020,24 +1139,37 @@ class Tensor:
     def __getitem__(self, index):
         index = self._index(index)
         try:
-            return S.Index.apply(self, index)
+            out = S.Index.apply(self, index)
         except IndexError as e:
             raise IndexError(f"index: {e} (tensor of shape {list(self.shape)})") from None
+        return _named(out, _index_name(index)) if out.grad_fn is not None else out
 
     def __setitem__(self, index, value):
+        """``x[index] = value``: written in place; inside a graph, recorded as PyTorch's
+        ``CopySlices`` (the gradient flows to ``value`` and to the cells not written)."""
         index = self._index(index)
         if isinstance(value, Tensor) and value._data.dtype != self._data.dtype:
             value = value.to(self.dtype)
-        elif not isinstance(value, Tensor):
-            value = np.asarray(value, dtype=self._data.dtype)
-        self._assign(S.IndexPut.apply(self, value, index))
+        records = is_grad_enabled() and (self._requires_grad or (
+            isinstance(value, Tensor) and value._requires_grad))
+        if records:
+            return self._assign(S.IndexPut.apply(self, value, index), "setitem")
+        self._check_inplace()
+        try:
+            self._data[index] = value._data if isinstance(value, Tensor) else value
+        except (IndexError, ValueError) as e:
+            raise type(e)(f"setitem: {e} (tensor of shape {list(self.shape)})") from None
 
     def masked_fill(self, mask, value):
         mask_array = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
         if mask_array.dtype != np.bool_:
             raise RuntimeError(f"masked_fill: expected mask of dtype bool, got "
                                f"{_dtype.from_numpy_dtype(mask_array.dtype)}")
+        _broadcast_check("masked_fill", self, mask_array)
         if isinstance(value, Tensor):
+            if value.ndim:
+                raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, but "
+                                   f"got tensor with {value.ndim} dimension(s).")
             value = value.item()
         return S.MaskedFill.apply(self, mask_array, value)
 
@@ -1051,6 +1183,16 @@ class Tensor:
             raise RuntimeError(
                 f"gather(): Index tensor must have the same number of dimensions as input tensor"
                 f" ({idx.ndim} vs {self.ndim})")
+        for a, (n_index, n_self) in enumerate(zip(idx.shape, self.shape)):
+            if a != axis and n_index > n_self:
+                raise RuntimeError(
+                    f"gather(): Size does not match at dimension {a} expected index "
+                    f"{list(idx.shape)} to be smaller than self {list(self.shape)} apart from "
+                    f"dimension {axis}")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.shape[axis]):
+            bad = idx.max() if idx.max() >= self.shape[axis] else idx.min()
+            raise RuntimeError(f"gather(): index {bad} is out of bounds for dimension {axis} "
+                               f"with size {self.shape[axis]}")
         return S.Gather.apply(self, axis, idx)
 
     # ---- in-place ops ------------------------------------------------------------------------
@@ -1060,103 +1202,104 @@ class Tensor:
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation.")
 
-    def _assign(self, result: "Tensor") -> "Tensor":
+    def _assign(self, result: "Tensor", op: str) -> "Tensor":
         """Make ``self`` hold ``result``, as an in-place op does.
 
         Outside a graph the values are written into this tensor's memory, so views and ``.data``
         see them. When the op is recorded, ``self`` takes the new array and the new node instead:
-        the old array stays as backward saved it.
+        the array that backward saved stays as it was, so the gradient stays right where PyTorch
+        would raise, but views of ``self`` do not see the new values.
         """
         self._check_inplace()
+        if result._data.shape != self._data.shape:
+            raise RuntimeError(f"{op}: output with shape {list(self.shape)} doesn't match the "
+                               f"broadcast shape {list(result.shape)}")
+        if not np.can_cast(result._data.dtype, self._data.dtype, "same_kind"):
+            raise RuntimeError(f"{op}: result type {result.dtype.name} can't be cast to the "
+                               f"desired output type {self.dtype.name}")
         if result.grad_fn is not None:
-            self._data = result._data
-            self.grad_fn = result.grad_fn
-            self._requires_grad = True
+            result = result.to(self.dtype)
+            self._data, self.grad_fn, self._requires_grad = result._data, result.grad_fn, True
+        elif not self._data.flags.writeable:
+            raise RuntimeError(f"{op}: this tensor's memory is read-only (an expanded tensor "
+                               "repeats one element at several positions); clone() it first")
         else:
-            if not np.can_cast(result._data.dtype, self._data.dtype, "same_kind"):
-                raise RuntimeError(f"result type {result.dtype.name} can't be cast to the desired "
-                                   f"output type {self.dtype.name}")
             np.copyto(self._data, result._data, casting="unsafe")
         return self
 
     def add_(self, other, alpha=1):
-        return self._assign(self + (other if alpha == 1 else other * alpha))
+        return self._assign(self + (other if alpha == 1 else other * alpha), "add_")
 
     def sub_(self, other, alpha=1):
-        return self._assign(self - (other if alpha == 1 else other * alpha))
+        return self._assign(self - (other if alpha == 1 else other * alpha), "sub_")
 
     def mul_(self, other):
-        return self._assign(self * other)
+        return self._assign(self * other, "mul_")
 
     def div_(self, other):
-        return self._assign(self / other)
+        return self._assign(self / other, "div_")
 
     def pow_(self, other):
-        return self._assign(self ** other)
+        return self._assign(self ** other, "pow_")
 
     def neg_(self):
-        return self._assign(-self)
+        return self._assign(-self, "neg_")
 
     def sqrt_(self):
-        return self._assign(self.sqrt())
+        return self._assign(self.sqrt(), "sqrt_")
 
     def exp_(self):
-        return self._assign(self.exp())
+        return self._assign(self.exp(), "exp_")
 
     def relu_(self):
-        return self._assign(self.relu())
+        return self._assign(self.relu(), "relu_")
 
     def clamp_(self, min=None, max=None):
-        return self._assign(self.clamp(min, max))
+        return self._assign(self.clamp(min, max), "clamp_")
 
     def addcmul_(self, tensor1, tensor2, value=1):
-        return self._assign(self + tensor1 * tensor2 * value)
+        return self._assign(self + tensor1 * tensor2 * value, "addcmul_")
 
     def addcdiv_(self, tensor1, tensor2, value=1):
-        return self._assign(self + tensor1 / tensor2 * value)
+        return self._assign(self + tensor1 / tensor2 * value, "addcdiv_")
 
     def lerp_(self, end, weight):
-        return self._assign(self + (end - self) * weight)
+        return self._assign(self + (end - self) * weight, "lerp_")
 
     def masked_fill_(self, mask, value):
-        return self._assign(self.masked_fill(mask, value))
+        return self._assign(self.masked_fill(mask, value), "masked_fill_")
 
     def copy_(self, src):
+        """Write ``src`` (broadcast to this shape, cast to this dtype) into this tensor."""
         src = src if isinstance(src, Tensor) else Tensor._wrap(np.asarray(src))
-        result = src.to(self.dtype).expand(self.shape)
-        if result.grad_fn is None:
-            result = Tensor._wrap(np.array(result._data))
-        return self._assign(result)
-
-    def zero_(self):
-        return self.fill_(0)
+        _broadcast_check("copy_", self, src)
+        return self._assign(E.CopyFrom.apply(self, src), "copy_")
 
     def fill_(self, value):
-        self._check_inplace()
         if isinstance(value, Tensor):
             value = value.item()
-        self._data[...] = value
-        return self
+        return self._assign(E.Fill.apply(self, value), "fill_")
 
-    def _fill_random(self, values: np.ndarray) -> "Tensor":
-        self._check_inplace()
-        self._data[...] = values
-        return self
+    def zero_(self):
+        return _named(self.fill_(0), "ZeroBackward0")
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None):
         from ._random import rng
 
-        return self._fill_random(rng(generator).uniform(a, b, self._data.shape))
+        return self._assign(E.Fill.apply(self, rng(generator).uniform(a, b, self._data.shape)),
+                            "uniform_")
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None):
         from ._random import rng
 
-        return self._fill_random(rng(generator).normal(mean, std, self._data.shape))
+        return self._assign(
+            E.Fill.apply(self, rng(generator).normal(mean, std, self._data.shape)), "normal_")
 
     def bernoulli_(self, p: float = 0.5, generator=None):
         from ._random import rng
 
-        return self._fill_random(rng(generator).random(self._data.shape) < p)
+        return self._assign(E.Fill.apply(self, rng(generator).random(self._data.shape) < p),
+                            "bernoulli_")
 
     def new_zeros(self, *size):
         return Tensor._wrap(np.zeros(_shape_args(size), self._data.dtype))
@@ -1195,7 +1338,13 @@ def matmul(a, b) -> Tensor:
             raise RuntimeError(f"matmul: batch dimensions {list(a.shape[:-2])} and "
                                f"{list(b.shape[:-2])} cannot be broadcast") from None
     dtype = _promote(a, b)
-    return S.Matmul.apply(_as_operand(a, dtype), _as_operand(b, dtype))
+    out = S.Matmul.apply(_as_operand(a, dtype), _as_operand(b, dtype))
+    return _named(out, _MATMUL_NAMES.get((a.ndim, b.ndim), "UnsafeViewBackward0"))
+
+
+# PyTorch's grad_fn names for matmul, by the operands' dims (batched products: UnsafeView)
+_MATMUL_NAMES = {(2, 2): "MmBackward0", (1, 1): "DotBackward0", (2, 1): "MvBackward0",
+                 (1, 2): "SqueezeBackward4"}
 
 
 def maximum(a, b) -> Tensor:
