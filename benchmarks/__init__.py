@@ -1,0 +1,1 @@
+"""Benchmarks of convlab against PyTorch; run ``python -m benchmarks --help``."""

@@ -1,0 +1,115 @@
+"""``python -m benchmarks conv|train``: convlab beside PyTorch, ratios into ``BENCHMARKS.md``.
+
+This machine's environment sets ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE``, which make
+NumPy's OpenBLAS pick a slower kernel. OpenBLAS reads them once, when NumPy is imported, so the
+command restarts itself without them before anything imports NumPy (DESIGN.md, Performance).
+
+    python -m benchmarks conv                       # all cases, writes BENCHMARKS.md
+    python -m benchmarks conv --cases res-3x3 large-k --no-write
+    python -m benchmarks train                      # the digits CNN in both libraries
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+THROTTLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def _restart_without_throttles() -> None:
+    if any(v in os.environ for v in THROTTLES):
+        env = {k: v for k, v in os.environ.items() if k not in THROTTLES}
+        os.execve(sys.executable, [sys.executable, "-m", "benchmarks", *sys.argv[1:]], env)
+
+
+def _conv(args) -> None:
+    import torch
+
+    from .cases import CASES
+    from .conv import case_memory, run_case
+    from .report import conv_tables, environment, write_section
+
+    torch.set_num_threads(args.threads)
+    cases = [c for c in CASES if not args.cases or c.name in args.cases]
+    unknown = set(args.cases or ()) - {c.name for c in CASES}
+    if unknown:
+        sys.exit(f"unknown case(s) {sorted(unknown)}; known: {[c.name for c in CASES]}")
+    env = environment()
+    print("\n".join(env), flush=True)
+    rows, memory, diffs = [], {}, {}
+    for case in cases:
+        measured, diffs[case.name] = run_case(case, args.repeats, args.min_time)
+        rows += measured
+        if args.memory:
+            memory[case.name] = case_memory(case)
+        f, fb = measured
+        mem = memory.get(case.name)
+        mem_text = (f"  peak MiB {mem['convlab'] / 2**20:.0f} / {mem['torch'] / 2**20:.0f}"
+                    if mem and mem["convlab"] is not None else "")
+        print(f"{case.name:18s} fwd {f.convlab_s * 1e3:8.2f} / {f.torch_s * 1e3:8.2f} ms "
+              f"= {f.ratio:5.2f}   f+b {fb.convlab_s * 1e3:8.2f} / {fb.torch_s * 1e3:8.2f} ms "
+              f"= {fb.ratio:5.2f}{mem_text}  diff {diffs[case.name]:.1e}", flush=True)
+    settings = (f"float32, median of {args.repeats} interleaved repeats of at least "
+                f"{args.min_time:g} s each; peak memory: growth of the resident set during one "
+                "forward+backward in a fresh process")
+    body = "\n".join(["## Convolution and pooling, convlab / PyTorch", "",
+                      "`python -m benchmarks conv`", "", *[f"- {line}" for line in env], "",
+                      conv_tables(rows, memory, diffs, settings)])
+    print(body)
+    if args.write:
+        write_section("conv", body)
+
+
+def _train(args) -> None:
+    import torch
+
+    from .report import environment, write_section
+    from .train import compare, train_table
+
+    torch.set_num_threads(args.threads)
+    env = environment()
+    print("\n".join(env), flush=True)
+    runs = compare(args.epochs, args.repeats)
+    body = "\n".join(["## The digits CNN, trained in both libraries", "",
+                      "`python -m benchmarks train`", "", *[f"- {line}" for line in env], "",
+                      train_table(runs, args.epochs)])
+    print(body)
+    if args.write:
+        write_section("train", body)
+
+
+def main(argv=None) -> None:
+    _restart_without_throttles()
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    conv = sub.add_parser("conv", help="convolution and pooling cases, forward and backward")
+    conv.add_argument("--cases", nargs="*", help="case names (default: all)")
+    conv.add_argument("--repeats", type=int, default=7)
+    conv.add_argument("--min-time", type=float, default=0.2, help="seconds per timed sample")
+    conv.add_argument("--no-memory", dest="memory", action="store_false")
+    train = sub.add_parser("train", help="the digits CNN trained in both libraries")
+    train.add_argument("--epochs", type=int, default=15)
+    train.add_argument("--repeats", type=int, default=3)
+    for p in (conv, train):
+        p.add_argument("--threads", type=int, default=2, help="PyTorch threads")
+        p.add_argument("--no-write", dest="write", action="store_false",
+                       help="print only; leave BENCHMARKS.md alone")
+    memory = sub.add_parser("_memory", help=argparse.SUPPRESS)
+    memory.add_argument("case")
+    memory.add_argument("library", choices=("convlab", "torch"))
+    args = parser.parse_args(argv)
+    if args.command == "conv":
+        _conv(args)
+    elif args.command == "train":
+        _train(args)
+    else:
+        from .conv import memory_child
+
+        memory_child(args.case, args.library)
+
+
+if __name__ == "__main__":
+    main()

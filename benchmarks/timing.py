@@ -1,0 +1,73 @@
+"""Interleaved timing of two callables, and the peak memory of one call in a fresh process.
+
+The machine is shared and its load changes from second to second, so the two libraries are
+never timed one after the other: each repeat times convlab, then PyTorch (the order alternates
+from repeat to repeat), and the reported time is the median over repeats. A slow second hits
+both libraries, and the median drops it.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+__all__ = ["calls_per_sample", "interleaved", "peak_memory"]
+
+
+def _seconds(fn: Callable[[], object], calls: int) -> float:
+    """Seconds per call of ``calls`` back-to-back calls, with the garbage collector paused."""
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        return (time.perf_counter() - start) / calls
+    finally:
+        gc.enable()
+
+
+def calls_per_sample(fn: Callable[[], object], min_time: float) -> int:
+    """How many calls make one sample last ``min_time`` seconds (one call warms up first)."""
+    fn()
+    once = _seconds(fn, 1)
+    return max(1, round(min_time / max(once, 1e-9)))
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int,
+                min_time: float) -> dict[str, float]:
+    """Median seconds per call of each callable, timed in turn within every repeat.
+
+    Each callable runs as many calls per sample as make ``min_time`` seconds, so that short
+    calls are not all timer overhead; the order of the callables is reversed on every other
+    repeat so that neither always runs in the other's wake.
+    """
+    calls = {name: calls_per_sample(fn, min_time) for name, fn in fns.items()}
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    order = list(fns)
+    for r in range(repeats):
+        for name in (order if r % 2 == 0 else order[::-1]):
+            samples[name].append(_seconds(fns[name], calls[name]))
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def peak_memory(case_name: str, library: str) -> int | None:
+    """Bytes that one forward+backward of ``case_name`` in ``library`` adds at its peak to the
+    resident memory of a fresh process (``python -m benchmarks _memory``), or None where the
+    kernel cannot reset the peak (non-Linux).
+
+    glibc keeps small freed blocks for reuse and, by default, raises its mmap threshold as large
+    blocks are freed, so freed arrays would stay resident and hide the next call's peak; a
+    fixed threshold makes every large array an mmap of its own, returned on free.
+    """
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072")
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "_memory", case_name, library],
+                          env=env, capture_output=True, text=True, check=True,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return json.loads(done.stdout.strip().splitlines()[-1])["peak_bytes"]
