@@ -52,7 +52,8 @@ class Adam(Optimizer):
                                  "[0, 1))")
 
     def _update(self, x: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
-        lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+        lr, eps = float(group["lr"]), float(group["eps"])
+        weight_decay = float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
         if not state:
             state["step"] = self._step_counter()
