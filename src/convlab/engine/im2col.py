@@ -1,0 +1,126 @@
+"""Convolution as im2col + GEMM, and its adjoint col2im, for any number of spatial dimensions.
+
+im2col copies every window of the (padded) input into a column buffer, one strided slice per
+kernel tap, so that the convolution becomes one matrix product per sample and group::
+
+    cols (N, C_in, prod(K), *O)  viewed as  (N, groups, C_in/groups * prod(K), prod(O))
+    y    = w (groups, C_out/groups, C_in/groups * prod(K))  @  cols  ->  (N, C_out, *O)
+
+The buffer keeps the output positions last, so the product lands directly in NCHW order: no
+transposes of the output. Groups are the batch axis of ``np.matmul``. The backward passes use
+the same buffer layout: the input gradient is ``wᵀ @ gy`` scattered back by col2im (the adjoint
+of im2col: every tap's slice is added, overlapping windows sum), and the weight gradient is
+``gy @ colsᵀ`` summed over the batch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .geometry import ConvGeometry
+
+__all__ = ["im2col", "col2im", "conv_forward", "conv_input_grad", "conv_weight_grad"]
+
+
+def _copy_regions(G: ConvGeometry):
+    """Per axis, the slice of the input and the slice of the padded window span that hold the
+    same elements: padded position ``j`` is input position ``j - pad_lo``."""
+    src, dst = [], []
+    for i, lo, span in zip(G.in_size, G.pad_lo, G.window_span):
+        start, stop = max(0, -lo), min(i, span - lo)
+        src.append(slice(start, max(start, stop)))
+        dst.append(slice(start + lo, max(start, stop) + lo))
+    return (..., *src), (..., *dst)
+
+
+def _needs_padding(G: ConvGeometry) -> bool:
+    return any(lo != 0 or span > i for lo, span, i in zip(G.pad_lo, G.window_span, G.in_size))
+
+
+def _pad(x: np.ndarray, G: ConvGeometry) -> np.ndarray:
+    """``x (N, C, *S)`` as the padded window span ``(N, C, *span)``: zeros where the windows
+    reach past the input, rows that no window reads left out. A view when no padding is needed."""
+    if not _needs_padding(G):
+        return x[(..., *(slice(0, span) for span in G.window_span))]
+    xp = np.zeros(x.shape[:2] + G.window_span, dtype=x.dtype)
+    src, dst = _copy_regions(G)
+    xp[dst] = x[src]
+    return xp
+
+
+def _unpad(gxp: np.ndarray, G: ConvGeometry) -> np.ndarray:
+    """The adjoint of :func:`_pad`: the span's gradient cut back to the input, zeros for the
+    input rows no window read."""
+    if G.window_span == G.in_size and not _needs_padding(G):
+        return gxp
+    gx = np.zeros(gxp.shape[:2] + G.in_size, dtype=gxp.dtype)
+    src, dst = _copy_regions(G)
+    gx[src] = gxp[dst]
+    return gx
+
+
+def _tap_slices(G: ConvGeometry):
+    """For each kernel tap ``k`` (C order), the slices of the padded span it reads for all
+    output positions: start ``k*d``, step ``s``, ``o`` elements per axis."""
+    for k in np.ndindex(*G.kernel_size):
+        yield (..., *(slice(k_a * d, k_a * d + (o - 1) * s + 1, s) for k_a, d, o, s
+                      in zip(k, G.dilation, G.out_size, G.stride)))
+
+
+def im2col(x: np.ndarray, G: ConvGeometry) -> np.ndarray:
+    """``cols (N, C, prod(K), *O)``: ``cols[n, c, t, o] = x_padded[n, c, o*s + k_t*d]``."""
+    N, C = x.shape[:2]
+    xp = _pad(x, G)
+    cols = np.empty((N, C, math.prod(G.kernel_size), *G.out_size), dtype=x.dtype)
+    for t, window in enumerate(_tap_slices(G)):
+        cols[:, :, t] = xp[window]
+    return cols
+
+
+def col2im(cols: np.ndarray, G: ConvGeometry) -> np.ndarray:
+    """The adjoint of :func:`im2col`: ``(N, C, prod(K), *O) -> (N, C, *S)``, overlaps summed."""
+    N, C = cols.shape[:2]
+    gxp = np.zeros((N, C, *G.window_span), dtype=cols.dtype)
+    for t, window in enumerate(_tap_slices(G)):
+        gxp[window] += cols[:, :, t]
+    return _unpad(gxp, G)
+
+
+def _grouped(a: np.ndarray, rows: int, G: ConvGeometry) -> np.ndarray:
+    """``a`` with ``rows`` rows of ``prod(O)`` per sample, viewed per group:
+    ``(N, rows, *O)`` or ``(N, C, prod(K), *O)`` -> ``(N, g, rows/g, prod(O))``."""
+    return a.reshape(len(a), G.groups, rows // G.groups, math.prod(G.out_size))
+
+
+def _grouped_weight(w: np.ndarray, G: ConvGeometry) -> np.ndarray:
+    """``(C_out, C_g, *K) -> (g, C_out/g, C_g*prod(K))``."""
+    return w.reshape(G.groups, G.out_channels // G.groups, -1)
+
+
+def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
+    """``y (N, C_out, *O)`` from ``x (N, C_in, *S)`` and ``w (C_out, C_in/groups, *K)``."""
+    rows = G.in_channels * math.prod(G.kernel_size)
+    cols = _grouped(im2col(x, G), rows, G)  # (N, C_in, prod(K), *O) -> (N, g, C_g*prod(K), prod(O))
+    y = np.matmul(_grouped_weight(w, G), cols)  # (N, g, C_out/g, prod(O))
+    return y.reshape(x.shape[0], G.out_channels, *G.out_size)
+
+
+def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
+    """``gx (N, C_in, *S)`` from ``gy (N, C_out, *O)``: col2im of ``wᵀ @ gy``."""
+    gy = _grouped(gy, G.out_channels, G)  # (N, g, C_out/g, prod(O))
+    gcols = np.matmul(_grouped_weight(w, G).transpose(0, 2, 1), gy)  # (N, g, C_g*prod(K), prod(O))
+    taps = math.prod(G.kernel_size)
+    return col2im(gcols.reshape(len(gy), G.in_channels, taps, *G.out_size), G)
+
+
+def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarray:
+    """``gw (C_out, C_in/groups, *K)``: ``gy @ colsᵀ`` summed over the batch."""
+    rows = G.in_channels * math.prod(G.kernel_size)
+    cols = _grouped(im2col(x, G), rows, G)  # (N, C_in, prod(K), *O) -> (N, g, C_g*prod(K), prod(O))
+    gy = _grouped(gy, G.out_channels, G)  # (N, g, C_out/g, prod(O))
+    gw = np.zeros((G.groups, G.out_channels // G.groups, cols.shape[2]), dtype=x.dtype)
+    for n in range(len(x)):  # one GEMM per sample keeps the temporaries weight-sized
+        gw += np.matmul(gy[n], cols[n].transpose(0, 2, 1))
+    return gw.reshape(G.out_channels, G.in_channels // G.groups, *G.kernel_size)
