@@ -88,13 +88,20 @@ class LayerSpec:
     module does; ``bias`` is a bool here (a module holds a tensor or None).
     """
 
-    def __init__(self, type_name: str, text: str, **attributes):
+    def __init__(self, type_name: str, text: str, arguments: dict):
         self.type_name = type_name
         self.text = text
-        self.__dict__.update(attributes)
+        self.arguments = dict(arguments)
+        self.__dict__.update(arguments)
 
     def __repr__(self) -> str:
         return self.text
+
+    def build(self):
+        """The convlab module this spec describes, with freshly initialized weights."""
+        import convlab.nn
+
+        return getattr(convlab.nn, self.type_name)(**self.arguments)
 
 
 def parse_layer(text: str):
@@ -151,7 +158,7 @@ def _from_node(node, source: str):
         for key in _TUPLED:
             if key in attributes and not isinstance(attributes[key], str):
                 attributes[key] = _ntuple(text, key, attributes[key], nd)
-    return LayerSpec(name, text, **attributes)
+    return LayerSpec(name, text, attributes)
 
 
 def _canonical(name: str) -> str:

@@ -200,10 +200,10 @@ class ReceptiveFieldMap:
                                float(v0 - u0) + 1, fill=False, edgecolor="cyan", linewidth=1.5))
         centre = (float(u1 + v1) / 2, float(u0 + v0) / 2)
         ax.plot(*centre, marker="+", color="cyan", markersize=12)
-        margin_x, margin_y = max(0, -u1, v1 - W + 1), max(0, -u0, v0 - H + 1)
-        ax.set_xlim(-.5 - float(margin_x) - 1, W - .5 + float(margin_x) + 1)
-        ax.set_ylim(H - .5 + float(margin_y) + 1, -.5 - float(margin_y) - 1)
-        ax.set_title(f"{self.layer} unit {self.unit}: receptive field {self.field.size}, "
+        # the span may reach into the padding: widen the view on that side to show it
+        ax.set_xlim(min(-.5, float(u1) - 1.5), max(W - .5, float(v1) + 1.5))
+        ax.set_ylim(max(H - .5, float(v0) + 1.5), min(-.5, float(u0) - 1.5))
+        ax.set_title(f"layer {self.layer}, unit {self.unit}: receptive field {self.field.size}, "
                      f"{int(seen.sum())} input pixels", fontsize=9)
         ax.set_xlabel(f"effective stride {self.field.stride}, effective padding "
                       f"{self.field.padding}", fontsize=8)
@@ -241,9 +241,11 @@ def receptive_field_map(model, input_size, unit, layer=-1) -> ReceptiveFieldMap:
     if index < 0:
         raise ValueError("the model has no layer with a spatial output")
     chain_axes = [r.axes for r in rows[:index + 1] if r.axes]
+    if not chain_axes:
+        raise ValueError("the model has no sliding-window layer up to that layer")
     unit = tuple(int(x) for x in unit)
     if len(unit) != nd:
         raise ValueError(f"unit must have {nd} coordinates (one per spatial axis), got {unit}")
     field = rows[index].field
-    return ReceptiveFieldMap(rows[index].name, unit, path_counts(chain_axes, unit), field,
+    return ReceptiveFieldMap(f"{rows[index].name} ({rows[index].type})", unit, path_counts(chain_axes, unit), field,
                              span(field, unit))

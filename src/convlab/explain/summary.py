@@ -48,6 +48,7 @@ class SummaryRow:
     field: ReceptiveField | None
     axes: list[Axis] = field(default_factory=list)
     groups: int | None = None
+    unseen_window: bool = False  # a function outside the modules resized the input on the way
 
     @property
     def kernel_size(self) -> PerAxis | None:
@@ -130,12 +131,16 @@ class Summary:
         def text(v):
             return "--" if v is None else str(v)
 
+        def field_text(r, v):
+            return text(v) + ("*" if r.unseen_window and v is not None else "")
+
         for r in self.rows:
             table.add_row("  " * r.depth + r.name, r.type, str(list(r.output_shape)),
                           text(r.kernel_size), text(r.stride), text(r.padding),
                           text(r.dilation), text(r.groups), f"{r.params:,}" if r.params else "--",
-                          f"{r.mult_adds:,}" if r.mult_adds else "--", text(r.receptive_field),
-                          text(r.effective_stride), text(r.effective_padding))
+                          f"{r.mult_adds:,}" if r.mult_adds else "--",
+                          field_text(r, r.receptive_field), field_text(r, r.effective_stride),
+                          field_text(r, r.effective_padding))
         memory = self.memory
         foot = [f"Total params: {self.total_params:,}",
                 f"Trainable params: {self.trainable_params:,}",
@@ -146,6 +151,9 @@ class Summary:
                 f"Forward/backward pass size (MB): {memory['forward/backward pass']:.2f}",
                 f"Params size (MB): {memory['params']:.2f}",
                 f"Estimated Total Size (MB): {memory['estimated total']:.2f}"]
+        if any(r.unseen_window for r in self.rows):
+            foot.append("* a function called in forward (not a module, e.g. F.max_pool2d) "
+                        "resized the input on the way: its window is missing from these fields")
         return Group(table, Text("\n".join(foot)))
 
     def __str__(self) -> str:
@@ -261,28 +269,35 @@ def _run_rows(model, input_size: tuple) -> list[SummaryRow]:
         for m, mode in modes:
             m.training = mode
 
-    # Receptive fields follow the tensors: id -> (tensor kept alive, field of that tensor).
-    fields = {id(x): (x, None)}
+    # Receptive fields follow the tensors: id -> (tensor kept alive, its field, whether a
+    # function outside the modules changed its size on the way, so the field misses a window)
+    fields = {id(x): (x, None, False)}
     rows = []
     for name, module, inp, out in calls:
         known = fields.get(id(inp))
         if known is not None and known[0] is inp:
-            rf = known[1]
+            rf, unseen = known[1], known[2]
         else:
-            rf = _widest_of_shape(fields.values(), tuple(inp.shape), rows)
+            rf, unseen = _widest_of_shape(fields.values(), tuple(inp.shape), rows)
         row = _row(name, module, tuple(inp.shape), tuple(out.shape), rf)
-        fields[id(out)] = (out, row.field)
+        row.unseen_window = unseen
+        fields[id(out)] = (out, row.field, unseen)
         rows.append(row)
     return rows
 
 
-def _widest_of_shape(known, shape: tuple, rows: list[SummaryRow]) -> ReceptiveField | None:
+def _widest_of_shape(known, shape: tuple, rows: list[SummaryRow]):
     """For a tensor made outside a module: the largest field among recorded tensors of its shape
-    (the maximum over the paths that were summed or concatenated), else the last field."""
-    same = [f for t, f in known if f is not None and tuple(t.shape) == shape]
+    (the maximum over the paths that were summed or concatenated). With none of its shape, a
+    function changed the size (``F.max_pool2d`` in ``forward``), which hooks cannot see: the
+    last field, flagged. Returns ``(field, flagged)``."""
+    same = [(f, flag) for t, f, flag in known if f is not None and tuple(t.shape) == shape]
     if same:
-        return max(same, key=lambda f: math.prod(float(v) for v in f.size))
-    return rows[-1].field if rows else None
+        return max(same, key=lambda pair: math.prod(float(v) for v in pair[0].size))
+    if not rows:
+        return None, False
+    spatial = len(shape) == len(rows[-1].output_shape) and shape[2:] != rows[-1].output_shape[2:]
+    return rows[-1].field, rows[-1].unseen_window or spatial
 
 
 def _framework(model) -> str:

@@ -27,7 +27,7 @@ from ..vision.image import as_array
 from .layers import CONV, CONV_TRANSPOSE, describe
 from .shape import axis_names
 
-__all__ = ["trace", "Trace", "INPUT", "PADDING", "INSERTED_ZERO"]
+__all__ = ["trace", "Trace", "axis_source", "INPUT", "PADDING", "INSERTED_ZERO"]
 
 INPUT, PADDING, INSERTED_ZERO = "input", "padding", "inserted zero"
 
@@ -124,7 +124,7 @@ def _side_by_side(blocks) -> list[str]:
     return ["   ".join(parts) for parts in zip(*rendered)]
 
 
-def _axis_source(q: int, i: int, s: int, pad_lo: int, transposed: bool, mode: str):
+def axis_source(q: int, i: int, s: int, pad_lo: int, transposed: bool, mode: str):
     """Where padded-view position ``q`` reads along one axis: ``(kind, input position)``.
 
     For a convolution the view is the padded input (``q - pad_lo`` is the input position); for
@@ -200,7 +200,7 @@ def trace(layer, x, index) -> Trace:
             else:
                 q = o[axis] * G.stride[axis] + m[axis] * G.dilation[axis]
                 pad_lo = lo
-            sources.append(_axis_source(q, in_size[axis], G.stride[axis], pad_lo, transposed,
+            sources.append(axis_source(q, in_size[axis], G.stride[axis], pad_lo, transposed,
                                         mode))
         axis_kinds = [kind for kind, _ in sources]
         kind = PADDING if PADDING in axis_kinds else (

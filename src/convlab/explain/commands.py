@@ -1,0 +1,222 @@
+"""The ``convlab shape``, ``summary``, ``explain`` and ``gallery`` commands.
+
+:func:`add_parsers` registers them on the ``convlab`` command's subparsers; each runs a function
+``f(args) -> exit code``. A user error (a layer that cannot fit, a bad shape, a missing file)
+prints one line to stderr and exits 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import sys
+from pathlib import Path
+
+__all__ = ["add_parsers", "load_model", "user_errors"]
+
+_USER_ERRORS = (ValueError, TypeError, IndexError, KeyError, FileNotFoundError, OSError,
+                RuntimeError)
+
+
+def user_errors(command: str):
+    """Decorator: turn the errors a user can cause into one line on stderr and exit code 2."""
+    def wrap(func):
+        @functools.wraps(func)
+        def run(args) -> int:
+            try:
+                return int(func(args) or 0)
+            except _USER_ERRORS as error:
+                message = error.args[0] if isinstance(error, KeyError) and error.args else error
+                print(f"convlab {command}: error: {message}", file=sys.stderr)
+                return 2
+        return run
+    return wrap
+
+
+def add_parsers(subparsers) -> None:
+    """Register ``shape``, ``summary``, ``explain`` and ``gallery``."""
+    p = subparsers.add_parser(
+        "shape", help="a layer's output shape, with the formula filled in",
+        description="Shape arithmetic of one layer: per-axis formula, output and weight shapes, "
+                    "parameters, mult-adds; for a transposed convolution the direct convolution "
+                    "it equals. Example: convlab shape \"Conv2d(3, 16, 5, stride=2, padding=1)\" "
+                    "--input 1x3x32x32")
+    p.add_argument("layer", help='a layer, e.g. "Conv2d(3, 16, 5, stride=2, padding=1)"')
+    p.add_argument("--input", required=True, help="input shape, e.g. 1x3x32x32")
+    p.add_argument("--output-size", metavar="SIZE",
+                   help="a wanted output size (e.g. 16 or 16x16): print the padding (or, for a "
+                        "transposed convolution, the output_padding) that gives it")
+    p.set_defaults(func=_shape_command)
+
+    p = subparsers.add_parser(
+        "summary", help="a model's layers with shapes, parameters and receptive fields",
+        description="Model summary: per layer the output shape, kernel/stride/padding/dilation/"
+                    "groups, parameters, mult-adds, receptive field, effective stride and "
+                    "padding. MODEL is FILE.py:FACTORY (a function returning the model), a "
+                    "convlab.models name, or a layer string such as "
+                    "\"Sequential(Conv2d(3, 8, 5), ReLU())\".")
+    p.add_argument("model", help="FILE.py:FACTORY, a model name, or a layer string")
+    p.add_argument("--input", required=True, help="input shape, e.g. 1x3x224x224")
+    p.add_argument("--num-classes", type=int, default=10,
+                   help="classes, for a convlab.models name (default 10)")
+    p.add_argument("--run", action="store_true",
+                   help="run a forward pass even for a Sequential model")
+    p.set_defaults(func=_summary_command)
+
+    p = subparsers.add_parser(
+        "explain", help="show what a layer does: shapes, a trace, an animation",
+        description="Explain one convolution or pooling layer: its shape arithmetic, "
+                    "optionally one output traced back to its inputs (--trace) and an animation "
+                    "of the sliding window (--gif).")
+    p.add_argument("layer", help='a layer, e.g. "ConvTranspose2d(1, 1, 3, stride=2)"')
+    p.add_argument("--input", required=True,
+                   help="input shape (1x1x5x5) or its spatial size (5x5)")
+    p.add_argument("--gif", metavar="PATH", help="write the sliding-window animation here")
+    p.add_argument("--png", metavar="PATH", help="write the animation's first frame here")
+    p.add_argument("--trace", metavar="N,C,I,J",
+                   help="take this output element apart (random input and weights, --seed)")
+    p.add_argument("--numbers", choices=("auto", "yes", "no"), default="auto",
+                   help="write values in the animation's cells (default: when small)")
+    p.add_argument("--ms", type=int, default=700, help="milliseconds per frame (default 700)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the values (default 0)")
+    p.set_defaults(func=_explain_command)
+
+    p = subparsers.add_parser(
+        "gallery", help="render the standard convolution animations",
+        description="Render the standard set of animations into OUT_DIR: no padding, padding, "
+                    "half and full padding, stride, stride with padding, dilation, the "
+                    "transposed twin of each, groups, depthwise, 1x1.")
+    p.add_argument("out_dir", help="folder for the GIFs")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="render only these entries")
+    p.add_argument("--ms", type=int, default=700, help="milliseconds per frame (default 700)")
+    p.set_defaults(func=_gallery_command)
+
+
+def _sizes(text: str, nd: int) -> tuple[int, ...]:
+    from .shape import parse_shape
+
+    sizes = parse_shape(text)
+    if len(sizes) == 1:
+        sizes = sizes * nd
+    if len(sizes) != nd:
+        raise ValueError(f"--output-size needs 1 or {nd} sizes, got {text!r}")
+    return sizes
+
+
+@user_errors("shape")
+def _shape_command(args) -> int:
+    from ..engine.geometry import resolve_output_padding
+    from .layers import CONV_TRANSPOSE
+    from .shape import axis_names, padding_for, shape
+
+    report = shape(args.layer, args.input)
+    print(report)
+    if args.output_size:
+        nd = len(report.axes)
+        wanted = _sizes(args.output_size, nd)
+        names = axis_names(nd)
+        if report.layer.kind == CONV_TRANSPOSE:
+            info = report.layer
+            a = resolve_output_padding(info.type_name, nd, report.input_shape, wanted,
+                                       info.stride, info.padding, info.kernel_size,
+                                       info.dilation)
+            print(f"  output size {wanted}: output_padding={a if len(set(a)) > 1 else a[0]}")
+        else:
+            for name, axis, o in zip(names, report.axes, wanted):
+                lo, hi = padding_for(axis.i, o, axis.k, axis.s, axis.d)
+                pad = str(lo) if lo == hi else f"({lo}, {hi}) (before, after)"
+                print(f"  {name}: output {o} needs padding {pad}")
+    return 0
+
+
+def load_model(text: str, input_shape: tuple, num_classes: int = 10):
+    """A model from ``FILE.py:FACTORY``, a ``convlab.models`` name, or a layer string."""
+    if ".py:" in text:
+        path, factory = text.rsplit(":", 1)
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no such file: {path}")
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)  # the user's own file, run as `python FILE.py` would
+        if not hasattr(module, factory):
+            raise ValueError(f"{path} has no {factory!r}")
+        return getattr(module, factory)()
+    from ..models import MODELS, build_model
+
+    if text in MODELS:
+        return build_model(text, input_shape[1], num_classes)
+    if "(" in text:
+        return text
+    raise ValueError(f"cannot read the model {text!r}: give FILE.py:FACTORY, one of "
+                     f"{', '.join(MODELS)}, or a layer string")
+
+
+@user_errors("summary")
+def _summary_command(args) -> int:
+    from rich.console import Console
+
+    from .shape import parse_shape
+    from .summary import summary
+
+    input_shape = parse_shape(args.input)
+    model = load_model(args.model, input_shape, args.num_classes)
+    table = summary(model, input_shape, run=True if args.run else None)
+    console = Console()
+    needed = console.measure(table, options=console.options.update_width(10_000)).maximum
+    if needed > console.width:  # never squash the columns: let the terminal scroll instead
+        console = Console(width=needed)
+    console.print(table)
+    return 0
+
+
+@user_errors("explain")
+def _explain_command(args) -> int:
+    from .animate import animate
+    from .layer_spec import parse_layer
+    from .layers import describe
+    from .shape import parse_shape, shape
+
+    spec = parse_layer(args.layer)
+    if isinstance(spec, list):
+        raise ValueError("explain takes one layer; use `convlab summary` for a Sequential")
+    info = describe(spec)
+    dims = parse_shape(args.input)
+    if len(dims) == info.nd:  # spatial size only: one sample, the layer's channels
+        dims = (1, info.in_channels or 1, *dims)
+    print(shape(spec, dims))
+    if args.trace:
+        print()
+        print(_trace(spec, dims, args.trace, args.seed))
+    if args.gif or args.png:
+        numbers = None if args.numbers == "auto" else args.numbers == "yes"
+        anim = animate(spec, dims, numbers=numbers, seed=args.seed)
+        for path in (args.gif, args.png):
+            if path:
+                print(f"wrote {anim.save(path, ms=args.ms)} ({len(anim.steps)} frames)")
+    return 0
+
+
+def _trace(spec, dims: tuple, index_text: str, seed: int):
+    import convlab
+
+    from .trace import trace
+
+    try:
+        index = tuple(int(v) for v in index_text.replace("x", ",").split(","))
+    except ValueError:
+        raise ValueError(f"--trace needs comma-separated integers such as 0,0,1,1, got "
+                         f"{index_text!r}") from None
+    convlab.manual_seed(seed)
+    layer = spec.build()
+    x = convlab.randn(*dims)
+    return trace(layer, x, index)
+
+
+@user_errors("gallery")
+def _gallery_command(args) -> int:
+    from .gallery import gallery
+
+    for path in gallery(args.out_dir, args.only, ms=args.ms):
+        print(f"wrote {path}")
+    return 0

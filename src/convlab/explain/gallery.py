@@ -1,0 +1,72 @@
+"""The standard set of convolution animations (after Dumoulin & Visin's ``conv_arithmetic``),
+each direct convolution with its transposed twin, plus groups, depthwise and 1×1.
+
+A twin is the transposed convolution with the same ``(k, s, p, d)``: it maps the direct one's
+output size back to its input size, with ``output_padding = (i + 2p - k_eff) mod s`` where the
+stride leaves several input sizes possible.
+
+>>> GALLERY["padding_strides_odd_transposed"]
+('ConvTranspose2d(1, 1, 3, stride=2, padding=1, output_padding=1)', (3, 3))
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..engine.geometry import output_length
+from .animate import animate
+
+__all__ = ["GALLERY", "gallery"]
+
+# name: (k, s, p, d, input size) of a one-channel direct convolution
+_DIRECT = {
+    "no_padding_no_strides": (3, 1, 0, 1, 4),
+    "arbitrary_padding_no_strides": (4, 1, 2, 1, 5),
+    "same_padding_no_strides": (3, 1, 1, 1, 5),
+    "full_padding_no_strides": (3, 1, 2, 1, 5),
+    "no_padding_strides": (3, 2, 0, 1, 5),
+    "padding_strides": (3, 2, 1, 1, 5),
+    "padding_strides_odd": (3, 2, 1, 1, 6),
+    "dilation": (3, 1, 0, 2, 7),
+}
+
+
+def _layer(k: int, s: int, p: int, d: int, output_padding: int = 0, transposed=False) -> str:
+    args = [f"stride={s}"] * (s != 1) + [f"padding={p}"] * (p != 0)
+    if transposed:
+        args += [f"output_padding={output_padding}"] * (output_padding != 0)
+    args += [f"dilation={d}"] * (d != 1)
+    name = "ConvTranspose2d" if transposed else "Conv2d"
+    return f"{name}(1, 1, {', '.join([str(k)] + args)})"
+
+
+def _entries() -> dict[str, tuple[str, tuple[int, int]]]:
+    entries = {}
+    for name, (k, s, p, d, i) in _DIRECT.items():
+        o = output_length(i, k, s, p, p, d)
+        a = (i + 2 * p - d * (k - 1) - 1) % s
+        entries[name] = (_layer(k, s, p, d), (i, i))
+        entries[f"{name}_transposed"] = (_layer(k, s, p, d, a, transposed=True), (o, o))
+    entries["groups"] = ("Conv2d(4, 4, 3, padding=1, groups=2)", (4, 4))
+    entries["depthwise"] = ("Conv2d(3, 3, 3, padding=1, groups=3)", (4, 4))
+    entries["pointwise_1x1"] = ("Conv2d(4, 2, 1)", (4, 4))
+    return entries
+
+
+GALLERY: dict[str, tuple[str, tuple[int, int]]] = _entries()
+"""name -> (layer, input size) of every animation :func:`gallery` renders."""
+
+
+def gallery(out_dir, names=None, ms: int = 700) -> list[Path]:
+    """Render ``names`` (default: all of :data:`GALLERY`) as ``out_dir/NAME.gif``."""
+    names = list(GALLERY) if names is None else list(names)
+    unknown = [n for n in names if n not in GALLERY]
+    if unknown:
+        raise ValueError(f"unknown gallery entries {unknown}; known: {', '.join(GALLERY)}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names:
+        layer, size = GALLERY[name]
+        written.append(animate(layer, size).save(out_dir / f"{name}.gif", ms=ms))
+    return written
