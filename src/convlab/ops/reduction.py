@@ -124,8 +124,9 @@ class Prod(Function):
         moved = np.moveaxis(x, axes, range(x.ndim - len(axes), x.ndim))
         flat = moved.reshape(moved.shape[: x.ndim - len(axes)] + (-1,))  # (..., n)
         ones = np.ones(flat.shape[:-1] + (1,), dtype=x.dtype)
-        before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
-        after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+        # exclusive running products: before[i] = x_0 ... x_{i-1}, after[i] = x_{i+1} ... x_{n-1}
+        before = np.cumprod(np.concatenate([ones, flat], axis=-1), axis=-1)[..., :-1]
+        after = np.cumprod(np.concatenate([ones, flat[..., ::-1]], axis=-1), axis=-1)[..., -2::-1]
         others = (before * after).reshape(moved.shape)
         others = np.moveaxis(others, range(x.ndim - len(axes), x.ndim), axes)
         return _expand(gz, x.shape, axes, ctx.keepdim) * others, None, None

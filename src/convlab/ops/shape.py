@@ -221,23 +221,19 @@ class Matmul(Function):
     def backward(ctx, gz):
         x, y = ctx.saved
         sx, sy = ctx.shapes
-        # Promote 1-D operands to matrices so one formula covers every case.
-        g = gz
-        if len(sx) == 1:
-            g = np.expand_dims(g, -2)
-        if len(sy) == 1:
-            g = np.expand_dims(g, -1)
+        # Treat 1-D operands as the matrices NumPy made of them, x (1, k) and y (k, 1), and give
+        # the gradient back the axes their products dropped: first y's m, then x's n.
+        g = gz[..., None] if len(sy) == 1 else gz
+        g = g[..., None, :] if len(sx) == 1 else g  # (..., n, m)
         gx = gy = None
         if ctx.needs_input_grad[0]:
-            y2 = y.reshape(-1, 1) if y.ndim == 1 else y
-            gx = np.matmul(g, np.swapaxes(y2, -1, -2))
-            gx = gx.reshape(gx.shape[:-2] + (sx[0],)) if len(sx) == 1 else gx
-            gx = unbroadcast(gx, sx)
+            y2 = y[:, None] if y.ndim == 1 else y  # (..., k, m)
+            gx = np.matmul(g, np.swapaxes(y2, -1, -2))  # (..., n, k)
+            gx = unbroadcast(gx[..., 0, :] if len(sx) == 1 else gx, sx)
         if ctx.needs_input_grad[1]:
-            x2 = x.reshape(1, -1) if x.ndim == 1 else x
-            gy = np.matmul(np.swapaxes(x2, -1, -2), g)
-            gy = gy.reshape(gy.shape[:-1]) if len(sy) == 1 else gy
-            gy = unbroadcast(gy, sy)
+            x2 = x[None, :] if x.ndim == 1 else x  # (..., n, k)
+            gy = np.matmul(np.swapaxes(x2, -1, -2), g)  # (..., k, m)
+            gy = unbroadcast(gy[..., 0] if len(sy) == 1 else gy, sy)
         return gx, gy
 
 
