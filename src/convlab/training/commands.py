@@ -9,7 +9,7 @@ import numpy as np
 from .. import no_grad, tensor
 from ..models import MODELS
 from .datasets import DATASETS, load_datasets
-from .loop import OPTIMIZERS, TrainConfig, evaluate, load_checkpoint, model_from_checkpoint, train
+from .loop import OPTIMIZERS, SCHEDULES, TrainConfig, evaluate, load_checkpoint, model_from_checkpoint, train
 from .report import Reporter, confusion_table
 
 
@@ -28,6 +28,9 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
     p.add_argument("--lr", type=float, default=defaults.lr)
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
+    p.add_argument("--schedule", choices=SCHEDULES, default=defaults.schedule,
+                   help="learning rate over the run (default: cosine decay to 0)")
+    p.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--out", help="run directory (default: runs/<data>)")
     p.add_argument("--resume", action="store_true",
@@ -50,6 +53,7 @@ def add_parsers(subparsers) -> None:
 def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(data=args.data, root=args.root, model=args.model, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+                         schedule=args.schedule, label_smoothing=args.label_smoothing,
                          seed=args.seed, out=args.out)
     train(config, resume=args.resume, reporter=Reporter(quiet=args.quiet))
     return 0

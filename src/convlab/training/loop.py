@@ -27,6 +27,7 @@ from .figures import write_figures
 from .report import Reporter
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("cosine", "constant")
 
 
 @dataclass
@@ -36,10 +37,12 @@ class TrainConfig:
     data: str = "digits"
     root: str | None = None
     model: str | None = None  # None: the default model for the data set
-    epochs: int = 15
+    epochs: int = 25
     batch_size: int = 64
     lr: float = 1e-2
     optimizer: str = "adam"
+    schedule: str = "cosine"  # the learning rate decays to 0 over the run along a half cosine
+    label_smoothing: float = 0.1
     seed: int = 0
     out: str | None = None  # None: runs/<data>
 
@@ -50,6 +53,11 @@ class TrainConfig:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got "
                              f"{self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"--schedule must be one of {', '.join(SCHEDULES)}, got "
+                             f"{self.schedule!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got "
@@ -87,13 +95,21 @@ def evaluate(model: nn.Module, dataset, batch_size: int = 256, num_classes: int 
             "confusion": confusion}
 
 
-def _checkpoint(config, model, optimizer, epoch, history, best_accuracy) -> dict:
+def make_schedule(name: str, optimizer, total_steps: int):
+    """A scheduler stepped once per batch, or None for a constant learning rate."""
+    if name == "cosine":
+        return optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    return None
+
+
+def _checkpoint(config, model, optimizer, schedule, epoch, history, best_accuracy) -> dict:
     return {
         "format": "convlab-train-checkpoint",
         "config": dataclasses.asdict(config),
         "epoch": epoch,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
+        "schedule": schedule.state_dict() if schedule is not None else None,
         "generator": json.dumps(_random.get_rng_state()),
         "history": history,
         "best_accuracy": best_accuracy,
@@ -119,48 +135,56 @@ def model_from_checkpoint(state: dict) -> nn.Module:
 
 
 def train(config: TrainConfig, resume: bool = False, reporter: Reporter | None = None) -> dict:
-    """Train, evaluate after every epoch, checkpoint; return the final metrics."""
+    """Train, evaluate after every epoch, checkpoint; return the final metrics.
+
+    With ``resume=True`` the run in ``config.out`` continues from its last checkpoint, with the
+    configuration it was started with (only ``out`` and ``root`` are taken from ``config``).
+    """
     config = config.resolved()
     reporter = reporter or Reporter()
-    info = DATASETS[config.data]
-    train_set, test_set = load_datasets(config.data, config.root)
-
     last_path = os.path.join(config.out, "last.npz")
     best_path = os.path.join(config.out, "best.npz")
-    _random.manual_seed(config.seed)
-    model = build_model(config.model, info.in_channels, len(info.classes))
-    optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr)
-    history, start_epoch, best_accuracy = [], 0, -1.0
+    state = None
     if resume:
         if not os.path.exists(last_path):
             raise FileNotFoundError(f"--resume: no checkpoint to resume from at {last_path}")
         state = load_checkpoint(last_path)
-        if state["config"]["model"] != config.model or state["config"]["data"] != config.data:
-            raise ValueError(
-                f"--resume: {last_path} holds model {state['config']['model']!r} on "
-                f"{state['config']['data']!r}, not {config.model!r} on {config.data!r}")
+        saved = dict(state["config"], out=config.out, root=config.root or state["config"]["root"])
+        config = TrainConfig(**saved).resolved()
+
+    info = DATASETS[config.data]
+    train_set, test_set = load_datasets(config.data, config.root)
+    _random.manual_seed(config.seed)
+    model = build_model(config.model, info.in_channels, len(info.classes))
+    optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr)
+    loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True)
+    schedule = make_schedule(config.schedule, optimizer, config.epochs * len(loader))
+    history, saved_epoch, best_accuracy = [], 0, -1.0
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if schedule is not None:
+            schedule.load_state_dict(state["schedule"])
         _random.set_rng_state(json.loads(state["generator"]))
-        history, start_epoch = list(state["history"]), int(state["epoch"])
+        history, saved_epoch = list(state["history"]), int(state["epoch"])
         best_accuracy = float(state["best_accuracy"])
-        reporter.resumed(last_path, start_epoch)
+        reporter.resumed(last_path, saved_epoch)
 
-    loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True)
     reporter.start(config, model, len(train_set), len(test_set))
-    epoch = start_epoch
     try:
-        for epoch in range(start_epoch + 1, config.epochs + 1):
+        for epoch in range(saved_epoch + 1, config.epochs + 1):
             model.train()
             seen, loss_sum, correct = 0, 0.0, 0
             started = time.perf_counter()
             with reporter.epoch_progress(epoch, config.epochs, len(loader)) as advance:
                 for images, labels in loader:
                     logits = model(images)
-                    loss = F.cross_entropy(logits, labels)
+                    loss = F.cross_entropy(logits, labels, label_smoothing=config.label_smoothing)
                     optimizer.zero_grad()
                     loss.backward()
                     optimizer.step()
+                    if schedule is not None:
+                        schedule.step()
                     n = labels.shape[0]
                     seen += n
                     loss_sum += loss.item() * n
@@ -168,19 +192,21 @@ def train(config: TrainConfig, resume: bool = False, reporter: Reporter | None =
                     advance(loss_sum / seen, correct / seen)
             seconds = time.perf_counter() - started
             test = evaluate(model, test_set, num_classes=len(info.classes))
-            row = {"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
-                   "test_loss": test["loss"], "test_accuracy": test["accuracy"],
-                   "seconds": seconds, "images_per_second": seen / seconds}
-            history.append(row)
-            reporter.epoch_done(row)
-            if test["accuracy"] > best_accuracy:
-                best_accuracy = test["accuracy"]
-                save(_checkpoint(config, model, optimizer, epoch, history, best_accuracy),
-                     best_path)
-            save(_checkpoint(config, model, optimizer, epoch, history, best_accuracy), last_path)
+            history.append({
+                "epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
+                "test_loss": test["loss"], "test_accuracy": test["accuracy"],
+                "seconds": seconds, "images_per_second": seen / seconds})
+            improved = test["accuracy"] > best_accuracy
+            best_accuracy = max(best_accuracy, test["accuracy"])
+            checkpoint = _checkpoint(config, model, optimizer, schedule, epoch, history,
+                                     best_accuracy)
+            if improved:
+                save(checkpoint, best_path)
+            save(checkpoint, last_path)
+            saved_epoch = epoch
+            reporter.epoch_done(history[-1])
     except KeyboardInterrupt:
-        done = history[-1]["epoch"] if history else start_epoch
-        reporter.interrupted(last_path, done)
+        reporter.interrupted(last_path, saved_epoch)
         raise
 
     final = evaluate(model, test_set, num_classes=len(info.classes))
@@ -190,6 +216,5 @@ def train(config: TrainConfig, resume: bool = False, reporter: Reporter | None =
                "confusion_matrix": final["confusion"].tolist(), "classes": list(info.classes)}
     write_text_atomic(os.path.join(config.out, "metrics.json"), json.dumps(metrics, indent=2))
     reporter.finish(final, info.classes)
-    figures = write_figures(model, history, test_set, config.out)
-    reporter.figures(figures)
+    reporter.figures(write_figures(model, history, test_set, config.out))
     return metrics

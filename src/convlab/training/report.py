@@ -21,7 +21,7 @@ class Reporter:
         self.console.print(
             f"[bold]convlab train[/bold]: {config.model} on {config.data} "
             f"({n_train} train / {n_test} test images), {n_params:,} parameters, "
-            f"{config.optimizer} lr={config.lr}, batch {config.batch_size}, "
+            f"{config.optimizer} lr={config.lr} ({config.schedule}), batch {config.batch_size}, "
             f"{config.epochs} epochs, seed {config.seed} -> {config.out}")
 
     def resumed(self, path: str, epoch: int) -> None:
@@ -46,9 +46,9 @@ class Reporter:
 
     def epoch_done(self, row: dict) -> None:
         self.console.print(
-            f"epoch {row['epoch']:3d}  train loss {row['train_loss']:.4f} "
-            f"acc {row['train_accuracy']:.2%}  test loss {row['test_loss']:.4f} "
-            f"acc {row['test_accuracy']:.2%}  {row['images_per_second']:,.0f} img/s")
+            f"epoch {row['epoch']:2d}  train loss {row['train_loss']:.4f} acc "
+            f"{row['train_accuracy']:6.2%}  test loss {row['test_loss']:.4f} acc "
+            f"{row['test_accuracy']:6.2%}  {row['images_per_second']:,.0f} img/s", soft_wrap=True)
 
     def interrupted(self, path: str, epoch: int) -> None:
         self.console.print(
