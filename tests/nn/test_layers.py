@@ -1,0 +1,143 @@
+"""Linear, Identity, Flatten/Unflatten, Dropout and the activations: each against its PyTorch
+twin (same weights: output and every gradient), reprs, and the functional forms' errors."""
+
+import numpy as np
+import pytest
+
+import convlab
+import convlab.nn as nn
+import convlab.nn.functional as F
+from twin import check_twin, torch_repr
+
+
+@pytest.fixture
+def torch():
+    return pytest.importorskip("torch")
+
+
+def randn(*shape, seed=0, dtype=np.float32):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("shape", [(4, 5), (2, 3, 5), (5,)])
+def test_linear(torch, bias, shape):
+    ours, theirs = nn.Linear(5, 3, bias=bias), torch.nn.Linear(5, 3, bias=bias)
+    assert repr(ours) == torch_repr(theirs)
+    check_twin(torch, ours, theirs, randn(*shape))
+
+
+def test_linear_float64_and_errors(torch):
+    ours = nn.Linear(4, 2, dtype=convlab.float64)
+    assert ours.weight.dtype == convlab.float64
+    check_twin(torch, ours, torch.nn.Linear(4, 2, dtype=torch.float64),
+               randn(3, 4, dtype=np.float64), rtol=1e-12, atol=1e-12)
+    with pytest.raises(RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied "
+                                           r"\(4x400 and 256x120\)"):
+        nn.Linear(256, 120)(convlab.zeros(4, 400))
+    with pytest.raises(RuntimeError, match="same dtype"):
+        ours(convlab.zeros(1, 4))
+    with pytest.raises(TypeError, match="argument 'input' must be a convlab.Tensor"):
+        ours(np.zeros((1, 4)))
+
+
+def test_identity_flatten_unflatten(torch):
+    x = randn(2, 3, 4, 5)
+    for ours, theirs in [(nn.Identity(54, unused=1), torch.nn.Identity(54, unused=1)),
+                         (nn.Flatten(), torch.nn.Flatten()),
+                         (nn.Flatten(0, 2), torch.nn.Flatten(0, 2)),
+                         (nn.Unflatten(1, (3, 1)), torch.nn.Unflatten(1, (3, 1))),
+                         (nn.Unflatten(-1, [5, 1]), torch.nn.Unflatten(-1, [5, 1]))]:
+        assert repr(ours) == torch_repr(theirs)
+        check_twin(torch, ours, theirs, x)
+
+
+ACTIVATIONS = [
+    ("ReLU", (), {}), ("ReLU", (), {"inplace": True}), ("LeakyReLU", (), {}),
+    ("LeakyReLU", (0.2, True), {}), ("ELU", (), {}), ("ELU", (0.5,), {"inplace": True}),
+    ("GELU", (), {}), ("GELU", (), {"approximate": "tanh"}), ("SiLU", (), {}),
+    ("SiLU", (True,), {}), ("Sigmoid", (), {}), ("Tanh", (), {}), ("Softmax", (1,), {}),
+    ("Softmax", (), {"dim": -1}), ("LogSoftmax", (1,), {}), ("LogSoftmax", (0,), {}),
+]
+
+
+@pytest.mark.parametrize("name,args,kwargs", ACTIVATIONS)
+def test_activation_layers(torch, name, args, kwargs):
+    ours, theirs = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
+    assert repr(ours) == torch_repr(theirs)
+    x = randn(3, 4, 5) * 3
+    if kwargs.get("inplace") or True in args:
+        # in place on a non-leaf, as in a network: the twin runs after a differentiable op
+        check_twin(torch, ours, theirs, x, call=lambda m, t: m(t * 1))
+    else:
+        check_twin(torch, ours, theirs, x)
+
+
+def test_functional_activations_and_float64(torch):
+    x = randn(4, 6, dtype=np.float64) * 4
+    tx = torch.from_numpy(x)
+    cx = convlab.tensor(x)
+    for ours, theirs in [(F.relu(cx), torch.relu(tx)), (F.elu(cx, 2.0), torch.nn.functional.elu(tx, 2.0)),
+                         (F.gelu(cx), torch.nn.functional.gelu(tx)),
+                         (F.silu(cx), torch.nn.functional.silu(tx)),
+                         (F.sigmoid(cx), torch.sigmoid(tx)), (F.tanh(cx), torch.tanh(tx)),
+                         (F.log_softmax(cx, 1), torch.log_softmax(tx, 1)),
+                         (F.softmax(cx, 0, dtype=convlab.float32),
+                          torch.softmax(tx, 0, dtype=torch.float32))]:
+        assert ours.dtype.name == str(theirs.dtype).split(".")[1]
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-12)
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
+        F.softmax(cx)
+    with pytest.raises(ValueError, match="approximate argument must be either none or tanh"):
+        F.gelu(cx, approximate="fast")
+    with pytest.raises(TypeError, match="floating point"):
+        F.gelu(convlab.tensor([1, 2]))
+    # in place on a leaf that requires grad is refused, as in PyTorch
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        F.relu(convlab.ones(2, requires_grad=True), inplace=True)
+    y = convlab.tensor([-1.0, 2.0])
+    assert F.relu_(y) is y and y.tolist() == [0.0, 2.0]
+
+
+def test_dropout_statistics_scaling_and_eval():
+    convlab.manual_seed(0)
+    x = convlab.ones(200, 100, requires_grad=True)
+    d = nn.Dropout(0.3)
+    y = d(x)
+    values = np.unique(y.detach().numpy())
+    np.testing.assert_allclose(values, [0.0, 1 / 0.7], rtol=1e-6)
+    assert abs((y.detach().numpy() == 0).mean() - 0.3) < 0.01
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), y.detach().numpy())  # the gradient is the mask
+    d.eval()
+    assert d(x) is x
+    assert np.all(nn.Dropout(1.0)(x).detach().numpy() == 0)
+    convlab.manual_seed(1)
+    a = nn.Dropout()(x).detach().numpy()
+    convlab.manual_seed(1)
+    np.testing.assert_array_equal(a, nn.Dropout()(x).detach().numpy())  # seeded
+
+
+@pytest.mark.parametrize("cls,shape", [("Dropout1d", (8, 50, 7)), ("Dropout2d", (8, 50, 3, 4)),
+                                       ("Dropout3d", (8, 50, 2, 3, 2)), ("Dropout3d", (50, 2, 3, 2))])
+def test_channel_dropout_zeroes_whole_channels(torch, cls, shape):
+    convlab.manual_seed(0)
+    layer = getattr(nn, cls)(p=0.4)
+    assert repr(layer) == torch_repr(getattr(torch.nn, cls)(p=0.4))
+    y = layer(convlab.ones(*shape)).numpy()
+    spatial = tuple(range(y.ndim - int(cls[-2]), y.ndim))
+    per_channel = y.reshape(y.shape[:y.ndim - len(spatial)] + (-1,))
+    assert np.all((per_channel == 0).all(-1) | (per_channel == per_channel[..., :1]).all(-1))
+    assert abs((per_channel[..., 0] == 0).mean() - 0.4) < 0.1
+
+
+def test_dropout_arguments():
+    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got "
+                                         "1.5"):
+        nn.Dropout(1.5)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        F.dropout(convlab.ones(2), -0.1)
+    with pytest.warns(UserWarning, match="Received a 3D input to dropout2d"):
+        assert F.dropout2d(convlab.ones(2, 3, 4)).shape == (2, 3, 4)
+    with pytest.raises(ValueError, match=r"Expected 4D \(unbatched\) or 5D \(batched\) input"):
+        F.dropout3d(convlab.ones(2, 3))
