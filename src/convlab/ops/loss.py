@@ -68,7 +68,10 @@ def _upstream(gy: np.ndarray, reduction: str, denominator) -> np.ndarray:
 class CrossEntropy(Function):
     """Cross-entropy of ``softmax(x)`` along ``axis`` against coefficients ``Q`` (see the
     module docstring). Shape: ``x``, ``Q`` ``(N, C, *d)`` (or ``(C,)``), output per
-    ``reduction``: ``(N, *d)`` for ``'none'``, else a scalar."""
+    ``reduction``: ``(N, *d)`` for ``'none'``, else a scalar.
+
+    ``Q`` may itself need a gradient (probability targets): ``dl_n/dQ_nc = -log p_nc``.
+    """
 
     @staticmethod
     def forward(ctx, x, Q, axis, reduction, denominator):
@@ -84,8 +87,10 @@ class CrossEntropy(Function):
         G = _upstream(gy, ctx.reduction, ctx.denominator)
         if ctx.reduction == "none":
             G = np.expand_dims(G, ctx.axis)
-        gx = G * (np.exp(log_p) * Q.sum(axis=ctx.axis, keepdims=True) - Q)
-        return gx, None, None, None, None
+        gx = G * (np.exp(log_p) * Q.sum(axis=ctx.axis, keepdims=True) - Q) \
+            if ctx.needs_input_grad[0] else None
+        gQ = -G * log_p if ctx.needs_input_grad[1] else None
+        return gx, gQ, None, None, None
 
 
 class NllLoss(Function):
@@ -109,7 +114,8 @@ class NllLoss(Function):
 class BinaryCrossEntropy(Function):
     """l = -w (y log x + (1 - y) log(1 - x)), each log clamped at -100 (as PyTorch).
 
-    dl/dx = w (x - y) / max(x (1 - x), 1e-12);  dl/dy = -w (log x - log(1 - x)).
+    dl/dx = w (x - y) / max(x (1 - x), 1e-12);  dl/dy = -w (log x - log(1 - x)), with the
+    logs unclamped there (infinite at 0 and 1, as PyTorch's).
     Shape: ``x``, ``y`` the same; ``w`` broadcasts to them (or None).
     """
 
@@ -121,19 +127,22 @@ class BinaryCrossEntropy(Function):
         losses = -(y * log_x + (1 - y) * log_1mx)
         if w is not None:
             losses = losses * w
-        ctx.save_for_backward(x, y, w, log_x, log_1mx)
+        ctx.save_for_backward(x, y, w)
         ctx.reduction = reduction
         return _reduce(losses.astype(x.dtype, copy=False), reduction, x.size)
 
     @staticmethod
     def backward(ctx, gy):
-        x, y, w, log_x, log_1mx = ctx.saved
+        x, y, w = ctx.saved
         G = _upstream(gy, ctx.reduction, x.size)
         if w is not None:
             G = G * w
         gx = G * (x - y) / np.maximum(x * (1 - x), x.dtype.type(1e-12)) \
             if ctx.needs_input_grad[0] else None
-        gt = -G * (log_x - log_1mx) if ctx.needs_input_grad[1] else None
+        gt = None
+        if ctx.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gt = -G * (np.log(x) - np.log1p(-x))
         return gx, gt, None, None
 
 

@@ -37,7 +37,7 @@ def _check(name: str, input, floating: bool = True) -> Tensor:
 
 
 def _result(input: Tensor, out: Tensor, inplace: bool) -> Tensor:
-    return input._assign(out) if inplace else out
+    return input.copy_(out) if inplace else out
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:

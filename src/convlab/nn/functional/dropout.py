@@ -34,7 +34,7 @@ def _dropout(name: str, input: Tensor, p: float, training: bool, inplace: bool,
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     mask = Tensor._wrap((keep * scale).astype(dtype))  # broadcasts over the non-mask dims
     out = input * mask
-    return input._assign(out) if inplace else out
+    return input.copy_(out) if inplace else out
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True,

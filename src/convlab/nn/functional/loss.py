@@ -116,12 +116,12 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                 f"have the input's shape {list(input.shape)}, got {list(target.shape)}; for "
                 f"class indices use an integer target (e.g. target.long())")
         C = input.shape[axis]
-        dtype = input._data.dtype
-        t = target._data.astype(dtype, copy=False)
+        Q = target if target.dtype == input.dtype else target.to(input.dtype)
         if label_smoothing:
-            t = t * dtype.type(1 - label_smoothing) + dtype.type(label_smoothing / C)
-        w = _class_weight("cross_entropy", weight, C, dtype)
-        Q = t if w is None else t * w.reshape((-1,) + (1,) * (input.dim() - axis - 1))
+            Q = Q * (1 - label_smoothing) + label_smoothing / C
+        w = _class_weight("cross_entropy", weight, C, input._data.dtype)
+        if w is not None:
+            Q = Q * Tensor._wrap(w.reshape((-1,) + (1,) * (input.dim() - axis - 1)))
         return L.CrossEntropy.apply(input, Q, axis, reduction, input.numel() // C)
     Q, denominator = _index_coefficients("cross_entropy", input, target, axis, weight,
                                          ignore_index, label_smoothing)
