@@ -71,3 +71,14 @@ def test_gallery_command(capsys, tmp_path):
     code, out, _ = run(capsys, "gallery", str(tmp_path), "--only", "no_padding_no_strides",
                        "--ms", "50")
     assert code == 0 and (tmp_path / "no_padding_no_strides.gif").exists()
+
+
+def test_summary_draws_a_receptive_field_map(capsys, tmp_path):
+    out = tmp_path / "rf.png"
+    code, text, _ = run(capsys, "summary", "Sequential(Conv2d(3, 4, 3), MaxPool2d(2))", "--input",
+                        "1x3x20x30", "--rf-map", str(out), "--unit", "2,3", "--image",
+                        str(tmp_path / "missing.jpg"))
+    assert code == 2  # the image is missing
+    code, text, _ = run(capsys, "summary", "Sequential(Conv2d(3, 4, 3), MaxPool2d(2))", "--input",
+                        "1x3x20x30", "--rf-map", str(out), "--unit", "2,3")
+    assert code == 0 and "16 input pixels" in text and out.exists()

@@ -63,7 +63,8 @@ def _ones_chain(torch, specs):
 
 @pytest.mark.parametrize("specs", [
     [("Conv2d", dict(kernel_size=3, dilation=2)), ("Conv2d", dict(kernel_size=3, stride=2))],
-    [("Conv2d", dict(kernel_size=5, padding=2)), ("Conv2d", dict(kernel_size=3, stride=2, padding=1)),
+    [("Conv2d", dict(kernel_size=5, padding=2)),
+     ("Conv2d", dict(kernel_size=3, stride=2, padding=1)),
      ("Conv2d", dict(kernel_size=(3, 1), dilation=3))],
     [("ConvTranspose2d", dict(kernel_size=3, stride=2, padding=1)),
      ("Conv2d", dict(kernel_size=2, stride=1))],

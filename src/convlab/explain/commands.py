@@ -61,6 +61,13 @@ def add_parsers(subparsers) -> None:
                    help="classes, for a convlab.models name (default 10)")
     p.add_argument("--run", action="store_true",
                    help="run a forward pass even for a Sequential model")
+    p.add_argument("--rf-map", metavar="PATH",
+                   help="also draw which input pixels feed one output unit (PNG)")
+    p.add_argument("--unit", default="0,0", metavar="I,J",
+                   help="the output position for --rf-map (default 0,0)")
+    p.add_argument("--layer", help="the layer for --rf-map, by name (default: the last "
+                                   "with a spatial output)")
+    p.add_argument("--image", help="draw --rf-map over this image, resized to the input")
     p.set_defaults(func=_summary_command)
 
     p = subparsers.add_parser(
@@ -167,7 +174,27 @@ def _summary_command(args) -> int:
     if needed > console.width:  # never squash the columns: let the terminal scroll instead
         console = Console(width=needed)
     console.print(table)
+    if args.rf_map:
+        _rf_map(model, input_shape, args)
     return 0
+
+
+def _rf_map(model, input_shape: tuple, args) -> None:
+    from ..vision.image import load_image
+    from .receptive import receptive_field_map
+
+    try:
+        unit = tuple(int(v) for v in args.unit.split(","))
+    except ValueError:
+        raise ValueError(f"--unit needs comma-separated integers such as 3,4, got "
+                         f"{args.unit!r}") from None
+    rf = receptive_field_map(model, input_shape, unit, -1 if args.layer is None else args.layer)
+    image = None
+    if args.image and len(input_shape) == 4:
+        image = load_image(args.image, gray=input_shape[1] == 1, size=input_shape[2:])
+    rf.save(args.rf_map, image)
+    print(f"wrote {args.rf_map}: layer {rf.layer}, unit {rf.unit}, "
+          f"{int((rf.counts > 0).sum())} input pixels")
 
 
 @user_errors("explain")

@@ -105,8 +105,8 @@ def _header(anim) -> list[str]:
     if anim.kind == CONV_TRANSPOSE:
         eq = [equivalent_axis(a) for a in anim.axes]
         lines.append("equals a direct convolution, stride 1, kernel flipped, over the input with "
-                     + ", ".join(f"{n}: {e.s - 1} zero(s) between cells, padding {e.pad_lo}|{e.pad_hi}"
-                                 for n, e in zip(names, eq)))
+                     + ", ".join(f"{n}: {e.s - 1} zero(s) between cells, "
+                                 f"padding {e.pad_lo}|{e.pad_hi}" for n, e in zip(names, eq)))
     elif anim.kind == POOL:
         lines.append("max over each window (padding never wins)" if anim.pool == "max" else
                      "mean over each window (padding counts as 0)")

@@ -270,7 +270,8 @@ def _has_bias(layer) -> bool:
 
 
 def describe(layer) -> Layer:
-    """A :class:`Layer` for a module (convlab or PyTorch), a :class:`LayerSpec` or a layer string."""
+    """A :class:`Layer` for a module (convlab or PyTorch), a :class:`LayerSpec` or a layer
+    string."""
     if isinstance(layer, str):
         layer = parse_layer(layer)
         if isinstance(layer, list):

@@ -190,12 +190,13 @@ class ReceptiveFieldMap:
         spans = self.span if len(self.span) == 2 else [(0, 0)] + list(self.span)
         (u0, v0), (u1, v1) = spans
         fig, ax = plt.subplots(figsize=(6, 6 * H / W if W >= H else 6), dpi=100)
-        ax.imshow(image, cmap="gray" if image.ndim == 2 else None, extent=(-.5, W - .5, H - .5, -.5))
+        extent = (-.5, W - .5, H - .5, -.5)  # pixel centres on integer coordinates
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None, extent=extent)
         seen = counts > 0
         ax.imshow(np.where(seen, 0.0, 0.6), cmap="gray_r", alpha=np.where(seen, 0, 0.6),
-                  vmin=0, vmax=1, extent=(-.5, W - .5, H - .5, -.5))
+                  vmin=0, vmax=1, extent=extent)
         heat = np.ma.masked_where(~seen, counts)
-        ax.imshow(heat, cmap="inferno", alpha=0.45, extent=(-.5, W - .5, H - .5, -.5))
+        ax.imshow(heat, cmap="inferno", alpha=0.45, extent=extent)
         ax.add_patch(Rectangle((float(u1) - .5, float(u0) - .5), float(v1 - u1) + 1,
                                float(v0 - u0) + 1, fill=False, edgecolor="cyan", linewidth=1.5))
         centre = (float(u1 + v1) / 2, float(u0 + v0) / 2)
@@ -247,5 +248,5 @@ def receptive_field_map(model, input_size, unit, layer=-1) -> ReceptiveFieldMap:
     if len(unit) != nd:
         raise ValueError(f"unit must have {nd} coordinates (one per spatial axis), got {unit}")
     field = rows[index].field
-    return ReceptiveFieldMap(f"{rows[index].name} ({rows[index].type})", unit, path_counts(chain_axes, unit), field,
-                             span(field, unit))
+    return ReceptiveFieldMap(f"{rows[index].name} ({rows[index].type})", unit,
+                             path_counts(chain_axes, unit), field, span(field, unit))

@@ -50,7 +50,8 @@ def parse_shape(text) -> tuple[int, ...]:
 
 def axis_names(nd: int) -> tuple[str, ...]:
     """PyTorch's names of the spatial axes: ``L``; ``H, W``; ``D, H, W``."""
-    return {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}.get(nd, tuple(f"dim{i}" for i in range(nd)))
+    names = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+    return names.get(nd, tuple(f"dim{i}" for i in range(nd)))
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,8 @@ class Summary:
         layer's output, kept for backward and its gradient), parameters, and their sum."""
         mb = self.itemsize / 1e6
         sizes = {"input": math.prod(self.input_size) * mb,
-                 "forward/backward pass": 2 * sum(math.prod(r.output_shape) for r in self.rows) * mb,
+                 "forward/backward pass":
+                     2 * sum(math.prod(r.output_shape) for r in self.rows) * mb,
                  "params": self.total_params * mb}
         sizes["estimated total"] = sum(sizes.values())
         return sizes

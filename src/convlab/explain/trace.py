@@ -91,7 +91,8 @@ class Trace:
             blocks = [("window", _cells(self.window[c_local], self.kinds)),
                       ("kernel", _cells(self.kernel[c_local])),
                       ("products", _cells(self.products[c_local]))]
-            lines.append(f"  input channel {c}: sum of products = {_num(self.channel_sums[c_local])}")
+            total = _num(self.channel_sums[c_local])
+            lines.append(f"  input channel {c}: sum of products = {total}")
             lines += ["    " + row for row in _side_by_side(blocks)]
         sums = " + ".join(_num(v) for v in self.channel_sums)
         bias = f" + bias {_num(self.bias)}" if self.bias is not None else " (no bias)"

@@ -20,11 +20,12 @@ __all__ = ["load_image", "save_image", "sample_photo", "to_tensor", "to_image", 
 
 
 def sample_photo() -> Path:
-    """Path of the photo that ships with convlab (``china.jpg``, CC BY 2.0, see PHOTO_LICENSE.txt)."""
+    """Path of the photo that ships with convlab: ``china.jpg``, CC BY 2.0 (PHOTO_LICENSE.txt)."""
     return Path(str(resources.files("convlab.vision") / "china.jpg"))
 
 
-def load_image(path=None, gray: bool = False, size: int | tuple[int, int] | None = None) -> np.ndarray:
+def load_image(path=None, gray: bool = False,
+               size: int | tuple[int, int] | None = None) -> np.ndarray:
     """Read an image file as ``(H, W, 3)`` uint8, or ``(H, W)`` with ``gray=True``.
 
     ``path=None`` reads :func:`sample_photo`. ``size`` resizes first: an int is the longer side
@@ -72,7 +73,8 @@ def _is_uint8_image(image) -> bool:
 
 
 def as_array(x) -> np.ndarray:
-    """The NumPy values of a convlab Tensor, a PyTorch tensor or an array-like (no copy where possible)."""
+    """The NumPy values of a convlab Tensor, a PyTorch tensor or an array-like (no copy where
+    possible)."""
     if hasattr(x, "_data"):  # convlab.Tensor
         return x._data
     if hasattr(x, "detach") and hasattr(x, "numpy"):  # torch.Tensor
@@ -92,7 +94,8 @@ def to_tensor(image, dtype=None):
     if array.ndim == 2:
         array = array[:, :, None]  # (H, W) -> (H, W, 1)
     if array.ndim != 3:
-        raise ValueError(f"to_tensor: expected an (H, W) or (H, W, C) image, got shape {array.shape}")
+        raise ValueError(f"to_tensor: expected an (H, W) or (H, W, C) image, got shape "
+                         f"{array.shape}")
     scale = 255.0 if array.dtype == np.uint8 else 1.0
     chw = np.ascontiguousarray(array.transpose(2, 0, 1)[None])  # (H, W, C) -> (1, C, H, W)
     return convlab.tensor(chw / scale, dtype=dtype or convlab.float32)

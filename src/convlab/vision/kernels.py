@@ -42,7 +42,7 @@ def box(size: int = 3) -> np.ndarray:
 
 
 def gaussian(size: int = 5, sigma: float | None = None) -> np.ndarray:
-    """``exp(-(x² + y²) / (2 sigma²))`` sampled on a ``size``×``size`` grid centred at 0, summing to 1.
+    """``exp(-(x² + y²) / (2 sigma²))`` on a ``size``×``size`` grid centred at 0, summing to 1.
 
     ``sigma`` defaults to ``size / 6``, so the window holds ±3 sigma.
     """
@@ -76,7 +76,8 @@ _PREWITT_RIGHT = _rows([-1, 0, 1], [-1, 0, 1], [-1, 0, 1])
 
 
 def _four_directions(family: str, right: np.ndarray) -> dict[str, np.ndarray]:
-    """The ``right`` kernel and its three turns; ``-x`` is right, ``-y`` is bottom (rows grow down)."""
+    """The ``right`` kernel and its three turns; ``-x`` is right, ``-y`` is bottom (rows grow
+    down)."""
     bottom = right.T.copy()
     kernels = {"right": right, "left": -right, "bottom": bottom, "top": -bottom,
                "x": right, "y": bottom}
@@ -94,7 +95,7 @@ KERNELS: dict[str, np.ndarray] = {
     **_four_directions("sobel", _SOBEL_RIGHT),
     **_four_directions("prewitt", _PREWITT_RIGHT),
 }
-"""Every named 3×3 kernel. ``box``, ``gaussian`` and ``identity`` also take a size: ``"box(5)"``."""
+"""Every named 3×3 kernel. ``box``, ``gaussian`` and ``identity`` also take a size."""
 
 _SIZED = {"identity": identity, "box": box, "gaussian": gaussian}
 
@@ -133,7 +134,8 @@ def kernel(spec) -> np.ndarray:
     if any(ch.isdigit() for ch in name):
         return parse_numbers(text)
     raise ValueError(f"unknown kernel {spec!r}; known: {', '.join(sorted(KERNELS))}, "
-                     "gaussian(size, sigma), box(size), or numbers such as '1 0 -1; 2 0 -2; 1 0 -1'")
+                     "gaussian(size, sigma), box(size), or numbers such as "
+                     "'1 0 -1; 2 0 -2; 1 0 -1'")
 
 
 def _sized(text: str) -> np.ndarray:
