@@ -54,11 +54,15 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
         array = np.array(data)
         from_python = False
     else:
-        array = np.array(data)
+        try:
+            array = np.array(data)
+        except ValueError:
+            raise ValueError("tensor(): the nested sequences are ragged: the sequences at each "
+                             "depth must all have the same length") from None
         from_python = True
     if array.dtype == object:
-        raise TypeError(f"tensor(): could not build a tensor from {type(data).__name__} "
-                        "(ragged nested sequences or non-numeric items)")
+        raise TypeError(f"tensor(): could not build a tensor from {type(data).__name__}: "
+                        "its items must be numbers")
     target = _dtype.to_numpy_dtype(dtype) if dtype is not None else _infer_dtype(array,
                                                                                from_python)
     return _finish(array.astype(target, copy=False), requires_grad)
