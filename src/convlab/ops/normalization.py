@@ -30,7 +30,8 @@ def moments(x: np.ndarray, axes: tuple) -> tuple[np.ndarray, np.ndarray]:
     """Mean and biased variance of ``x`` over ``axes``, both with the reduced axes kept as 1."""
     mean = x.mean(axis=axes, keepdims=True)
     d = x - mean
-    return mean, (d * d).mean(axis=axes, keepdims=True)
+    d *= d  # in place: one temporary of x's size, not two
+    return mean, d.mean(axis=axes, keepdims=True)
 
 
 class Normalize(Function):
@@ -45,10 +46,14 @@ class Normalize(Function):
     @staticmethod
     def forward(ctx, x, w, b, mean, var, eps, param_shape, stat_axes):
         invstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
-        x_hat = (x - mean) * invstd
-        y = x_hat if w is None else x_hat * w.reshape(param_shape)
-        if b is not None:
-            y = y + b.reshape(param_shape)
+        x_hat = x - mean
+        x_hat *= invstd
+        if w is None:
+            y = x_hat if b is None else x_hat + b.reshape(param_shape)
+        else:
+            y = x_hat * w.reshape(param_shape)
+            if b is not None:
+                y += b.reshape(param_shape)
         ctx.save_for_backward(x_hat, invstd, w)
         ctx.param_shape, ctx.stat_axes = param_shape, stat_axes
         ctx.bias_shape = None if b is None else b.shape
@@ -65,9 +70,11 @@ class Normalize(Function):
             gb = unbroadcast(gy, ctx.param_shape).reshape(ctx.bias_shape)
         if need_x:
             g_hat = gy if w is None else gy * w.reshape(ctx.param_shape)
-            if ctx.stat_axes is not None:
+            if ctx.stat_axes is None:
+                gx = g_hat * invstd
+            else:
                 axes = ctx.stat_axes
-                g_hat = (g_hat - g_hat.mean(axis=axes, keepdims=True)
-                         - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True))
-            gx = g_hat * invstd
+                gx = g_hat - g_hat.mean(axis=axes, keepdims=True)
+                gx -= x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True)
+                gx *= invstd
         return gx, gw, gb, None, None, None, None, None
