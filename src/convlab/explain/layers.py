@@ -278,7 +278,7 @@ def describe(layer) -> Layer:
             raise ValueError("describe: expected one layer, got a Sequential; use summary()")
     name = _type_name(layer)
     params = _count_params(layer)
-    match = re.fullmatch(r"(?:Lazy)?Conv(Transpose)?([123])d", name)
+    match = re.fullmatch(r"Conv(Transpose)?([123])d", name)
     if match:
         nd = int(match.group(2))
         transposed = bool(match.group(1))
