@@ -174,9 +174,8 @@ def _binary(fn: type[Function], op: str, a, b, float_result: bool = False) -> "T
     if float_result and dtype.kind != "f":
         dtype = _dtype.get_default_dtype().numpy
     x, y = _as_operand(a, dtype), _as_operand(b, dtype)
-    if np.shape(x._data if isinstance(x, Tensor) else x) != np.shape(
-            y._data if isinstance(y, Tensor) else y):
-        _broadcast_check(op, x, y)
+    if isinstance(x, Tensor) and isinstance(y, Tensor) and x._data.shape != y._data.shape:
+        _broadcast_check(op, x, y)  # (numbers broadcast against anything)
     return fn.apply(x, y)
 
 
