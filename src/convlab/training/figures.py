@@ -9,8 +9,8 @@ import os
 
 import numpy as np
 
-from .. import no_grad
 from .._atomic import atomic_path
+from ..vision import draw_feature_maps, feature_maps
 
 
 def _pyplot():
@@ -79,34 +79,13 @@ def plot_filters(model, path: str) -> str:
 
 
 def plot_feature_maps(model, image, path: str, title: str = "") -> str:
-    """One image and what every convolution layer makes of it (up to 16 channels per layer)."""
-    plt = _pyplot()
-    layers = _conv_layers(model)
-    outputs = {}
-    hooks = [m.register_forward_hook(
-        lambda module, inputs, output, name=name: outputs.__setitem__(name, output))
-        for name, m in layers]
-    model.eval()
-    with no_grad():
-        model(image.unsqueeze(0))
-    for h in hooks:
-        h.remove()
-    shown = 16
-    fig, axes = plt.subplots(len(layers) + 1, shown, figsize=(shown * 0.9, 1.1 * (len(layers) + 1)),
-                             squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    picture = image.numpy()
-    axes[0, 0].imshow(picture[0] if picture.shape[0] == 1 else
-                      np.clip(np.moveaxis(picture, 0, -1) * 0.25 + 0.5, 0, 1), cmap="gray")
-    axes[0, 0].set_title("input", fontsize=7)
-    for row, (name, _) in enumerate(layers, start=1):
-        maps = outputs[name].numpy()[0]  # (C, H, W)
-        for c in range(min(shown, maps.shape[0])):
-            axes[row, c].imshow(maps[c], cmap="viridis")
-        axes[row, 0].set_title(f"{name} {tuple(maps.shape)}", fontsize=7, loc="left")
-    fig.suptitle(title or "feature maps of one test image, per convolution layer")
-    return _save(fig, path)
+    """One image and what every 2-D convolution layer makes of it (``convlab.vision``'s
+    drawing, written atomically)."""
+    picture = draw_feature_maps(image.numpy(), feature_maps(model, image.unsqueeze(0)),
+                                title=title)
+    with atomic_path(path) as tmp:
+        picture.save(tmp)
+    return path
 
 
 def write_figures(model, history: list[dict], test_set, out: str) -> list[str]:
