@@ -371,6 +371,30 @@ def test_dim_errors_name_the_op():
         convlab.stack([x, convlab.zeros(3, 2)])
 
 
+def test_chunk_and_split_of_an_empty_dim():
+    x = convlab.zeros(0, 3)
+    assert [t.shape for t in x.chunk(2)] == [(0, 3), (0, 3)]
+    assert [t.shape for t in x.split(2)] == [(0, 3)]
+    assert [t.shape for t in convlab.zeros(5, 2).chunk(3)] == [(2, 2), (2, 2), (1, 2)]
+
+
+def test_cat_of_a_0d_tensor_raises():
+    with pytest.raises(RuntimeError, match=r"cat\(\): zero-dimensional tensor \(at position 1\)"):
+        convlab.cat([convlab.zeros(2), convlab.tensor(1.0)])
+
+
+def test_infinities_give_nan_without_numpy_warnings():
+    import warnings
+
+    x = convlab.tensor([1.0, float("inf"), -float("inf")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(x.softmax(0).numpy()).all()
+        assert np.isnan(x.log_softmax(0).numpy()).all()
+        assert np.isnan((convlab.tensor([-1.0]) ** 0.5).item())
+        assert convlab.tensor([0.0]).pow(-1).item() == float("inf")
+
+
 def test_reductions_over_empty_dims():
     with pytest.raises(IndexError, match=r"max\(\): Expected reduction dim 0 to have non-zero "
                                          r"size \(input shape \[0, 3\]\)"):

@@ -1078,8 +1078,10 @@ class Tensor:
         axis = _normalize_dim(dim, self.ndim, "chunk")
         if chunks <= 0:
             raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-        size = -(-self.shape[axis] // chunks) if self.shape[axis] else 1
-        return self.split(builtins.max(size, 1), axis)
+        n = self.shape[axis]
+        if n == 0:  # PyTorch gives ``chunks`` empty pieces
+            return tuple(self[(slice(None),) * axis + (slice(0, 0),)] for _ in range(chunks))
+        return self.split(-(-n // chunks), axis)
 
     def split(self, split_size_or_sections, dim: int = 0):
         axis = _normalize_dim(dim, self.ndim, "split")
@@ -1376,6 +1378,10 @@ def cat(tensors, dim: int = 0) -> Tensor:
         raise RuntimeError("cat(): expected a non-empty list of Tensors")
     # PyTorch skips 1-D empty tensors in cat (legacy behaviour).
     tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise RuntimeError(f"cat(): zero-dimensional tensor (at position {i}) cannot be "
+                               "concatenated")
     ndim = tensors[0].ndim
     axis = _normalize_dim(dim, ndim, "cat")
     for i, t in enumerate(tensors):

@@ -92,7 +92,8 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx, x, y):
-        z = np.power(x, y)
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** -1 = inf, (-1) ** 0.5 = NaN
+            z = np.power(x, y)
         ctx.save_for_backward(x, y, z)
         ctx.shapes = (np.shape(x), np.shape(y))
         return z

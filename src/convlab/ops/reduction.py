@@ -87,7 +87,8 @@ class Var(Function):
 
 
 class Std(Function):
-    """z = sqrt(var(x)). dz/dx = (x - mean) / ((n - correction) z)."""
+    """z = sqrt(var(x)). dz/dx = (x - mean) / ((n - correction) z), taken as 0 where z == 0
+    (constant input), as PyTorch does."""
 
     @staticmethod
     def forward(ctx, x, axes, correction, keepdim):
@@ -104,7 +105,8 @@ class Std(Function):
         centered, z = ctx.saved
         g = _expand(gz, ctx.shape, ctx.axes, ctx.keepdim)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return g * centered / (z * z.dtype.type(ctx.denominator)), None, None, None
+            dx = np.where(z == 0, 0, centered / (z * z.dtype.type(ctx.denominator)))
+        return g * dx.astype(z.dtype, copy=False), None, None, None
 
 
 class Prod(Function):
@@ -177,8 +179,8 @@ class LogSumExp(Function):
 
 
 class Norm(Function):
-    """z = (sum |x|^p)^(1/p) over axes; p = inf gives max |x|.
-    dz/dx = sign(x) |x|^(p-1) / z^(p-1) (zero where z == 0)."""
+    """z = (sum |x|^p)^(1/p) over axes; p = inf gives max |x|, p = 0 the count of nonzeros.
+    dz/dx = sign(x) |x|^(p-1) / z^(p-1) (zero where z == 0, and everywhere for p = 0)."""
 
     grad_fn_name = "LinalgVectorNormBackward0"
 
@@ -186,7 +188,9 @@ class Norm(Function):
     def forward(ctx, x, p, axes, keepdim):
         a = np.abs(x)
         if p == np.inf:
-            z = np.max(a, axis=axes, keepdims=True)
+            z = np.max(a, axis=axes, keepdims=True, initial=0)
+        elif p == 0:
+            z = np.sum(a != 0, axis=axes, keepdims=True)
         elif p == 2:
             z = np.sqrt(np.sum(a * a, axis=axes, keepdims=True))
         else:
@@ -205,6 +209,8 @@ class Norm(Function):
             if p == np.inf:
                 hit = np.abs(x) == z
                 dx = np.sign(x) * hit / hit.sum(axis=ctx.axes, keepdims=True)
+            elif p == 0:
+                dx = np.zeros_like(x)
             else:
                 dx = np.sign(x) * np.abs(x) ** (p - 1) / z ** (p - 1)
             dx = np.where(z == 0, 0, dx).astype(x.dtype, copy=False)
@@ -212,8 +218,9 @@ class Norm(Function):
 
 
 def _softmax(x, axis):
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True, initial=-np.inf))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, as in PyTorch
+        e = np.exp(x - np.max(x, axis=axis, keepdims=True, initial=-np.inf))
+        return e / np.sum(e, axis=axis, keepdims=True)
 
 
 class Softmax(Function):
@@ -237,8 +244,9 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
-        shifted = x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)
-        z = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        with np.errstate(invalid="ignore", divide="ignore"):  # inf - inf: NaN, as in PyTorch
+            shifted = x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+            z = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
         ctx.save_for_backward(z)
         ctx.axis = axis
         return z
