@@ -141,3 +141,40 @@ def test_dropout_arguments():
         assert F.dropout2d(convlab.ones(2, 3, 4)).shape == (2, 3, 4)
     with pytest.raises(ValueError, match=r"Expected 4D \(unbatched\) or 5D \(batched\) input"):
         F.dropout3d(convlab.ones(2, 3))
+
+
+def test_grad_fn_names_match_torch(torch):
+    """The last node of each functional form prints as PyTorch's (``grad_fn=<...>``)."""
+    T = torch.nn.functional
+    x2, x3, x4 = randn(4, 5), randn(2, 4, 5), randn(2, 3, 4, 5)
+    y = np.array([0, 1, 2, 3])
+    p = np.random.default_rng(0).random((4, 5)).astype(np.float32)
+    w, b = randn(3, 5), randn(3)
+    calls = [
+        lambda F, a, t: F.linear(a(x2), a(w), a(b)), lambda F, a, t: F.linear(a(x2), a(w)),
+        lambda F, a, t: F.linear(a(x3), a(w), a(b)), lambda F, a, t: F.linear(a(x3), a(w)),
+        lambda F, a, t: F.linear(a(randn(5)), a(w)),
+        lambda F, a, t: F.cross_entropy(a(x2), t(y)), lambda F, a, t: F.cross_entropy(a(x4), t(
+            np.zeros((2, 4, 5), np.int64))),
+        lambda F, a, t: F.cross_entropy(a(x2), t(y), label_smoothing=0.1),
+        lambda F, a, t: F.cross_entropy(a(x2), t(p)),
+        lambda F, a, t: F.cross_entropy(a(x2), t(p), reduction="sum"),
+        lambda F, a, t: F.nll_loss(a(x2), t(y)), lambda F, a, t: F.mse_loss(a(x2), t(p)),
+        lambda F, a, t: F.l1_loss(a(x2), t(p)), lambda F, a, t: F.binary_cross_entropy(a(p), t(p)),
+        lambda F, a, t: F.binary_cross_entropy_with_logits(a(x2), t(p)),
+        lambda F, a, t: F.batch_norm(a(x4), None, None, training=True),
+        lambda F, a, t: F.layer_norm(a(x3), [5]), lambda F, a, t: F.group_norm(a(x4), 3),
+        lambda F, a, t: F.elu(a(x2)), lambda F, a, t: F.gelu(a(x2)), lambda F, a, t: F.silu(a(x2)),
+        lambda F, a, t: F.dropout(a(x2)),
+    ]
+
+    def ours_arg(v):
+        return convlab.tensor(v, requires_grad=True)
+
+    def theirs_arg(v):
+        return torch.from_numpy(v).requires_grad_()
+
+    for call in calls:
+        ours = call(F, ours_arg, convlab.tensor)
+        theirs = call(T, theirs_arg, torch.from_numpy)
+        assert ours.grad_fn.name() == type(theirs.grad_fn).__name__

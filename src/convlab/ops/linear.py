@@ -16,12 +16,21 @@ class Linear(Function):
 
     Backward, with the leading dims of ``x`` and ``g`` flattened into rows ``(M, in)`` and
     ``(M, out)``: ``gx = g W``, ``gW = g^T x``, ``gb = sum of g over rows``.
+
+    The node prints as PyTorch's does for the same call, which runs ``addmm`` (or ``mm``) on
+    the rows and views the result back.
     """
+
+    # (input is 2-D, has a bias) -> PyTorch's name of the last op of F.linear
+    _NAMES = {(True, True): "AddmmBackward0", (True, False): "MmBackward0",
+              (False, True): "ViewBackward0", (False, False): "UnsafeViewBackward0"}
 
     @staticmethod
     def forward(ctx, x, w, b):
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
                               w if ctx.needs_input_grad[0] else None)
+        ctx.grad_fn_name = ("SqueezeBackward4" if x.ndim == 1 and b is None
+                            else Linear._NAMES[(x.ndim == 2, b is not None)])
         y = x @ w.T
         if b is not None:
             y += b

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, unbroadcast
 from .elementwise import sigmoid
 
-__all__ = ["CrossEntropy", "NllLoss", "BinaryCrossEntropy", "BinaryCrossEntropyWithLogits",
-           "class_coefficients"]
+__all__ = ["CrossEntropy", "NllLoss", "MseLoss", "BinaryCrossEntropy",
+           "BinaryCrossEntropyWithLogits", "class_coefficients"]
 
 
 def class_coefficients(target: np.ndarray, num_classes: int, axis: int, dtype, weight=None,
@@ -71,10 +71,12 @@ class CrossEntropy(Function):
     ``reduction``: ``(N, *d)`` for ``'none'``, else a scalar.
 
     ``Q`` may itself need a gradient (probability targets): ``dl_n/dQ_nc = -log p_nc``.
+    ``grad_fn_name`` is the name PyTorch's graph gives the same call.
     """
 
     @staticmethod
-    def forward(ctx, x, Q, axis, reduction, denominator):
+    def forward(ctx, x, Q, axis, reduction, denominator, grad_fn_name):
+        ctx.grad_fn_name = grad_fn_name
         shifted = x - x.max(axis=axis, keepdims=True)
         log_p = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(log_p, Q)
@@ -90,7 +92,7 @@ class CrossEntropy(Function):
         gx = G * (np.exp(log_p) * Q.sum(axis=ctx.axis, keepdims=True) - Q) \
             if ctx.needs_input_grad[0] else None
         gQ = -G * log_p if ctx.needs_input_grad[1] else None
-        return gx, gQ, None, None, None
+        return gx, gQ, None, None, None, None
 
 
 class NllLoss(Function):
@@ -98,6 +100,7 @@ class NllLoss(Function):
 
     @staticmethod
     def forward(ctx, x, Q, axis, reduction, denominator):
+        ctx.grad_fn_name = "NllLoss2DBackward0" if x.ndim > 2 else "NllLossBackward0"
         ctx.save_for_backward(Q)
         ctx.axis, ctx.reduction, ctx.denominator = axis, reduction, denominator
         return _reduce(-(Q * x).sum(axis=axis), reduction, denominator)
@@ -109,6 +112,28 @@ class NllLoss(Function):
         if ctx.reduction == "none":
             G = np.expand_dims(G, ctx.axis)
         return -G * Q, None, None, None, None
+
+
+class MseLoss(Function):
+    """l = (x - y)^2 per element. dl/dx = 2 (x - y), dl/dy = -2 (x - y).
+
+    Shape: ``x`` and ``y`` broadcast together (each gradient is summed back to its own shape).
+    """
+
+    @staticmethod
+    def forward(ctx, x, y, reduction):
+        d = x - y
+        ctx.save_for_backward(d)
+        ctx.shapes, ctx.reduction = (x.shape, y.shape), reduction
+        return _reduce(d * d, reduction, d.size)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (d,) = ctx.saved
+        g = 2 * _upstream(gy, ctx.reduction, d.size) * d
+        gx = unbroadcast(g, ctx.shapes[0]) if ctx.needs_input_grad[0] else None
+        gt = unbroadcast(-g, ctx.shapes[1]) if ctx.needs_input_grad[1] else None
+        return gx, gt, None
 
 
 class BinaryCrossEntropy(Function):

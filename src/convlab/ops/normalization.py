@@ -23,7 +23,7 @@ import numpy as np
 
 from ..autograd import Function, unbroadcast
 
-__all__ = ["Normalize", "moments"]
+__all__ = ["Normalize", "BatchNorm", "LayerNorm", "GroupNorm", "moments"]
 
 
 def moments(x: np.ndarray, axes: tuple) -> tuple[np.ndarray, np.ndarray]:
@@ -37,14 +37,18 @@ def moments(x: np.ndarray, axes: tuple) -> tuple[np.ndarray, np.ndarray]:
 class Normalize(Function):
     """``y = (x - mean) / sqrt(var + eps) * w + b``; see the module docstring.
 
-    Shape: ``x (...)``; ``mean``, ``var`` broadcast to ``x`` (reduced axes kept as 1); ``w``,
-    ``b`` of any shape with ``param_shape`` (the same number of elements, aligned to ``x``'s
-    dims) the shape they broadcast as, or None. ``stat_axes`` are the axes ``mean`` and ``var``
-    were computed over when they are ``x``'s own statistics, or None when they are constants.
+    Shape: ``x (...)``, seen as ``view_shape`` (GroupNorm splits the channels into groups)
+    while normalizing; ``mean``, ``var`` broadcast to ``view_shape`` (reduced axes kept as 1);
+    ``w``, ``b`` of any shape with ``param_shape`` (the same number of elements, aligned to
+    ``view_shape``) the shape they broadcast as, or None. ``stat_axes`` are the axes ``mean``
+    and ``var`` were computed over when they are ``x``'s own statistics, or None when they are
+    constants. The output has ``x``'s shape.
     """
 
     @staticmethod
-    def forward(ctx, x, w, b, mean, var, eps, param_shape, stat_axes):
+    def forward(ctx, x, w, b, mean, var, eps, param_shape, stat_axes, view_shape):
+        ctx.shape = x.shape
+        x = x.reshape(view_shape)
         invstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
         x_hat = x - mean
         x_hat *= invstd
@@ -57,11 +61,12 @@ class Normalize(Function):
         ctx.save_for_backward(x_hat, invstd, w)
         ctx.param_shape, ctx.stat_axes = param_shape, stat_axes
         ctx.bias_shape = None if b is None else b.shape
-        return y
+        return y.reshape(ctx.shape)
 
     @staticmethod
     def backward(ctx, gy):
         x_hat, invstd, w = ctx.saved
+        gy = gy.reshape(x_hat.shape)
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         gw = gb = gx = None
         if need_w:
@@ -77,4 +82,23 @@ class Normalize(Function):
                 gx = g_hat - g_hat.mean(axis=axes, keepdims=True)
                 gx -= x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True)
                 gx *= invstd
-        return gx, gw, gb, None, None, None, None, None
+            gx = gx.reshape(ctx.shape)
+        return gx, gw, gb, None, None, None, None, None, None
+
+
+class BatchNorm(Normalize):
+    """:class:`Normalize` over the batch and space, per channel."""
+
+    grad_fn_name = "NativeBatchNormBackward0"
+
+
+class LayerNorm(Normalize):
+    """:class:`Normalize` over the trailing dims, per sample."""
+
+    grad_fn_name = "NativeLayerNormBackward0"
+
+
+class GroupNorm(Normalize):
+    """:class:`Normalize` over each group of channels and space, per sample."""
+
+    grad_fn_name = "NativeGroupNormBackward0"

@@ -122,10 +122,13 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         w = _class_weight("cross_entropy", weight, C, input._data.dtype)
         if w is not None:
             Q = Q * Tensor._wrap(w.reshape((-1,) + (1,) * (input.dim() - axis - 1)))
-        return L.CrossEntropy.apply(input, Q, axis, reduction, input.numel() // C)
+        name = "DivBackward1" if reduction == "mean" else "NegBackward0"
+        return L.CrossEntropy.apply(input, Q, axis, reduction, input.numel() // C, name)
     Q, denominator = _index_coefficients("cross_entropy", input, target, axis, weight,
                                          ignore_index, label_smoothing)
-    return L.CrossEntropy.apply(input, Q, axis, reduction, denominator)
+    name = ("AddBackward0" if label_smoothing
+            else "NllLoss2DBackward0" if input.dim() > 2 else "NllLossBackward0")
+    return L.CrossEntropy.apply(input, Q, axis, reduction, denominator, name)
 
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
@@ -173,6 +176,11 @@ def _elementwise(name: str, input: Tensor, target: Tensor, size_average, reduce,
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
              reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
     """Squared error ``(input - target)^2`` per element (times ``weight``), then reduced."""
+    if (weight is None and isinstance(input, Tensor) and isinstance(target, Tensor)
+            and input.is_floating_point() and input.dtype == target.dtype):
+        reduction = _reduction(size_average, reduce, reduction)
+        _check_same_size("mse_loss", input, target)
+        return L.MseLoss.apply(input, target, reduction)  # one fused op for the common case
     return _elementwise("mse_loss", input, target, size_average, reduce, reduction, weight,
                         lambda d: d * d)
 

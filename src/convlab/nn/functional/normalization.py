@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numbers
 
-from ...ops.normalization import Normalize, moments
+from ...ops.normalization import BatchNorm, GroupNorm, LayerNorm, moments
 from ...tensor import Tensor
 
 __all__ = ["batch_norm", "group_norm", "layer_norm"]
@@ -88,7 +88,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         mean = running_mean._data.reshape(param_shape).astype(x.dtype, copy=False)
         var = running_var._data.reshape(param_shape).astype(x.dtype, copy=False)
         stat_axes = None
-    return Normalize.apply(input, weight, bias, mean, var, eps, param_shape, stat_axes)
+    return BatchNorm.apply(input, weight, bias, mean, var, eps, param_shape, stat_axes,
+                           tuple(input.shape))
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
@@ -110,12 +111,11 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     for arg, value in (("weight", weight), ("bias", bias)):
         _check_param("group_norm", arg, value, (C,))
     G = num_groups
-    grouped = input.reshape(N, G, C // G, *S)  # (N, C, *S) -> (N, G, C/G, *S)
-    axes = tuple(range(2, grouped.dim()))
-    mean, var = moments(grouped._data, axes)
+    grouped = (N, G, C // G, *S)  # (N, C, *S) seen as (N, G, C/G, *S)
+    axes = tuple(range(2, len(grouped)))
+    mean, var = moments(input._data.reshape(grouped), axes)
     param_shape = (1, G, C // G) + (1,) * len(S)
-    y = Normalize.apply(grouped, weight, bias, mean, var, eps, param_shape, axes)
-    return y.reshape(input.shape)
+    return GroupNorm.apply(input, weight, bias, mean, var, eps, param_shape, axes, grouped)
 
 
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
@@ -135,4 +135,5 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     axes = tuple(range(input.dim() - k, input.dim()))
     mean, var = moments(input._data, axes)
     param_shape = (1,) * (input.dim() - k) + shape
-    return Normalize.apply(input, weight, bias, mean, var, eps, param_shape, axes)
+    return LayerNorm.apply(input, weight, bias, mean, var, eps, param_shape, axes,
+                           tuple(input.shape))
