@@ -305,10 +305,10 @@ def _checked_input_grads(node: FunctionCtx, grads) -> tuple:
             out.append(None)
             continue
         shape, dtype = child.output_meta
-        if np.shape(g) != shape:
+        if g.shape != shape:
             raise RuntimeError(
                 f"Function {node.name()} returned an invalid gradient at index {i} - got "
-                f"{list(np.shape(g))} but expected shape compatible with {list(shape)}")
+                f"{list(g.shape)} but expected shape compatible with {list(shape)}")
         out.append(g if g.dtype == dtype else g.astype(dtype))
     return tuple(out)
 
