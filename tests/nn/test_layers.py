@@ -77,7 +77,8 @@ def test_functional_activations_and_float64(torch):
     x = randn(4, 6, dtype=np.float64) * 4
     tx = torch.from_numpy(x)
     cx = convlab.tensor(x)
-    for ours, theirs in [(F.relu(cx), torch.relu(tx)), (F.elu(cx, 2.0), torch.nn.functional.elu(tx, 2.0)),
+    for ours, theirs in [(F.relu(cx), torch.relu(tx)),
+                         (F.elu(cx, 2.0), torch.nn.functional.elu(tx, 2.0)),
                          (F.gelu(cx), torch.nn.functional.gelu(tx)),
                          (F.silu(cx), torch.nn.functional.silu(tx)),
                          (F.sigmoid(cx), torch.sigmoid(tx)), (F.tanh(cx), torch.tanh(tx)),
@@ -119,7 +120,8 @@ def test_dropout_statistics_scaling_and_eval():
 
 
 @pytest.mark.parametrize("cls,shape", [("Dropout1d", (8, 50, 7)), ("Dropout2d", (8, 50, 3, 4)),
-                                       ("Dropout3d", (8, 50, 2, 3, 2)), ("Dropout3d", (50, 2, 3, 2))])
+                                       ("Dropout3d", (8, 50, 2, 3, 2)),
+                                       ("Dropout3d", (50, 2, 3, 2))])
 def test_channel_dropout_zeroes_whole_channels(torch, cls, shape):
     convlab.manual_seed(0)
     layer = getattr(nn, cls)(p=0.4)

@@ -9,7 +9,7 @@ import pytest
 
 import convlab
 import convlab.nn as nn
-from twin import copy_state, to_torch, torch_repr
+from twin import copy_state, torch_repr
 
 
 class Block(nn.Module):
@@ -220,7 +220,8 @@ def test_state_dict_round_trip_with_torch(torch):
     b, t = Block(), torch_block(torch)
     copy_state(torch, b, t)  # convlab -> torch
     fresh = Block()
-    result = fresh.load_state_dict({k: convlab.tensor(v.numpy()) for k, v in t.state_dict().items()})
+    result = fresh.load_state_dict({k: convlab.tensor(v.numpy())
+                                    for k, v in t.state_dict().items()})
     assert repr(result) == "<All keys matched successfully>"
     for (name, a), (_, c) in zip(b.state_dict().items(), fresh.state_dict().items()):
         np.testing.assert_array_equal(a.numpy(), c.numpy(), err_msg=name)

@@ -39,7 +39,8 @@ LAYERS = [
     ("ConstantPad3d", (1, 0.0), {}), ("ReflectionPad1d", (2,), {}),
     ("ReflectionPad2d", ((1, 2, 2, 0),), {}), ("ReflectionPad3d", (1,), {}),
     ("ReplicationPad1d", ((3, 1),), {}), ("ReplicationPad2d", (2,), {}),
-    ("ReplicationPad3d", (1,), {}), ("CircularPad1d", (2,), {}), ("CircularPad2d", ((1, 2, 0, 3),), {}),
+    ("ReplicationPad3d", (1,), {}), ("CircularPad1d", (2,), {}),
+    ("CircularPad2d", ((1, 2, 0, 3),), {}),
     ("CircularPad3d", (1,), {}),
 ]
 

@@ -43,7 +43,8 @@ def check_twin(torch, ours, theirs, *inputs, call=None, rtol=1e-5, atol=1e-6, se
                  if isinstance(x, np.ndarray) else x for x in inputs]
     y, t = call(ours, *xs_ours), call(theirs, *xs_theirs)
     assert_close(y, t, rtol, atol, "output")
-    gy = np.random.default_rng(seed).standard_normal(tuple(y.shape)).astype(y.detach().numpy().dtype)
+    gy = np.random.default_rng(seed).standard_normal(tuple(y.shape))
+    gy = gy.astype(y.detach().numpy().dtype)
     if y.requires_grad:
         y.backward(convlab.tensor(gy))
         t.backward(to_torch(torch, gy))

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
-
 from ..._random import rng
 from ...tensor import Tensor
 
@@ -30,7 +28,7 @@ def _dropout(name: str, input: Tensor, p: float, training: bool, inplace: bool,
     if not training or p == 0.0:
         return input
     dtype = input._data.dtype
-    keep = rng().random(mask_shape or tuple(input.shape)) >= p  # each unit survives with probability 1 - p
+    keep = rng().random(mask_shape or tuple(input.shape)) >= p  # kept with probability 1 - p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     mask = Tensor._wrap((keep * scale).astype(dtype))  # broadcasts over the non-mask dims
     out = input * mask

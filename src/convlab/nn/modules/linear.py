@@ -1,4 +1,4 @@
-"""``Linear`` (a fully connected layer) and ``Identity`` (a placeholder that passes its input on)."""
+"""``Linear``, a fully connected layer, and ``Identity``, a placeholder that passes its input on."""
 
 from __future__ import annotations
 

@@ -33,7 +33,8 @@ def _typename(value) -> str:
     if isinstance(value, Tensor):
         return value.type()
     cls = type(value)
-    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    module = "" if cls.__module__ == "builtins" else cls.__module__ + "."
+    return module + cls.__qualname__
 
 
 def _addindent(text: str, spaces: int) -> str:
@@ -443,7 +444,8 @@ class Module:
         for name, param in self._parameters.items():
             if param is not None:
                 # a lazy module's placeholder is saved as is: it has no values to detach
-                destination[prefix + name] = param if keep_vars or is_lazy(param) else param.detach()
+                keep = keep_vars or is_lazy(param)
+                destination[prefix + name] = param if keep else param.detach()
         for name, buf in self._buffers.items():
             if buf is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = buf if keep_vars else buf.detach()
