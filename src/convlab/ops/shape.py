@@ -100,16 +100,20 @@ class Index(Function):
 
     @staticmethod
     def forward(ctx, x, index):
-        ctx.shape, ctx.dtype, ctx.index = x.shape, x.dtype, index
+        ctx.shape, ctx.dtype = x.shape, x.dtype
+        if _is_basic(index):
+            ctx.index = index  # ints, slices, None: small, and no element is taken twice
+        else:
+            ctx.save_for_backward(index)  # holds index arrays: freed after backward
         return x[index]
 
     @staticmethod
     def backward(ctx, gz):
         gx = np.zeros(ctx.shape, dtype=ctx.dtype)
-        if _is_basic(ctx.index):
-            gx[ctx.index] = gz
+        if ctx.saved:
+            np.add.at(gx, ctx.saved[0], gz)  # an index array may repeat elements: accumulate
         else:
-            np.add.at(gx, ctx.index, gz)
+            gx[ctx.index] = gz
         return gx, None
 
 
