@@ -224,6 +224,18 @@ def test_grad_mode_decorators():
     assert (x * 2).requires_grad
 
 
+def test_set_grad_enabled_as_a_plain_call_switches_at_once():
+    try:
+        convlab.set_grad_enabled(False)
+        assert not convlab.is_grad_enabled()
+        with convlab.set_grad_enabled(True):
+            assert convlab.is_grad_enabled()
+        assert not convlab.is_grad_enabled()
+    finally:
+        convlab.set_grad_enabled(True)
+    assert convlab.is_grad_enabled()
+
+
 def test_grad_mode_is_restored_after_an_exception():
     with pytest.raises(ValueError):
         with convlab.no_grad():

@@ -51,8 +51,8 @@ def is_grad_enabled() -> bool:
     return getattr(_state, "enabled", True)
 
 
-class set_grad_enabled:
-    """Context manager and decorator that turns graph recording on or off."""
+class _GradMode:
+    """Context manager and decorator that runs code with graph recording on or off."""
 
     def __init__(self, mode: bool):
         self.mode = bool(mode)
@@ -71,7 +71,7 @@ class set_grad_enabled:
         mode = self.mode
 
         def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
+            with _GradMode(mode):
                 return fn(*args, **kwargs)
 
         wrapper.__name__ = getattr(fn, "__name__", "wrapper")
@@ -80,14 +80,33 @@ class set_grad_enabled:
         return wrapper
 
 
-class no_grad(set_grad_enabled):
+class set_grad_enabled(_GradMode):
+    """Graph recording on or off: ``with set_grad_enabled(False):``, as a decorator, or as a
+    plain call ``set_grad_enabled(False)`` that switches the mode at once, as in PyTorch."""
+
+    def __init__(self, mode: bool):
+        super().__init__(mode)
+        self._before = is_grad_enabled()
+        _state.enabled = self.mode
+
+    def __enter__(self):
+        self._previous.append(self._before)  # the mode before the call, not the one it set
+        _state.enabled = self.mode
+        return self
+
+    def __call__(self, fn: Callable) -> Callable:
+        _state.enabled = self._before  # as a decorator, the mode applies inside fn only
+        return super().__call__(fn)
+
+
+class no_grad(_GradMode):
     """``with convlab.no_grad():`` runs ops without building a graph (evaluation, updates)."""
 
     def __init__(self):
         super().__init__(False)
 
 
-class enable_grad(set_grad_enabled):
+class enable_grad(_GradMode):
     """``with convlab.enable_grad():`` records the graph again inside a ``no_grad`` block."""
 
     def __init__(self):
