@@ -1,0 +1,70 @@
+"""The 1x1 convolution is a matrix product, with no copy of the input.
+
+A kernel of one tap per axis mixes channels and nothing else. With NCHW arrays each sample is
+already a ``(C_in, prod(S))`` matrix, so (per group)::
+
+    y[n]  = w (C_out, C_in) @ x[n] (C_in, prod(O))          (a strided input: x[..., ::s] first)
+    gx[n] = wᵀ @ gy[n]
+    gw    = Σ_n gy[n] @ x[n]ᵀ
+
+im2col would copy the input into a column buffer of the same size first; here ``np.matmul``
+reads ``x`` where it is. Padding would only add outputs that equal the bias, so 1x1 kernels with
+padding go to the general algorithms.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .geometry import ConvGeometry
+
+__all__ = ["supports", "conv_forward", "conv_input_grad", "conv_weight_grad"]
+
+
+def supports(G: ConvGeometry) -> bool:
+    """One tap per axis, no padding (any stride; dilation does not matter for one tap)."""
+    return all(k == 1 for k in G.kernel_size) and all(lo == hi == 0 for lo, hi in G.padding)
+
+
+def _sampled(x: np.ndarray, G: ConvGeometry) -> np.ndarray:
+    """The input positions the outputs read: ``x[..., ::s][..., :O]``, ``(N, C, *O)``."""
+    if x.shape[2:] == G.out_size:
+        return x
+    return x[(..., *(slice(0, (o - 1) * s + 1, s) for o, s in zip(G.out_size, G.stride)))]
+
+
+def _matrices(a: np.ndarray, groups: int) -> np.ndarray:
+    """``(N, C, *O) -> (N, g, C/g, prod(O))``, copying only when ``a`` is a strided view."""
+    N, C = a.shape[:2]
+    return a.reshape(N, groups, C // groups, math.prod(a.shape[2:]))
+
+
+def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
+    """``y (N, C_out, *O) = w @ x`` per sample and group."""
+    g = G.groups
+    wg = w.reshape(g, G.out_channels // g, G.in_channels // g)  # (g, K/g, C/g)
+    y = np.matmul(wg, _matrices(_sampled(x, G), g))  # (N, g, K/g, prod(O))
+    return y.reshape(len(x), G.out_channels, *G.out_size)
+
+
+def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
+    """``gx (N, C_in, *S)``: ``wᵀ @ gy`` at the positions read, zeros between strided ones."""
+    g, N = G.groups, len(gy)
+    wg = w.reshape(g, G.out_channels // g, G.in_channels // g)
+    gxs = np.matmul(wg.transpose(0, 2, 1), _matrices(gy, g))  # (N, g, C/g, prod(O))
+    gxs = gxs.reshape(N, G.in_channels, *G.out_size)
+    if G.in_size == G.out_size:
+        return gxs
+    gx = np.zeros((N, G.in_channels, *G.in_size), dtype=gy.dtype)
+    _sampled(gx, G)[...] = gxs
+    return gx
+
+
+def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarray:
+    """``gw (C_out, C_in/groups, 1, ...) = Σ_n gy[n] @ x[n]ᵀ``."""
+    g = G.groups
+    xs = _matrices(_sampled(x, G), g)  # (N, g, C/g, prod(O))
+    gw = np.matmul(_matrices(gy, g), xs.swapaxes(-1, -2)).sum(axis=0)  # (g, K/g, C/g)
+    return gw.reshape(G.out_channels, G.in_channels // g, *G.kernel_size)
