@@ -195,12 +195,12 @@ class FunctionCtx(Node):
         is not retained: what ``save_for_backward`` got, and any ndarray set on ``ctx``. Sizes,
         axes and flags stay, so a graph that saved no arrays can run backward again (as in
         PyTorch)."""
-        freed = any(a is not None for a in self.saved)
-        self.saved = ()
-        for key in [k for k, v in self.__dict__.items() if isinstance(v, np.ndarray)]:
+        arrays = [k for k, v in self.__dict__.items() if isinstance(v, np.ndarray)]
+        for key in arrays:
             del self.__dict__[key]
-            freed = True
-        self.released = self.released or freed
+        if self.saved or arrays:
+            self.saved = ()
+            self.released = True
 
 
 class Function:
@@ -338,9 +338,7 @@ def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
     The graph is walked once, in reverse topological order: each node receives the sum of the
     gradients its consumers sent it, then sends one gradient to each of its inputs.
     """
-    from .tensor import Size
-
-    Tensor = _tensor_class()
+    Tensor = _Tensor or _tensor_class()
     if not tensor.requires_grad:
         raise RuntimeError(
             "element 0 of tensors does not require grad and does not have a grad_fn")
@@ -351,6 +349,8 @@ def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
     else:
         grad = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
         if grad.shape != tensor._data.shape:
+            from .tensor import Size
+
             raise RuntimeError(
                 f"Mismatch in shape: grad_output[0] has a shape of {Size(grad.shape)!r} and "
                 f"output[0] has a shape of {Size(tensor._data.shape)!r}.")
