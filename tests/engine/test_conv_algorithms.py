@@ -65,6 +65,8 @@ def assert_close(a, b):
 
 def check_against_reference(algorithm, G, N):
     fast = select.ALGORITHMS[algorithm]
+    if not select.supports(fast, G):  # the specialized ones: tests/engine/test_fast_paths.py
+        return
     x, w, gy = arrays(G, N)
     assert_close(fast.conv_forward(x, w, G), reference.conv_forward(x, w, G))
     assert_close(fast.conv_input_grad(gy, w, G), reference.conv_input_grad(gy, w, G))
@@ -157,8 +159,8 @@ def test_using_forces_the_algorithm():
         y = engine.conv_forward(x, w, G)
     assert select.choose(G, x.shape) is not reference
     assert_close(y, engine.conv_forward(x, w, G))
-    with pytest.raises(ValueError, match="unknown convolution algorithm 'fft'"):
-        with select.using("fft"):
+    with pytest.raises(ValueError, match="unknown convolution algorithm 'magic'"):
+        with select.using("magic"):
             pass
 
 

@@ -33,7 +33,8 @@ def geometries(draw, algorithm):
     K_g = draw(st.integers(1, 3))
     if algorithm is winograd:
         K = (3,) * nd
-        s = d = (1,) * nd
+        s = (1,) * nd
+        d = tuple(draw(st.integers(1, 3)) for _ in range(nd))
     else:
         K = tuple(draw(st.integers(1, 4)) for _ in range(nd))
         s = tuple(draw(st.integers(1, 3)) for _ in range(nd))
@@ -98,6 +99,8 @@ LAYERS = [
     (winograd, conv_geometry("c", 2, (2, 8, 14, 14), (8, 8, 3, 3), padding=1)),
     (winograd, conv_geometry("c", 2, (2, 16, 7, 9), (16, 4, 3, 3), padding=1, groups=4)),
     (winograd, conv_geometry("c", 2, (1, 4, 9, 9), (5, 4, 3, 3), padding=((0, 2), (3, 1)))),
+    (winograd, conv_geometry("c", 2, (2, 4, 12, 11), (4, 4, 3, 3), padding=2, dilation=2)),
+    (winograd, conv_geometry("c", 1, (2, 3, 17), (2, 3, 3), padding=((1, 4),), dilation=3)),
     (fft, conv_geometry("c", 2, (2, 3, 20, 20), (4, 3, 9, 9), padding=4)),
     (fft, conv_geometry("c", 2, (1, 4, 12, 12), (4, 2, 3, 3), padding=2, dilation=2, groups=2)),
     (depthwise, conv_geometry("c", 2, (2, 6, 10, 10), (6, 1, 3, 3), padding=1, groups=6)),
@@ -127,6 +130,7 @@ def test_supports():
     g3 = conv_geometry("c", 2, (1, 4, 8, 8), (4, 4, 3, 3), padding=1)
     strided = conv_geometry("c", 2, (1, 4, 8, 8), (4, 4, 3, 3), stride=2)
     assert winograd.supports(g3) and not winograd.supports(strided)
+    assert winograd.supports(conv_geometry("c", 2, (1, 4, 8, 8), (4, 4, 3, 3), dilation=2))
     assert fft.supports(g3) and not fft.supports(strided)
     assert not depthwise.supports(g3)
     assert depthwise.supports(conv_geometry("c", 2, (1, 4, 8, 8), (8, 1, 3, 3), groups=4))

@@ -2,9 +2,22 @@
 
 Every algorithm is a module with the same three functions on ndarrays and a
 :class:`~convlab.engine.geometry.ConvGeometry`: ``conv_forward(x, w, G)``,
-``conv_input_grad(gy, w, G)`` and ``conv_weight_grad(x, gy, G)``. :func:`choose` picks one per
-call from the geometry and the shapes; ``with using("reference"):`` forces one (tests, tracing).
-Add an algorithm by registering its module in ``ALGORITHMS`` and a rule in :func:`choose`.
+``conv_input_grad(gy, w, G)`` and ``conv_weight_grad(x, gy, G)``; the specialized ones also
+have ``supports(G)``. :func:`choose` picks one per call from the geometry and the shapes;
+``with using("reference"):`` forces one (tests, tracing) wherever it applies. Add an algorithm
+by registering its module in ``ALGORITHMS`` and a rule in :func:`choose`.
+
+The rules, from measurements against PyTorch's CPU convolution (BENCHMARKS.md; issue 6):
+
+- a 1x1 kernel without padding is a matrix product on the input where it lies (``pointwise``);
+- depthwise layers (one input channel per group, several groups) have no channel sum to give a
+  matrix product: per-tap multiply-adds (``depthwise``) beat im2col by 2-3x;
+- 3x3 kernels with stride 1 take Winograd F(4, 3), 4x fewer multiplications, once the channel
+  products are large enough to pay for the transforms (16 channels per group) and the image
+  holds two tiles per axis; a dilated 3x3 kernel is split into ``dilation**nd`` undilated ones;
+- large kernels with stride 1 (49 taps and more, 7x7 in 2-D) go to the FFT, whose cost does
+  not grow with the kernel;
+- everything else, and the small layers where copying is cheap, is im2col + GEMM.
 """
 
 from __future__ import annotations
@@ -13,12 +26,20 @@ import threading
 from contextlib import contextmanager
 from types import ModuleType
 
-from . import im2col, reference
+import math
+
+from . import depthwise, fft, im2col, pointwise, reference, winograd
 from .geometry import ConvGeometry
 
-__all__ = ["ALGORITHMS", "choose", "using"]
+__all__ = ["ALGORITHMS", "choose", "using", "supports"]
 
-ALGORITHMS: dict[str, ModuleType] = {"im2col": im2col, "reference": reference}
+ALGORITHMS: dict[str, ModuleType] = {
+    "im2col": im2col, "reference": reference, "winograd": winograd, "fft": fft,
+    "depthwise": depthwise, "pointwise": pointwise,
+}
+
+WINOGRAD_MIN_CHANNELS = 16  # per group, in and out
+FFT_MIN_TAPS = 49
 
 _forced = threading.local()
 
@@ -31,14 +52,29 @@ def choose(G: ConvGeometry, shape: tuple[int, ...]) -> ModuleType:
     'convlab.engine.im2col'
     """
     name = getattr(_forced, "name", None)
-    if name is not None:
+    if name is not None and supports(ALGORITHMS[name], G):
         return ALGORITHMS[name]
+    if pointwise.supports(G):
+        return pointwise
+    if depthwise.supports(G) and G.groups > 1:
+        return depthwise
+    if (winograd.supports(G) and min(G.in_channels, G.out_channels) // G.groups
+            >= WINOGRAD_MIN_CHANNELS and min(G.out_size) >= 2 * winograd.M):
+        return winograd
+    if fft.supports(G) and math.prod(G.kernel_size) >= FFT_MIN_TAPS:
+        return fft
     return im2col
+
+
+def supports(algorithm: ModuleType, G: ConvGeometry) -> bool:
+    """Whether ``algorithm`` computes geometry ``G`` (the general ones compute every one)."""
+    return getattr(algorithm, "supports", lambda G: True)(G)
 
 
 @contextmanager
 def using(name: str):
-    """Run every convolution in this thread with algorithm ``name`` inside the block.
+    """Run every convolution in this thread with algorithm ``name`` inside the block, where the
+    algorithm applies (the others keep :func:`choose`'s pick).
 
     >>> with using("reference"):
     ...     choose(None, ()).__name__

@@ -21,7 +21,8 @@ output: 4x fewer multiplications. The transforms are applied as one Kronecker-pr
 pair of axes, so that they too run in the BLAS. The work goes in chunks of samples small enough
 for the temporaries to stay in the CPU's cache.
 
-Backward needs no new idea: the input gradient of a stride-1 convolution is the correlation of
+A dilated kernel reads the input's phases (every ``d``-th element) separately, so it is
+``d**nd`` undilated convolutions side by side. Backward needs no new idea: the input gradient of a stride-1 convolution is the correlation of
 ``gy`` with the flipped, channel-transposed kernel (padding ``2 - p``), and the weight gradient
 is the correlation F(3, 4) of ``x`` with ``gy``: 3 outputs (the taps) from 4 values of ``gy``
 per tile, with the same ``Bᵀ`` on the input tiles.
@@ -35,6 +36,7 @@ random draws (bounded there by 2e-5), and below 1e-10 in float64.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from fractions import Fraction
 
@@ -138,9 +140,9 @@ def _transform(which: str, m: int, r: int, a: np.ndarray, nd: int) -> np.ndarray
 
 
 def supports(G: ConvGeometry) -> bool:
-    """Winograd F(4, 3) applies to 3-tap kernels along every axis with stride 1, dilation 1."""
-    return (all(k == R for k in G.kernel_size) and all(s == 1 for s in G.stride)
-            and all(d == 1 for d in G.dilation))
+    """Winograd F(4, 3) applies to 3-tap kernels along every axis with stride 1 (any
+    dilation: see :func:`_phases`)."""
+    return all(k == R for k in G.kernel_size) and all(s == 1 for s in G.stride)
 
 
 def _chunk(N: int, per_sample: int, itemsize: int) -> int:
@@ -198,9 +200,35 @@ def _correlate(x: np.ndarray, w: np.ndarray, groups: int, pad_lo, pad_hi) -> np.
     return y if y.shape[2:] == out_size else np.ascontiguousarray(y[crop])
 
 
+def _phases(G: ConvGeometry):
+    """A dilated kernel splits the convolution into independent undilated ones.
+
+    With dilation ``d`` (stride 1), output ``o = r + d*a`` of phase ``r`` reads input
+    ``o - p_lo + d*k = q + d*(a + k + base)``: only the input phase ``q = (r - p_lo) mod d``,
+    taken every ``d``-th element, with an undilated kernel and padding ``-base``. Yields, per
+    combination of phases of all axes: the input slices, the output slices, and the phase
+    problem's ``pad_lo`` and ``pad_hi``. Without dilation: one phase, the whole arrays.
+    """
+    per_axis = []
+    for i, o, lo, d in zip(G.in_size, G.out_size, G.pad_lo, G.dilation):
+        axis = []
+        for r in range(min(d, o)):
+            q = (r - lo) % d
+            o_r, i_q = len(range(r, o, d)), len(range(q, i, d))
+            lo_r = -((r - lo - q) // d)
+            axis.append((slice(q, None, d), slice(r, None, d), lo_r, o_r + R - 1 - i_q - lo_r))
+        per_axis.append(axis)
+    for combo in itertools.product(*per_axis):
+        src, dst, lo, hi = zip(*combo)
+        yield (..., *src), (..., *dst), lo, hi
+
+
 def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
     """``y (N, C_out, *O)`` from ``x (N, C_in, *S)`` and ``w (C_out, C_in/groups, 3, ...)``."""
-    return _correlate(x, w, G.groups, G.pad_lo, tuple(hi for _, hi in G.padding))
+    y = np.empty((len(x), G.out_channels, *G.out_size), dtype=x.dtype)
+    for src, dst, lo, hi in _phases(G):
+        y[dst] = _correlate(x[src], w, G.groups, lo, hi)
+    return y
 
 
 def _flipped_transpose(w: np.ndarray, groups: int) -> np.ndarray:
@@ -213,37 +241,51 @@ def _flipped_transpose(w: np.ndarray, groups: int) -> np.ndarray:
 
 
 def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
-    """``gx (N, C_in, *S)``: ``gy`` correlated with the flipped, transposed kernel, padded by
-    ``2 - p`` per side (the full correlation, cut back where the forward padding was)."""
-    lo = tuple(R - 1 - p for p in G.pad_lo)
-    hi = tuple(i - o - l + (R - 1) for i, o, l in zip(G.in_size, G.out_size, lo))
-    return _correlate(gy, _flipped_transpose(w, G.groups), G.groups, lo, hi)
+    """``gx (N, C_in, *S)``: per phase, ``gy`` correlated with the flipped, transposed kernel,
+    padded by ``2 - p_lo`` (the full correlation, cut back where the forward padding was)."""
+    gx = np.zeros((len(gy), G.in_channels, *G.in_size), dtype=gy.dtype)
+    wt = _flipped_transpose(w, G.groups)
+    for src, dst, lo, hi in _phases(G):
+        gy_r = gy[dst]
+        gx_q = gx[src]
+        lo_t = tuple(R - 1 - p for p in lo)
+        hi_t = tuple(i - o - l + R - 1 for i, o, l in zip(gx_q.shape[2:], gy_r.shape[2:], lo_t))
+        gx[src] = _correlate(gy_r, wt, G.groups, lo_t, hi_t)
+    return gx
+
+
+def _weight_grad(x: np.ndarray, gy: np.ndarray, groups: int, pad_lo) -> np.ndarray:
+    """One undilated phase of :func:`conv_weight_grad`, ``(ξ, g, K/g, C/g)`` before the last
+    transform."""
+    N, C = x.shape[:2]
+    K, nd = gy.shape[1], x.ndim - 2
+    tiles = tuple(-(-o // M) for o in gy.shape[2:])
+    xi = ALPHA ** nd
+    acc = np.zeros((xi, groups, K // groups, C // groups), dtype=x.dtype)
+    chunk = _chunk(N, xi * C * math.prod(tiles), x.itemsize)
+    for n0 in range(0, N, chunk):
+        n = min(chunk, N - n0)
+        D = _tiles(x[n0:n0 + n], pad_lo, tiles, M,
+                   np.empty((ALPHA,) * nd + (C, n) + tiles, dtype=x.dtype))
+        V = _transform("BT", M, R, D, nd).reshape(xi, groups, C // groups, -1)
+        # gy's tiles do not overlap: α = m, stride m, with zeros past the output's end
+        Dy = _tiles(gy[n0:n0 + n], (0,) * nd, tiles, M,
+                    np.empty((M,) * nd + (K, n) + tiles, dtype=gy.dtype))
+        Z = _transform("G", R, M, Dy, nd).reshape(xi, groups, K // groups, -1)
+        acc += np.matmul(Z, V.swapaxes(-1, -2))  # (ξ, g, K/g, n*T) @ (ξ, g, n*T, C/g)
+    return acc
 
 
 def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarray:
     """``gw (C_out, C_in/groups, 3, ...)``: per tile, the 3 taps are F(3, 4) of the ``α``
-    input values with the ``m`` output gradients; summed over tiles before the last transform.
+    input values with the ``m`` output gradients; summed over tiles (and phases) before the
+    last transform.
 
     Shape: ``V (ξ, g, C/g, tiles)`` from ``x`` as in the forward pass, ``Z (ξ, g, K/g, tiles)``
     from ``gy`` (G-transform of F(3, 4) on non-overlapping m-wide tiles), ``Σ Z Vᵀ (ξ, g, K/g,
     C/g)``, then the Aᵀ-transform of F(3, 4) down to the taps.
     """
-    N, C = x.shape[:2]
-    K, nd, g = G.out_channels, G.nd, G.groups
-    tiles = tuple(-(-o // M) for o in G.out_size)
-    xi = ALPHA ** nd
-    acc = np.zeros((xi, g, K // g, C // g), dtype=x.dtype)
-    chunk = _chunk(N, xi * C * math.prod(tiles), x.itemsize)
-    zero_pad = tuple(0 for _ in tiles)
-    for n0 in range(0, N, chunk):
-        n = min(chunk, N - n0)
-        D = _tiles(x[n0:n0 + n], G.pad_lo, tiles, M,
-                   np.empty((ALPHA,) * nd + (C, n) + tiles, dtype=x.dtype))
-        V = _transform("BT", M, R, D, nd).reshape(xi, g, C // g, -1)
-        # gy's tiles do not overlap: α = m, stride m, with zeros past the output's end
-        Dy = _tiles(gy[n0:n0 + n], zero_pad, tiles, M,
-                    np.empty((M,) * nd + (K, n) + tiles, dtype=gy.dtype))
-        Z = _transform("G", R, M, Dy, nd).reshape(xi, g, K // g, -1)
-        acc += np.matmul(Z, V.swapaxes(-1, -2))  # (ξ, g, K/g, n*T) @ (ξ, g, n*T, C/g)
-    taps = _transform("AT", R, M, acc.reshape((ALPHA,) * nd + (K, C // g)), nd)  # (*3, K, C/g)
-    return np.ascontiguousarray(np.moveaxis(taps, (-2, -1), (0, 1)))
+    acc = sum(_weight_grad(x[src], gy[dst], G.groups, lo) for src, dst, lo, _ in _phases(G))
+    C_g = G.in_channels // G.groups
+    taps = _transform("AT", R, M, acc.reshape((ALPHA,) * G.nd + (G.out_channels, C_g)), G.nd)
+    return np.ascontiguousarray(np.moveaxis(taps, (-2, -1), (0, 1)))  # (*3, K, C/g) -> (K, C/g, *3)
