@@ -207,7 +207,8 @@ def test_max_and_min_with_dim_return_named_values_and_indices():
     assert values.tolist() == [5.0, 7.0] and indices.tolist() == [1, 0]
     assert indices.dtype == convlab.int64
     assert x.min(dim=0, keepdim=True).indices.tolist() == [[0, 1, 0]]
-    assert repr(result).startswith("max(values=tensor(")
+    assert repr(result) == ("convlab.return_types.max(\nvalues=tensor([5., 7.]),\n"
+                            "indices=tensor([1, 0]))")
 
 
 # ---- indexing -----------------------------------------------------------------------------------

@@ -74,10 +74,17 @@ class device:
 
 _CPU = device("cpu")
 
-MaxMinResult = collections.namedtuple("max", ["values", "indices"])
-MinResult = collections.namedtuple("min", ["values", "indices"])
-TopkResult = collections.namedtuple("topk", ["values", "indices"])
-SortResult = collections.namedtuple("sort", ["values", "indices"])
+def _return_type(name: str) -> type:
+    """A ``(values, indices)`` named tuple that prints as PyTorch's ``torch.return_types``."""
+
+    def __repr__(self) -> str:
+        return f"convlab.return_types.{name}(\nvalues={self.values!r},\nindices={self.indices!r})"
+
+    fields = collections.namedtuple(name, ["values", "indices"])
+    return type(name, (fields,), {"__slots__": (), "__repr__": __repr__})
+
+
+MaxResult, MinResult, TopkResult, SortResult = map(_return_type, ["max", "min", "topk", "sort"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -845,7 +852,7 @@ class Tensor:
         if not keepdim and self.ndim:
             values, index = values.squeeze(axis), index.squeeze(axis)
         values = _named(values, "MaxBackward0" if largest else "MinBackward0")
-        return (MaxMinResult if largest else MinResult)(values, index)
+        return (MaxResult if largest else MinResult)(values, index)
 
     def max(self, dim=None, keepdim: bool = False):
         return self._extreme(dim, keepdim, True)
