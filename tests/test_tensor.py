@@ -60,6 +60,8 @@ DTYPES = [
     (lambda m: m.tensor([1, 2]) / m.tensor([2, 2]), "float32"),
     (lambda m: m.tensor([1, 2]) / 2, "float32"),
     (lambda m: m.tensor([1, 2]) // 2, "int64"),
+    (lambda m: m.tensor([-3, 2]) % 2, "int64"),
+    (lambda m: m.tensor([-3, 2]) % 2.5, "float32"),
     (lambda m: m.tensor([True]) + m.tensor([True]), "bool"),
     (lambda m: m.tensor([True]) * 2, "int64"),
     (lambda m: m.tensor([True]) + 1.5, "float32"),

@@ -571,7 +571,10 @@ class Tensor:
         return _compare(np.floor_divide, self, other)
 
     def __mod__(self, other):
-        return _compare(np.remainder, self, other)
+        out = _binary(E.Remainder, "remainder", self, other)
+        return _named(out, "RemainderBackward1") if isinstance(other, Tensor) else out
+
+    remainder = __mod__
 
     def __pow__(self, other):
         out = _binary(E.Pow, "pow", self, other)

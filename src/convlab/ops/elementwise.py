@@ -11,7 +11,7 @@ import numpy as np
 from ..autograd import Function, unbroadcast
 
 __all__ = [
-    "Add", "Sub", "Mul", "Div", "Pow", "Neg", "Abs", "Exp", "Log", "Log1p", "Sqrt", "Rsqrt",
+    "Add", "Sub", "Mul", "Div", "Remainder", "Pow", "Neg", "Abs", "Exp", "Log", "Log1p", "Sqrt", "Rsqrt",
     "Sin", "Cos", "Tanh", "Sigmoid", "Relu", "LeakyRelu", "Clamp", "Maximum", "Minimum", "Where",
     "Cast", "Fill", "CopyFrom", "sigmoid",
 ]
@@ -84,6 +84,26 @@ class Div(Function):
         sx, sy = ctx.shapes
         gx = unbroadcast(gz / y, sx) if ctx.needs_input_grad[0] else None
         gy = unbroadcast(-gz * z / y, sy) if ctx.needs_input_grad[1] else None
+        return gx, gy
+
+
+class Remainder(Function):
+    """z = x mod y with the sign of y (Python's %): z = x - floor(x / y) y.
+    dz/dx = 1, dz/dy = -floor(x / y)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
+                              y if ctx.needs_input_grad[1] else None)
+        ctx.shapes = (np.shape(x), np.shape(y))
+        return np.remainder(x, y)
+
+    @staticmethod
+    def backward(ctx, gz):
+        x, y = ctx.saved
+        sx, sy = ctx.shapes
+        gx = unbroadcast(gz, sx) if ctx.needs_input_grad[0] else None
+        gy = unbroadcast(-gz * np.floor_divide(x, y), sy) if ctx.needs_input_grad[1] else None
         return gx, gy
 
 
