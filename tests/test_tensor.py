@@ -14,8 +14,8 @@ def torch():
 
 # ---- the top level ------------------------------------------------------------------------------
 
-TOP_LEVEL = """Tensor tensor from_numpy as_tensor zeros ones full empty arange linspace eye zeros_like
-ones_like full_like empty_like rand randn randint randperm rand_like randn_like manual_seed
+TOP_LEVEL = """Tensor tensor from_numpy as_tensor zeros ones full empty arange linspace eye
+zeros_like ones_like full_like empty_like rand randn randint randperm rand_like randn_like manual_seed
 no_grad enable_grad is_grad_enabled set_grad_enabled Size float32 float64 int64 int32 bool float
 double long cat stack where maximum minimum matmul exp log sum mean softmax""".split()
 
@@ -240,7 +240,8 @@ def test_float_indices_raise():
 
 
 def test_out_of_range_index_names_the_shape():
-    with pytest.raises(IndexError, match=r"index 5 is out of bounds .* \(tensor of shape \[2, 3\]\)"):
+    with pytest.raises(IndexError,
+                       match=r"index 5 is out of bounds .* \(tensor of shape \[2, 3\]\)"):
         convlab.zeros(2, 3)[:, 5]
 
 

@@ -6,8 +6,8 @@ from .tensor import Tensor
 
 _METHODS = [
     "abs", "add", "sub", "mul", "div", "remainder", "pow", "neg", "exp", "log", "log1p", "sqrt",
-    "rsqrt", "sin", "cos", "tanh", "sigmoid", "relu", "clamp", "clip", "square", "sign", "sum", "mean", "var",
-    "std", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "logsumexp", "norm",
+    "rsqrt", "sin", "cos", "tanh", "sigmoid", "relu", "clamp", "clip", "square", "sign", "sum",
+    "mean", "var", "std", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "logsumexp", "norm",
     "softmax", "log_softmax", "reshape", "flatten", "unflatten", "squeeze", "unsqueeze",
     "transpose", "t", "permute", "flip", "chunk", "split", "unbind", "gather", "masked_fill",
     "topk", "sort", "argsort", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",

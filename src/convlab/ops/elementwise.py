@@ -11,8 +11,8 @@ import numpy as np
 from ..autograd import Function, unbroadcast
 
 __all__ = [
-    "Add", "Sub", "Mul", "Div", "Remainder", "Pow", "Neg", "Abs", "Exp", "Log", "Log1p", "Sqrt", "Rsqrt",
-    "Sin", "Cos", "Tanh", "Sigmoid", "Relu", "LeakyRelu", "Clamp", "Maximum", "Minimum", "Where",
+    "Add", "Sub", "Mul", "Div", "Remainder", "Pow", "Neg", "Abs", "Exp", "Log", "Log1p", "Sqrt",
+    "Rsqrt", "Sin", "Cos", "Tanh", "Sigmoid", "Relu", "LeakyRelu", "Clamp", "Maximum", "Minimum", "Where",
     "Cast", "Fill", "CopyFrom", "sigmoid",
 ]
 
