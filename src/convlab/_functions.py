@@ -7,12 +7,12 @@ from .tensor import Tensor
 _METHODS = [
     "abs", "add", "sub", "mul", "div", "remainder", "pow", "neg", "exp", "log", "log1p", "sqrt",
     "rsqrt", "sin", "cos", "tanh", "sigmoid", "relu", "clamp", "clip", "square", "sign", "sum",
-    "mean", "var", "std", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "logsumexp", "norm",
-    "softmax", "log_softmax", "reshape", "flatten", "unflatten", "squeeze", "unsqueeze",
+    "mean", "var", "std", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "logsumexp",
+    "norm", "softmax", "log_softmax", "reshape", "flatten", "unflatten", "squeeze", "unsqueeze",
     "transpose", "t", "permute", "flip", "chunk", "split", "unbind", "gather", "masked_fill",
     "topk", "sort", "argsort", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
-    "logical_xor", "logical_not", "isnan", "isinf", "isfinite", "all", "any", "allclose",
-    "equal", "mm", "swapaxes", "broadcast_to", "clone", "detach",
+    "logical_xor", "logical_not", "isnan", "isinf", "isfinite", "all", "any", "allclose", "equal",
+    "mm", "swapaxes", "broadcast_to", "clone", "detach",
 ]
 
 __all__ = list(_METHODS)

@@ -12,8 +12,8 @@ from ..autograd import Function, unbroadcast
 
 __all__ = [
     "Add", "Sub", "Mul", "Div", "Remainder", "Pow", "Neg", "Abs", "Exp", "Log", "Log1p", "Sqrt",
-    "Rsqrt", "Sin", "Cos", "Tanh", "Sigmoid", "Relu", "LeakyRelu", "Clamp", "Maximum", "Minimum", "Where",
-    "Cast", "Fill", "CopyFrom", "sigmoid",
+    "Rsqrt", "Sin", "Cos", "Tanh", "Sigmoid", "Relu", "LeakyRelu", "Clamp", "Maximum", "Minimum",
+    "Where", "Cast", "Fill", "CopyFrom", "sigmoid",
 ]
 
 
