@@ -17,7 +17,8 @@ def torch():
 TOP_LEVEL = """Tensor tensor from_numpy as_tensor zeros ones full empty arange linspace eye
 zeros_like ones_like full_like empty_like rand randn randint randperm rand_like randn_like
 manual_seed no_grad enable_grad is_grad_enabled set_grad_enabled Size float32 float64 int64
-int32 bool float double long cat stack where maximum minimum matmul exp log sum mean softmax""".split()
+int32 bool float double long cat stack where maximum minimum matmul exp log sum mean
+softmax""".split()
 
 
 def test_top_level_names_are_there():
