@@ -26,5 +26,5 @@ int = int32
 
 __version__ = "0.1.0"
 
-from . import nn, optim  # noqa: E402  (the submodules build on the names above)
-from .serialization import load, save  # noqa: E402
+from . import nn, optim, signal  # noqa: E402  (the submodules build on the names above)
+from .serialization import load, load_safetensors, save, save_safetensors  # noqa: E402
