@@ -10,6 +10,7 @@ from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_poo
 from .activation import (elu, elu_, gelu, leaky_relu, leaky_relu_, log_softmax, relu, relu_,
                          sigmoid, silu, softmax, tanh)
 from .dropout import dropout, dropout1d, dropout2d, dropout3d
+from .encoding import one_hot
 from .linear import linear
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss,
                    mse_loss, nll_loss)
