@@ -68,6 +68,44 @@ def test_init_functions_bounds_and_moments():
     assert np.all(init.ones_(w).numpy() == 1) and np.all(init.zeros_(w).numpy() == 0)
 
 
+def test_trunc_normal_stays_in_bounds_with_the_truncated_moments():
+    from scipy.stats import truncnorm
+
+    convlab.manual_seed(0)
+    values = init.trunc_normal_(convlab.zeros(100, 100), mean=0.5, std=1.0, a=0.0, b=1.5).numpy()
+    assert values.min() >= 0.0 and values.max() <= 1.5
+    dist = truncnorm(-0.5, 1.0, loc=0.5)  # bounds in stds from the mean
+    assert values.mean() == pytest.approx(dist.mean(), abs=4 * dist.std() / 100)
+    assert values.std() == pytest.approx(dist.std(), rel=0.02)
+    _check_normal(init.trunc_normal_(convlab.zeros(64, 64), std=0.02).numpy(), 0.02)
+    with pytest.warns(UserWarning, match="mean is more than 2 std from"):
+        init.trunc_normal_(convlab.zeros(3), mean=5.0)
+
+
+@pytest.mark.parametrize("shape", [(6, 6), (4, 10), (10, 4), (8, 3, 3, 3)])
+def test_orthogonal_gives_orthonormal_rows_or_columns(shape):
+    w = init.orthogonal_(convlab.zeros(*shape), gain=2.0).numpy().reshape(shape[0], -1)
+    small = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+    np.testing.assert_allclose(small, 4.0 * np.eye(len(small)), atol=1e-5)
+
+
+def test_eye_and_dirac_match_torch_and_make_identity_layers(torch):
+    np.testing.assert_array_equal(init.eye_(convlab.zeros(3, 5)).numpy(),
+                                  torch.nn.init.eye_(torch.empty(3, 5)).numpy())
+    for shape, groups in [((6, 4, 3, 3), 2), ((4, 6, 3), 1), ((2, 2, 3, 2, 3), 1)]:
+        np.testing.assert_array_equal(
+            init.dirac_(convlab.zeros(*shape), groups).numpy(),
+            torch.nn.init.dirac_(torch.empty(*shape), groups).numpy())
+    conv = nn.Conv2d(3, 3, 3, padding=1, bias=False)
+    init.dirac_(conv.weight)
+    x = convlab.randn(2, 3, 5, 5)
+    assert convlab.equal(conv(x), x)
+    with pytest.raises(ValueError, match="dim 0 \\(6\\) must be divisible by groups=4"):
+        init.dirac_(convlab.zeros(6, 4, 3, 3), groups=4)
+    with pytest.raises(ValueError, match="only tensors with 2 dimensions"):
+        init.eye_(convlab.zeros(3, 3, 3))
+
+
 def test_init_fills_parameters_in_place_without_a_graph():
     p = nn.Parameter(convlab.zeros(5, 5))
     data = p.detach().numpy()

@@ -22,11 +22,15 @@ import math
 import numbers
 import warnings
 
+import numpy as np
+from scipy.special import erfinv, ndtr
+
 from ..autograd import no_grad
 from ..tensor import Tensor
 
-__all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "ones_", "zeros_",
-           "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"]
+__all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_",
+           "zeros_", "eye_", "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
+           "kaiming_normal_", "orthogonal_"]
 
 
 def calculate_gain(nonlinearity: str, param=None) -> float:
@@ -92,6 +96,30 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
         return tensor.normal_(mean, std, generator=generator)
 
 
+def _fill_with(tensor: Tensor, values: np.ndarray) -> Tensor:
+    """Write ``values`` (an array of the tensor's shape) into ``tensor``."""
+    with no_grad():
+        return tensor.copy_(Tensor._wrap(values.astype(tensor.dtype.numpy)))
+
+
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
+                  b: float = 2.0, generator=None) -> Tensor:
+    """Fill with draws from N(mean, std^2) truncated to ``[a, b]`` (bounds in the tensor's
+    units, not in stds: with ``std=0.02`` the default bounds cut nothing in practice).
+
+    Inverse transform sampling: draw the normal CDF's value ``p`` uniformly between the CDF at
+    ``a`` and at ``b``, then map it back, ``x = mean + std * sqrt(2) * erfinv(2p - 1)``.
+    """
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The "
+                      "distribution of values may be incorrect.", stacklevel=2)
+    low, high = ndtr((a - mean) / std), ndtr((b - mean) / std)  # the CDF at the bounds
+    with no_grad():
+        tensor.uniform_(2 * low - 1, 2 * high - 1, generator=generator)
+    x = mean + std * math.sqrt(2.0) * erfinv(tensor.detach().numpy().astype(np.float64))
+    return _fill_with(tensor, np.clip(x, a, b))
+
+
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with ``val``."""
     with no_grad():
@@ -104,6 +132,33 @@ def ones_(tensor: Tensor) -> Tensor:
 
 def zeros_(tensor: Tensor) -> Tensor:
     return constant_(tensor, 0.0)
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """Fill a 2-D tensor with the identity matrix: a Linear layer that passes its input on."""
+    if tensor.dim() != 2:
+        raise ValueError(f"eye_: only tensors with 2 dimensions are supported, got shape "
+                         f"{list(tensor.shape)}")
+    return _fill_with(tensor, np.eye(*tensor.shape))
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """Fill a conv weight ``(out, in, *kernel)`` so the convolution copies its input: output
+    channel ``d`` of each group is input channel ``d`` of it, read at the kernel's centre.
+    Channels beyond ``min(out / groups, in)`` stay zero."""
+    if tensor.dim() not in (3, 4, 5):
+        raise ValueError(f"dirac_: only tensors with 3, 4, or 5 dimensions are supported, got "
+                         f"shape {list(tensor.shape)}")
+    out_channels, in_channels, *kernel = tensor.shape
+    if out_channels % groups != 0:
+        raise ValueError(f"dirac_: dim 0 ({out_channels}) must be divisible by groups={groups}")
+    per_group = out_channels // groups
+    values = np.zeros(tuple(tensor.shape))
+    centre = tuple(k // 2 for k in kernel)
+    for g in range(groups):
+        for d in range(min(per_group, in_channels)):
+            values[(g * per_group + d, d) + centre] = 1
+    return _fill_with(tensor, values)
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
@@ -150,3 +205,29 @@ def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
         return tensor
     gain = calculate_gain(nonlinearity, a)
     return normal_(tensor, 0.0, gain / math.sqrt(_fan(tensor, mode)), generator)
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
+    """Fill with a (semi-)orthogonal matrix times ``gain`` (Saxe et al., 2013): the tensor seen
+    as ``(rows, numel / rows)`` has orthonormal rows or columns, whichever are fewer.
+
+    It is the Q of the QR decomposition of a standard normal matrix, with each column's sign
+    fixed by R's diagonal so that Q is uniformly distributed.
+    """
+    if tensor.dim() < 2:
+        raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, "
+                         f"got shape {list(tensor.shape)}")
+    if tensor.numel() == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    with no_grad():
+        tensor.normal_(0.0, 1.0, generator=generator)
+    flat = tensor.detach().numpy().astype(np.float64).reshape(rows, cols)
+    if rows < cols:
+        flat = flat.T  # QR of the tall orientation: (max, min)
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return _fill_with(tensor, gain * q.reshape(tuple(tensor.shape)))
