@@ -127,6 +127,3 @@ class CIFAR10(VisionDataset):
     @property
     def targets(self) -> list[int]:
         return self._labels.tolist()
-
-    def extra_repr(self) -> str:
-        return f"Split: {'Train' if self.train else 'Test'}"

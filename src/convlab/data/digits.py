@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..tensor import Tensor
 from .vision_dataset import VisionDataset
 
 __all__ = ["Digits"]
@@ -89,13 +88,5 @@ class Digits(VisionDataset):
             pixels /= 16
         self._set_samples(pixels, labels[keep])
 
-    @property
-    def data(self) -> Tensor:
-        return Tensor._wrap(self._images)
-
-    @property
-    def targets(self) -> Tensor:
-        return Tensor._wrap(self._labels)
-
     def extra_repr(self) -> str:
-        return f"Split: {'Train' if self.train else 'Test'}\nScale: pixels {'/ 16' if self.scale else '0-16'}"
+        return super().extra_repr() + f"\nScale: pixels {'/ 16' if self.scale else '0-16'}"

@@ -15,7 +15,6 @@ import os
 
 import numpy as np
 
-from ..tensor import Tensor
 from .idx import read_idx
 from .vision_dataset import VisionDataset
 
@@ -84,17 +83,6 @@ class MNIST(VisionDataset):
             f"(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
             f"t10k-labels-idx1-ubyte, gzipped or not) from {self.sources} and put them in one "
             "of these folders")
-
-    @property
-    def data(self) -> Tensor:
-        return Tensor._wrap(self._images)
-
-    @property
-    def targets(self) -> Tensor:
-        return Tensor._wrap(self._labels)
-
-    def extra_repr(self) -> str:
-        return f"Split: {'Train' if self.train else 'Test'}"
 
 
 class FashionMNIST(MNIST):

@@ -19,10 +19,13 @@ __all__ = ["VisionDataset"]
 class VisionDataset(Dataset):
     """Base class: ``dataset[i]`` is ``(transform(image), target_transform(label))``.
 
-    Subclasses call :meth:`_set_samples` with
+    Subclasses set ``train`` (which split they hold) and call :meth:`_set_samples` with
 
     - ``images``: ``(N, ...)`` array; ``images[i]`` is the sample's image before ``transform``;
     - ``labels``: ``(N,)`` integer class indices.
+
+    ``data`` and ``targets`` hold all images and labels as Tensors, as torchvision's MNIST has
+    them (CIFAR10 overrides them with torchvision's NumPy array and list).
 
     Without a transform, an image is handed out as a NumPy array (HWC or HW ``uint8``, where
     torchvision hands out a PIL image; ``transforms.ToTensor`` turns it into a CHW float Tensor)
@@ -68,8 +71,16 @@ class VisionDataset(Dataset):
             return None
         return [Tensor._wrap(self._images[indices]), Tensor._wrap(self._labels[indices])]
 
+    @property
+    def data(self) -> Tensor:
+        return Tensor._wrap(self._images)
+
+    @property
+    def targets(self) -> Tensor:
+        return Tensor._wrap(self._labels)
+
     def extra_repr(self) -> str:
-        return ""
+        return f"Split: {'Train' if self.train else 'Test'}"
 
     def __repr__(self) -> str:
         lines = [f"Number of datapoints: {len(self)}"]
