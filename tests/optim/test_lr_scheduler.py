@@ -151,3 +151,47 @@ def test_step_with_an_epoch_is_refused():
     opt, _ = _optimizers("SGD")
     with pytest.raises(TypeError, match="scheduler.step\\(\\) once per epoch"):
         lr_scheduler.StepLR(opt, step_size=1).step(3)
+
+
+PLATEAU_METRICS = [1.0, 0.9, 0.95, 0.9, 0.92, 0.899, 0.85, 0.86, 0.87, 0.88, 0.8, 0.8, 0.8,
+                   0.81, 0.7, 0.9, 0.9, 0.9, 0.9, 0.9]
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(patience=1),
+    dict(mode="max", patience=2, factor=0.3, cooldown=2),
+    dict(threshold_mode="abs", threshold=0.05, patience=0, min_lr=[0.05, 0.002]),
+    dict(patience=0, factor=0.5, eps=0.02),  # the second group's reductions are too small
+])
+def test_reduce_on_plateau_matches_torch(kwargs):
+    c_opt, t_opt = _optimizers("SGD")
+    c = lr_scheduler.ReduceLROnPlateau(c_opt, **kwargs)
+    t = torch.optim.lr_scheduler.ReduceLROnPlateau(t_opt, **kwargs)
+    metrics = PLATEAU_METRICS if kwargs.get("mode") != "max" else [-m for m in PLATEAU_METRICS]
+    for value in metrics:
+        c.step(convlab.tensor(value))
+        t.step(torch.tensor(value))
+        assert c.get_last_lr() == t.get_last_lr()
+        assert (c.best, c.num_bad_epochs, c.cooldown_counter, c.last_epoch) == (
+            t.best, t.num_bad_epochs, t.cooldown_counter, t.last_epoch)
+
+
+def test_reduce_on_plateau_state_dict_resumes_and_bad_arguments_raise():
+    opt, _ = _optimizers("SGD")
+    sched = lr_scheduler.ReduceLROnPlateau(opt, patience=1)
+    for value in PLATEAU_METRICS[:6]:
+        sched.step(value)
+    opt2, _ = _optimizers("SGD")
+    resumed = lr_scheduler.ReduceLROnPlateau(opt2, patience=1)
+    opt2.load_state_dict(opt.state_dict())  # the lr lives in the optimizer's state
+    resumed.load_state_dict(sched.state_dict())
+    for value in PLATEAU_METRICS[6:]:
+        sched.step(value)
+        resumed.step(value)
+        assert resumed.get_last_lr() == sched.get_last_lr()
+    with pytest.raises(ValueError, match="factor should be < 1.0"):
+        lr_scheduler.ReduceLROnPlateau(opt, factor=1.0)
+    with pytest.raises(ValueError, match="mode 'best' is unknown"):
+        lr_scheduler.ReduceLROnPlateau(opt, mode="best")
+    with pytest.raises(ValueError, match="min_lr must have the same length"):
+        lr_scheduler.ReduceLROnPlateau(opt, min_lr=[0.1])

@@ -43,17 +43,18 @@ def build(torch):
     return TinyUNet()
 
 
-def fit(torch, model, images, targets, steps=3):
+def fit(torch, model, images, targets):
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True,
                                 weight_decay=1e-4)
     losses = []
-    for step in range(steps):
-        x, t = torch.from_numpy(images[step]), torch.from_numpy(targets[step])
-        optimizer.zero_grad()
-        loss = torch.nn.functional.mse_loss(model(x), t)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    for x, t in zip(torch.from_numpy(images), torch.from_numpy(targets)):
+        def closure():
+            optimizer.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(x), t)
+            loss.backward()
+            return loss
+
+        losses.append(optimizer.step(closure).item())
     return losses
 
 

@@ -25,7 +25,7 @@ import warnings
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR",
-           "CosineAnnealingLR", "OneCycleLR"]
+           "CosineAnnealingLR", "OneCycleLR", "ReduceLROnPlateau"]
 
 
 class LRScheduler:
@@ -327,6 +327,84 @@ class OneCycleLR(LRScheduler):
                     break
                 start_step = end_step
         return lrs
+
+
+class ReduceLROnPlateau(LRScheduler):
+    """Multiply the lr by ``factor`` when a measured quantity stops improving.
+
+    It follows a metric, not the epoch count: call ``scheduler.step(val_loss)`` after each
+    validation. ``mode='min'`` wants the metric to fall (a loss), ``'max'`` to rise (an
+    accuracy). A value is an improvement when it beats the best so far by more than
+    ``threshold``: relatively (``best * (1 - threshold)`` for min) with ``threshold_mode='rel'``,
+    or by that amount with ``'abs'``. After more than ``patience`` epochs in a row without one,
+    each group's lr becomes ``max(lr * factor, min_lr)`` (skipped when that changes it by less
+    than ``eps``), and the next ``cooldown`` epochs count no bad epochs.
+
+    >>> import convlab
+    >>> opt = convlab.optim.SGD([convlab.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = ReduceLROnPlateau(opt, patience=1, factor=0.5)
+    >>> for val_loss in [1.0, 0.9, 0.9, 0.9, 0.8, 0.9, 0.9]:
+    ...     sched.step(val_loss)
+    >>> sched.get_last_lr()  # halved after the 2nd bad epoch in a row, twice
+    [0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
+                 patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
+                 cooldown: int = 0, min_lr=0, eps: float = 1e-8):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau: factor should be < 1.0, got {factor}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"ReduceLROnPlateau: mode {mode!r} is unknown: use 'min' or 'max'")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"ReduceLROnPlateau: threshold mode {threshold_mode!r} is unknown: "
+                             "use 'rel' or 'abs'")
+        # No super().__init__(): the lr changes on the metric, not by an epoch-indexed get_lr().
+        self.optimizer = optimizer
+        self.mode, self.factor, self.patience = mode, factor, patience
+        self.threshold, self.threshold_mode = threshold, threshold_mode
+        self.cooldown, self.eps = cooldown, eps
+        self.min_lrs = _per_group("min_lr", min_lr, optimizer.param_groups)
+        self.last_epoch = 0
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+        self._last_lr = self._current_lrs()
+
+    @property
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def _is_better(self, value: float, best: float) -> bool:
+        """Whether ``value`` improves on ``best`` by more than the threshold."""
+        relative = self.threshold_mode == "rel"
+        if self.mode == "min":
+            return value < (best * (1 - self.threshold) if relative else best - self.threshold)
+        return value > (best * (1 + self.threshold) if relative else best + self.threshold)
+
+    def step(self, metrics) -> None:
+        """Record this epoch's ``metrics`` (a number or a 0-d tensor) and lower the lr if it has
+        stalled for too long."""
+        current = float(metrics)
+        self.last_epoch += 1
+        if self._is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.in_cooldown:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0  # bad epochs during the cooldown do not count
+        if self.num_bad_epochs > self.patience:
+            for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs):
+                new_lr = max(group["lr"] * self.factor, min_lr)
+                if group["lr"] - new_lr > self.eps:
+                    group["lr"] = new_lr
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = self._current_lrs()
 
 
 def _per_group(name: str, value, groups: list) -> list:
