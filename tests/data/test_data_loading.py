@@ -9,7 +9,7 @@ import pytest
 import convlab
 from convlab.data import (BatchSampler, ConcatDataset, DataLoader, Dataset, RandomSampler,
                           SequentialSampler, Subset, SubsetRandomSampler, TensorDataset,
-                          default_collate, random_split)
+                          WeightedRandomSampler, default_collate, random_split)
 
 @pytest.fixture
 def tdata(torch):
@@ -252,3 +252,30 @@ def test_samplers():
     assert len(BatchSampler(range(10), 4, drop_last=False)) == 3
     with pytest.raises(ValueError, match="num_samples should be a positive integer value"):
         RandomSampler(range(3), num_samples=0)
+
+
+def test_weighted_random_sampler_balances_classes():
+    labels = np.array([0] * 90 + [1] * 10)
+    sampler = WeightedRandomSampler(1.0 / np.bincount(labels)[labels], num_samples=4000)
+    drawn = labels[list(sampler)]
+    assert len(sampler) == len(drawn) == 4000
+    assert abs(drawn.mean() - 0.5) < 0.05  # the 10% class now comes up half the time
+    once = list(WeightedRandomSampler([0.0, 1.0, 2.0, 3.0], 3, replacement=False))
+    assert sorted(once) == [1, 2, 3]  # each sample of non-zero weight, once
+    g = convlab.Generator(5)
+    first = list(WeightedRandomSampler([1, 2, 3], 8, generator=g))
+    assert first == list(WeightedRandomSampler([1, 2, 3], 8, generator=convlab.Generator(5)))
+    loader = DataLoader(TensorDataset(convlab.from_numpy(labels)), batch_size=10,
+                        sampler=WeightedRandomSampler(np.ones(100), 30))
+    assert [len(b[0]) for b in loader] == [10, 10, 10]
+
+
+@pytest.mark.parametrize("args,message", [
+    (([1.0, 2.0], 0), "num_samples should be a positive integer"),
+    (([[1.0, 2.0]], 2), "weights should be a 1d sequence"),
+    (([1.0, -2.0], 2), "non-negative"),
+    (([0.0, 1.0], 2, False), "cannot draw 2 samples without replacement from 1"),
+])
+def test_weighted_random_sampler_errors(args, message):
+    with pytest.raises(ValueError, match=message):
+        WeightedRandomSampler(*args)

@@ -13,10 +13,12 @@ from .dataloader import DataLoader, default_collate, default_convert
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from .digits import Digits
 from .mnist import MNIST, FashionMNIST
-from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler
+from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
+                      SubsetRandomSampler, WeightedRandomSampler)
 from .vision_dataset import VisionDataset
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split",
-           "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler",
+           "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
+           "WeightedRandomSampler", "BatchSampler",
            "DataLoader", "default_collate", "default_convert",
            "VisionDataset", "Digits", "MNIST", "FashionMNIST", "CIFAR10", "transforms"]
