@@ -6,12 +6,15 @@ command restarts itself without them before anything imports NumPy (DESIGN.md, P
 
     python -m benchmarks conv                       # all cases, writes BENCHMARKS.md
     python -m benchmarks conv --cases res-3x3 large-k --no-write
+    python -m benchmarks conv --algorithm im2col    # convlab with one algorithm wherever it applies
+    python -m benchmarks conv --one-core --no-write # one thread each, CPU time: for development
     python -m benchmarks train                      # the digits CNN in both libraries
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -24,14 +27,28 @@ def _restart_without_throttles() -> None:
         os.execve(sys.executable, [sys.executable, "-m", "benchmarks", *sys.argv[1:]], env)
 
 
-def _conv(args) -> None:
+def _threads(args) -> None:
+    """PyTorch's threads; with ``--one-core`` one thread in both libraries and CPU time."""
     import torch
+    from threadpoolctl import threadpool_limits
+
+    from .timing import use_cpu_time
+
+    if args.one_core:
+        args.threads = 1
+        threadpool_limits(1)
+        use_cpu_time()
+    torch.set_num_threads(args.threads)
+
+
+def _conv(args) -> None:
+    from convlab.engine import select
 
     from .cases import CASES
     from .conv import case_memory, run_case
-    from .report import conv_tables, environment, write_section
+    from .report import conv_tables, environment, load_average, write_section
 
-    torch.set_num_threads(args.threads)
+    _threads(args)
     cases = [c for c in CASES if not args.cases or c.name in args.cases]
     unknown = set(args.cases or ()) - {c.name for c in CASES}
     if unknown:
@@ -39,11 +56,14 @@ def _conv(args) -> None:
     env = environment()
     print("\n".join(env), flush=True)
     rows, memory, diffs = [], {}, {}
+    if args.algorithm:
+        env.append(f"convlab algorithm forced: {args.algorithm} (wherever it applies)")
     for case in cases:
-        measured, diffs[case.name] = run_case(case, args.repeats, args.min_time)
+        with select.using(args.algorithm) if args.algorithm else contextlib.nullcontext():
+            measured, diffs[case.name] = run_case(case, args.repeats, args.min_time)
         rows += measured
         if args.memory:
-            memory[case.name] = case_memory(case)
+            memory[case.name] = case_memory(case, args.algorithm)
         f, fb = measured
         mem = memory.get(case.name)
         mem_text = (f"  peak MiB {mem['convlab'] / 2**20:.0f} / {mem['torch'] / 2**20:.0f}"
@@ -53,7 +73,7 @@ def _conv(args) -> None:
               f"= {fb.ratio:5.2f}{mem_text}  diff {diffs[case.name]:.1e}", flush=True)
     settings = (f"float32, median of {args.repeats} interleaved repeats of at least "
                 f"{args.min_time:g} s each; peak memory: growth of the resident set during one "
-                "forward+backward in a fresh process")
+                f"forward+backward in a fresh process; load average at the end: {load_average()}")
     body = "\n".join(["## Convolution and pooling, convlab / PyTorch", "",
                       "`python -m benchmarks conv`", "", *[f"- {line}" for line in env], "",
                       conv_tables(rows, memory, diffs, settings)])
@@ -63,12 +83,10 @@ def _conv(args) -> None:
 
 
 def _train(args) -> None:
-    import torch
-
     from .report import environment, write_section
     from .train import compare, train_table
 
-    torch.set_num_threads(args.threads)
+    _threads(args)
     env = environment()
     print("\n".join(env), flush=True)
     runs = compare(args.epochs, args.repeats)
@@ -90,16 +108,22 @@ def main(argv=None) -> None:
     conv.add_argument("--repeats", type=int, default=7)
     conv.add_argument("--min-time", type=float, default=0.2, help="seconds per timed sample")
     conv.add_argument("--no-memory", dest="memory", action="store_false")
+    conv.add_argument("--algorithm", help="force one convolution algorithm of "
+                      "convlab.engine.select wherever it applies (e.g. im2col, the baseline)")
     train = sub.add_parser("train", help="the digits CNN trained in both libraries")
     train.add_argument("--epochs", type=int, default=15)
     train.add_argument("--repeats", type=int, default=3)
     for p in (conv, train):
         p.add_argument("--threads", type=int, default=2, help="PyTorch threads")
+        p.add_argument("--one-core", action="store_true",
+                       help="one thread in both libraries, timed by CPU time (insensitive to "
+                            "other processes' load; for development, not for BENCHMARKS.md)")
         p.add_argument("--no-write", dest="write", action="store_false",
                        help="print only; leave BENCHMARKS.md alone")
     memory = sub.add_parser("_memory", help=argparse.SUPPRESS)
     memory.add_argument("case")
     memory.add_argument("library", choices=("convlab", "torch"))
+    memory.add_argument("--algorithm")
     args = parser.parse_args(argv)
     if args.command == "conv":
         _conv(args)
@@ -108,7 +132,7 @@ def main(argv=None) -> None:
     else:
         from .conv import memory_child
 
-        memory_child(args.case, args.library)
+        memory_child(args.case, args.library, args.algorithm)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ and every gradient of the two libraries are compared, so a fast wrong answer can
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import math
@@ -123,9 +124,9 @@ def run_case(case: Case, repeats: int, min_time: float) -> tuple[list[Measured],
     return rows, diff
 
 
-def case_memory(case: Case) -> dict[str, int | None]:
+def case_memory(case: Case, algorithm: str | None = None) -> dict[str, int | None]:
     """Peak memory of one forward+backward of ``case`` per library, each in a fresh process."""
-    return {lib: peak_memory(case.name, lib) for lib in ("convlab", "torch")}
+    return {lib: peak_memory(case.name, lib, algorithm) for lib in ("convlab", "torch")}
 
 
 def _rss_status(field: str) -> int:
@@ -136,28 +137,34 @@ def _rss_status(field: str) -> int:
     raise KeyError(field)
 
 
-def memory_child(case_name: str, library: str) -> None:
+def memory_child(case_name: str, library: str, algorithm: str | None = None) -> None:
     """Run in a fresh process by :func:`~benchmarks.timing.peak_memory`: set up the case, warm
     up once, reset the kernel's peak-RSS mark, run one forward+backward, print the growth."""
     case = next(c for c in CASES if c.name == case_name)
+    forced = contextlib.nullcontext()
     if library == "torch":
         import torch as lib
 
         lib.set_num_threads(2)
     else:
         import convlab as lib
-    s = steps(case, lib, inputs(case))
-    s.train()
-    for t in s.tensors.values():
-        t.grad = None
-    gc.collect()
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM, the peak resident set, to the current one
-    except OSError:
-        print(json.dumps({"peak_bytes": None}))
-        return
-    before = _rss_status("VmRSS")
-    s.train()
+        from convlab.engine import select
+
+        if algorithm:
+            forced = select.using(algorithm)
+    with forced:
+        s = steps(case, lib, inputs(case))
+        s.train()
+        for t in s.tensors.values():
+            t.grad = None
+        gc.collect()
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")  # resets VmHWM, the peak resident set, to the current one
+        except OSError:
+            print(json.dumps({"peak_bytes": None}))
+            return
+        before = _rss_status("VmRSS")
+        s.train()
     print(json.dumps({"peak_bytes": _rss_status("VmHWM") - before}))
     sys.stdout.flush()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .conv import Measured
 
-__all__ = ["environment", "geomean", "conv_tables", "write_section"]
+__all__ = ["environment", "load_average", "geomean", "conv_tables", "write_section"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,9 +53,9 @@ def environment() -> list[str]:
     import torch
     from threadpoolctl import threadpool_info
 
-    blas = [f"{i['internal_api']} {i.get('version', '')} kernel {i.get('architecture', '?')}, "
-            f"{i['num_threads']} threads" for i in threadpool_info() if i["user_api"] == "blas"
-            and "torch" not in i["filepath"]]
+    blas = [f"{Path(i['filepath']).parent.name}: {i['internal_api']} {i.get('version', '')} "
+            f"kernel {i.get('architecture', '?')}, {i['num_threads']} threads"
+            for i in threadpool_info() if i["user_api"] == "blas" and "torch" not in i["filepath"]]
     unset = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v not in os.environ]
     return [
         f"machine: {_cpu()}, {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -64,11 +64,11 @@ def environment() -> list[str]:
         f"{'on' if torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled else 'off'}, "
         f"CPU capability {torch.backends.cpu.get_cpu_capability()}",
         f"unset for this run: {', '.join(unset) or 'nothing (BLAS may be throttled!)'}",
-        f"load average at start (1, 5, 15 min): {_load()}",
+        f"load average at start (1, 5, 15 min): {load_average()}",
     ]
 
 
-def _load() -> str:
+def load_average() -> str:
     """Other processes on the machine: with 2 cores, a load above about 2 means every 2-thread
     call waits for a descheduled thread at its barriers, in both libraries."""
     try:

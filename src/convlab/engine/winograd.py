@@ -120,6 +120,11 @@ def _kron(which: str, m: int, r: int, axes: int, dtype: np.dtype) -> np.ndarray:
     return out.astype(dtype)
 
 
+def _size(which: str, m: int, r: int) -> tuple[int, int]:
+    """``(p, q)``: the shape of transform ``which`` of F(m, r)."""
+    return matrices(m, r)[("AT", "G", "BT").index(which)].shape
+
+
 def _transform(which: str, m: int, r: int, a: np.ndarray, nd: int) -> np.ndarray:
     """Apply transform ``which`` of F(m, r) along each of the ``nd`` leading axes of ``a``.
 
@@ -127,7 +132,7 @@ def _transform(which: str, m: int, r: int, a: np.ndarray, nd: int) -> np.ndarray
     flattened. Two axes go in one Kronecker product; a third axis takes a second product.
     """
     rest = a.shape[nd:]
-    p = matrices(m, r)[("AT", "G", "BT").index(which)].shape[0]
+    p = _size(which, m, r)[0]
     done = 0
     while done < nd:
         axes = min(2, nd - done)
@@ -150,12 +155,21 @@ def _chunk(N: int, per_sample: int, itemsize: int) -> int:
     return max(1, min(N, CHUNK_BYTES // max(per_sample * itemsize, 1)))
 
 
-def _tiles(x: np.ndarray, pad_lo, tiles, m: int, out: np.ndarray) -> np.ndarray:
-    """The overlapping ``α``-wide input tiles, spaced ``m`` apart, ``(n, C, *S) ->
-    (*α, C, n, *T)`` in ``out``; padding (or cropping, for negative ``pad_lo``) and the zeros
-    past the input's end included."""
+def _split_axes(nd: int) -> tuple[int, int]:
+    """How many tile axes are transformed as leading axes, and how many (the last one or two)
+    as trailing ones: a trailing axis keeps each tile's values side by side in memory, so the
+    copies into and out of the tile layout move runs of ``α`` (or ``m``) values, not single
+    ones."""
+    trail = min(nd, 2)
+    return nd - trail, trail
+
+
+def _tiles(x: np.ndarray, pad_lo, tiles, m: int, alpha: int) -> np.ndarray:
+    """The ``α``-wide input tiles, spaced ``m`` apart, padding (or cropping, for negative
+    ``pad_lo``) and the zeros past the input's end included: ``(n, C, *S) -> (*α_lead, C, n,
+    *T, *α_trail)`` (see :func:`_split_axes`)."""
     nd = len(tiles)
-    alpha = out.shape[0]
+    lead, _ = _split_axes(nd)
     n, C = x.shape[:2]
     span = tuple(t * m + alpha - m for t in tiles)  # the padded length the tiles read
     xp = np.zeros((n, C, *span), dtype=x.dtype)
@@ -166,11 +180,34 @@ def _tiles(x: np.ndarray, pad_lo, tiles, m: int, out: np.ndarray) -> np.ndarray:
         src.append(slice(start, stop))
         dst.append(slice(start + lo, stop + lo))
     xp[(..., *dst)] = x[(..., *src)]
-    st = xp.strides
-    windows = as_strided(xp, (alpha,) * nd + (C, n) + tuple(tiles),
-                         st[2:] + (st[1], st[0]) + tuple(m * s for s in st[2:]))
-    np.copyto(out, windows)  # (*α, C, n, *T)
-    return out
+    st = xp.strides[2:]
+    shape = (alpha,) * lead + (C, n) + tuple(tiles) + (alpha,) * (nd - lead)
+    strides = st[:lead] + (xp.strides[1], xp.strides[0]) + tuple(m * s for s in st) + st[lead:]
+    return np.ascontiguousarray(as_strided(xp, shape, strides))
+
+
+def _transform_in(which: str, m: int, r: int, D: np.ndarray, nd: int) -> np.ndarray:
+    """Transform ``which`` of F(m, r) on tiles from :func:`_tiles`: ``(*q_lead, ..., *q_trail)
+    -> (*p, ...)``, the trailing axes by a product whose result has them leading."""
+    lead, trail = _split_axes(nd)
+    t = _kron(which, m, r, trail, D.dtype)  # (p^trail, q^trail)
+    rows = D.reshape(math.prod(D.shape[:lead]), -1, t.shape[1])  # (P, rest, q^trail)
+    out = np.matmul(t, rows.swapaxes(-1, -2))  # (P, p^trail, rest)
+    p = _size(which, m, r)[0]
+    out = out.reshape(D.shape[:lead] + (p,) * trail + D.shape[lead:D.ndim - trail])
+    return _transform(which, m, r, out, lead) if lead else out
+
+
+def _transform_out(which: str, m: int, r: int, Y: np.ndarray, nd: int) -> np.ndarray:
+    """The inverse layout of :func:`_transform_in`: ``(*q, ...) -> (*p_lead, ..., *p_trail)``."""
+    lead, trail = _split_axes(nd)
+    if lead:
+        Y = _transform(which, m, r, Y, lead)
+    t = _kron(which, m, r, trail, Y.dtype)
+    cols = Y.reshape(math.prod(Y.shape[:lead]), t.shape[1], -1)  # (P, q^trail, rest)
+    out = np.matmul(cols.swapaxes(-1, -2), t.T)  # (P, rest, p^trail)
+    p = _size(which, m, r)[0]
+    return out.reshape(Y.shape[:lead] + Y.shape[nd:] + (p,) * trail)
 
 
 def _correlate(x: np.ndarray, w: np.ndarray, groups: int, pad_lo, pad_hi) -> np.ndarray:
@@ -178,6 +215,7 @@ def _correlate(x: np.ndarray, w: np.ndarray, groups: int, pad_lo, pad_hi) -> np.
     ``pad_lo``/``pad_hi`` per axis (negative: cropped): ``(N, K, *(S + lo + hi - 2))``."""
     N, C = x.shape[:2]
     K, nd = w.shape[0], w.ndim - 2
+    lead, trail = _split_axes(nd)
     out_size = tuple(i + lo + hi - (R - 1) for i, lo, hi in zip(x.shape[2:], pad_lo, pad_hi))
     tiles = tuple(-(-o // M) for o in out_size)
     xi = ALPHA ** nd
@@ -185,15 +223,17 @@ def _correlate(x: np.ndarray, w: np.ndarray, groups: int, pad_lo, pad_hi) -> np.
     U = U.reshape(xi, groups, K // groups, C // groups)
     y = np.empty((N, K, *(t * M for t in tiles)), dtype=x.dtype)
     chunk = _chunk(N, xi * C * math.prod(tiles), x.itemsize)
+    # tile t, offset i along an axis is output t*m + i:
+    # (*m_lead, K, n, *T, *m_trail) -> (n, K, *(T, m))
+    order = (lead + 1, lead) + tuple(
+        a for i in range(nd)
+        for a in (lead + 2 + i, i if i < lead else lead + 2 + nd + i - lead))
     for n0 in range(0, N, chunk):
         n = min(chunk, N - n0)
-        D = _tiles(x[n0:n0 + n], pad_lo, tiles, M,
-                   np.empty((ALPHA,) * nd + (C, n) + tiles, dtype=x.dtype))
-        V = _transform("BT", M, R, D, nd).reshape(xi, groups, C // groups, -1)
+        D = _tiles(x[n0:n0 + n], pad_lo, tiles, M, ALPHA)
+        V = _transform_in("BT", M, R, D, nd).reshape(xi, groups, C // groups, -1)
         Mt = np.matmul(U, V)  # (ξ, g, K/g, C/g) @ (ξ, g, C/g, n*T) -> (ξ, g, K/g, n*T)
-        Y = _transform("AT", M, R, Mt.reshape((ALPHA,) * nd + (K, n) + tiles), nd)  # (*m, K, n, *T)
-        # tile t, offset i along an axis is output t*m + i: (*m, K, n, *T) -> (n, K, *(T, m))
-        order = (nd + 1, nd) + tuple(a for i in range(nd) for a in (nd + 2 + i, i))
+        Y = _transform_out("AT", M, R, Mt.reshape((ALPHA,) * nd + (K, n) + tiles), nd)
         y[n0:n0 + n].reshape((n, K) + tuple(v for t in tiles for v in (t, M)))[...] = \
             Y.transpose(order)
     crop = (..., *(slice(0, o) for o in out_size))
@@ -265,13 +305,11 @@ def _weight_grad(x: np.ndarray, gy: np.ndarray, groups: int, pad_lo) -> np.ndarr
     chunk = _chunk(N, xi * C * math.prod(tiles), x.itemsize)
     for n0 in range(0, N, chunk):
         n = min(chunk, N - n0)
-        D = _tiles(x[n0:n0 + n], pad_lo, tiles, M,
-                   np.empty((ALPHA,) * nd + (C, n) + tiles, dtype=x.dtype))
-        V = _transform("BT", M, R, D, nd).reshape(xi, groups, C // groups, -1)
+        D = _tiles(x[n0:n0 + n], pad_lo, tiles, M, ALPHA)
+        V = _transform_in("BT", M, R, D, nd).reshape(xi, groups, C // groups, -1)
         # gy's tiles do not overlap: α = m, stride m, with zeros past the output's end
-        Dy = _tiles(gy[n0:n0 + n], (0,) * nd, tiles, M,
-                    np.empty((M,) * nd + (K, n) + tiles, dtype=gy.dtype))
-        Z = _transform("G", R, M, Dy, nd).reshape(xi, groups, K // groups, -1)
+        Dy = _tiles(gy[n0:n0 + n], (0,) * nd, tiles, M, M)
+        Z = _transform_in("G", R, M, Dy, nd).reshape(xi, groups, K // groups, -1)
         acc += np.matmul(Z, V.swapaxes(-1, -2))  # (ξ, g, K/g, n*T) @ (ξ, g, n*T, C/g)
     return acc
 
