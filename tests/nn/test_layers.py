@@ -58,6 +58,10 @@ ACTIVATIONS = [
     ("GELU", (), {}), ("GELU", (), {"approximate": "tanh"}), ("SiLU", (), {}),
     ("SiLU", (True,), {}), ("Sigmoid", (), {}), ("Tanh", (), {}), ("Softmax", (1,), {}),
     ("Softmax", (), {"dim": -1}), ("LogSoftmax", (1,), {}), ("LogSoftmax", (0,), {}),
+    ("Hardtanh", (), {}), ("Hardtanh", (-2, 3.5, True), {}), ("ReLU6", (), {}),
+    ("ReLU6", (True,), {}), ("Softplus", (), {}), ("Softplus", (2, 4), {}),
+    ("Hardsigmoid", (), {}), ("Hardsigmoid", (True,), {}), ("Hardswish", (), {}),
+    ("Mish", (), {}), ("Mish", (True,), {}), ("PReLU", (), {}), ("PReLU", (4, 0.1), {}),
 ]
 
 
@@ -66,6 +70,7 @@ def test_activation_layers(torch, name, args, kwargs):
     ours, theirs = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
     assert repr(ours) == torch_repr(theirs)
     x = randn(3, 4, 5) * 3
+    x[0, 0, :4] = [-3.0, 0.0, 3.0, 6.0]  # the kinks of hardsigmoid, hardswish, relu6
     if kwargs.get("inplace") or True in args:
         # in place on a non-leaf, as in a network: the twin runs after a differentiable op
         check_twin(torch, ours, theirs, x, call=lambda m, t: m(t * 1))
@@ -84,7 +89,15 @@ def test_functional_activations_and_float64(torch):
                          (F.sigmoid(cx), torch.sigmoid(tx)), (F.tanh(cx), torch.tanh(tx)),
                          (F.log_softmax(cx, 1), torch.log_softmax(tx, 1)),
                          (F.softmax(cx, 0, dtype=convlab.float32),
-                          torch.softmax(tx, 0, dtype=torch.float32))]:
+                          torch.softmax(tx, 0, dtype=torch.float32)),
+                         (F.relu6(cx), torch.nn.functional.relu6(tx)),
+                         (F.softplus(cx, 0.5, 3), torch.nn.functional.softplus(tx, 0.5, 3)),
+                         (F.softplus(cx * 100), torch.nn.functional.softplus(tx * 100)),
+                         (F.mish(cx * 100), torch.nn.functional.mish(tx * 100)),
+                         (F.hardswish(cx), torch.nn.functional.hardswish(tx)),
+                         (F.prelu(cx, convlab.tensor([0.1] * 6, dtype=convlab.float64)),
+                          torch.nn.functional.prelu(tx, torch.full((6,), 0.1, dtype=torch.float64)))
+                         ]:
         assert ours.dtype.name == str(theirs.dtype).split(".")[1]
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-12)
     with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
@@ -98,6 +111,10 @@ def test_functional_activations_and_float64(torch):
         F.relu(convlab.ones(2, requires_grad=True), inplace=True)
     y = convlab.tensor([-1.0, 2.0])
     assert F.relu_(y) is y and y.tolist() == [0.0, 2.0]
+    with pytest.raises(ValueError, match="min_val \\(2\\) cannot be greater than max_val"):
+        F.hardtanh(cx, 2, 1)
+    with pytest.raises(ValueError, match="weight holds 3 slopes, but the input has 6 channels"):
+        F.prelu(cx, convlab.ones(3, dtype=convlab.float64))
 
 
 def test_dropout_statistics_scaling_and_eval():

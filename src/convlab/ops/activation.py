@@ -1,4 +1,5 @@
-"""Activation functions that ``elementwise`` does not already hold: ELU, GELU and SiLU.
+"""Activation functions that ``elementwise`` does not already hold: ELU, GELU, SiLU, Hardtanh
+(ReLU6), Softplus, Hardsigmoid, Hardswish, Mish and PReLU.
 
 (ReLU, LeakyReLU, Sigmoid and Tanh live in ``elementwise``; Softmax and LogSoftmax in
 ``reduction``.) Each backward is the derivative written out, evaluated on saved arrays.
@@ -11,10 +12,11 @@ import math
 import numpy as np
 from scipy.special import erf
 
-from ..autograd import Function
+from ..autograd import Function, unbroadcast
 from .elementwise import sigmoid
 
-__all__ = ["Elu", "Gelu", "Silu"]
+__all__ = ["Elu", "Gelu", "Silu", "Hardtanh", "Softplus", "Hardsigmoid", "Hardswish", "Mish",
+           "Prelu"]
 
 
 class Elu(Function):
@@ -81,3 +83,113 @@ class Silu(Function):
     def backward(ctx, gz):
         x, s = ctx.saved
         return (gz * s * (1 + x * (1 - s)),)
+
+
+class Hardtanh(Function):
+    """z = clamp(x, min_val, max_val) (ReLU6 is min 0, max 6). dz/dx = 1 strictly between the
+    bounds, else 0 (0 at the bounds themselves, as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x, min_val, max_val):
+        ctx.save_for_backward(x)
+        ctx.bounds = (min_val, max_val)
+        return np.clip(x, x.dtype.type(min_val), x.dtype.type(max_val))
+
+    @staticmethod
+    def backward(ctx, gz):
+        (x,) = ctx.saved
+        low, high = ctx.bounds
+        return np.where((x > low) & (x < high), gz, 0).astype(gz.dtype, copy=False), None, None
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    """log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|)."""
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+class Softplus(Function):
+    """z = log(1 + e^(beta x)) / beta, a smooth ReLU; z = x where beta x > threshold (the two
+    agree there to float precision). dz/dx = sigmoid(beta x), or 1 past the threshold."""
+
+    @staticmethod
+    def forward(ctx, x, beta, threshold):
+        bx = x * x.dtype.type(beta)
+        ctx.save_for_backward(bx)
+        ctx.threshold = threshold
+        return np.where(bx > threshold, x, _softplus(bx) / x.dtype.type(beta))
+
+    @staticmethod
+    def backward(ctx, gz):
+        (bx,) = ctx.saved
+        return np.where(bx > ctx.threshold, gz, gz * sigmoid(bx)), None, None
+
+
+class Hardsigmoid(Function):
+    """z = relu6(x + 3) / 6, a piecewise-linear sigmoid. dz/dx = 1/6 for -3 < x < 3, else 0."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.clip(x + 3, 0, 6) / x.dtype.type(6)
+
+    @staticmethod
+    def backward(ctx, gz):
+        (x,) = ctx.saved
+        return np.where((x > -3) & (x < 3), gz / gz.dtype.type(6), 0).astype(gz.dtype, copy=False)
+
+
+class Hardswish(Function):
+    """z = x * relu6(x + 3) / 6 (MobileNetV3's cheap swish).
+    dz/dx = 0 for x <= -3, x/3 + 1/2 for -3 < x < 3, 1 for x >= 3 (PyTorch's choice at the
+    kinks)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * np.clip(x + 3, 0, 6) / x.dtype.type(6)
+
+    @staticmethod
+    def backward(ctx, gz):
+        (x,) = ctx.saved
+        dz = np.where(x <= -3, 0, np.where(x < 3, x / x.dtype.type(3) + x.dtype.type(0.5), 1))
+        return (gz * dz).astype(gz.dtype, copy=False)
+
+
+class Mish(Function):
+    """z = x tanh(softplus(x)). dz/dx = t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x))."""
+
+    @staticmethod
+    def forward(ctx, x):
+        t = np.tanh(_softplus(x))
+        ctx.save_for_backward(x, t)
+        return x * t
+
+    @staticmethod
+    def backward(ctx, gz):
+        x, t = ctx.saved
+        return gz * (t + x * sigmoid(x) * (1 - t * t))
+
+
+class Prelu(Function):
+    """z = x for x > 0, else w x, with a learned slope ``w`` per channel (or one for all).
+
+    dz/dx = 1 for x > 0, else w;  dz/dw = x for x <= 0, else 0, summed over all but the channel.
+    Shape: ``x (N, C, *)`` (or ``(C,)``) and ``w`` already shaped to broadcast against it:
+    ``(C, 1, ...)`` or ``(1,)``-like.
+    """
+
+    grad_fn_name = "PreluKernelBackward0"
+
+    @staticmethod
+    def forward(ctx, x, w):
+        ctx.save_for_backward(x, w)
+        return np.where(x > 0, x, w * x)
+
+    @staticmethod
+    def backward(ctx, gz):
+        x, w = ctx.saved
+        positive = x > 0
+        gx = np.where(positive, gz, gz * w) if ctx.needs_input_grad[0] else None
+        gw = unbroadcast(np.where(positive, 0, gz * x), w.shape) \
+            if ctx.needs_input_grad[1] else None
+        return gx, gw

@@ -7,8 +7,9 @@ from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_poo
                       adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d, avg_pool1d,
                       avg_pool2d, avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d,
                       max_pool2d, max_pool3d, max_unpool1d, max_unpool2d, max_unpool3d)
-from .activation import (elu, elu_, gelu, leaky_relu, leaky_relu_, log_softmax, relu, relu_,
-                         sigmoid, silu, softmax, tanh)
+from .activation import (elu, elu_, gelu, hardsigmoid, hardswish, hardtanh, hardtanh_,
+                         leaky_relu, leaky_relu_, log_softmax, mish, prelu, relu, relu6, relu_,
+                         sigmoid, silu, softmax, softplus, tanh)
 from .dropout import dropout, dropout1d, dropout2d, dropout3d
 from .encoding import one_hot
 from .linear import linear

@@ -24,7 +24,8 @@ from ...ops import reduction as R
 from ...tensor import Tensor, _normalize_dim
 
 __all__ = ["relu", "relu_", "leaky_relu", "leaky_relu_", "elu", "elu_", "gelu", "silu", "sigmoid",
-           "tanh", "softmax", "log_softmax"]
+           "tanh", "softmax", "log_softmax", "hardtanh", "hardtanh_", "relu6", "softplus",
+           "hardsigmoid", "hardswish", "mish", "prelu"]
 
 
 def _check(name: str, input, floating: bool = True) -> Tensor:
@@ -79,6 +80,63 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x * sigmoid(x)."""
     return _result(input, A.Silu.apply(_check("silu", input)), inplace)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
+    """x clamped to ``[min_val, max_val]``."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
+                         f"({max_val})")
+    out = A.Hardtanh.apply(_check("hardtanh", input), float(min_val), float(max_val))
+    return _result(input, out, inplace)
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6): a ReLU that saturates (MobileNet)."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^(beta x)) / beta, a smooth ReLU; x itself where beta x > threshold."""
+    return A.Softplus.apply(_check("softplus", input), float(beta), float(threshold))
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6: 0 below -3, 1 above 3, a line between."""
+    return _result(input, A.Hardsigmoid.apply(_check("hardsigmoid", input)), inplace)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * relu6(x + 3) / 6 (MobileNetV3)."""
+    return _result(input, A.Hardswish.apply(_check("hardswish", input)), inplace)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x)) (YOLOv4)."""
+    return _result(input, A.Mish.apply(_check("mish", input)), inplace)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """x for x > 0, else ``weight * x``, with one learned slope per channel (dim 1, or dim 0 of
+    a 1-d input) or a single one for all.
+
+    Shape: ``input (N, C, *)`` or ``(C,)``; ``weight (C,)`` or ``(1,)``.
+    """
+    _check("prelu", input)
+    if not isinstance(weight, Tensor) or weight.dim() > 1:
+        raise TypeError("prelu(): weight must be a 1-d convlab.Tensor of slopes")
+    C = input.shape[1] if input.dim() >= 2 else input.shape[0] if input.dim() == 1 else 1
+    if weight.numel() not in (1, C):
+        raise ValueError(f"prelu: weight holds {weight.numel()} slopes, but the input has {C} "
+                         f"channels: give one slope, or one per channel")
+    if weight.numel() != 1 and input.dim() > 2:
+        weight = weight.reshape(C, *[1] * (input.dim() - 2))  # (C,) -> (C, 1, ...) over (N, C, *)
+    return A.Prelu.apply(input, weight)
 
 
 def sigmoid(input: Tensor) -> Tensor:
