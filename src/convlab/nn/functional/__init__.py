@@ -16,3 +16,4 @@ from .linear import linear
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss,
                    mse_loss, nll_loss)
 from .normalization import batch_norm, group_norm, layer_norm
+from .upsampling import interpolate, pixel_shuffle, pixel_unshuffle
