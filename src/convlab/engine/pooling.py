@@ -96,27 +96,68 @@ def _tap_view(xp, taps, O, S, D):
     )]
 
 
+def _tap_views(xp, K, O, S, D):
+    """The views of every window tap, in row-major tap order (see :func:`_tap_view`).
+
+    With a stride, those views step over elements, which NumPy walks several times slower than
+    adjacent ones. The padded input is then first split into its phases, one contiguous copy
+    per residue of the position modulo the stride: tap ``m`` reads positions ``m*d + j*s``, that
+    is element ``j + (m*d)//s`` of phase ``(m*d) % s``, a view with unit steps.
+    """
+    taps = list(itertools.product(*map(range, K)))
+    if all(s == 1 for s in S):
+        return [_tap_view(xp, m, O, S, D) for m in taps]
+    phases = {}
+    views = []
+    for m in taps:
+        r = tuple(mi * d % s for mi, d, s in zip(m, D, S))
+        if r not in phases:
+            phases[r] = np.ascontiguousarray(
+                xp[(Ellipsis,) + tuple(slice(ri, None, s) for ri, s in zip(r, S))])
+        q = tuple(mi * d // s for mi, d, s in zip(m, D, S))
+        views.append(phases[r][(Ellipsis,) + tuple(slice(qi, qi + o) for qi, o in zip(q, O))])
+    return views
+
+
 def _running_max(views, out_shape, dtype, with_arg):
     """Maximum over a sequence of equally shaped arrays, and the position of the winner.
 
     PyTorch's update rule ``v > best or isnan(v)``, starting from ``best = lowest``: ties keep
     the earliest view, a NaN replaces anything, and a view that never beats ``lowest`` leaves
     ``arg = -1`` (the caller then reports the window's first valid element, as PyTorch does).
+
+    The maximum comes first, by ``np.maximum`` alone; the winner is then the first view equal
+    to it, found by going through the views backwards. That is two passes per view on small
+    integers, against five (and 8-byte positions) for tracking the winner along the way, which
+    only NaNs still need (a NaN equals nothing).
     """
+    views = list(views)
     best = np.full(out_shape, _lowest(dtype), dtype=dtype)
+    for v in views:
+        np.maximum(best, v, out=best)  # np.maximum propagates NaN, as PyTorch's max does
     if not with_arg:
-        for v in views:
-            np.maximum(best, v, out=best)  # np.maximum propagates NaN, as PyTorch's max does
         return best, None
+    if dtype.kind == "f" and np.isnan(best).any():
+        return best, _tracked_arg(views, out_shape, dtype)
+    arg = np.full(out_shape, -1, dtype=np.min_scalar_type(-len(views)))
+    step = np.empty_like(arg)
+    for t in range(len(views) - 1, -1, -1):  # arg = t where view t equals the max, as arithmetic:
+        np.subtract(t, arg, out=step)  # NumPy's masked assignment is several times slower
+        step *= views[t] == best
+        arg += step
+    arg[best == _lowest(dtype)] = -1  # nothing beat `lowest`: PyTorch's rule never fired
+    return best, arg
+
+
+def _tracked_arg(views, out_shape, dtype):
+    """The winner of PyTorch's rule ``v > best or isnan(v)``, tracked view by view."""
+    best = np.full(out_shape, _lowest(dtype), dtype=dtype)
     arg = np.full(out_shape, -1, dtype=np.intp)
-    is_float = dtype.kind == "f"
     for t, v in enumerate(views):
-        wins = v > best
-        if is_float:
-            wins |= np.isnan(v)
+        wins = (v > best) | np.isnan(v)
         np.copyto(best, v, where=wins)
         np.copyto(arg, t, where=wins)
-    return best, arg
+    return arg
 
 
 def _flat_indices(arg, lead, K, tables, fallbacks, plane_shape):
@@ -124,21 +165,30 @@ def _flat_indices(arg, lead, K, tables, fallbacks, plane_shape):
 
     ``tables[a][j, m]`` is the input coordinate along axis ``a`` of tap ``m`` of window ``j``;
     ``fallbacks[a][j]`` is the coordinate used where ``arg == -1``. The flat index is
-    ``Σ_a coord_a * ∏ plane_shape[a+1:]`` (row-major), as PyTorch reports it.
+    ``Σ_a coord_a * ∏ plane_shape[a+1:]`` (row-major), as PyTorch reports it. It is looked up
+    in one small table of every window's every tap, ``(∏O, ∏K)``, at ``j * ∏K + arg``.
 
     Shape: ``arg`` ``(*B, *O)`` -> int64 ``(*B, *O)``.
     """
     nd = len(K)
-    taps = np.unravel_index(np.maximum(arg, 0), K)
+    O = arg.shape[lead:]
+    strides = [math.prod(plane_shape[a + 1:]) for a in range(nd)]
+
+    def per_axis(a, values, shape):  # axis a's values broadcast into `shape`'s axis a
+        view = [1] * len(shape)
+        view[a] = values.shape[0]
+        if values.ndim == 2:
+            view[nd + a] = values.shape[1]
+        return values.reshape(view) * strides[a]
+
+    table = sum(per_axis(a, tables[a], O + tuple(K)) for a in range(nd))  # (*O, *K)
+    taps = math.prod(K)
+    window = np.arange(math.prod(O)).reshape(O) * taps  # (*O,)
+    flat = table.reshape(-1)[window + np.maximum(arg, 0)]
     unset = arg < 0
-    any_unset = unset.any()
-    flat = np.zeros(arg.shape, dtype=np.int64)
-    for a in range(nd):
-        j = np.arange(tables[a].shape[0]).reshape((1,) * (lead + a) + (-1,) + (1,) * (nd - a - 1))
-        coord = tables[a][j, taps[a]]
-        if any_unset:
-            coord = np.where(unset, fallbacks[a][j], coord)
-        flat += coord * math.prod(plane_shape[a + 1:])
+    if unset.any():
+        fallback = sum(per_axis(a, fallbacks[a], O) for a in range(nd))  # (*O,)
+        flat = np.where(unset, fallback, flat)
     return flat
 
 
@@ -162,7 +212,7 @@ def max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indice
     O = pool_output_size(I, K, S, P, D, ceil_mode)
     K_eff = tuple(d * (k - 1) + 1 for k, d in zip(K, D))
     xp = _pad_for_windows(x, nd, I, O, K_eff, S, P, _lowest(x.dtype))
-    views = (_tap_view(xp, m, O, S, D) for m in itertools.product(*map(range, K)))
+    views = _tap_views(xp, K, O, S, D)
     y, arg = _running_max(views, x.shape[:lead] + O, x.dtype, return_indices)
     if not return_indices:
         return y, None
@@ -363,8 +413,8 @@ def _plane_offsets(indices, nd, plane):
 def scatter_add_planes(g, indices, plane_shape):
     """Adjoint of :func:`gather_planes`: ``gx[b].flat[indices[b, j]] += g[b, j]``.
 
-    Repeated indices (overlapping windows choosing the same element) accumulate. ``np.bincount``
-    does the sum in one pass, in float64. An index past the end of the plane receives nothing:
+    Repeated indices (overlapping windows choosing the same element) accumulate: ``np.add.at``
+    adds one element at a time, in the gradient's dtype. An index past the end of the plane receives nothing:
     max pooling reports one for a window that lies wholly in the padding (its output is −∞, and
     PyTorch names the window's first tap at or after 0, which is then beyond the input).
 
@@ -378,8 +428,9 @@ def scatter_add_planes(g, indices, plane_shape):
     if indices.size and indices.max() >= plane:
         inside = indices.ravel() < plane
         offsets, weights = offsets[inside], weights[inside]
-    flat = np.bincount(offsets, weights=weights, minlength=B * plane)
-    return flat.astype(g.dtype, copy=False).reshape(g.shape[:lead] + tuple(plane_shape))
+    flat = np.zeros(B * plane, dtype=g.dtype)
+    np.add.at(flat, offsets, weights)
+    return flat.reshape(g.shape[:lead] + tuple(plane_shape))
 
 
 def max_unpool(x, indices, output_size):

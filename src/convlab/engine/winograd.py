@@ -55,7 +55,8 @@ ALPHA = M + R - 1  # inputs per tile and axis
 # Small, symmetric points keep the matrices' entries (and the float32 error) small.
 POINTS = (0, 1, -1, 2, -2, Fraction(1, 2), Fraction(-1, 2))
 
-# Samples per chunk are chosen so that one chunk's transformed tiles take about this many bytes.
+# Samples per chunk are chosen so that one chunk's transformed tiles take about this many bytes:
+# they then stay in the CPU's cache from one step to the next.
 CHUNK_BYTES = 2 << 20
 
 
@@ -150,9 +151,12 @@ def supports(G: ConvGeometry) -> bool:
     return all(k == R for k in G.kernel_size) and all(s == 1 for s in G.stride)
 
 
-def _chunk(N: int, per_sample: int, itemsize: int) -> int:
-    """Samples per chunk: about CHUNK_BYTES of transformed tiles, at least one sample."""
-    return max(1, min(N, CHUNK_BYTES // max(per_sample * itemsize, 1)))
+def _chunk(N: int, per_tile: int, tiles: int, min_tiles: int, itemsize: int) -> int:
+    """Samples per chunk: about CHUNK_BYTES of transformed tiles (``per_tile`` values per tile,
+    ``tiles`` tiles per sample), but at least ``min_tiles`` tiles: the channel products
+    ``(K/g, C/g) @ (C/g, tiles)`` run slowly in the BLAS when thinner than square."""
+    by_bytes = CHUNK_BYTES // max(per_tile * tiles * itemsize, 1)
+    return max(1, min(N, max(by_bytes, -(-min_tiles // tiles))))
 
 
 def _split_axes(nd: int) -> tuple[int, int]:
@@ -222,7 +226,7 @@ def _correlate(x: np.ndarray, w: np.ndarray, groups: int, pad_lo, pad_hi) -> np.
     U = _transform("G", M, R, np.moveaxis(w, (0, 1), (-2, -1)), nd)  # (*α, K, C/g)
     U = U.reshape(xi, groups, K // groups, C // groups)
     y = np.empty((N, K, *(t * M for t in tiles)), dtype=x.dtype)
-    chunk = _chunk(N, xi * C * math.prod(tiles), x.itemsize)
+    chunk = _chunk(N, xi * C, math.prod(tiles), C // groups, x.itemsize)
     # tile t, offset i along an axis is output t*m + i:
     # (*m_lead, K, n, *T, *m_trail) -> (n, K, *(T, m))
     order = (lead + 1, lead) + tuple(
@@ -302,7 +306,7 @@ def _weight_grad(x: np.ndarray, gy: np.ndarray, groups: int, pad_lo) -> np.ndarr
     tiles = tuple(-(-o // M) for o in gy.shape[2:])
     xi = ALPHA ** nd
     acc = np.zeros((xi, groups, K // groups, C // groups), dtype=x.dtype)
-    chunk = _chunk(N, xi * C * math.prod(tiles), x.itemsize)
+    chunk = _chunk(N, xi * C, math.prod(tiles), C // groups, x.itemsize)
     for n0 in range(0, N, chunk):
         n = min(chunk, N - n0)
         D = _tiles(x[n0:n0 + n], pad_lo, tiles, M, ALPHA)
