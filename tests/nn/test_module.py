@@ -119,6 +119,19 @@ def test_get_submodule():
         net.get_submodule("features.nope")
 
 
+def test_get_parameter_and_get_buffer():
+    block = Block()
+    assert block.get_parameter("conv.weight") is block.conv.weight
+    assert block.get_parameter("scale") is block.scale
+    assert block.get_buffer("bn.running_mean") is block.bn.running_mean
+    with pytest.raises(AttributeError, match="`running_mean` is not an nn.Parameter"):
+        block.get_parameter("bn.running_mean")
+    with pytest.raises(AttributeError, match="`weight` is not a buffer"):
+        block.get_buffer("conv.weight")
+    with pytest.raises(AttributeError, match="Conv2d has no attribute `nope`"):
+        block.get_parameter("conv.nope")
+
+
 # ---- modes, gradients, apply, dtype -----------------------------------------------------------
 
 
@@ -195,6 +208,57 @@ def test_forward_hooks_see_and_may_replace_inputs_and_outputs():
     with m.register_forward_pre_hook(lambda mod, args: None):
         assert len(m._forward_pre_hooks) == 1
     assert not m._forward_pre_hooks
+
+
+def _grad_cam_net(lib):
+    nn = lib.nn
+    return nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Conv2d(3, 4, 3), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+
+
+def test_full_backward_hooks_give_grad_cam_and_guided_backprop_as_torch(torch):
+    x = np.random.default_rng(0).standard_normal((2, 1, 8, 8)).astype(np.float32)
+    theirs, ours = _grad_cam_net(torch), _grad_cam_net(convlab)
+    copy_state(torch, ours, theirs)
+    seen = {}
+    for lib, net in ((torch, theirs), (convlab, ours)):
+        got = seen[lib.__name__] = {}
+
+        def keep(module, grad_input, grad_output):
+            got["grad_output"], got["grad_input"] = grad_output[0], grad_input[0]
+
+        def guided(module, grad_input, grad_output):  # only positive gradients pass ReLUs
+            return (grad_input[0].clamp(min=0.0),)
+
+        handles = [net[2].register_full_backward_hook(keep),
+                   net[1].register_full_backward_hook(guided),
+                   net[3].register_full_backward_hook(guided, prepend=True)]
+        image = lib.tensor(x, requires_grad=True)
+        net(image)[:, 1].sum().backward()
+        got["saliency"] = image.grad
+        for handle in handles:
+            handle.remove()
+        assert not net[1]._backward_hooks
+    for name in ("grad_output", "grad_input", "saliency"):
+        np.testing.assert_allclose(seen["convlab"][name].numpy(), seen["torch"][name].numpy(),
+                                   rtol=1e-5, atol=1e-7, err_msg=name)
+
+
+def test_full_backward_hook_edge_cases():
+    m = nn.Linear(3, 2)
+    calls = []
+    m.register_full_backward_hook(lambda mod, gi, go: calls.append((gi, go[0].shape)))
+    y = m(convlab.ones(4, 3))  # the input needs no gradient: the hook fires on grad_output
+    assert y.grad_fn.name() == "BackwardHookFunctionBackward"
+    with pytest.warns(UserWarning, match="no inputs require gradients"):
+        y.sum().backward()
+    assert calls == [((None,), convlab.Size([4, 2]))]
+    with convlab.no_grad():
+        assert m(convlab.ones(4, 3)).grad_fn is None  # nothing is recorded, nothing fires
+    bad = nn.ReLU()
+    bad.register_full_backward_hook(lambda mod, gi, go: (gi[0], gi[0]))
+    with pytest.raises(RuntimeError, match="invalid number of grad_input, got 2, but expected 1"):
+        bad(convlab.ones(3, requires_grad=True) * 1).sum().backward()
 
 
 def test_module_without_forward():

@@ -1,5 +1,6 @@
 """A U-Net-ish model: skip connections joined with cat, MaxPool2d(return_indices=True) undone by
-MaxUnpool2d, ReflectionPad2d, a LazyConv2d head, and a Conv3d on a tiny volume."""
+MaxUnpool2d plus a bilinear upsampling, ReflectionPad2d, a LazyConv2d head, and a Conv3d on a
+tiny volume."""
 
 import numpy as np
 import pytest
@@ -36,6 +37,7 @@ def build(torch):
             pooled, indices = self.pool(skip)
             deep = self.reduce(self.down2(pooled))
             up = self.unpool(deep, indices, output_size=skip.size())
+            up = up + F.interpolate(deep, scale_factor=2, mode="bilinear", align_corners=False)
             y = self.head(self.up(torch.cat([up, skip], dim=1)))  # (N, 3, H, W)
             v = self.volume(y.unsqueeze(1))  # the 3 maps as a depth-3 volume: (N, 2, 2, H, W)
             return F.relu(v).sum(dim=2)

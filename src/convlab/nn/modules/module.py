@@ -14,14 +14,16 @@ nested names join with dots, as PyTorch's do: ``conv1.weight``, ``bn.running_mea
 
 from __future__ import annotations
 
+import functools
 import itertools
+import warnings
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 
 from ... import _dtype
-from ...autograd import no_grad
+from ...autograd import Function, is_grad_enabled, no_grad
 from ...tensor import Tensor, device
 from ..parameter import Parameter, is_lazy
 
@@ -74,6 +76,92 @@ class RemovableHandle:
         self.remove()
 
 
+class _HookTap(Function):
+    """Identity on the way forward; on the way back it hands the gradient to ``on_grad``, which
+    returns the gradient to pass on. Placed on a module's inputs and outputs, it lets a backward
+    hook see exactly the gradients that flow through that module."""
+
+    grad_fn_name = "BackwardHookFunctionBackward"
+
+    @staticmethod
+    def forward(ctx, x, on_grad):
+        ctx.on_grad = on_grad
+        return x.view()  # a new array over the same memory, as PyTorch's identity view
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.on_grad(g), None
+
+
+class _BackwardHookCall:
+    """The gradients of one forward call of a module with full backward hooks.
+
+    The output taps fire first (they are downstream), collecting ``grad_output``; the input taps
+    then collect ``grad_input``, and when the last one arrives the hooks run. A hook's returned
+    ``grad_input`` replaces the gradient that flows on: the input tap that fires last passes it
+    on, so a replacement needs a module with one input that requires grad (a layer, as usual).
+    """
+
+    def __init__(self, module: "Module", args: tuple):
+        self.module = module
+        self.n_inputs = len(args)
+        self.grad_input: dict[int, np.ndarray] = {}
+        self.grad_output: dict[int, np.ndarray] = {}
+        self.tapped_inputs = [i for i, a in enumerate(args)
+                              if isinstance(a, Tensor) and a.requires_grad]
+        self.tapped_outputs: list[int] = []
+
+    def tap_inputs(self, args: tuple) -> tuple:
+        return tuple(_HookTap.apply(a, functools.partial(self._on_input_grad, i))
+                     if i in self.tapped_inputs else a for i, a in enumerate(args))
+
+    def tap_outputs(self, output):
+        outputs = output if isinstance(output, tuple) else (output,)
+        self.tapped_outputs = [j for j, y in enumerate(outputs)
+                               if isinstance(y, Tensor) and y.requires_grad]
+        tapped = tuple(_HookTap.apply(y, functools.partial(self._on_output_grad, j))
+                       if j in self.tapped_outputs else y for j, y in enumerate(outputs))
+        return tapped if isinstance(output, tuple) else tapped[0]
+
+    def _on_output_grad(self, j: int, g: np.ndarray) -> np.ndarray:
+        self.grad_output[j] = g
+        if len(self.grad_output) == len(self.tapped_outputs) and not self.tapped_inputs:
+            warnings.warn("Full backward hook is firing when gradients are computed with respect "
+                          "to module outputs since no inputs require gradients.", stacklevel=2)
+            self._run_hooks()
+        return g
+
+    def _on_input_grad(self, i: int, g: np.ndarray) -> np.ndarray:
+        self.grad_input[i] = g
+        if len(self.grad_input) < len(self.tapped_inputs):
+            return g
+        replaced = self._run_hooks()
+        if replaced is not None and len(self.tapped_inputs) > 1:
+            raise RuntimeError(f"{self.module._get_name()}: a full backward hook can replace "
+                               "grad_input only when one input requires grad")
+        return g if replaced is None else replaced[i]
+
+    def _run_hooks(self) -> list | None:
+        """Call each hook with ``(module, grad_input, grad_output)`` (tuples of Tensors, None
+        where an input has no gradient); return the last replacement of grad_input, as arrays."""
+        def wrap(grads: dict, n: int) -> tuple:
+            return tuple(Tensor._wrap(grads[k]) if k in grads else None for k in range(n))
+
+        grad_output = wrap(self.grad_output, max(self.tapped_outputs) + 1)
+        grad_input, replaced = wrap(self.grad_input, self.n_inputs), None
+        for hook in list(self.module._backward_hooks.values()):
+            result = hook(self.module, grad_input, grad_output)
+            if result is None:
+                continue
+            result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+            if len(result) != self.n_inputs:
+                raise RuntimeError(f"Backward hook returned an invalid number of grad_input, "
+                                   f"got {len(result)}, but expected {self.n_inputs}")
+            grad_input = result
+            replaced = [None if g is None else g.detach().numpy() for g in result]
+        return replaced
+
+
 class Module:
     """Base class of layers and models: subclass it, assign layers and parameters in
     ``__init__``, and compute in ``forward``; call the module (``net(x)``), not ``forward``.
@@ -106,6 +194,7 @@ class Module:
         object.__setattr__(self, "_forward_pre_hooks_with_kwargs", set())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "_forward_hooks_with_kwargs", set())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(
@@ -124,6 +213,10 @@ class Module:
                 result = hook(self, args)
                 if result is not None:
                     args = result if isinstance(result, tuple) else (result,)
+        backward_hooks = None
+        if self._backward_hooks and is_grad_enabled():
+            backward_hooks = _BackwardHookCall(self, args)
+            args = backward_hooks.tap_inputs(args)
         output = self.forward(*args, **kwargs)
         for hook_id, hook in list(self._forward_hooks.items()):
             if hook_id in self._forward_hooks_with_kwargs:
@@ -132,6 +225,8 @@ class Module:
                 result = hook(self, args, output)
             if result is not None:
                 output = result
+        if backward_hooks is not None:
+            output = backward_hooks.tap_outputs(output)
         return output
 
     def _register_hook(self, hooks: dict, with_kwargs_ids: set, hook: Callable, prepend: bool,
@@ -158,6 +253,18 @@ class Module:
         output. With ``with_kwargs=True`` it is ``hook(module, args, kwargs, output)``."""
         return self._register_hook(self._forward_hooks, self._forward_hooks_with_kwargs, hook,
                                    prepend, with_kwargs)
+
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False
+                                    ) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output)`` runs during backward, once the gradients
+        with respect to this call's inputs are known: tuples of Tensors, one per positional
+        input (None where it needs no gradient) and per output. A non-None result replaces
+        ``grad_input`` (e.g. guided backprop clamps it at 0).
+
+        Grad-CAM reads ``grad_output[0]`` of the last conv layer: how much each of its feature
+        maps mattered to the score.
+        """
+        return self._register_hook(self._backward_hooks, set(), hook, prepend, False)
 
     # ---- registration -------------------------------------------------------------------------
 
@@ -287,6 +394,26 @@ class Module:
             if not isinstance(module, Module):
                 raise AttributeError(f"`{item}` is not an nn.Module")
         return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at dotted path ``target`` (``"features.0.weight"``)."""
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
+        if name not in module._parameters:
+            raise AttributeError(f"`{name}` is not an nn.Parameter")
+        return module._parameters[name]
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at dotted path ``target`` (``"bn.running_mean"``)."""
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
+        if name not in module._buffers:
+            raise AttributeError(f"`{name}` is not a buffer")
+        return module._buffers[name]
 
     # ---- walking the tree ---------------------------------------------------------------------
 
