@@ -7,7 +7,8 @@ kernel tap, so that the convolution becomes one matrix product per sample and gr
     y    = w (groups, C_out/groups, C_in/groups * prod(K))  @  cols  ->  (N, C_out, *O)
 
 The buffer keeps the output positions last, so the product lands directly in NCHW order: no
-transposes of the output. Groups are the batch axis of ``np.matmul``. The backward passes use
+transposes of the output. Groups are the batch axis of ``np.matmul``. The batch goes through
+in chunks whose buffer stays in the CPU's cache between the copy and the product. The backward passes use
 the same buffer layout: the input gradient is ``wᵀ @ gy`` scattered back by col2im (the adjoint
 of im2col: every tap's slice is added, overlapping windows sum), and the weight gradient is
 ``gy @ colsᵀ`` summed over the batch.
@@ -22,6 +23,8 @@ import numpy as np
 from .geometry import ConvGeometry
 
 __all__ = ["im2col", "col2im", "conv_forward", "conv_input_grad", "conv_weight_grad"]
+
+CHUNK_BYTES = 4 << 20
 
 
 def _copy_regions(G: ConvGeometry):
@@ -99,28 +102,42 @@ def _grouped_weight(w: np.ndarray, G: ConvGeometry) -> np.ndarray:
     return w.reshape(G.groups, G.out_channels // G.groups, -1)
 
 
+def _chunks(N: int, G: ConvGeometry, itemsize: int):
+    """Slices of the batch whose column buffer takes about CHUNK_BYTES: it is then still in
+    the CPU's cache when the matrix product reads it (and is never batch-sized in memory)."""
+    per_sample = G.in_channels * math.prod(G.kernel_size) * math.prod(G.out_size) * itemsize
+    step = max(1, CHUNK_BYTES // max(per_sample, 1))
+    for n0 in range(0, N, step):
+        yield slice(n0, min(N, n0 + step))
+
+
 def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
     """``y (N, C_out, *O)`` from ``x (N, C_in, *S)`` and ``w (C_out, C_in/groups, *K)``."""
     rows = G.in_channels * math.prod(G.kernel_size)
-    cols = _grouped(im2col(x, G), rows, G)  # (N, C_in, prod(K), *O) -> (N, g, C_g*prod(K), prod(O))
-    y = np.matmul(_grouped_weight(w, G), cols)  # (N, g, C_out/g, prod(O))
-    return y.reshape(x.shape[0], G.out_channels, *G.out_size)
+    y = np.empty((len(x), G.out_channels, *G.out_size), dtype=x.dtype)
+    for ns in _chunks(len(x), G, x.itemsize):
+        cols = _grouped(im2col(x[ns], G), rows, G)  # (n, C_in, prod(K), *O) -> (n, g, C_g*prod(K), prod(O))
+        np.matmul(_grouped_weight(w, G), cols, out=_grouped(y[ns], G.out_channels, G))  # (n, g, C_out/g, prod(O))
+    return y
 
 
 def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
     """``gx (N, C_in, *S)`` from ``gy (N, C_out, *O)``: col2im of ``wᵀ @ gy``."""
-    gy = _grouped(gy, G.out_channels, G)  # (N, g, C_out/g, prod(O))
-    gcols = np.matmul(_grouped_weight(w, G).transpose(0, 2, 1), gy)  # (N, g, C_g*prod(K), prod(O))
     taps = math.prod(G.kernel_size)
-    return col2im(gcols.reshape(len(gy), G.in_channels, taps, *G.out_size), G)
+    gx = np.empty((len(gy), G.in_channels, *G.in_size), dtype=gy.dtype)
+    for ns in _chunks(len(gy), G, gy.itemsize):
+        g = _grouped(gy[ns], G.out_channels, G)  # (n, g, C_out/g, prod(O))
+        gcols = np.matmul(_grouped_weight(w, G).transpose(0, 2, 1), g)  # (n, g, C_g*prod(K), prod(O))
+        gx[ns] = col2im(gcols.reshape(len(g), G.in_channels, taps, *G.out_size), G)
+    return gx
 
 
 def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarray:
     """``gw (C_out, C_in/groups, *K)``: ``gy @ colsᵀ`` summed over the batch."""
     rows = G.in_channels * math.prod(G.kernel_size)
-    cols = _grouped(im2col(x, G), rows, G)  # (N, C_in, prod(K), *O) -> (N, g, C_g*prod(K), prod(O))
-    gy = _grouped(gy, G.out_channels, G)  # (N, g, C_out/g, prod(O))
-    gw = np.zeros((G.groups, G.out_channels // G.groups, cols.shape[2]), dtype=x.dtype)
-    for n in range(len(x)):  # one GEMM per sample keeps the temporaries weight-sized
-        gw += np.matmul(gy[n], cols[n].transpose(0, 2, 1))
+    gw = np.zeros((G.groups, G.out_channels // G.groups, rows // G.groups), dtype=x.dtype)
+    for ns in _chunks(len(x), G, x.itemsize):
+        cols = _grouped(im2col(x[ns], G), rows, G)  # (n, C_in, prod(K), *O) -> (n, g, C_g*prod(K), prod(O))
+        g = _grouped(gy[ns], G.out_channels, G)  # (n, g, C_out/g, prod(O))
+        gw += np.matmul(g, cols.transpose(0, 1, 3, 2)).sum(axis=0)  # (n, g, C_out/g, C_g*prod(K))
     return gw.reshape(G.out_channels, G.in_channels // G.groups, *G.kernel_size)
