@@ -1,6 +1,8 @@
 """Losses against PyTorch: values and gradients for every option (class weights, ignore_index,
 label smoothing, probability targets, pos_weight, every reduction), reprs, and errors."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -73,13 +75,49 @@ def test_nll_loss(torch, reduction, input_shape, target, kwargs, weights):
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize("name", ["MSELoss", "L1Loss"])
-def test_regression_losses(torch, name, reduction):
-    ours, theirs = twin_loss(torch, name, {"reduction": reduction})
+@pytest.mark.parametrize("name,kwargs", [("MSELoss", {}), ("L1Loss", {}), ("SmoothL1Loss", {}),
+                                         ("SmoothL1Loss", {"beta": 0.5}),
+                                         ("SmoothL1Loss", {"beta": 0.0}), ("HuberLoss", {}),
+                                         ("HuberLoss", {"delta": 0.3})])
+def test_regression_losses(torch, name, kwargs, reduction):
+    ours, theirs = twin_loss(torch, name, {"reduction": reduction, **kwargs})
     assert repr(ours) == torch_repr(theirs)
     target = randn(3, 5, seed=2)
     target[0, 0] = randn(3, 5)[0, 0]  # a zero difference: L1's gradient there is 0
-    check_twin(torch, ours, theirs, randn(3, 5), target)
+    y, t = check_twin(torch, ours, theirs, randn(3, 5), target)
+    assert y.grad_fn.name() == t.grad_fn.name()
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss"])
+def test_weighted_regression_losses_reduce_as_torch(torch, name, reduction):
+    x, y, w = randn(3, 5), randn(3, 5, seed=2), np.random.default_rng(3).random((3, 5))
+    ours = getattr(F, name)(convlab.tensor(x), convlab.tensor(y), reduction=reduction,
+                            weight=convlab.tensor(w))
+    theirs = getattr(torch.nn.functional, name)(torch.tensor(x), torch.tensor(y),
+                                                reduction=reduction, weight=torch.tensor(w))
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)  # mean: / sum(w) or N
+    with pytest.raises(ValueError, match="Weights and input must have the same size"):
+        getattr(F, name)(convlab.tensor(x), convlab.tensor(y), weight=convlab.ones(5))
+
+
+@pytest.mark.parametrize("reduction", ["batchmean", "mean", "sum", "none"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div(torch, reduction, log_target):
+    ours, theirs = twin_loss(torch, "KLDivLoss",
+                             {"reduction": reduction, "log_target": log_target})
+    assert repr(ours) == torch_repr(theirs)
+    rng = np.random.default_rng(4)
+    p, q = (rng.dirichlet(np.ones(4), 5).astype(np.float32) for _ in range(2))
+    target = np.log(q) if log_target else q
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 'mean' warns that it is not the KL divergence
+        check_twin(torch, ours, theirs, np.log(p), target)
+        q[0, 1] = 0.0  # a class the target rules out adds 0, not 0 * log 0 = nan
+        if not log_target:
+            np.testing.assert_allclose(ours(convlab.tensor(np.log(p)), convlab.tensor(q)).numpy(),
+                                       theirs(torch.tensor(np.log(p)), torch.tensor(q)).numpy(),
+                                       rtol=1e-6)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -139,6 +177,10 @@ def test_loss_errors():
         F.cross_entropy(x, convlab.tensor([0, 1, 2]), weight=convlab.ones(3))
     with pytest.raises(ValueError, match="sideways is not a valid value for reduction"):
         nn.CrossEntropyLoss(reduction="sideways")
+    with pytest.raises(ValueError, match="batchmean is not a valid value for reduction"):
+        nn.MSELoss(reduction="batchmean")  # KLDivLoss's alone
+    with pytest.raises(ValueError, match="delta must be non-negative"):
+        F.huber_loss(x, x, delta=-1.0)
     with pytest.raises(TypeError, match="integer class indices"):
         F.nll_loss(x, convlab.zeros(3))
     with pytest.raises(ValueError, match="all elements of input should be between 0 and 1"):

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from scipy.special import xlogy
+
 from ..autograd import Function, unbroadcast
 from .elementwise import sigmoid
 
-__all__ = ["CrossEntropy", "NllLoss", "MseLoss", "BinaryCrossEntropy",
+__all__ = ["CrossEntropy", "NllLoss", "MseLoss", "HuberLoss", "KlDiv", "BinaryCrossEntropy",
            "BinaryCrossEntropyWithLogits", "class_coefficients"]
 
 
@@ -134,6 +136,66 @@ class MseLoss(Function):
         gx = unbroadcast(g, ctx.shapes[0]) if ctx.needs_input_grad[0] else None
         gt = unbroadcast(-g, ctx.shapes[1]) if ctx.needs_input_grad[1] else None
         return gx, gt, None
+
+
+class HuberLoss(Function):
+    """Squared near zero, absolute far from it, per element of ``d = x - y``::
+
+        l = 0.5 d^2                    where |d| < delta
+        l = delta (|d| - 0.5 delta)    elsewhere (the two meet with equal slope at delta)
+
+    times ``scale``: ``1 / delta`` gives smooth L1 (``beta = delta``), which tends to L1 as
+    ``beta -> 0``. dl/dx = scale * clamp(d, -delta, delta) = -dl/dy.
+    Shape: ``x`` and ``y`` the same; ``grad_fn_name`` is PyTorch's name for the call.
+    """
+
+    @staticmethod
+    def forward(ctx, x, y, delta, scale, reduction, grad_fn_name):
+        d = x - y
+        ad = np.abs(d)
+        losses = np.where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta)) * scale
+        ctx.save_for_backward(d)
+        ctx.delta, ctx.scale, ctx.reduction = delta, scale, reduction
+        ctx.grad_fn_name = grad_fn_name
+        return _reduce(losses.astype(x.dtype, copy=False), reduction, d.size)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (d,) = ctx.saved
+        g = _upstream(gy, ctx.reduction, d.size) * ctx.scale * np.clip(d, -ctx.delta, ctx.delta)
+        g = g.astype(d.dtype, copy=False)
+        return (g if ctx.needs_input_grad[0] else None, -g if ctx.needs_input_grad[1] else None,
+                None, None, None, None)
+
+
+class KlDiv(Function):
+    """The pointwise Kullback-Leibler divergence of ``q`` (the target) from ``p``, given
+    ``x = log p``: ``l = q log q - q x`` (0 where q = 0), or, with ``log_target`` (``y = log q``),
+    ``l = e^y (y - x)``. Summed over the classes it is ``KL(q || p) >= 0``.
+
+    dl/dx = -q;  dl/dq = log q + 1 - x  (log_target: dl/dy = e^y (y - x + 1)).
+    """
+
+    @staticmethod
+    def forward(ctx, x, y, log_target):
+        # PyTorch's names: it computes xlogy(q, q) - q * x, or exp(y) * (y - x)
+        ctx.grad_fn_name = "MulBackward0" if log_target else "SubBackward0"
+        ctx.save_for_backward(x, y)
+        ctx.log_target = log_target
+        if log_target:
+            return np.exp(y) * (y - x)
+        return xlogy(y, y) - y * x
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved
+        q = np.exp(y) if ctx.log_target else y
+        gx = -g * q if ctx.needs_input_grad[0] else None
+        gy = None
+        if ctx.needs_input_grad[1]:
+            with np.errstate(divide="ignore"):
+                gy = g * (q * (y - x + 1) if ctx.log_target else np.log(y) + 1 - x)
+        return gx, gy, None
 
 
 class BinaryCrossEntropy(Function):

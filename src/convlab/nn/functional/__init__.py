@@ -13,7 +13,7 @@ from .activation import (elu, elu_, gelu, hardsigmoid, hardswish, hardtanh, hard
 from .dropout import dropout, dropout1d, dropout2d, dropout3d
 from .encoding import one_hot
 from .linear import linear
-from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss,
-                   mse_loss, nll_loss)
+from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,
+                   huber_loss, kl_div, l1_loss, mse_loss, nll_loss, smooth_l1_loss)
 from .normalization import batch_norm, group_norm, layer_norm
 from .upsampling import interpolate, pixel_shuffle, pixel_unshuffle

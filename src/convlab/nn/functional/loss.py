@@ -17,15 +17,16 @@ import warnings
 import numpy as np
 
 from ...ops import loss as L
-from ...tensor import Tensor
+from ...tensor import Tensor, where
 
-__all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
-           "binary_cross_entropy_with_logits"]
+__all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
+           "kl_div", "binary_cross_entropy", "binary_cross_entropy_with_logits"]
 
 _REDUCTIONS = ("none", "mean", "sum")
+KL_DIV_REDUCTIONS = _REDUCTIONS + ("batchmean",)
 
 
-def _reduction(size_average, reduce, reduction: str) -> str:
+def _reduction(size_average, reduce, reduction: str, allowed: tuple = _REDUCTIONS) -> str:
     """The reduction, honouring PyTorch's deprecated ``size_average``/``reduce`` flags."""
     if size_average is not None or reduce is not None:
         warnings.warn("size_average and reduce args will be deprecated, please use "
@@ -33,7 +34,7 @@ def _reduction(size_average, reduce, reduction: str) -> str:
         if reduce is False:
             return "none"
         return "sum" if size_average is False else "mean"
-    if reduction not in _REDUCTIONS:
+    if reduction not in allowed:
         raise ValueError(f"{reduction} is not a valid value for reduction")
     return reduction
 
@@ -163,13 +164,24 @@ def _reduce(losses: Tensor, reduction: str) -> Tensor:
 
 
 def _elementwise(name: str, input: Tensor, target: Tensor, size_average, reduce, reduction,
-                 weight, per_element) -> Tensor:
+                 weight, per_element, mean_over_weights: bool = True) -> Tensor:
+    """``per_element(input - target)``, times ``weight`` (the input's shape), reduced.
+
+    A weighted ``'mean'`` is ``sum(w l) / sum(w)`` for MSE and L1 but ``mean(w l)`` for Huber
+    (``mean_over_weights=False``): PyTorch's two rules.
+    """
     _check_tensors(name, input=input, target=target, weight=weight)
     reduction = _reduction(size_average, reduce, reduction)
     _check_same_size(name, input, target)
     losses = per_element(input - target)
-    if weight is not None:
-        losses = losses * weight
+    if weight is None:
+        return _reduce(losses, reduction)
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError(f"{name}: Weights and input must have the same size: weight "
+                         f"{list(weight.shape)}, input {list(input.shape)}")
+    losses = losses * weight
+    if reduction == "mean" and mean_over_weights:
+        return losses.sum() / weight.sum()
     return _reduce(losses, reduction)
 
 
@@ -190,6 +202,74 @@ def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     """Absolute error ``|input - target|`` per element (times ``weight``), then reduced."""
     return _elementwise("l1_loss", input, target, size_average, reduce, reduction, weight,
                         lambda d: d.abs())
+
+
+def _huber(name: str, input: Tensor, target: Tensor, reduction: str, delta: float,
+           scale: float, grad_fn_name: str, weight) -> Tensor:
+    _check_tensors(name, input=input, target=target, weight=weight)
+    if delta < 0:
+        raise ValueError(f"{name}: {'beta' if name == 'smooth_l1_loss' else 'delta'} must be "
+                         f"non-negative, got {delta}")
+    if (weight is None and tuple(input.shape) == tuple(target.shape)
+            and input.is_floating_point() and input.dtype == target.dtype):
+        return L.HuberLoss.apply(input, target, float(delta), float(scale), reduction,
+                                 grad_fn_name)  # one fused op for the common case
+
+    def per_element(d: Tensor) -> Tensor:
+        ad = d.abs()
+        return where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta)) * scale
+
+    return _elementwise(name, input, target, None, None, reduction, weight, per_element,
+                        mean_over_weights=False)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``d = input -
+    target``): L1 with its corner rounded off, as Fast R-CNN regresses boxes. ``beta=0`` is L1.
+    """
+    reduction = _reduction(size_average, reduce, reduction)
+    if beta == 0:
+        return l1_loss(input, target, reduction=reduction)
+    return _huber("smooth_l1_loss", input, target, reduction, beta, 1 / beta,
+                  "SmoothL1LossBackward0", None)
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
+    """``0.5 d^2`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``: squared error near
+    the target, absolute error (less swayed by outliers) far from it. It is
+    ``delta * smooth_l1_loss(beta=delta)``."""
+    return _huber("huber_loss", input, target, _reduction(None, None, reduction), delta, 1.0,
+                  "HuberLossBackward0", weight)
+
+
+def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
+           reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """Kullback-Leibler divergence ``KL(target || exp(input))``, pointwise
+    ``target * (log target - input)``: ``input`` holds log-probabilities (``log_softmax``),
+    ``target`` probabilities (or log-probabilities with ``log_target=True``).
+
+    ``reduction='batchmean'`` (sum / batch size) is the divergence per sample, as the maths
+    defines it; ``'mean'`` divides by every element and warns, as PyTorch does.
+
+    Knowledge distillation: ``kl_div(log_softmax(student / T), softmax(teacher / T),
+    reduction='batchmean') * T * T``.
+    """
+    _check_tensors("kl_div", input=input, target=target)
+    reduction = _reduction(size_average, reduce, reduction, KL_DIV_REDUCTIONS)
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", stacklevel=2)
+    _check_same_size("kl_div", input, target)
+    if input.dtype != target.dtype:
+        target = target.to(input.dtype)
+    losses = L.KlDiv.apply(input, target, bool(log_target))
+    if reduction == "batchmean":
+        return losses.sum() / (input.shape[0] if input.dim() else 1)
+    return _reduce(losses, reduction)
 
 
 def _binary_operands(name: str, input: Tensor, target: Tensor, weight):

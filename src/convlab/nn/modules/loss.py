@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from ...tensor import Tensor
 from .. import functional as F
-from ..functional.loss import _reduction
+from ..functional.loss import _REDUCTIONS, KL_DIV_REDUCTIONS, _reduction
 from .module import Module
 
-__all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss"]
+__all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
+           "KLDivLoss", "BCELoss", "BCEWithLogitsLoss"]
 
 
 class _Loss(Module):
+    _reductions = _REDUCTIONS
+
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__()
-        self.reduction = _reduction(size_average, reduce, reduction)
+        self.reduction = _reduction(size_average, reduce, reduction, self._reductions)
 
 
 class _WeightedLoss(_Loss):
@@ -70,6 +73,45 @@ class L1Loss(_Loss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """L1 with its corner rounded: ``0.5 d^2 / beta`` where ``|d| < beta``, else
+    ``|d| - 0.5 beta`` (box regression in Fast R-CNN)."""
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
+                 beta: float = 1.0):
+        super().__init__(size_average, reduce, reduction)
+        self.beta = beta
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    """Squared error within ``delta`` of the target, absolute error (slope ``delta``) beyond."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction=reduction)
+        self.delta = delta
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class KLDivLoss(_Loss):
+    """``KL(target || exp(input))`` for log-probabilities ``input``; use
+    ``reduction='batchmean'`` for the divergence per sample."""
+
+    _reductions = KL_DIV_REDUCTIONS
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
+                 log_target: bool = False):
+        super().__init__(size_average, reduce, reduction)
+        self.log_target = log_target
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
 
 class BCELoss(_WeightedLoss):
