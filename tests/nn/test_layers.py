@@ -41,6 +41,24 @@ def test_linear_float64_and_errors(torch):
         ours(np.zeros((1, 4)))
 
 
+@pytest.mark.parametrize("bias", [True, False])
+def test_lazy_linear_reads_in_features_at_the_first_call(torch, bias):
+    ours, theirs = nn.LazyLinear(3, bias=bias), torch.nn.LazyLinear(3, bias=bias)
+    assert repr(ours) == torch_repr(theirs)
+    x = randn(2, 7)
+    theirs(torch.from_numpy(x))
+    ours(convlab.tensor(x))
+    assert type(ours) is nn.Linear and repr(ours) == torch_repr(theirs)
+    bound = 1 / 7 ** 0.5  # initialized as a Linear(7, 3)
+    assert np.abs(ours.weight.detach().numpy()).max() <= bound
+    check_twin(torch, ours, theirs, x)
+    loaded = nn.LazyLinear(3, bias=bias)
+    loaded.load_state_dict(ours.state_dict())  # a checkpoint gives the shape too
+    assert type(loaded) is nn.Linear and loaded.in_features == 7
+    with pytest.raises(RuntimeError, match="expected an input of shape \\(\\*, in_features\\)"):
+        nn.LazyLinear(3)(convlab.tensor(1.0))
+
+
 def test_identity_flatten_unflatten(torch):
     x = randn(2, 3, 4, 5)
     for ours, theirs in [(nn.Identity(54, unused=1), torch.nn.Identity(54, unused=1)),

@@ -1,15 +1,18 @@
-"""``Linear``, a fully connected layer, and ``Identity``, a placeholder that passes its input on."""
+"""``Linear``, a fully connected layer, its lazy form ``LazyLinear``, and ``Identity``, a
+placeholder that passes its input on."""
 
 from __future__ import annotations
 
 import math
 
+from ...tensor import Tensor
 from .. import functional as F
 from .. import init
+from ..parameter import is_lazy
 from .module import Module
 from .utils import new_parameter
 
-__all__ = ["Linear", "Identity"]
+__all__ = ["Linear", "LazyLinear", "Identity"]
 
 
 class Identity(Module):
@@ -34,21 +37,27 @@ class Linear(Module):
     >>> fc = nn.Linear(20, 30)
     >>> fc(convlab.randn(128, 20)).shape
     convlab.Size([128, 30])
+
+    ``in_features=None`` makes the layer lazy (as :class:`LazyLinear`): it reads
+    ``in_features`` from its first input.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None,
-                 dtype=None):
+    def __init__(self, in_features: int | None, out_features: int, bias: bool = True,
+                 device=None, dtype=None):
         super().__init__()
-        self.in_features = in_features
+        lazy = in_features is None
+        self.in_features = 0 if lazy else in_features  # 0 prints until the first call
         self.out_features = out_features
-        self.weight = new_parameter((out_features, in_features), device, dtype)
+        self.weight = new_parameter(None if lazy else (out_features, in_features), device, dtype)
         if bias:
-            self.bias = new_parameter((out_features,), device, dtype)
+            self.bias = new_parameter(None if lazy else (out_features,), device, dtype)
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        if is_lazy(self.weight):
+            return  # no shape yet: initialized at the first forward call
         # weight ~ U(-1/sqrt(in_features), 1/sqrt(in_features)): kaiming_uniform_ with a=sqrt(5)
         # has gain sqrt(2/(1+5)) = sqrt(1/3) and bound sqrt(3)*gain/sqrt(fan_in) = 1/sqrt(fan_in)
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -59,8 +68,50 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
+        if is_lazy(self.weight):
+            self._infer_in_features(input)
         return F.linear(input, self.weight, self.bias)
+
+    def _infer_in_features(self, input) -> None:
+        """At a lazy layer's first call: ``in_features`` is the input's last dim; create and
+        initialize the parameters, and become a plain ``Linear``."""
+        if not isinstance(input, Tensor) or input.dim() == 0:
+            raise RuntimeError(f"{type(self).__name__}: expected an input of shape "
+                               f"(*, in_features), got {getattr(input, 'shape', input)!r}")
+        self.in_features = input.shape[-1]
+        self.weight.materialize((self.out_features, self.in_features))
+        if is_lazy(self.bias):
+            self.bias.materialize((self.out_features,))
+        self.reset_parameters()
+        self.__class__ = Linear
+
+    def _load_from_state_dict(self, state_dict, prefix, missing_keys, unexpected_keys,
+                              error_msgs) -> None:
+        was_lazy = is_lazy(self.weight)
+        super()._load_from_state_dict(state_dict, prefix, missing_keys, unexpected_keys,
+                                      error_msgs)
+        if was_lazy and not is_lazy(self.weight):  # the checkpoint gave the weight its shape
+            self.in_features = self.weight.shape[1]
+            self.__class__ = Linear
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
+
+
+class LazyLinear(Linear):
+    """``Linear(in_features, out_features)`` without ``in_features``: the first call reads it
+    from the input's last dim, initializes the weights and turns the layer into a ``Linear``.
+    Handy after convolutions, whose flattened size is tedious to work out by hand.
+
+    >>> import convlab
+    >>> import convlab.nn as nn
+    >>> fc = nn.LazyLinear(10)
+    >>> fc
+    LazyLinear(in_features=0, out_features=10, bias=True)
+    >>> fc(convlab.randn(2, 84)).shape, fc
+    (convlab.Size([2, 10]), Linear(in_features=84, out_features=10, bias=True))
+    """
+
+    def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None):
+        super().__init__(None, out_features, bias, device, dtype)
