@@ -116,6 +116,14 @@ def test_equals_reference_layers(algorithm, G):
     check(algorithm, G, N=2)
 
 
+@pytest.mark.parametrize("algorithm, G", LAYERS[::2], ids=lambda v: _name(v) if hasattr(v, "supports") else "")
+def test_bias_is_added(algorithm, G):
+    x, w, _ = _arrays(G, 2, seed=1)
+    b = np.random.default_rng(2).standard_normal(G.out_channels)
+    expected = reference.conv_forward(x, w, G) + b.reshape(-1, *(1,) * G.nd)
+    np.testing.assert_allclose(algorithm.conv_forward(x, w, G, b), expected, atol=1e-10)
+
+
 def test_winograd_matrices_compute_the_correlation():
     """F(m, r) for the sizes in use: Aᵀ[(G g) ⊙ (Bᵀ d)] is the correlation of d with g."""
     rng = np.random.default_rng(0)

@@ -28,17 +28,14 @@ __all__ = [
 ]
 
 
-def _add_bias(y: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-    if b is not None:
-        y += b.reshape(-1, *(1,) * (y.ndim - 2))  # (C,) -> (C, 1, ..., 1), broadcast over N, space
-    return y
-
-
 def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
                  b: np.ndarray | None = None) -> np.ndarray:
     """``y = x ⋆ w + b``:
-    ``(N, C_in, *S), (C_out, C_in/groups, *K), (C_out,) -> (N, C_out, *O)``."""
-    return _add_bias(choose(G, x.shape).conv_forward(x, w, G), b)
+    ``(N, C_in, *S), (C_out, C_in/groups, *K), (C_out,) -> (N, C_out, *O)``.
+
+    The algorithm adds the bias itself, in a pass over the output it makes anyway or while
+    the output is still in cache."""
+    return choose(G, x.shape).conv_forward(x, w, G, b)
 
 
 def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
@@ -62,7 +59,7 @@ def conv_transpose_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
                            b: np.ndarray | None = None) -> np.ndarray:
     """Transposed convolution: ``(N, C_in, *O), (C_in, C_out/groups, *K) -> (N, C_out, *S)``,
     where ``G`` is the geometry of the convolution it transposes."""
-    return _add_bias(conv_input_grad(x, w, G), b)
+    return im2col.add_bias(conv_input_grad(x, w, G), b)
 
 
 def conv_transpose_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:

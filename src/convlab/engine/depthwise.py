@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from .geometry import ConvGeometry
+from .im2col import add_bias
 
 __all__ = ["supports", "conv_forward", "conv_input_grad", "conv_weight_grad"]
 
@@ -96,8 +97,10 @@ def _off_grid(a: np.ndarray, G: ConvGeometry, P) -> np.ndarray:
     return a[(..., *(slice(0, o) for o in G.out_size))]
 
 
-def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
-    """``y (N, C_out, *O)`` from ``x (N, C_in, *S)`` and ``w (C_out, 1, *K)``."""
+def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
+                 b: np.ndarray | None = None) -> np.ndarray:
+    """``y (N, C_out, *O)`` from ``x (N, C_in, *S)`` and ``w (C_out, 1, *K)``, plus ``b (C_out,)``
+    where given (chunk by chunk, while the chunk is in cache)."""
     N, C = x.shape[:2]
     mult = G.out_channels // C
     wt = _split(w, G)
@@ -114,6 +117,7 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
                 if t:
                     yc += tmp
             y[ns] = _off_grid(yc.reshape(len(xp), C * mult, L), G, P).reshape(yc.shape[:3] + G.out_size)
+            add_bias(y[ns].reshape(len(xp), C * mult, *G.out_size), b)
         return y.reshape(N, G.out_channels, *G.out_size)
     for ns in _chunks(N, C * mult * math.prod(G.out_size) * x.itemsize):
         xp = _padded(x[ns], G)[:, :, None]  # (n, C, 1, *P)
@@ -122,6 +126,7 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
             np.multiply(xp[window], wt[:, :, t], out=yc if t == 0 else tmp)
             if t:
                 yc += tmp
+        add_bias(yc.reshape(len(yc), C * mult, *G.out_size), b)
     return y.reshape(N, G.out_channels, *G.out_size)
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import scipy.fft
 
 from .geometry import ConvGeometry
+from .im2col import add_bias
 
 __all__ = ["supports", "transform_length", "conv_forward", "conv_input_grad", "conv_weight_grad"]
 
@@ -96,14 +97,16 @@ def _merge_groups(spec: np.ndarray) -> np.ndarray:
     return spec.transpose(0, 2, 1, 3).reshape(F, B, g * C_g)
 
 
-def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
-    """``y (N, C_out, *O)``: ``Σ_c X · conj(W)`` per frequency, back to space, cut to ``O``."""
+def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
+                 b: np.ndarray | None = None) -> np.ndarray:
+    """``y (N, C_out, *O)``: ``Σ_c X · conj(W)`` per frequency, back to space, cut to ``O``,
+    plus ``b (C_out,)`` where given."""
     L = transform_length(G)
     X = _per_group(_spectrum(x, L, G.pad_lo), G.groups)  # (F, g, N, C/g)
     W = _weight_spectrum(w, G, L).conj()  # (F, g, K/g, C/g)
     Y = np.matmul(X, W.transpose(0, 1, 3, 2))  # (F, g, N, C/g) @ (F, g, C/g, K/g)
     y = _spatial(_merge_groups(Y), L)  # (N, K, *L)
-    return np.ascontiguousarray(y[(..., *(slice(0, o) for o in G.out_size))])
+    return add_bias(np.ascontiguousarray(y[(..., *(slice(0, o) for o in G.out_size))]), b)
 
 
 def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:

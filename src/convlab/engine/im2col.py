@@ -22,7 +22,7 @@ import numpy as np
 
 from .geometry import ConvGeometry
 
-__all__ = ["im2col", "col2im", "conv_forward", "conv_input_grad", "conv_weight_grad"]
+__all__ = ["im2col", "col2im", "add_bias", "conv_forward", "conv_input_grad", "conv_weight_grad"]
 
 CHUNK_BYTES = 4 << 20
 
@@ -111,13 +111,23 @@ def _chunks(N: int, G: ConvGeometry, itemsize: int):
         yield slice(n0, min(N, n0 + step))
 
 
-def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
-    """``y (N, C_out, *O)`` from ``x (N, C_in, *S)`` and ``w (C_out, C_in/groups, *K)``."""
+def add_bias(y: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """``y += b`` over the channel axis: ``(n, C, *O) + (C,)``; nothing for ``b = None``."""
+    if b is not None:
+        y += b.reshape(-1, *(1,) * (y.ndim - 2))  # (C,) -> (C, 1, ..., 1)
+    return y
+
+
+def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
+                 b: np.ndarray | None = None) -> np.ndarray:
+    """``y (N, C_out, *O)`` from ``x (N, C_in, *S)`` and ``w (C_out, C_in/groups, *K)``, plus
+    ``b (C_out,)`` where given (chunk by chunk, while the chunk is in cache)."""
     rows = G.in_channels * math.prod(G.kernel_size)
     y = np.empty((len(x), G.out_channels, *G.out_size), dtype=x.dtype)
     for ns in _chunks(len(x), G, x.itemsize):
         cols = _grouped(im2col(x[ns], G), rows, G)  # (n, C_in, prod(K), *O) -> (n, g, C_g*prod(K), prod(O))
         np.matmul(_grouped_weight(w, G), cols, out=_grouped(y[ns], G.out_channels, G))  # (n, g, C_out/g, prod(O))
+        add_bias(y[ns], b)
     return y
 
 

@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from .geometry import ConvGeometry
+from .im2col import add_bias
 
 __all__ = ["supports", "conv_forward", "conv_input_grad", "conv_weight_grad"]
 
@@ -41,12 +42,13 @@ def _matrices(a: np.ndarray, groups: int) -> np.ndarray:
     return a.reshape(N, groups, C // groups, math.prod(a.shape[2:]))
 
 
-def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
-    """``y (N, C_out, *O) = w @ x`` per sample and group."""
+def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
+                 b: np.ndarray | None = None) -> np.ndarray:
+    """``y (N, C_out, *O) = w @ x + b`` per sample and group."""
     g = G.groups
     wg = w.reshape(g, G.out_channels // g, G.in_channels // g)  # (g, K/g, C/g)
     y = np.matmul(wg, _matrices(_sampled(x, G), g))  # (N, g, K/g, prod(O))
-    return y.reshape(len(x), G.out_channels, *G.out_size)
+    return add_bias(y.reshape(len(x), G.out_channels, *G.out_size), b)
 
 
 def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:

@@ -42,8 +42,10 @@ def _group_channels(G: ConvGeometry, co: int) -> slice:
     return slice(g * C_g, (g + 1) * C_g)
 
 
-def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
-    """``y (N, C_out, *O)`` from ``x (N, C_in, *S)`` and ``w (C_out, C_in/groups, *K)``."""
+def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
+                 b: np.ndarray | None = None) -> np.ndarray:
+    """``y (N, C_out, *O)`` from ``x (N, C_in, *S)`` and ``w (C_out, C_in/groups, *K)``, plus
+    ``b (C_out,)`` where given."""
     N = x.shape[0]
     y = np.zeros((N, G.out_channels, *G.out_size), dtype=x.dtype)
     for co in range(G.out_channels):
@@ -51,6 +53,8 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
         for o in np.ndindex(*G.out_size):
             for k, pos in taps(G, o):
                 y[(slice(None), co, *o)] += x[(slice(None), cs, *pos)] @ w[(co, slice(None), *k)]
+        if b is not None:
+            y[:, co] += b[co]
     return y
 
 

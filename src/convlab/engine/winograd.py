@@ -214,9 +214,11 @@ def _transform_out(which: str, m: int, r: int, Y: np.ndarray, nd: int) -> np.nda
     return out.reshape(Y.shape[:lead] + Y.shape[nd:] + (p,) * trail)
 
 
-def _correlate(x: np.ndarray, w: np.ndarray, groups: int, pad_lo, pad_hi) -> np.ndarray:
+def _correlate(x: np.ndarray, w: np.ndarray, groups: int, pad_lo, pad_hi,
+               b: np.ndarray | None = None) -> np.ndarray:
     """The stride-1 correlation of ``x (N, C, *S)`` with ``w (K, C/g, 3, ...)``, padded by
-    ``pad_lo``/``pad_hi`` per axis (negative: cropped): ``(N, K, *(S + lo + hi - 2))``."""
+    ``pad_lo``/``pad_hi`` per axis (negative: cropped): ``(N, K, *(S + lo + hi - 2))``, plus
+    ``b (K,)`` where given (added as the tiles are put in place)."""
     N, C = x.shape[:2]
     K, nd = w.shape[0], w.ndim - 2
     lead, trail = _split_axes(nd)
@@ -238,8 +240,11 @@ def _correlate(x: np.ndarray, w: np.ndarray, groups: int, pad_lo, pad_hi) -> np.
         V = _transform_in("BT", M, R, D, nd).reshape(xi, groups, C // groups, -1)
         Mt = np.matmul(U, V)  # (ξ, g, K/g, C/g) @ (ξ, g, C/g, n*T) -> (ξ, g, K/g, n*T)
         Y = _transform_out("AT", M, R, Mt.reshape((ALPHA,) * nd + (K, n) + tiles), nd)
-        y[n0:n0 + n].reshape((n, K) + tuple(v for t in tiles for v in (t, M)))[...] = \
-            Y.transpose(order)
+        dst = y[n0:n0 + n].reshape((n, K) + tuple(v for t in tiles for v in (t, M)))
+        if b is None:
+            dst[...] = Y.transpose(order)
+        else:
+            np.add(Y.transpose(order), b.reshape(-1, *(1,) * (dst.ndim - 2)), out=dst)
     crop = (..., *(slice(0, o) for o in out_size))
     return y if y.shape[2:] == out_size else np.ascontiguousarray(y[crop])
 
@@ -267,11 +272,15 @@ def _phases(G: ConvGeometry):
         yield (..., *src), (..., *dst), lo, hi
 
 
-def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
-    """``y (N, C_out, *O)`` from ``x (N, C_in, *S)`` and ``w (C_out, C_in/groups, 3, ...)``."""
+def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
+                 b: np.ndarray | None = None) -> np.ndarray:
+    """``y (N, C_out, *O)`` from ``x (N, C_in, *S)`` and ``w (C_out, C_in/groups, 3, ...)``,
+    plus ``b (C_out,)`` where given."""
+    if all(d == 1 for d in G.dilation):  # one phase: the output is the correlation's own array
+        return _correlate(x, w, G.groups, G.pad_lo, tuple(hi for _, hi in G.padding), b)
     y = np.empty((len(x), G.out_channels, *G.out_size), dtype=x.dtype)
     for src, dst, lo, hi in _phases(G):
-        y[dst] = _correlate(x[src], w, G.groups, lo, hi)
+        y[dst] = _correlate(x[src], w, G.groups, lo, hi, b)
     return y
 
 
@@ -292,6 +301,8 @@ def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarra
     for src, dst, lo, hi in _phases(G):
         gy_r = gy[dst]
         gx_q = gx[src]
+        if gx_q.size == 0:  # an input phase shorter than the dilation: no elements
+            continue
         lo_t = tuple(R - 1 - p for p in lo)
         hi_t = tuple(i - o - l + R - 1 for i, o, l in zip(gx_q.shape[2:], gy_r.shape[2:], lo_t))
         gx[src] = _correlate(gy_r, wt, G.groups, lo_t, hi_t)
