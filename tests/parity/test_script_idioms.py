@@ -4,7 +4,8 @@
 The script touches the usual idioms: the device dance, DataLoader(TensorDataset(...)),
 Sequential(OrderedDict), a frozen layer, a forward hook, gradient clipping, StepLR, a no_grad
 evaluation loop with argmax and ``.item()``, one-hot targets, parameter counting, state_dict and
-optimizer state_dict round trips through save/load, and ``model.to(torch.float64)``.
+optimizer state_dict round trips through save/load (the resumed run continues exactly), and
+``model.to(torch.float64)``.
 """
 
 import numpy as np
@@ -102,6 +103,12 @@ checkpoint = torch.load(DIR + "/optim.pt")
 optimizer2.load_state_dict(checkpoint["optimizer"])
 momentum = [s["momentum_buffer"].numpy() for s in optimizer2.state_dict()["state"].values()]
 lr_after_load = optimizer2.param_groups[0]["lr"]
+for net, opt in ((model, optimizer), (restored, optimizer2)):  # one more step, resumed or not
+    inputs, labels = next(iter(train_loader))
+    opt.zero_grad()
+    criterion(net(inputs), labels).backward()
+    opt.step()
+resumed_same = all(torch.equal(p, q) for p, q in zip(model.parameters(), restored.parameters()))
 
 model64 = restored.to(torch.float64)
 out64 = model64(x_all.double()[:4])
@@ -109,7 +116,7 @@ dtype64 = str(out64.dtype).split(".")[-1]
 '''
 
 RESULTS = ["n_params", "n_trainable", "names", "history", "grad_norms", "conv_grad",
-           "vector", "momentum", "lr_after_load", "dtype64"]
+           "vector", "momentum", "lr_after_load", "resumed_same", "dtype64"]
 
 
 def run(lib, tmp_path, initial):
@@ -136,10 +143,11 @@ def test_a_course_script_gives_the_same_numbers_with_torch_spelled_convlab(tmp_p
         a, b = ours[name], theirs[name]
         if name == "conv_grad":
             assert a is None and b is None  # a frozen layer gets no gradient
-        elif name in ("names", "dtype64", "n_params", "n_trainable"):
+        elif name in ("names", "dtype64", "n_params", "n_trainable", "resumed_same"):
             assert a == b, name
         else:
             assert_same(a, b, name)
+    assert ours["resumed_same"]  # a run resumed from the checkpoints continues exactly
     assert_same(ours["out64"], theirs["out64"], "float64 outputs")  # of float32-trained weights
     assert len(ours["features"]) == 2 * (5 + 3)  # the hook saw every batch until removed
     in_order = [i for i in range(16) if i % 8 < 5]  # the training batches are not shuffled
