@@ -97,6 +97,7 @@ def test_file_is_a_zip_of_npy_arrays_and_a_json_structure(tmp_path):
     ({1.5: 3}, "dict keys must be str or int"),
     ({"o": np.array(["text"])}, "dtype <U4"),
     ({"d": convlab.float32}, "is a dtype"),
+    (convlab.nn.Linear(2, 2), "obj is a Linear.*Save its state_dict\\(\\) instead"),
 ])
 def test_unsupported_objects_raise_type_error_and_write_nothing(obj, message, tmp_path):
     with pytest.raises(TypeError, match=message):

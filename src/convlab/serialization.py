@@ -154,8 +154,12 @@ def _encode(obj, arrays: list, memo: dict, where: str):
     if isinstance(obj, (list, tuple)):
         items = [_encode(v, arrays, memo, f"{where}[{i}]") for i, v in enumerate(obj)]
         return items if isinstance(obj, list) else {"tuple": items}
+    hint = ""
+    if hasattr(obj, "state_dict"):  # a whole model, optimizer or scheduler, as torch.save(model)
+        hint = (f". Save its state_dict() instead, and load_state_dict() it into a new "
+                f"{type(obj).__name__} to restore it")
     raise TypeError(f"save: {where} is a {type(obj).__name__}, which convlab cannot store without "
-                    f"pickle; supported: {_SUPPORTED}")
+                    f"pickle; supported: {_SUPPORTED}{hint}")
 
 
 def _decode(node, array, loaded: dict):
