@@ -408,3 +408,30 @@ def test_module_list_and_dict():
     assert [n for n, _ in md.named_parameters()][:2] == ["fc.weight", "fc.bias"]
     with pytest.raises(ValueError, match="element #0"):
         md.update([1])
+
+
+def test_parameter_list_and_dict_register_and_print_as_torch(torch):
+    ours = nn.ParameterList([nn.Parameter(convlab.zeros(2, 3)), convlab.ones(4)])
+    theirs = torch.nn.ParameterList([torch.nn.Parameter(torch.zeros(2, 3)), torch.ones(4)])
+    assert repr(ours) == torch_repr(theirs)
+    assert isinstance(ours[1], nn.Parameter) and ours[1].requires_grad  # a Tensor is wrapped
+    ours.append(convlab.zeros(1))
+    ours += [convlab.zeros(2)]
+    assert len(ours) == 4 and list(ours.state_dict()) == ["0", "1", "2", "3"]
+    assert repr(ours[2:]).count("Parameter containing") == 2
+    ours_d = nn.ParameterDict({"a": nn.Parameter(convlab.zeros(2)),
+                               "b": convlab.ones(3, dtype=convlab.float64)})
+    theirs_d = torch.nn.ParameterDict({"a": torch.nn.Parameter(torch.zeros(2)),
+                                       "b": torch.ones(3, dtype=torch.float64)})
+    assert repr(ours_d) == torch_repr(theirs_d)
+    ours_d["c"] = convlab.zeros(1)
+    assert "c" in ours_d and ours_d.pop("c").shape == (1,) and list(ours_d) == ["a", "b"]
+
+    class Scales(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scales = nn.ParameterList([nn.Parameter(convlab.ones(1)) for _ in range(2)])
+
+    assert [name for name, _ in Scales().named_parameters()] == ["scales.0", "scales.1"]
+    with pytest.raises(RuntimeError, match="ParameterList should not be called"):
+        ours(1)

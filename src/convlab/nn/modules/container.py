@@ -1,6 +1,7 @@
 """Containers: ``Sequential`` (a pipeline), ``ModuleList`` and ``ModuleDict`` (registered
-collections). Their children are named ``0``, ``1``, ... (or by key), so a state_dict reads
-``features.0.weight`` as in PyTorch.
+collections of layers), ``ParameterList`` and ``ParameterDict`` (of parameters). Their entries
+are named ``0``, ``1``, ... (or by key), so a state_dict reads ``features.0.weight`` as in
+PyTorch.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ import operator
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 
+from ...tensor import Tensor
+from ..parameter import Parameter
 from .module import Module, _addindent
 
-__all__ = ["Sequential", "ModuleList", "ModuleDict"]
+__all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
 
 
 class _Indexed(Module):
@@ -215,3 +218,116 @@ class ModuleDict(Module):
                             f"pairs, but got {type(modules).__name__}")
         for key, module in pairs:
             self[key] = module
+
+
+def _as_parameter(value):
+    """A plain Tensor put in a parameter container becomes a Parameter (sharing its memory)."""
+    if isinstance(value, Tensor) and not isinstance(value, Parameter):
+        return Parameter(value)
+    return value
+
+
+def _describe_parameter(value, dtype_text: str) -> str:
+    size = "x".join(str(n) for n in value.shape)
+    return f"Parameter containing: [{dtype_text} of size {size}]"
+
+
+class ParameterList(Module):
+    """A list of parameters that the parent registers (a Python list would hide them from
+    ``parameters()`` and the optimizer); named ``0``, ``1``, ... in the state_dict."""
+
+    def __init__(self, values=None):
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters.values())
+
+    def __getitem__(self, idx):
+        values = list(self._parameters.values())
+        if isinstance(idx, slice):
+            return ParameterList(values[idx])
+        return values[operator.index(idx)]
+
+    def __setitem__(self, idx: int, value) -> None:
+        n = len(self)
+        idx = operator.index(idx)
+        if not -n <= idx < n:
+            raise IndexError(f"index {idx} is out of range")
+        self.register_parameter(str(idx % n), _as_parameter(value))
+
+    def append(self, value) -> "ParameterList":
+        self.register_parameter(str(len(self)), _as_parameter(value))
+        return self
+
+    def extend(self, values) -> "ParameterList":
+        for value in values:
+            self.append(value)
+        return self
+
+    __iadd__ = extend
+
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError("ParameterList should not be called.")
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"  ({i}): " + _describe_parameter(p, str(p.dtype))
+                         for i, p in enumerate(self))
+
+
+class ParameterDict(Module):
+    """A dict of parameters that the parent registers; keeps insertion order."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._parameters
+
+    def __getitem__(self, key: str):
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, value) -> None:
+        self.register_parameter(key, _as_parameter(value))
+
+    def __delitem__(self, key: str) -> None:
+        del self._parameters[key]
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def values(self):
+        return self._parameters.values()
+
+    def items(self):
+        return self._parameters.items()
+
+    def pop(self, key: str):
+        value = self[key]
+        del self[key]
+        return value
+
+    def update(self, parameters) -> None:
+        """Add parameters from a mapping or an iterable of ``(key, value)`` pairs."""
+        pairs = parameters.items() if isinstance(parameters, Mapping) else parameters
+        for key, value in pairs:
+            self[key] = value
+
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError("ParameterDict should not be called.")
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"  ({k}): " + _describe_parameter(p, p.type())
+                         for k, p in self.items())
