@@ -69,7 +69,7 @@ class CIFAR10(VisionDataset):
                 "sets: get CIFAR-10 from " + _WHERE.format(root=os.fspath(root)))
         images = np.concatenate([p[0] for p in parts])  # (N, 3072)
         labels = np.concatenate([p[1] for p in parts])
-        images = images.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)  # (N, 3, 32, 32) -> (N, 32, 32, 3)
+        images = images.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)  # (N, 3, H, W) -> (N, H, W, 3)
         self._set_samples(np.ascontiguousarray(images), labels)
 
     def _file(self, folder: str, name: str) -> str:
@@ -110,7 +110,8 @@ class CIFAR10(VisionDataset):
                 or data.shape[1] != 3072:
             what = (f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray)
                     else type(data).__name__)
-            raise ValueError(f"{path}: 'data' should be an N x 3072 uint8 array, but it is a {what}")
+            raise ValueError(f"{path}: 'data' should be an N x 3072 uint8 array, but it is a "
+                             f"{what}")
         labels = np.asarray(labels)
         if labels.shape != (len(data),) or labels.dtype.kind not in "iu":
             raise ValueError(f"{path}: 'labels' should be {len(data)} integers, one per row of "

@@ -58,7 +58,8 @@ def default_collate(batch: Sequence):
             return stack(list(batch))  # keeps the graph of samples that require grad
         return Tensor._wrap(np.stack(arrays))  # B x (sample shape)
     if isinstance(elem, (bool, int, float)):
-        dtype = np.bool_ if isinstance(elem, bool) else np.int64 if isinstance(elem, int) else np.float64
+        dtype = (np.bool_ if isinstance(elem, bool) else np.int64 if isinstance(elem, int)
+                 else np.float64)
         return Tensor._wrap(np.asarray(batch, dtype=dtype))
     if isinstance(elem, collections.abc.Mapping):
         return {key: default_collate([sample[key] for sample in batch]) for key in elem}

@@ -45,7 +45,8 @@ class TensorDataset(Dataset):
     Tensors sharing their memory (``convlab.from_numpy``).
 
     >>> import convlab
-    >>> ds = TensorDataset(convlab.tensor([[0., 1.], [2., 3.], [4., 5.]]), convlab.tensor([0, 1, 0]))
+    >>> x = convlab.tensor([[0., 1.], [2., 3.], [4., 5.]])
+    >>> ds = TensorDataset(x, convlab.tensor([0, 1, 0]))
     >>> len(ds), ds[1]
     (3, (tensor([2., 3.]), tensor(1)))
     """
@@ -55,7 +56,8 @@ class TensorDataset(Dataset):
             raise ValueError("TensorDataset needs at least one tensor")
         for position, t in enumerate(tensors):
             if not isinstance(t, (Tensor, np.ndarray)) or t.ndim == 0:
-                what = f"a 0-d {type(t).__name__}" if isinstance(t, (Tensor, np.ndarray)) else type(t).__name__
+                what = (f"a 0-d {type(t).__name__}" if isinstance(t, (Tensor, np.ndarray))
+                        else type(t).__name__)
                 raise TypeError(f"TensorDataset: argument {position} must be a Tensor or NumPy array "
                                 f"with at least one dimension, but got {what}")
         sizes = [t.shape[0] for t in tensors]
@@ -135,7 +137,8 @@ def random_split(dataset, lengths: Sequence[int | float], generator=None) -> lis
     if lengths and math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
         for i, fraction in enumerate(lengths):
             if not 0 <= fraction <= 1:
-                raise ValueError(f"random_split: fraction at index {i} is {fraction}, not between 0 and 1")
+                raise ValueError(f"random_split: fraction at index {i} is {fraction}, not "
+                                 "between 0 and 1")
         counts = [math.floor(n * fraction) for fraction in lengths]
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1
@@ -153,4 +156,5 @@ def random_split(dataset, lengths: Sequence[int | float], generator=None) -> lis
                          f"{sum(lengths)}) does not equal the length of the input dataset ({n})")
     order = _random.rng(generator).permutation(n)
     offsets = np.cumsum([0, *lengths]).tolist()
-    return [Subset(dataset, order[start:stop].tolist()) for start, stop in zip(offsets[:-1], offsets[1:])]
+    return [Subset(dataset, order[start:stop].tolist())
+            for start, stop in zip(offsets[:-1], offsets[1:])]

@@ -77,7 +77,8 @@ class Digits(VisionDataset):
     classes = [str(d) for d in range(10)]
     images_are_tensors = True
 
-    def __init__(self, train: bool = True, transform=None, target_transform=None, scale: bool = True):
+    def __init__(self, train: bool = True, transform=None, target_transform=None,
+                 scale: bool = True):
         super().__init__(None, transform, target_transform)
         self.train = train
         self.scale = scale

@@ -70,7 +70,8 @@ def _parse(raw: bytes, path: str) -> np.ndarray:
     type_byte, ndim = raw[2], raw[3]
     if type_byte not in IDX_TYPES:
         known = ", ".join(f"0x{t:02X} ({d.name})" for t, d in IDX_TYPES.items())
-        raise ValueError(f"{path}: unknown IDX type byte 0x{type_byte:02X}; expected one of {known}")
+        raise ValueError(f"{path}: unknown IDX type byte 0x{type_byte:02X}; expected one of "
+                         f"{known}")
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise ValueError(f"{path}: truncated IDX header: {ndim} dimensions need a {header}-byte "

@@ -54,9 +54,10 @@ class MNIST(VisionDataset):
         labels_path = self._find(f"{prefix}-labels-idx1-ubyte")
         images, labels = read_idx(images_path), read_idx(labels_path)
         if images.ndim != 3 or images.dtype != np.uint8:
-            raise ValueError(f"{images_path}: expected {type(self).__name__} images, an IDX file of "
-                             f"uint8 with 3 dimensions N x rows x cols (magic number 2051), but it "
-                             f"holds {images.dtype} with shape {' x '.join(map(str, images.shape))}")
+            raise ValueError(f"{images_path}: expected {type(self).__name__} images, an IDX file "
+                             f"of uint8 with 3 dimensions N x rows x cols (magic number 2051), "
+                             f"but it holds {images.dtype} with shape "
+                             f"{' x '.join(map(str, images.shape))}")
         if labels.ndim != 1 or labels.dtype != np.uint8:
             raise ValueError(f"{labels_path}: expected {type(self).__name__} labels, an IDX file of "
                              f"uint8 with 1 dimension N (magic number 2049), but it holds "

@@ -60,8 +60,8 @@ class RestrictedUnpickler(pickle.Unpickler):
             allowed = ", ".join(f"{m}.{n}" for m, n in ALLOWED_GLOBALS)
             raise UnsafePickleError(
                 f"{self.name}: refusing to load the global '{module}.{name}': this pickle may hold "
-                f"only NumPy arrays, lists, dicts, numbers and strings (allowed globals: {allowed}). "
-                "Unpickling can run arbitrary code, so a file that asks for anything else is not "
+                f"only NumPy arrays, lists, dicts, numbers and strings (allowed globals: "
+                f"{allowed}). Unpickling can run arbitrary code, so a file that asks for anything else is not "
                 "loaded.") from None
 
     def persistent_load(self, pid):

@@ -49,9 +49,10 @@ class RandomSampler(Sampler):
         self.replacement = replacement
         self._num_samples = num_samples
         self.generator = generator
-        if isinstance(self.num_samples, bool) or not isinstance(self.num_samples, int) or self.num_samples <= 0:
+        n = self.num_samples
+        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
             raise ValueError(f"RandomSampler: num_samples should be a positive integer value, but "
-                             f"got num_samples={self.num_samples!r}")
+                             f"got num_samples={n!r}")
 
     @property
     def num_samples(self) -> int:
@@ -143,7 +144,8 @@ class BatchSampler(Sampler):
             raise ValueError(f"batch_size should be a positive integer value, but got "
                              f"batch_size={batch_size!r}")
         if not isinstance(drop_last, bool):
-            raise ValueError(f"drop_last should be a boolean value, but got drop_last={drop_last!r}")
+            raise ValueError(f"drop_last should be a boolean value, but got "
+                             f"drop_last={drop_last!r}")
         self.sampler = sampler
         self.batch_size = batch_size
         self.drop_last = drop_last

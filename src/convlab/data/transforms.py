@@ -73,11 +73,13 @@ class ToTensor:
         chw = pic.transpose(2, 0, 1)  # (H, W, C) -> (C, H, W)
         chw = np.ascontiguousarray(chw)
         if pic.dtype == np.uint8:
-            return Tensor._wrap(np.divide(chw, 255, dtype=_dtype.to_numpy_dtype(_dtype.get_default_dtype())))
+            dtype = _dtype.to_numpy_dtype(_dtype.get_default_dtype())
+            return Tensor._wrap(np.divide(chw, 255, dtype=dtype))
         try:
             _dtype.from_numpy_dtype(pic.dtype)
         except TypeError as e:
-            raise TypeError(f"ToTensor: {e}; convert the image first, e.g. pic.astype(np.float32)") from None
+            raise TypeError(f"ToTensor: {e}; convert the image first, e.g. "
+                            "pic.astype(np.float32)") from None
         return Tensor._wrap(chw)
 
     def __repr__(self) -> str:
@@ -117,8 +119,8 @@ class Normalize:
                 raise ValueError(f"Normalize: {name} has {values.size} values, but the image has "
                                  f"{C} channels (shape {list(x.shape)})")
         if (std == 0).any():
-            raise ValueError(f"Normalize: std evaluated to zero after conversion to {tensor.dtype}, "
-                             "leading to division by zero")
+            raise ValueError(f"Normalize: std evaluated to zero after conversion to "
+                             f"{tensor.dtype}, leading to division by zero")
         mean, std = mean[:, None, None], std[:, None, None]  # (C,) -> (C, 1, 1)
         if self.inplace:
             np.subtract(x, mean, out=x)
@@ -261,5 +263,6 @@ def _padding_ltrb(padding) -> tuple[int, int, int, int]:
         raise ValueError(f"RandomCrop: padding should be an int or a sequence of 1, 2 or 4 ints, "
                          f"but got {padding!r}")
     if not all(isinstance(v, numbers.Integral) and v >= 0 for v in values):
-        raise ValueError(f"RandomCrop: padding should be non-negative integers, but got {padding!r}")
+        raise ValueError(f"RandomCrop: padding should be non-negative integers, but got "
+                         f"{padding!r}")
     return values
