@@ -58,8 +58,8 @@ class TensorDataset(Dataset):
             if not isinstance(t, (Tensor, np.ndarray)) or t.ndim == 0:
                 what = (f"a 0-d {type(t).__name__}" if isinstance(t, (Tensor, np.ndarray))
                         else type(t).__name__)
-                raise TypeError(f"TensorDataset: argument {position} must be a Tensor or NumPy array "
-                                f"with at least one dimension, but got {what}")
+                raise TypeError(f"TensorDataset: argument {position} must be a Tensor or NumPy "
+                                f"array with at least one dimension, but got {what}")
         sizes = [t.shape[0] for t in tensors]
         if len(set(sizes)) > 1:
             raise ValueError("TensorDataset: all tensors must have the same size in their first "

@@ -59,8 +59,8 @@ class MNIST(VisionDataset):
                              f"but it holds {images.dtype} with shape "
                              f"{' x '.join(map(str, images.shape))}")
         if labels.ndim != 1 or labels.dtype != np.uint8:
-            raise ValueError(f"{labels_path}: expected {type(self).__name__} labels, an IDX file of "
-                             f"uint8 with 1 dimension N (magic number 2049), but it holds "
+            raise ValueError(f"{labels_path}: expected {type(self).__name__} labels, an IDX file "
+                             f"of uint8 with 1 dimension N (magic number 2049), but it holds "
                              f"{labels.dtype} with shape {' x '.join(map(str, labels.shape))}")
         if len(images) != len(labels):
             raise ValueError(f"{images_path} holds {len(images)} images but {labels_path} holds "

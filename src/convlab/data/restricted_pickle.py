@@ -61,8 +61,8 @@ class RestrictedUnpickler(pickle.Unpickler):
             raise UnsafePickleError(
                 f"{self.name}: refusing to load the global '{module}.{name}': this pickle may hold "
                 f"only NumPy arrays, lists, dicts, numbers and strings (allowed globals: "
-                f"{allowed}). Unpickling can run arbitrary code, so a file that asks for anything else is not "
-                "loaded.") from None
+                f"{allowed}). Unpickling can run arbitrary code, so a file that asks for "
+                "anything else is not loaded.") from None
 
     def persistent_load(self, pid):
         raise UnsafePickleError(f"{self.name}: refusing a persistent id ({pid!r}) in a pickle")
