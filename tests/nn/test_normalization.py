@@ -1,5 +1,5 @@
-"""BatchNorm (running statistics, momentum, eval mode), GroupNorm and LayerNorm against PyTorch:
-outputs, every gradient, and the buffers after each step."""
+"""BatchNorm (running statistics, momentum, eval mode), InstanceNorm, GroupNorm and LayerNorm
+against PyTorch: outputs, every gradient, and the buffers after each step."""
 
 import numpy as np
 import pytest
@@ -59,6 +59,28 @@ def test_batch_norm_errors():
         F.batch_norm(convlab.zeros(2, 4), convlab.zeros(3), convlab.ones(3))
     bn = nn.BatchNorm1d(3).eval()
     assert bn(convlab.zeros(1, 3)).shape == (1, 3)  # eval mode: one sample is fine
+
+
+@pytest.mark.parametrize("cls,shape,kwargs", [
+    ("InstanceNorm1d", (2, 3, 7), {}), ("InstanceNorm2d", (4, 3, 5, 6), {"affine": True}),
+    ("InstanceNorm2d", (3, 5, 6), {"track_running_stats": True}),  # unbatched
+    ("InstanceNorm3d", (2, 3, 2, 3, 4), {"affine": True, "track_running_stats": True,
+                                          "momentum": 0.3}),
+    ("InstanceNorm2d", (2, 3, 4, 4), {"track_running_stats": True, "momentum": None})])
+def test_instance_norm_train_then_eval(torch, cls, shape, kwargs):
+    ours, theirs = getattr(nn, cls)(3, **kwargs), getattr(torch.nn, cls)(3, **kwargs)
+    assert repr(ours) == torch_repr(theirs)
+    if ours.weight is not None:
+        ours.weight.data.copy_(convlab.tensor([0.5, 2.0, -1.0]))
+    copy_state(torch, ours, theirs)
+    for step in range(2):
+        y, t = check_twin(torch, ours, theirs, randn(*shape, seed=step), copy=False,
+                          rtol=1e-4, atol=1e-5)
+    assert y.grad_fn.name() == t.grad_fn.name()
+    ours.eval(), theirs.eval()
+    check_twin(torch, ours, theirs, randn(*shape, seed=9), copy=False, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="Expected more than 1 spatial element when training"):
+        F.instance_norm(convlab.zeros(2, 3, 1, 1))
 
 
 @pytest.mark.parametrize("groups,channels,shape,kwargs", [

@@ -1,9 +1,12 @@
-"""Normalization layers' functions, as ``torch.nn.functional``: batch, group and layer norm.
+"""Normalization layers' functions, as ``torch.nn.functional``: batch, instance, group and
+layer norm.
 
-All three compute ``(x - mean) / sqrt(var + eps) * weight + bias``; they differ in which
+All four compute ``(x - mean) / sqrt(var + eps) * weight + bias``; they differ in which
 elements share a mean and a (biased) variance:
 
 - ``batch_norm``: per channel, over the batch and all spatial positions ``(N, *S)``;
+- ``instance_norm``: per sample and channel, over the spatial positions ``S`` (batch norm of
+  each sample on its own);
 - ``group_norm``: per sample and group of ``C / num_groups`` channels, over those channels and
   space;
 - ``layer_norm``: per sample, over the trailing ``normalized_shape`` dims.
@@ -23,10 +26,11 @@ from __future__ import annotations
 
 import numbers
 
+from ...autograd import no_grad
 from ...ops.normalization import BatchNorm, GroupNorm, LayerNorm, moments
 from ...tensor import Tensor
 
-__all__ = ["batch_norm", "group_norm", "layer_norm"]
+__all__ = ["batch_norm", "instance_norm", "group_norm", "layer_norm"]
 
 
 def _check_tensors(name: str, **tensors) -> None:
@@ -90,6 +94,38 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         stat_axes = None
     return BatchNorm.apply(input, weight, bias, mean, var, eps, param_shape, stat_axes,
                            tuple(input.shape))
+
+
+def instance_norm(input: Tensor, running_mean: Tensor | None = None,
+                  running_var: Tensor | None = None, weight: Tensor | None = None,
+                  bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalize each channel of each sample over its spatial positions (style transfer, GANs:
+    the statistics of one image's feature map are its "style").
+
+    It is :func:`batch_norm` of the input seen as one sample with ``N * C`` channels,
+    ``(N, C, *S) -> (1, N*C, *S)``. The running statistics, when given, are updated with the
+    mean over the batch of the per-instance statistics; ``use_input_stats=False`` normalizes
+    with them instead.
+    """
+    _check_tensors("instance_norm", input=input, running_mean=running_mean,
+                   running_var=running_var, weight=weight, bias=bias)
+    if input.dim() < 3:
+        raise ValueError(f"instance_norm: expected an input (N, C, *S) with spatial dims, got "
+                         f"input of size {list(input.shape)}")
+    N, C, *S = input.shape
+    if use_input_stats and input.numel() // (N * C) <= 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size "
+                         f"{input.shape}")
+    repeated = [None if t is None else t.repeat(N) for t in (running_mean, running_var)]
+    w, b = (None if t is None else t.repeat(N) for t in (weight, bias))  # (C,) -> (N*C,)
+    y = batch_norm(input.reshape(1, N * C, *S), *repeated, w, b, use_input_stats, momentum,
+                   eps)
+    with no_grad():
+        for stat, copies in zip((running_mean, running_var), repeated):
+            if stat is not None and use_input_stats:
+                stat.copy_(copies.view(N, C).mean(0))
+    return y.view(input.shape)
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,

@@ -1,9 +1,10 @@
-"""Normalization layers: ``BatchNorm1d/2d/3d`` (with running statistics), ``GroupNorm`` and
-``LayerNorm``. The formulas are in :mod:`convlab.nn.functional.normalization`."""
+"""Normalization layers: ``BatchNorm1d/2d/3d`` (with running statistics), ``InstanceNorm1d/2d/3d``,
+``GroupNorm`` and ``LayerNorm``. The formulas are in :mod:`convlab.nn.functional.normalization`."""
 
 from __future__ import annotations
 
 import numbers
+import warnings
 
 from ... import _creation
 from ...tensor import Tensor
@@ -12,7 +13,8 @@ from .. import init
 from .module import Module
 from .utils import new_parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "LayerNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
+           "InstanceNorm3d", "GroupNorm", "LayerNorm"]
 
 
 def _add_affine(module: Module, shape: tuple, affine: bool, bias: bool, device, dtype) -> None:
@@ -115,6 +117,58 @@ class BatchNorm2d(_BatchNorm):
 
 class BatchNorm3d(_BatchNorm):
     """Batch norm of ``(N, C, D, H, W)``; statistics per channel over ``N, D, H, W``."""
+
+    _nd = 3
+
+
+class _InstanceNorm(_BatchNorm):
+    """Normalize each channel of each sample over its spatial positions, then (``affine``)
+    scale and shift per channel. By default it keeps no running statistics, so training and
+    eval both normalize with the input's own; ``track_running_stats=True`` keeps them, and eval
+    then uses them, as BatchNorm does.
+
+    Shape: ``(N, C, *S)`` or unbatched ``(C, *S)``, output alike.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = False, track_running_stats: bool = False, device=None,
+                 dtype=None, *, bias: bool = True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype,
+                         bias=bias)
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        if input.dim() not in (self._nd + 1, self._nd + 2):
+            raise ValueError(f"expected {self._nd + 1}D or {self._nd + 2}D input (got "
+                             f"{input.dim()}D input)")
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input_dim(input)
+        unbatched = input.dim() == self._nd + 1
+        x = input.unsqueeze(0) if unbatched else input
+        if x.shape[1] != self.num_features:
+            warnings.warn(f"input's size at dim={1 - unbatched} does not match num_features "
+                          f"({x.shape[1]} vs {self.num_features}).", stacklevel=2)
+        use_input_stats = self.training or not self.track_running_stats
+        y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            use_input_stats, self.momentum if self.momentum is not None else 0.0,
+                            self.eps)  # momentum=None freezes the running stats, as in PyTorch
+        return y.squeeze(0) if unbatched else y
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance norm of ``(N, C, L)`` or ``(C, L)``."""
+
+    _nd = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance norm of ``(N, C, H, W)`` or ``(C, H, W)``."""
+
+    _nd = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance norm of ``(N, C, D, H, W)`` or ``(C, D, H, W)``."""
 
     _nd = 3
 
