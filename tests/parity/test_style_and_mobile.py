@@ -1,7 +1,7 @@
 """Two more architectures people copy: a fast-neural-style generator (ReflectionPad2d,
 InstanceNorm2d, residual blocks, nearest Upsample, Tanh) trained with Adam on an MSE + total
-variation loss (in float64), and a MobileNetV3-style classifier (depthwise separable convs, Hardswish, ReLU6,
-squeeze-and-excitation with Hardsigmoid, PReLU, SmoothL1Loss on a regression head) with SGD and
+variation loss (in float64), and a MobileNetV3-style regressor (depthwise separable convs,
+Hardswish, ReLU6, squeeze-and-excitation with Hardsigmoid, PReLU, SmoothL1Loss) with SGD and
 OneCycleLR."""
 
 import numpy as np
