@@ -25,6 +25,7 @@ import numpy as np
 
 from .geometry import ConvGeometry
 from .im2col import add_bias
+from .parallel import WORKERS, map_chunks
 
 __all__ = ["supports", "conv_forward", "conv_input_grad", "conv_weight_grad"]
 
@@ -36,10 +37,10 @@ def supports(G: ConvGeometry) -> bool:
     return G.groups == G.in_channels
 
 
-def _chunks(N: int, per_sample_bytes: int):
-    step = max(1, CHUNK_BYTES // max(per_sample_bytes, 1))
-    for n0 in range(0, N, step):
-        yield slice(n0, min(N, n0 + step))
+def _chunks(N: int, per_sample_bytes: int) -> list[slice]:
+    """The batch in chunks of about CHUNK_BYTES, at least one per core (:mod:`.parallel`)."""
+    step = max(1, min(CHUNK_BYTES // max(per_sample_bytes, 1), -(-N // WORKERS)))
+    return [slice(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
 
 
 def _padded(x: np.ndarray, G: ConvGeometry) -> np.ndarray:
@@ -105,21 +106,20 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
     mult = G.out_channels // C
     wt = _split(w, G)
     y = np.empty((N, C, mult, *G.out_size), dtype=x.dtype)
-    if all(s == 1 for s in G.stride):
-        P, L, offsets = _grid(G)
-        wt = wt.reshape(C, mult, -1, 1)  # (C, mult, taps, 1): broadcasts over (n, C, mult, L)
-        for ns in _chunks(N, C * mult * L * x.itemsize):
-            xp = _flat_padded(x[ns], G, P, L, offsets)[:, :, None]  # (n, C, 1, L + max offset)
-            yc = np.empty((len(xp), C, mult, L), dtype=x.dtype)
-            tmp = np.empty_like(yc)
-            for t, off in enumerate(offsets):
-                np.multiply(xp[..., off:off + L], wt[:, :, t], out=yc if t == 0 else tmp)
-                if t:
-                    yc += tmp
-            y[ns] = _off_grid(yc.reshape(len(xp), C * mult, L), G, P).reshape(yc.shape[:3] + G.out_size)
-            add_bias(y[ns].reshape(len(xp), C * mult, *G.out_size), b)
-        return y.reshape(N, G.out_channels, *G.out_size)
-    for ns in _chunks(N, C * mult * math.prod(G.out_size) * x.itemsize):
+    P, L, offsets = _grid(G)
+
+    def flat(ns: slice) -> None:
+        xp = _flat_padded(x[ns], G, P, L, offsets)[:, :, None]  # (n, C, 1, L + max offset)
+        yc = np.empty((len(xp), C, mult, L), dtype=x.dtype)
+        tmp = np.empty_like(yc)
+        for t, off in enumerate(offsets):
+            np.multiply(xp[..., off:off + L], wt.reshape(C, mult, -1, 1)[:, :, t], out=yc if t == 0 else tmp)
+            if t:
+                yc += tmp
+        y[ns] = _off_grid(yc.reshape(len(xp), C * mult, L), G, P).reshape(yc.shape[:3] + G.out_size)
+        add_bias(y[ns].reshape(len(xp), C * mult, *G.out_size), b)
+
+    def strided(ns: slice) -> None:
         xp = _padded(x[ns], G)[:, :, None]  # (n, C, 1, *P)
         yc, tmp = y[ns], np.empty_like(y[ns])
         for t, window in _taps(G):
@@ -127,6 +127,11 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
             if t:
                 yc += tmp
         add_bias(yc.reshape(len(yc), C * mult, *G.out_size), b)
+
+    if all(s == 1 for s in G.stride):
+        map_chunks(flat, _chunks(N, C * mult * L * x.itemsize))
+    else:
+        map_chunks(strided, _chunks(N, C * mult * math.prod(G.out_size) * x.itemsize))
     return y.reshape(N, G.out_channels, *G.out_size)
 
 
@@ -137,28 +142,30 @@ def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarra
     mult = G.out_channels // C
     wt = _split(w, G)
     gx = np.empty((N, C, *G.in_size), dtype=gy.dtype)
-    P = tuple(i + lo + hi for i, (lo, hi) in zip(G.in_size, G.padding))
+    P, L, offsets = _grid(G)
     inner = (..., *(slice(lo, lo + i) for i, lo in zip(G.in_size, G.pad_lo)))
-    if all(s == 1 for s in G.stride):
-        P, L, offsets = _grid(G)
-        wt = wt.reshape(C, mult, -1, 1)
-        for ns in _chunks(N, C * math.prod(P) * gy.itemsize):
-            g = _on_grid(gy[ns], G, P).reshape(-1, C, mult, L)  # (n, C, mult, L)
-            gxp = np.zeros((len(g), C, max(L + offsets[-1], math.prod(P))), dtype=gy.dtype)
-            tmp = np.empty_like(g)
-            for t, off in enumerate(offsets):
-                np.multiply(g, wt[:, :, t], out=tmp)
-                gxp[..., off:off + L] += tmp.sum(axis=2) if mult > 1 else tmp[:, :, 0]
-            gx[ns] = gxp[..., :math.prod(P)].reshape((len(g), C) + P)[inner]
-        return gx
-    gy = gy.reshape(N, C, mult, *G.out_size)
-    for ns in _chunks(N, C * math.prod(P) * gy.itemsize):
-        gxp = np.zeros((len(gy[ns]), C, *P), dtype=gy.dtype)
-        tmp = np.empty((len(gy[ns]), C, mult, *G.out_size), dtype=gy.dtype)
+    gy_split = gy.reshape(N, C, mult, *G.out_size)
+
+    def flat(ns: slice) -> None:
+        g = _on_grid(gy[ns], G, P).reshape(-1, C, mult, L)  # (n, C, mult, L)
+        gxp = np.zeros((len(g), C, max(L + offsets[-1], math.prod(P))), dtype=gy.dtype)
+        tmp = np.empty_like(g)
+        for t, off in enumerate(offsets):
+            np.multiply(g, wt.reshape(C, mult, -1, 1)[:, :, t], out=tmp)
+            gxp[..., off:off + L] += tmp.sum(axis=2) if mult > 1 else tmp[:, :, 0]
+        gx[ns] = gxp[..., :math.prod(P)].reshape((len(g), C) + P)[inner]
+
+    def strided(ns: slice) -> None:
+        g = gy_split[ns]
+        gxp = np.zeros((len(g), C, *P), dtype=gy.dtype)
+        tmp = np.empty_like(g)
         for t, window in _taps(G):
-            np.multiply(gy[ns], wt[:, :, t], out=tmp)
+            np.multiply(g, wt[:, :, t], out=tmp)
             gxp[window] += tmp.sum(axis=2) if mult > 1 else tmp[:, :, 0]
         gx[ns] = gxp[inner]
+
+    chunks = _chunks(N, C * math.prod(P) * gy.itemsize)
+    map_chunks(flat if all(s == 1 for s in G.stride) else strided, chunks)
     return gx
 
 
@@ -167,20 +174,23 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
     batch and every output position (``np.vecdot`` over the last axis)."""
     N, C = x.shape[:2]
     mult = G.out_channels // C
-    gw = np.zeros((C, mult, math.prod(G.kernel_size)), dtype=x.dtype)
-    if all(s == 1 for s in G.stride):
-        P, L, offsets = _grid(G)
-        for ns in _chunks(N, C * mult * L * x.itemsize):
-            xp = _flat_padded(x[ns], G, P, L, offsets)[:, :, None]  # (n, C, 1, L + max offset)
-            g = _on_grid(gy[ns], G, P).reshape(-1, C, mult, L)
-            for t, off in enumerate(offsets):
-                gw[:, :, t] += np.vecdot(g, xp[..., off:off + L]).sum(axis=0)
-        return gw.reshape(G.out_channels, 1, *G.kernel_size)
-    gy = gy.reshape(N, C, mult, -1)  # (N, C, mult, prod(O))
-    for ns in _chunks(N, C * mult * math.prod(G.out_size) * x.itemsize):
+    taps = math.prod(G.kernel_size)
+    P, L, offsets = _grid(G)
+    gy_split = gy.reshape(N, C, mult, -1)  # (N, C, mult, prod(O))
+
+    def flat(ns: slice) -> np.ndarray:
+        xp = _flat_padded(x[ns], G, P, L, offsets)[:, :, None]  # (n, C, 1, L + max offset)
+        g = _on_grid(gy[ns], G, P).reshape(-1, C, mult, L)
+        return np.stack([np.vecdot(g, xp[..., off:off + L]).sum(axis=0) for off in offsets], -1)
+
+    def strided(ns: slice) -> np.ndarray:
         xp = _padded(x[ns], G)
-        n = len(xp)
-        for t, window in _taps(G):
-            view = xp[window].reshape(n, C, 1, -1)  # (n, C, 1, prod(O)), a copy if strided
-            gw[:, :, t] += np.vecdot(gy[ns], view).sum(axis=0)
+        views = (xp[window].reshape(len(xp), C, 1, -1) for _, window in _taps(G))  # copies if strided
+        return np.stack([np.vecdot(gy_split[ns], v).sum(axis=0) for v in views], -1)
+
+    if all(s == 1 for s in G.stride):
+        parts = map_chunks(flat, _chunks(N, C * mult * L * x.itemsize))
+    else:
+        parts = map_chunks(strided, _chunks(N, C * mult * math.prod(G.out_size) * x.itemsize))
+    gw = sum(parts, np.zeros((C, mult, taps), dtype=x.dtype))  # (C, mult, taps)
     return gw.reshape(G.out_channels, 1, *G.kernel_size)

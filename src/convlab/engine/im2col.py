@@ -8,7 +8,8 @@ kernel tap, so that the convolution becomes one matrix product per sample and gr
 
 The buffer keeps the output positions last, so the product lands directly in NCHW order: no
 transposes of the output. Groups are the batch axis of ``np.matmul``. The batch goes through
-in chunks whose buffer stays in the CPU's cache between the copy and the product. The backward passes use
+in chunks whose buffer stays in the CPU's cache between the copy and the product, and the
+chunks run on all cores (:mod:`.parallel`). The backward passes use
 the same buffer layout: the input gradient is ``wᵀ @ gy`` scattered back by col2im (the adjoint
 of im2col: every tap's slice is added, overlapping windows sum), and the weight gradient is
 ``gy @ colsᵀ`` summed over the batch.
@@ -21,6 +22,7 @@ import math
 import numpy as np
 
 from .geometry import ConvGeometry
+from .parallel import WORKERS, map_chunks
 
 __all__ = ["im2col", "col2im", "add_bias", "conv_forward", "conv_input_grad", "conv_weight_grad"]
 
@@ -102,13 +104,13 @@ def _grouped_weight(w: np.ndarray, G: ConvGeometry) -> np.ndarray:
     return w.reshape(G.groups, G.out_channels // G.groups, -1)
 
 
-def _chunks(N: int, G: ConvGeometry, itemsize: int):
-    """Slices of the batch whose column buffer takes about CHUNK_BYTES: it is then still in
-    the CPU's cache when the matrix product reads it (and is never batch-sized in memory)."""
+def _chunks(N: int, G: ConvGeometry, itemsize: int) -> list[slice]:
+    """Slices of the batch whose column buffer takes about CHUNK_BYTES (it is then still in
+    the CPU's cache when the matrix product reads it, and never batch-sized in memory), at
+    least one per core: the chunks run side by side (:mod:`.parallel`)."""
     per_sample = G.in_channels * math.prod(G.kernel_size) * math.prod(G.out_size) * itemsize
-    step = max(1, CHUNK_BYTES // max(per_sample, 1))
-    for n0 in range(0, N, step):
-        yield slice(n0, min(N, n0 + step))
+    step = max(1, min(CHUNK_BYTES // max(per_sample, 1), -(-N // WORKERS)))
+    return [slice(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
 
 
 def add_bias(y: np.ndarray, b: np.ndarray | None) -> np.ndarray:
@@ -124,10 +126,13 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
     ``b (C_out,)`` where given (chunk by chunk, while the chunk is in cache)."""
     rows = G.in_channels * math.prod(G.kernel_size)
     y = np.empty((len(x), G.out_channels, *G.out_size), dtype=x.dtype)
-    for ns in _chunks(len(x), G, x.itemsize):
+
+    def one(ns: slice) -> None:
         cols = _grouped(im2col(x[ns], G), rows, G)  # (n, C_in, prod(K), *O) -> (n, g, C_g*prod(K), prod(O))
         np.matmul(_grouped_weight(w, G), cols, out=_grouped(y[ns], G.out_channels, G))  # (n, g, C_out/g, prod(O))
         add_bias(y[ns], b)
+
+    map_chunks(one, _chunks(len(x), G, x.itemsize))
     return y
 
 
@@ -135,19 +140,25 @@ def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarra
     """``gx (N, C_in, *S)`` from ``gy (N, C_out, *O)``: col2im of ``wᵀ @ gy``."""
     taps = math.prod(G.kernel_size)
     gx = np.empty((len(gy), G.in_channels, *G.in_size), dtype=gy.dtype)
-    for ns in _chunks(len(gy), G, gy.itemsize):
+
+    def one(ns: slice) -> None:
         g = _grouped(gy[ns], G.out_channels, G)  # (n, g, C_out/g, prod(O))
         gcols = np.matmul(_grouped_weight(w, G).transpose(0, 2, 1), g)  # (n, g, C_g*prod(K), prod(O))
         gx[ns] = col2im(gcols.reshape(len(g), G.in_channels, taps, *G.out_size), G)
+
+    map_chunks(one, _chunks(len(gy), G, gy.itemsize))
     return gx
 
 
 def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarray:
     """``gw (C_out, C_in/groups, *K)``: ``gy @ colsᵀ`` summed over the batch."""
     rows = G.in_channels * math.prod(G.kernel_size)
-    gw = np.zeros((G.groups, G.out_channels // G.groups, rows // G.groups), dtype=x.dtype)
-    for ns in _chunks(len(x), G, x.itemsize):
+
+    def one(ns: slice) -> np.ndarray:
         cols = _grouped(im2col(x[ns], G), rows, G)  # (n, C_in, prod(K), *O) -> (n, g, C_g*prod(K), prod(O))
         g = _grouped(gy[ns], G.out_channels, G)  # (n, g, C_out/g, prod(O))
-        gw += np.matmul(g, cols.transpose(0, 1, 3, 2)).sum(axis=0)  # (n, g, C_out/g, C_g*prod(K))
+        return np.matmul(g, cols.transpose(0, 1, 3, 2)).sum(axis=0)  # (g, C_out/g, C_g*prod(K))
+
+    gw = sum(map_chunks(one, _chunks(len(x), G, x.itemsize)),
+             np.zeros((G.groups, G.out_channels // G.groups, rows // G.groups), dtype=x.dtype))
     return gw.reshape(G.out_channels, G.in_channels // G.groups, *G.kernel_size)

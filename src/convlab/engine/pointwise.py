@@ -8,7 +8,7 @@ already a ``(C_in, prod(S))`` matrix, so (per group)::
     gw    = Σ_n gy[n] @ x[n]ᵀ
 
 im2col would copy the input into a column buffer of the same size first; here ``np.matmul``
-reads ``x`` where it is. Padding would only add outputs that equal the bias, so 1x1 kernels with
+reads ``x`` where it is. The batch is split between the cores (:mod:`.parallel`). Padding would only add outputs that equal the bias, so 1x1 kernels with
 padding go to the general algorithms.
 """
 
@@ -20,6 +20,7 @@ import numpy as np
 
 from .geometry import ConvGeometry
 from .im2col import add_bias
+from .parallel import WORKERS, map_chunks
 
 __all__ = ["supports", "conv_forward", "conv_input_grad", "conv_weight_grad"]
 
@@ -42,12 +43,24 @@ def _matrices(a: np.ndarray, groups: int) -> np.ndarray:
     return a.reshape(N, groups, C // groups, math.prod(a.shape[2:]))
 
 
+def _halves(N: int) -> list[slice]:
+    """The batch split evenly between the cores (:mod:`.parallel`)."""
+    step = max(1, -(-N // WORKERS))
+    return [slice(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
+
+
 def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
                  b: np.ndarray | None = None) -> np.ndarray:
     """``y (N, C_out, *O) = w @ x + b`` per sample and group."""
     g = G.groups
     wg = w.reshape(g, G.out_channels // g, G.in_channels // g)  # (g, K/g, C/g)
-    y = np.matmul(wg, _matrices(_sampled(x, G), g))  # (N, g, K/g, prod(O))
+    xs = _matrices(_sampled(x, G), g)  # (N, g, C/g, prod(O))
+    y = np.empty((len(x), g, G.out_channels // g, xs.shape[-1]), dtype=x.dtype)
+
+    def one(ns: slice) -> None:
+        np.matmul(wg, xs[ns], out=y[ns])  # (n, g, K/g, prod(O))
+
+    map_chunks(one, _halves(len(x)))
     return add_bias(y.reshape(len(x), G.out_channels, *G.out_size), b)
 
 
@@ -55,7 +68,13 @@ def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarra
     """``gx (N, C_in, *S)``: ``wᵀ @ gy`` at the positions read, zeros between strided ones."""
     g, N = G.groups, len(gy)
     wg = w.reshape(g, G.out_channels // g, G.in_channels // g)
-    gxs = np.matmul(wg.transpose(0, 2, 1), _matrices(gy, g))  # (N, g, C/g, prod(O))
+    gys = _matrices(gy, g)  # (N, g, K/g, prod(O))
+    gxs = np.empty((N, g, G.in_channels // g, gys.shape[-1]), dtype=gy.dtype)
+
+    def one(ns: slice) -> None:
+        np.matmul(wg.transpose(0, 2, 1), gys[ns], out=gxs[ns])  # (n, g, C/g, prod(O))
+
+    map_chunks(one, _halves(N))
     gxs = gxs.reshape(N, G.in_channels, *G.out_size)
     if G.in_size == G.out_size:
         return gxs
@@ -68,5 +87,11 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
     """``gw (C_out, C_in/groups, 1, ...) = Σ_n gy[n] @ x[n]ᵀ``."""
     g = G.groups
     xs = _matrices(_sampled(x, G), g)  # (N, g, C/g, prod(O))
-    gw = np.matmul(_matrices(gy, g), xs.swapaxes(-1, -2)).sum(axis=0)  # (g, K/g, C/g)
+    gys = _matrices(gy, g)  # (N, g, K/g, prod(O))
+
+    def one(ns: slice) -> np.ndarray:
+        return np.matmul(gys[ns], xs[ns].swapaxes(-1, -2)).sum(axis=0)  # (g, K/g, C/g)
+
+    gw = sum(map_chunks(one, _halves(len(x))),
+             np.zeros((g, G.out_channels // g, G.in_channels // g), dtype=x.dtype))
     return gw.reshape(G.out_channels, G.in_channels // g, *G.kernel_size)

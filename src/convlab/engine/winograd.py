@@ -44,6 +44,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .geometry import ConvGeometry
+from .parallel import WORKERS, map_chunks
 
 __all__ = ["M", "matrices", "supports", "conv_forward", "conv_input_grad", "conv_weight_grad"]
 
@@ -151,12 +152,14 @@ def supports(G: ConvGeometry) -> bool:
     return all(k == R for k in G.kernel_size) and all(s == 1 for s in G.stride)
 
 
-def _chunk(N: int, per_tile: int, tiles: int, min_tiles: int, itemsize: int) -> int:
-    """Samples per chunk: about CHUNK_BYTES of transformed tiles (``per_tile`` values per tile,
-    ``tiles`` tiles per sample), but at least ``min_tiles`` tiles: the channel products
-    ``(K/g, C/g) @ (C/g, tiles)`` run slowly in the BLAS when thinner than square."""
+def _chunks(N: int, per_tile: int, tiles: int, min_tiles: int, itemsize: int) -> list[slice]:
+    """The batch in chunks of about CHUNK_BYTES of transformed tiles (``per_tile`` values per
+    tile, ``tiles`` tiles per sample), but at least ``min_tiles`` tiles (the channel products
+    ``(K/g, C/g) @ (C/g, tiles)`` run slowly in the BLAS when thinner than square), and at
+    least one chunk per core."""
     by_bytes = CHUNK_BYTES // max(per_tile * tiles * itemsize, 1)
-    return max(1, min(N, max(by_bytes, -(-min_tiles // tiles))))
+    step = max(1, min(max(by_bytes, -(-min_tiles // max(tiles, 1))), -(-N // WORKERS)))
+    return [slice(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
 
 
 def _split_axes(nd: int) -> tuple[int, int]:
@@ -228,23 +231,25 @@ def _correlate(x: np.ndarray, w: np.ndarray, groups: int, pad_lo, pad_hi,
     U = _transform("G", M, R, np.moveaxis(w, (0, 1), (-2, -1)), nd)  # (*α, K, C/g)
     U = U.reshape(xi, groups, K // groups, C // groups)
     y = np.empty((N, K, *(t * M for t in tiles)), dtype=x.dtype)
-    chunk = _chunk(N, xi * C, math.prod(tiles), C // groups, x.itemsize)
     # tile t, offset i along an axis is output t*m + i:
     # (*m_lead, K, n, *T, *m_trail) -> (n, K, *(T, m))
     order = (lead + 1, lead) + tuple(
         a for i in range(nd)
         for a in (lead + 2 + i, i if i < lead else lead + 2 + nd + i - lead))
-    for n0 in range(0, N, chunk):
-        n = min(chunk, N - n0)
-        D = _tiles(x[n0:n0 + n], pad_lo, tiles, M, ALPHA)
+
+    def one(ns: slice) -> None:
+        n = ns.stop - ns.start
+        D = _tiles(x[ns], pad_lo, tiles, M, ALPHA)
         V = _transform_in("BT", M, R, D, nd).reshape(xi, groups, C // groups, -1)
         Mt = np.matmul(U, V)  # (ξ, g, K/g, C/g) @ (ξ, g, C/g, n*T) -> (ξ, g, K/g, n*T)
         Y = _transform_out("AT", M, R, Mt.reshape((ALPHA,) * nd + (K, n) + tiles), nd)
-        dst = y[n0:n0 + n].reshape((n, K) + tuple(v for t in tiles for v in (t, M)))
+        dst = y[ns].reshape((n, K) + tuple(v for t in tiles for v in (t, M)))
         if b is None:
             dst[...] = Y.transpose(order)
         else:
             np.add(Y.transpose(order), b.reshape(-1, *(1,) * (dst.ndim - 2)), out=dst)
+
+    map_chunks(one, _chunks(N, xi * C, math.prod(tiles), C // groups, x.itemsize))
     crop = (..., *(slice(0, o) for o in out_size))
     return y if y.shape[2:] == out_size else np.ascontiguousarray(y[crop])
 
@@ -316,17 +321,17 @@ def _weight_grad(x: np.ndarray, gy: np.ndarray, groups: int, pad_lo) -> np.ndarr
     K, nd = gy.shape[1], x.ndim - 2
     tiles = tuple(-(-o // M) for o in gy.shape[2:])
     xi = ALPHA ** nd
-    acc = np.zeros((xi, groups, K // groups, C // groups), dtype=x.dtype)
-    chunk = _chunk(N, xi * C, math.prod(tiles), C // groups, x.itemsize)
-    for n0 in range(0, N, chunk):
-        n = min(chunk, N - n0)
-        D = _tiles(x[n0:n0 + n], pad_lo, tiles, M, ALPHA)
+
+    def one(ns: slice) -> np.ndarray:
+        D = _tiles(x[ns], pad_lo, tiles, M, ALPHA)
         V = _transform_in("BT", M, R, D, nd).reshape(xi, groups, C // groups, -1)
         # gy's tiles do not overlap: α = m, stride m, with zeros past the output's end
-        Dy = _tiles(gy[n0:n0 + n], (0,) * nd, tiles, M, M)
+        Dy = _tiles(gy[ns], (0,) * nd, tiles, M, M)
         Z = _transform_in("G", R, M, Dy, nd).reshape(xi, groups, K // groups, -1)
-        acc += np.matmul(Z, V.swapaxes(-1, -2))  # (ξ, g, K/g, n*T) @ (ξ, g, n*T, C/g)
-    return acc
+        return np.matmul(Z, V.swapaxes(-1, -2))  # (ξ, g, K/g, n*T) @ (ξ, g, n*T, C/g)
+
+    chunks = _chunks(N, xi * C, math.prod(tiles), C // groups, x.itemsize)
+    return sum(map_chunks(one, chunks), np.zeros((xi, groups, K // groups, C // groups), x.dtype))
 
 
 def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarray:

@@ -1,0 +1,54 @@
+"""The chunks of a batch on all cores at once.
+
+The algorithms cut the batch into chunks that fit in cache; the chunks are independent, so they
+can run side by side. NumPy lets go of Python's GIL inside its loops and inside the BLAS, so
+plain threads run them in parallel, copies and transforms included, which on their own use one
+core.
+
+Each chunk then calls a single-threaded BLAS: two levels of threads would fight over the cores.
+It matters most on a busy machine: a multithreaded BLAS splits every small matrix product
+between its threads, which wait for each other at the end of each one, so when another process
+holds a core every product waits for it (measured on 2 shared cores, Winograd res-3x3 forward:
+180-220 ms with a 2-thread BLAS, 60 ms with 2 chunk threads and PyTorch at 60 ms; on an idle
+machine 33 ms and 39 ms).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+__all__ = ["WORKERS", "map_chunks"]
+
+WORKERS = os.cpu_count() or 1
+
+_pool: ThreadPoolExecutor | None = None
+_blas = None
+_lock = threading.Lock()
+
+
+def _setup():
+    """The thread pool and the BLAS controller, made on first use (``threadpoolctl`` inspects
+    the libraries loaded at that time)."""
+    global _pool, _blas
+    with _lock:
+        if _pool is None:
+            from threadpoolctl import ThreadpoolController
+
+            _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="convlab")
+            _blas = ThreadpoolController()
+    return _pool, _blas
+
+
+def map_chunks(fn: Callable, chunks: Iterable) -> list:
+    """``[fn(c) for c in chunks]``, the calls spread over ``WORKERS`` threads, each with a
+    one-thread BLAS. In order; serial when there is one core or one chunk, and inside a worker
+    (no nesting)."""
+    chunks = list(chunks)
+    if WORKERS == 1 or len(chunks) < 2 or threading.current_thread().name.startswith("convlab"):
+        return [fn(c) for c in chunks]
+    pool, blas = _setup()
+    with blas.limit(limits=1, user_api="blas"):
+        return list(pool.map(fn, chunks))
