@@ -31,12 +31,15 @@ _lock = threading.Lock()
 
 def _setup():
     """The thread pool and the BLAS controller, made on first use (``threadpoolctl`` inspects
-    the libraries loaded at that time)."""
+    the libraries loaded at that time); no pool without ``threadpoolctl``, which alone can
+    hold the BLAS to one thread."""
     global _pool, _blas
     with _lock:
         if _pool is None:
-            from threadpoolctl import ThreadpoolController
-
+            try:
+                from threadpoolctl import ThreadpoolController
+            except ImportError:
+                return None, None
             _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="convlab")
             _blas = ThreadpoolController()
     return _pool, _blas
@@ -44,11 +47,13 @@ def _setup():
 
 def map_chunks(fn: Callable, chunks: Iterable) -> list:
     """``[fn(c) for c in chunks]``, the calls spread over ``WORKERS`` threads, each with a
-    one-thread BLAS. In order; serial when there is one core or one chunk, and inside a worker
-    (no nesting)."""
+    one-thread BLAS. In order; serial when there is one core or one chunk, inside a worker (no
+    nesting), or without ``threadpoolctl``."""
     chunks = list(chunks)
     if WORKERS == 1 or len(chunks) < 2 or threading.current_thread().name.startswith("convlab"):
         return [fn(c) for c in chunks]
     pool, blas = _setup()
+    if pool is None:
+        return [fn(c) for c in chunks]
     with blas.limit(limits=1, user_api="blas"):
         return list(pool.map(fn, chunks))
