@@ -46,6 +46,7 @@ def assert_same_state(ours, theirs, rtol=RTOL, atol=ATOL) -> None:
 
 
 def assert_same_grads(ours, theirs, rtol=RTOL, atol=ATOL) -> None:
+    """Each parameter has a gradient in both models or in neither, with the same values."""
     theirs_params = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
         q = theirs_params[name]

@@ -32,7 +32,6 @@ def build(torch, p=0.0):
             self.classifier = nn.Sequential(
                 nn.Dropout(p=p),
                 nn.Linear(16, 32, bias=False),  # a bias before BN gets a zero gradient
-
                 nn.BatchNorm1d(32),
                 nn.ReLU(True),
                 nn.Dropout(p=p),
