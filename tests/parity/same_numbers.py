@@ -5,11 +5,20 @@ is exactly what a PyTorch user writes. The model is built by both libraries; tor
 weights are copied into convlab's through NumPy, as a user porting a checkpoint would.
 """
 
+import importlib.util
+
 import numpy as np
 
 import convlab
 
 RTOL, ATOL = 1e-4, 1e-5  # float32 after a few training steps
+
+if importlib.util.find_spec("torch") is not None:
+    import torch
+
+    # One thread for the oracle: on a small shared machine its spinning worker threads fight
+    # the NumPy code under test for the cores, and the tests take five times longer.
+    torch.set_num_threads(1)
 
 
 def numbers(value) -> np.ndarray:
