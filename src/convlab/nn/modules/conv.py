@@ -16,16 +16,14 @@ is created and initialized then, and the layer becomes an ordinary ``Conv2d``.
 
 from __future__ import annotations
 
-import math
 import numbers
 
 from ...engine import geometry
 from ...tensor import Tensor
 from .. import functional as F
-from .. import init
 from ..parameter import is_lazy
 from .module import Module
-from .utils import _ntuple, new_parameter
+from .utils import _ntuple, new_parameter, reset_weight_and_bias
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
            "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d",
@@ -118,16 +116,9 @@ class _ConvNd(Module):
     def reset_parameters(self) -> None:
         if is_lazy(self.weight):
             return  # no shape yet: initialized at the first forward call
-        # weight ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = weight.size(1) * prod(kernel_size)
-        # ((in_channels/groups) * prod(k), or (out_channels/groups) * prod(k) when transposed):
-        # kaiming_uniform_ with a=sqrt(5) has gain sqrt(1/3), bound sqrt(3)*gain/sqrt(fan_in)
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            # bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), the weight's fan_in
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        # weight, bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = (in_channels/groups) *
+        # prod(kernel_size), or (out_channels/groups) * prod(kernel_size) when transposed
+        reset_weight_and_bias(self.weight, self.bias)
 
     # ---- lazy in_channels -------------------------------------------------------------------
 

@@ -3,14 +3,11 @@ placeholder that passes its input on."""
 
 from __future__ import annotations
 
-import math
-
 from ...tensor import Tensor
 from .. import functional as F
-from .. import init
 from ..parameter import is_lazy
 from .module import Module
-from .utils import new_parameter
+from .utils import new_parameter, reset_weight_and_bias
 
 __all__ = ["Linear", "LazyLinear", "Identity"]
 
@@ -58,14 +55,8 @@ class Linear(Module):
     def reset_parameters(self) -> None:
         if is_lazy(self.weight):
             return  # no shape yet: initialized at the first forward call
-        # weight ~ U(-1/sqrt(in_features), 1/sqrt(in_features)): kaiming_uniform_ with a=sqrt(5)
-        # has gain sqrt(2/(1+5)) = sqrt(1/3) and bound sqrt(3)*gain/sqrt(fan_in) = 1/sqrt(fan_in)
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            # bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), the weight's fan_in
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        # weight, bias ~ U(-1/sqrt(in_features), 1/sqrt(in_features))
+        reset_weight_and_bias(self.weight, self.bias)
 
     def forward(self, input):
         if is_lazy(self.weight):

@@ -1,16 +1,20 @@
-"""Argument helpers that layer constructors share: int-or-tuple expansion, new parameters."""
+"""Helpers that layer constructors share: int-or-tuple expansion, new parameters, and the default
+initialization of Linear and convolution layers."""
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable
 
 from ... import _dtype
 from ..._creation import empty
 from ...tensor import device as _device
+from .. import init
 from ..parameter import Parameter, UninitializedParameter
 
-__all__ = ["_ntuple", "_single", "_pair", "_triple", "_reverse_repeat_tuple", "new_parameter"]
+__all__ = ["_ntuple", "_single", "_pair", "_triple", "_reverse_repeat_tuple", "new_parameter",
+           "reset_weight_and_bias"]
 
 
 def _ntuple(n: int, name: str = "parse"):
@@ -50,3 +54,20 @@ def new_parameter(shape, device=None, dtype=None) -> Parameter:
     if not all(isinstance(n, numbers.Integral) and n >= 0 for n in shape):
         raise ValueError(f"parameter shape must be non-negative ints, got {tuple(shape)}")
     return Parameter(empty(*shape, dtype=dtype))
+
+
+def reset_weight_and_bias(weight: Parameter, bias: Parameter | None) -> None:
+    """PyTorch's default initialization of Linear and convolution layers: the weight, then the
+    bias, each ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), with ``fan_in = weight.size(1) *
+    prod(kernel_size)``: ``in_features``, ``(C_in / groups) * prod(k)`` for a convolution,
+    ``(C_out / groups) * prod(k)`` for a transposed one.
+
+    The weight goes through ``kaiming_uniform_`` with ``a = sqrt(5)``: gain sqrt(2 / (1 + 5)) =
+    sqrt(1/3), bound sqrt(3) * gain / sqrt(fan_in) = 1 / sqrt(fan_in) (pytorch/pytorch#15314
+    tells how this came about).
+    """
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    fan_in, _ = init._calculate_fan_in_and_fan_out(weight)
+    if bias is not None and fan_in > 0:
+        bound = 1 / math.sqrt(fan_in)
+        init.uniform_(bias, -bound, bound)
