@@ -20,9 +20,11 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["WORKERS", "map_chunks"]
+__all__ = ["WORKERS", "split", "map_chunks"]
 
 WORKERS = os.cpu_count() or 1
+# Below this much work per chunk, handing chunks to threads costs more than it saves.
+MIN_CHUNK_BYTES = 1 << 20
 
 _pool: ThreadPoolExecutor | None = None
 _blas = None
@@ -43,6 +45,21 @@ def _setup():
             _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="convlab")
             _blas = ThreadpoolController()
     return _pool, _blas
+
+
+def split(N: int, per_sample: int, chunk_bytes: int, min_samples: int = 1) -> list[slice]:
+    """The batch of ``N`` samples in chunks of about ``chunk_bytes`` (``per_sample`` bytes of
+    work a sample; at least ``min_samples`` a chunk), and in one chunk per core when the
+    chunks stay that small and each still holds MIN_CHUNK_BYTES.
+
+    >>> split(10, 1 << 10, 2 << 20)  # 10 KB of work in all: one chunk, no threads
+    [slice(0, 10, None)]
+    """
+    step = max(1, chunk_bytes // max(per_sample, 1), min_samples)
+    even = -(-N // WORKERS)
+    if even * per_sample >= MIN_CHUNK_BYTES:
+        step = min(step, even)
+    return [slice(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
 
 
 def map_chunks(fn: Callable, chunks: Iterable) -> list:

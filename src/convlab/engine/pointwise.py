@@ -20,7 +20,7 @@ import numpy as np
 
 from .geometry import ConvGeometry
 from .im2col import add_bias
-from .parallel import WORKERS, map_chunks
+from .parallel import map_chunks, split
 
 __all__ = ["supports", "conv_forward", "conv_input_grad", "conv_weight_grad"]
 
@@ -43,10 +43,10 @@ def _matrices(a: np.ndarray, groups: int) -> np.ndarray:
     return a.reshape(N, groups, C // groups, math.prod(a.shape[2:]))
 
 
-def _halves(N: int) -> list[slice]:
-    """The batch split evenly between the cores (:mod:`.parallel`)."""
-    step = max(1, -(-N // WORKERS))
-    return [slice(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
+def _halves(x: np.ndarray, G: ConvGeometry) -> list[slice]:
+    """The batch split between the cores (:mod:`.parallel`), unless it is small."""
+    per_sample = (G.in_channels + G.out_channels) * math.prod(G.out_size) * x.itemsize
+    return split(len(x), per_sample, len(x) * per_sample)
 
 
 def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
@@ -60,7 +60,7 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
     def one(ns: slice) -> None:
         np.matmul(wg, xs[ns], out=y[ns])  # (n, g, K/g, prod(O))
 
-    map_chunks(one, _halves(len(x)))
+    map_chunks(one, _halves(x, G))
     return add_bias(y.reshape(len(x), G.out_channels, *G.out_size), b)
 
 
@@ -74,7 +74,7 @@ def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarra
     def one(ns: slice) -> None:
         np.matmul(wg.transpose(0, 2, 1), gys[ns], out=gxs[ns])  # (n, g, C/g, prod(O))
 
-    map_chunks(one, _halves(N))
+    map_chunks(one, _halves(gy, G))
     gxs = gxs.reshape(N, G.in_channels, *G.out_size)
     if G.in_size == G.out_size:
         return gxs
@@ -92,6 +92,6 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
     def one(ns: slice) -> np.ndarray:
         return np.matmul(gys[ns], xs[ns].swapaxes(-1, -2)).sum(axis=0)  # (g, K/g, C/g)
 
-    gw = sum(map_chunks(one, _halves(len(x))),
+    gw = sum(map_chunks(one, _halves(x, G)),
              np.zeros((g, G.out_channels // g, G.in_channels // g), dtype=x.dtype))
     return gw.reshape(G.out_channels, G.in_channels // g, *G.kernel_size)

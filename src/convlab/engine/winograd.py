@@ -44,7 +44,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .geometry import ConvGeometry
-from .parallel import WORKERS, map_chunks
+from .parallel import map_chunks, split
 
 __all__ = ["M", "matrices", "supports", "conv_forward", "conv_input_grad", "conv_weight_grad"]
 
@@ -154,12 +154,10 @@ def supports(G: ConvGeometry) -> bool:
 
 def _chunks(N: int, per_tile: int, tiles: int, min_tiles: int, itemsize: int) -> list[slice]:
     """The batch in chunks of about CHUNK_BYTES of transformed tiles (``per_tile`` values per
-    tile, ``tiles`` tiles per sample), but at least ``min_tiles`` tiles (the channel products
-    ``(K/g, C/g) @ (C/g, tiles)`` run slowly in the BLAS when thinner than square), and at
-    least one chunk per core."""
-    by_bytes = CHUNK_BYTES // max(per_tile * tiles * itemsize, 1)
-    step = max(1, min(max(by_bytes, -(-min_tiles // max(tiles, 1))), -(-N // WORKERS)))
-    return [slice(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
+    tile, ``tiles`` tiles per sample), but at least ``min_tiles`` tiles: the channel products
+    ``(K/g, C/g) @ (C/g, tiles)`` run slowly in the BLAS when thinner than square. The chunks
+    run side by side (:mod:`.parallel`)."""
+    return split(N, per_tile * tiles * itemsize, CHUNK_BYTES, -(-min_tiles // max(tiles, 1)))
 
 
 def _split_axes(nd: int) -> tuple[int, int]:
