@@ -25,7 +25,7 @@ import numpy as np
 
 from .geometry import ConvGeometry
 from .im2col import add_bias
-from .parallel import WORKERS, map_chunks
+from .parallel import map_chunks, split
 
 __all__ = ["supports", "conv_forward", "conv_input_grad", "conv_weight_grad"]
 
@@ -38,9 +38,8 @@ def supports(G: ConvGeometry) -> bool:
 
 
 def _chunks(N: int, per_sample_bytes: int) -> list[slice]:
-    """The batch in chunks of about CHUNK_BYTES, at least one per core (:mod:`.parallel`)."""
-    step = max(1, min(CHUNK_BYTES // max(per_sample_bytes, 1), -(-N // WORKERS)))
-    return [slice(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
+    """The batch in chunks of about CHUNK_BYTES, which run side by side (:mod:`.parallel`)."""
+    return split(N, per_sample_bytes, CHUNK_BYTES)
 
 
 def _padded(x: np.ndarray, G: ConvGeometry) -> np.ndarray:

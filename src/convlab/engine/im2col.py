@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from .geometry import ConvGeometry
-from .parallel import WORKERS, map_chunks
+from .parallel import map_chunks, split
 
 __all__ = ["im2col", "col2im", "add_bias", "conv_forward", "conv_input_grad", "conv_weight_grad"]
 
@@ -105,12 +105,11 @@ def _grouped_weight(w: np.ndarray, G: ConvGeometry) -> np.ndarray:
 
 
 def _chunks(N: int, G: ConvGeometry, itemsize: int) -> list[slice]:
-    """Slices of the batch whose column buffer takes about CHUNK_BYTES (it is then still in
-    the CPU's cache when the matrix product reads it, and never batch-sized in memory), at
-    least one per core: the chunks run side by side (:mod:`.parallel`)."""
+    """Slices of the batch whose column buffer takes about CHUNK_BYTES: it is then still in
+    the CPU's cache when the matrix product reads it, and never batch-sized in memory. The
+    chunks run side by side (:mod:`.parallel`)."""
     per_sample = G.in_channels * math.prod(G.kernel_size) * math.prod(G.out_size) * itemsize
-    step = max(1, min(CHUNK_BYTES // max(per_sample, 1), -(-N // WORKERS)))
-    return [slice(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
+    return split(N, per_sample, CHUNK_BYTES)
 
 
 def add_bias(y: np.ndarray, b: np.ndarray | None) -> np.ndarray:
