@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convlab.engine import depthwise, fft, pointwise, reference, winograd
+from convlab.engine import depthwise, fft, im2col, pointwise, reference, winograd
 from convlab.engine.geometry import conv_geometry
 
 # float32 error bound per algorithm, relative to Σ|w||x|
-FLOAT32_BOUND = {winograd: 2e-5, fft: 2e-6, depthwise: 1e-6, pointwise: 1e-6}
-ALGORITHMS = list(FLOAT32_BOUND)
+FLOAT32_BOUND = {winograd: 2e-5, fft: 2e-6, depthwise: 1e-6, pointwise: 1e-6, im2col: 1e-6}
+ALGORITHMS = [winograd, fft, depthwise, pointwise]
 
 
 def _name(algorithm) -> str:
@@ -122,6 +122,25 @@ def test_bias_is_added(algorithm, G):
     b = np.random.default_rng(2).standard_normal(G.out_channels)
     expected = reference.conv_forward(x, w, G) + b.reshape(-1, *(1,) * G.nd)
     np.testing.assert_allclose(algorithm.conv_forward(x, w, G, b), expected, atol=1e-10)
+
+
+IM2COL = [
+    conv_geometry("c", 2, (3, 4, 5, 5), (6, 2, 3, 3), padding=1, groups=2),
+    conv_geometry("c", 2, (2, 3, 9, 7), (4, 3, 3, 2), stride=(2, 1), padding=((0, 2), (1, 0)),
+                  dilation=(1, 2)),
+    conv_geometry("c", 1, (2, 2, 11), (3, 2, 4), padding=3, dilation=2),
+    conv_geometry("c", 3, (2, 2, 4, 3, 5), (2, 2, 2, 2, 3), padding=(1, 0, 1)),
+]
+
+
+@pytest.mark.parametrize("G", IM2COL, ids=range(len(IM2COL)))
+@pytest.mark.parametrize("small_positions", [0, 10 ** 6], ids=["per-sample", "side-by-side"])
+def test_im2col_layouts_equal_reference(G, small_positions, monkeypatch):
+    """im2col's two layouts (one product per sample; small images side by side) and the input
+    gradient as a flipped forward convolution, forced on the same geometries."""
+    monkeypatch.setattr(im2col, "SMALL_POSITIONS", small_positions)
+    monkeypatch.setattr(im2col, "SMALL", 10 ** 9 if small_positions else 0)
+    check(im2col, G, N=3)
 
 
 def test_winograd_matrices_compute_the_correlation():

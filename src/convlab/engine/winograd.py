@@ -44,6 +44,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .geometry import ConvGeometry
+from .im2col import flipped_transpose
 from .parallel import map_chunks, split
 
 __all__ = ["M", "matrices", "supports", "conv_forward", "conv_input_grad", "conv_weight_grad"]
@@ -287,20 +288,11 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
     return y
 
 
-def _flipped_transpose(w: np.ndarray, groups: int) -> np.ndarray:
-    """The kernel of the input gradient: taps reversed, ``C_out`` and ``C_in`` swapped within
-    each group: ``(C_out, C_in/g, *K) -> (C_in, C_out/g, *K)``."""
-    K, C_g = w.shape[:2]
-    flipped = w[(slice(None), slice(None), *(slice(None, None, -1),) * (w.ndim - 2))]
-    wg = flipped.reshape(groups, K // groups, C_g, *w.shape[2:])  # (g, K/g, C/g, *K)
-    return np.ascontiguousarray(wg.swapaxes(1, 2)).reshape(groups * C_g, K // groups, *w.shape[2:])
-
-
 def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
     """``gx (N, C_in, *S)``: per phase, ``gy`` correlated with the flipped, transposed kernel,
     padded by ``2 - p_lo`` (the full correlation, cut back where the forward padding was)."""
     gx = np.zeros((len(gy), G.in_channels, *G.in_size), dtype=gy.dtype)
-    wt = _flipped_transpose(w, G.groups)
+    wt = flipped_transpose(w, G.groups)
     for src, dst, lo, hi in _phases(G):
         gy_r = gy[dst]
         gx_q = gx[src]
