@@ -1,5 +1,5 @@
-"""Shared test setup: ``tests/`` on ``sys.path`` (so tests can ``from gradcheck import gradcheck``)
-and a fresh seed for every test."""
+"""Shared test setup: ``tests/`` on ``sys.path`` (so tests can ``from gradcheck import gradcheck``),
+PyTorch (the oracle, where installed) on one thread, and a fresh seed for every test."""
 
 import pathlib
 import sys
@@ -9,6 +9,15 @@ import pytest
 import convlab
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
+
+try:
+    import torch
+except ImportError:
+    pass
+else:
+    # PyTorch's worker threads spin while they wait: on a 2-core machine they fight the test
+    # process for the cores, and the suite takes twice as long.
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
