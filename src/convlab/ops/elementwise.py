@@ -7,13 +7,14 @@ rules), and its backward sums the gradient back over the broadcast axes (``unbro
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import erf
 
 from ..autograd import Function, unbroadcast
 
 __all__ = [
     "Add", "Sub", "Mul", "Div", "Remainder", "Pow", "Neg", "Abs", "Exp", "Log", "Log1p", "Sqrt",
-    "Rsqrt", "Sin", "Cos", "Tanh", "Sigmoid", "Relu", "LeakyRelu", "Clamp", "Maximum", "Minimum",
-    "Where", "Cast", "Fill", "CopyFrom", "sigmoid",
+    "Rsqrt", "Reciprocal", "Sin", "Cos", "Tanh", "Erf", "Sigmoid", "Relu", "LeakyRelu", "Clamp",
+    "Maximum", "Minimum", "Lerp", "Step", "Frac", "Where", "Cast", "Fill", "CopyFrom", "sigmoid",
 ]
 
 
@@ -241,6 +242,22 @@ class Rsqrt(Function):
         return (gz * (-0.5 * z**3),)
 
 
+class Reciprocal(Function):
+    """z = 1 / x. dz/dx = -1/x^2 = -z^2."""
+
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(divide="ignore"):
+            z = np.reciprocal(x)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, gz):
+        (z,) = ctx.saved
+        return (-gz * z * z,)
+
+
 class Sin(Function):
     """z = sin x. dz/dx = cos x."""
 
@@ -282,6 +299,20 @@ class Tanh(Function):
     def backward(ctx, gz):
         (z,) = ctx.saved
         return (gz * (1 - z * z),)
+
+
+class Erf(Function):
+    """z = erf x = 2/sqrt(pi) * integral from 0 to x of e^(-t^2) dt. dz/dx = 2/sqrt(pi) e^(-x^2)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return erf(x)
+
+    @staticmethod
+    def backward(ctx, gz):
+        (x,) = ctx.saved
+        return (gz * (2 / np.sqrt(np.pi) * np.exp(-x * x)).astype(gz.dtype, copy=False),)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -393,6 +424,60 @@ class Minimum(Function):
         gx = unbroadcast(gz * share, x.shape) if ctx.needs_input_grad[0] else None
         gy = unbroadcast(gz * (1 - share), y.shape) if ctx.needs_input_grad[1] else None
         return gx, gy
+
+
+class Lerp(Function):
+    """z = x + w (y - x): from x (w = 0) to y (w = 1), w a number or an array.
+    dz/dx = 1 - w, dz/dy = w, dz/dw = y - x.
+
+    Computed as PyTorch does, from the nearer end: x + w (y - x) where |w| < 0.5, else
+    y - (y - x)(1 - w), so that w = 1 gives y exactly.
+    """
+
+    @staticmethod
+    def forward(ctx, x, y, w):
+        ctx.save_for_backward(x if ctx.needs_input_grad[2] else None,
+                              y if ctx.needs_input_grad[2] else None, w)
+        ctx.shapes = (np.shape(x), np.shape(y), np.shape(w))
+        diff = y - x
+        z = np.where(np.abs(w) < 0.5, x + w * diff, y - diff * (1 - w))
+        return z.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, gz):
+        x, y, w = ctx.saved
+        sx, sy, sw = ctx.shapes
+        gx = unbroadcast(gz * (1 - w), sx) if ctx.needs_input_grad[0] else None
+        gy = unbroadcast(gz * w, sy) if ctx.needs_input_grad[1] else None
+        gw = unbroadcast(gz * (y - x), sw) if ctx.needs_input_grad[2] else None
+        return gx, gy, gw
+
+
+class Step(Function):
+    """z = f(x) for a step function f: round, floor, ceil, trunc, sign, or a Bernoulli draw
+    (u < p for a fixed uniform u). f is flat between its jumps, so dz/dx = 0, which PyTorch also
+    takes at the jumps: the adjoint sends back zeros. The Tensor methods name the node."""
+
+    @staticmethod
+    def forward(ctx, x, f):
+        return f(x)
+
+    @staticmethod
+    def backward(ctx, gz):
+        return np.zeros_like(gz), None
+
+
+class Frac(Function):
+    """z = x - trunc(x), the fractional part with the sign of x. dz/dx = 1 (between the jumps,
+    and at them as PyTorch takes it)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x - np.trunc(x)
+
+    @staticmethod
+    def backward(ctx, gz):
+        return (gz,)
 
 
 class Where(Function):

@@ -1,4 +1,5 @@
-"""Reductions and the normalizing functions built on them (softmax, log-softmax, logsumexp).
+"""Reductions, the normalizing functions built on them (softmax, log-softmax, logsumexp), and
+the running reductions (cumulative sum and product).
 
 ``axes`` is always a normalized tuple of non-negative axes (the Tensor layer checks ``dim``).
 Backward re-inserts the reduced axes (``keepdims`` shape) and broadcasts the gradient back.
@@ -11,7 +12,7 @@ import numpy as np
 from ..autograd import Function
 
 __all__ = ["Sum", "Mean", "Var", "Std", "Prod", "MaxMin", "LogSumExp", "Norm", "Softmax",
-           "LogSoftmax", "keepdims_shape"]
+           "LogSoftmax", "Cumsum", "Cumprod", "keepdims_shape"]
 
 
 def keepdims_shape(shape: tuple, axes: tuple) -> tuple:
@@ -255,3 +256,46 @@ class LogSoftmax(Function):
     def backward(ctx, gz):
         (z,) = ctx.saved
         return gz - np.exp(z) * np.sum(gz, axis=ctx.axis, keepdims=True), None
+
+
+class Cumsum(Function):
+    """z_j = x_0 + ... + x_j along an axis. dz_j/dx_i = 1 for i <= j, so the adjoint sums the
+    gradient from the other end: gx_i = g_i + ... + g_{n-1}, a reversed cumulative sum."""
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.axis = axis
+        return np.cumsum(x, axis=axis)
+
+    @staticmethod
+    def backward(ctx, gz):
+        reverse = (slice(None),) * ctx.axis + (slice(None, None, -1),)
+        return np.cumsum(gz[reverse], axis=ctx.axis)[reverse], None
+
+
+class Cumprod(Function):
+    """z_j = x_0 x_1 ... x_j along an axis. dz_j/dx_k = prod_{i <= j, i != k} x_i for k <= j.
+
+    The adjoint gx_k = sum_{j >= k} g_j dz_j/dx_k factors as P_k S_k with P_k = x_0 ... x_{k-1}
+    (the product before k) and S_k = sum_{j >= k} g_j x_{k+1} ... x_j, which runs backwards:
+    S_{n-1} = g_{n-1}, S_k = g_k + x_{k+1} S_{k+1}. No division, so zeros in x are exact.
+    """
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.save_for_backward(x)
+        ctx.axis = axis
+        return np.cumprod(x, axis=axis)
+
+    @staticmethod
+    def backward(ctx, gz):
+        (x,) = ctx.saved
+        x = np.moveaxis(x, ctx.axis, 0)  # the scanned axis first: (n, ...)
+        g = np.moveaxis(gz, ctx.axis, 0)
+        before = np.cumprod(np.concatenate([np.ones_like(x[:1]), x[:-1]]), axis=0)  # P_k
+        s = np.empty_like(g)
+        if len(g):
+            s[-1] = g[-1]
+        for k in range(len(g) - 2, -1, -1):
+            s[k] = g[k] + x[k + 1] * s[k + 1]
+        return np.moveaxis(before * s, 0, ctx.axis), None

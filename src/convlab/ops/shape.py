@@ -1,7 +1,8 @@
-"""Ops that move elements without computing: reshape, permute, expand, repeat, flip, indexing,
-concatenation, and matrix multiplication's bookkeeping. Each backward is the adjoint move:
-reshape <-> reshape back, permute <-> inverse permute, expand <-> sum, index <-> scatter-add,
-concatenate <-> split.
+"""Ops that move elements without computing: reshape, permute, expand, repeat, flip, roll,
+triangles and diagonals, indexing, gather and scatter, concatenation, and matrix
+multiplication's bookkeeping. Each backward is the adjoint move: reshape <-> reshape back,
+permute <-> inverse permute, expand <-> sum, roll <-> roll back, index <-> scatter-add,
+gather <-> scatter-add, diagonal <-> embed, concatenate <-> split.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import numpy as np
 
 from ..autograd import Function, unbroadcast
 
-__all__ = ["Reshape", "Permute", "Expand", "Repeat", "Flip", "Index", "IndexPut", "MaskedFill",
-           "Gather", "Concatenate", "Stack", "Matmul", "Copy"]
+__all__ = ["Reshape", "Permute", "Expand", "Repeat", "Flip", "Roll", "Triangle", "Diag", "Index",
+           "IndexPut", "MaskedFill", "Gather", "Scatter", "ScatterAdd", "Concatenate", "Stack",
+           "Matmul", "Copy"]
 
 
 class Reshape(Function):
@@ -89,6 +91,62 @@ class Flip(Function):
         return np.flip(gz, ctx.axes), None
 
 
+class Roll(Function):
+    """z = x shifted cyclically by ``shifts`` along ``axes`` (None: the flattened x).
+    Backward rolls back by -shifts."""
+
+    @staticmethod
+    def forward(ctx, x, shifts, axes):
+        ctx.shifts, ctx.axes = shifts, axes
+        return np.roll(x, shifts, axes)
+
+    @staticmethod
+    def backward(ctx, gz):
+        back = -ctx.shifts if ctx.axes is None else tuple(-s for s in ctx.shifts)
+        return np.roll(gz, back, ctx.axes), None, None
+
+
+class Triangle(Function):
+    """z = x with the elements above (``tril``) or below (``triu``) the ``diagonal``-th diagonal
+    of its last two axes set to 0: a mask, so the adjoint applies the same mask."""
+
+    grad_fn_name = "TrilBackward0"  # the Tensor methods name it TriuBackward0 for triu
+
+    @staticmethod
+    def forward(ctx, x, diagonal, upper):
+        ctx.diagonal, ctx.upper = diagonal, upper
+        return (np.triu if upper else np.tril)(x, diagonal)
+
+    @staticmethod
+    def backward(ctx, gz):
+        return (np.triu if ctx.upper else np.tril)(gz, ctx.diagonal), None, None
+
+
+class Diag(Function):
+    """``diag``: a vector of length n becomes the k-th diagonal of an (n + |k|)-square matrix;
+    a matrix gives its k-th diagonal as a vector. The two are each other's adjoint: embedding
+    backward extracts, extracting backward embeds into zeros of the matrix's shape."""
+
+    grad_fn_name = "DiagEmbedBackward0"  # the Tensor method names extraction DiagonalBackward0
+
+    @staticmethod
+    def forward(ctx, x, k):
+        ctx.k, ctx.shape = k, x.shape
+        if x.ndim == 1:
+            return np.diag(x, k)
+        return np.diagonal(x, k).copy()
+
+    @staticmethod
+    def backward(ctx, gz):
+        k = ctx.k
+        if len(ctx.shape) == 1:
+            return np.diagonal(gz, k).copy(), None
+        gx = np.zeros(ctx.shape, dtype=gz.dtype)
+        steps = np.arange(len(gz))
+        gx[steps + max(-k, 0), steps + max(k, 0)] = gz
+        return gx, None
+
+
 def _is_basic(index) -> bool:
     """True when ``index`` only holds ints, slices, None and Ellipsis: no element is hit twice."""
     items = index if isinstance(index, tuple) else (index,)
@@ -155,6 +213,20 @@ class MaskedFill(Function):
         return unbroadcast(np.where(mask, 0, gz), ctx.shape), None, None
 
 
+def _along(index: np.ndarray, axis: int) -> tuple:
+    """The cells that gather and scatter address: for dim=1, ``(i, index[i][j][k], k)`` at each
+    position ``(i, j, k)`` of ``index``, as a tuple of broadcasting index arrays."""
+    grid = list(np.indices(index.shape, sparse=True))
+    grid[axis] = index
+    return tuple(grid)
+
+
+def _corner(index: np.ndarray) -> tuple:
+    """The leading block of an array that has index's shape (index may be smaller than the
+    arrays it addresses)."""
+    return tuple(slice(0, n) for n in index.shape)
+
+
 class Gather(Function):
     """z[i][j][k] = x[i][index[i][j][k]][k] (for dim=1). Backward scatter-adds into x."""
 
@@ -170,10 +242,58 @@ class Gather(Function):
     def backward(ctx, gz):
         (index,) = ctx.saved
         gx = np.zeros(ctx.shape, dtype=gz.dtype)
-        grid = list(np.indices(index.shape, sparse=True))
-        grid[ctx.axis] = index
-        np.add.at(gx, tuple(grid), gz)
+        np.add.at(gx, _along(index, ctx.axis), gz)
         return gx, None, None
+
+
+class Scatter(Function):
+    """z = x, then z[i][index[i][j][k]][k] = src[i][j][k] (for dim=1); ``src`` is an array or a
+    number. The adjoint of the write: x's gradient is g with the written cells set to 0, src's
+    gathers g from those cells. Where index repeats a cell one src element wins the write, and
+    every one of them still gathers g, as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, x, axis, index, src):
+        ctx.save_for_backward(index)
+        ctx.axis, ctx.src_shape = axis, np.shape(src)
+        z = x.copy()
+        z[_along(index, axis)] = src[_corner(index)] if isinstance(src, np.ndarray) else src
+        return z
+
+    @staticmethod
+    def backward(ctx, gz):
+        (index,) = ctx.saved
+        cells = _along(index, ctx.axis)
+        gx = gsrc = None
+        if ctx.needs_input_grad[0]:
+            gx = gz.copy()
+            gx[cells] = 0
+        if ctx.needs_input_grad[3]:
+            gsrc = np.zeros(ctx.src_shape, dtype=gz.dtype)
+            gsrc[_corner(index)] = gz[cells]
+        return gx, None, None, gsrc
+
+
+class ScatterAdd(Function):
+    """z = x, then z[i][index[i][j][k]][k] += src[i][j][k] (for dim=1), repeated cells adding
+    up. dz/dx = 1; src's gradient gathers g from the cells it was added to."""
+
+    @staticmethod
+    def forward(ctx, x, axis, index, src):
+        ctx.save_for_backward(index)
+        ctx.axis, ctx.src_shape = axis, src.shape
+        z = x.copy()
+        np.add.at(z, _along(index, axis), src[_corner(index)])
+        return z
+
+    @staticmethod
+    def backward(ctx, gz):
+        (index,) = ctx.saved
+        gsrc = None
+        if ctx.needs_input_grad[3]:
+            gsrc = np.zeros(ctx.src_shape, dtype=gz.dtype)
+            gsrc[_corner(index)] = gz[_along(index, ctx.axis)]
+        return gz, None, None, gsrc
 
 
 class Concatenate(Function):
