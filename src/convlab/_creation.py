@@ -17,7 +17,8 @@ from .tensor import Tensor, _shape_args
 __all__ = [
     "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "arange", "linspace",
     "eye", "zeros_like", "ones_like", "full_like", "empty_like", "rand", "randn", "randint",
-    "randperm", "rand_like", "randn_like", "randint_like", "is_tensor", "numel",
+    "randperm", "rand_like", "randn_like", "randint_like", "is_tensor", "numel", "FloatTensor",
+    "DoubleTensor", "LongTensor", "IntTensor", "ByteTensor", "BoolTensor",
 ]
 
 
@@ -208,3 +209,24 @@ def randn_like(t: Tensor, dtype=None, generator=None) -> Tensor:
 
 def randint_like(t: Tensor, low, high=None, dtype=None, generator=None) -> Tensor:
     return randint(low, high, t.shape, dtype=dtype or t.dtype, generator=generator)
+
+
+def _legacy_constructor(name: str, dtype: _dtype.dtype):
+    def construct(*args) -> Tensor:
+        if len(args) == 1 and isinstance(args[0], Tensor) and args[0].dtype != dtype:
+            raise TypeError(f"{name}(): expected a {dtype} tensor, got {args[0].dtype}; use "
+                            f".to({dtype})")
+        return Tensor(*args, dtype=dtype)
+
+    construct.__name__ = construct.__qualname__ = name
+    construct.__doc__ = (f"PyTorch's legacy constructor: ``{name}(data)`` is a {dtype} tensor "
+                         f"of ``data``, ``{name}(2, 3)`` {dtype} zeros of that shape.")
+    return construct
+
+
+FloatTensor = _legacy_constructor("FloatTensor", _dtype.float32)
+DoubleTensor = _legacy_constructor("DoubleTensor", _dtype.float64)
+LongTensor = _legacy_constructor("LongTensor", _dtype.int64)
+IntTensor = _legacy_constructor("IntTensor", _dtype.int32)
+ByteTensor = _legacy_constructor("ByteTensor", _dtype.uint8)
+BoolTensor = _legacy_constructor("BoolTensor", _dtype.bool_)
