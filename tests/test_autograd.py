@@ -236,6 +236,39 @@ def test_set_grad_enabled_as_a_plain_call_switches_at_once():
     assert convlab.is_grad_enabled()
 
 
+def test_inference_mode_records_no_graph_and_inference_mode_false_records_it():
+    x = leaf(1.0)
+    with convlab.inference_mode():
+        assert not (x * 2).requires_grad
+        with convlab.inference_mode(False):  # grad mode on, even inside no_grad (as PyTorch)
+            assert (x * 2).requires_grad
+    with convlab.no_grad(), convlab.inference_mode(False):
+        assert convlab.is_grad_enabled()
+    assert convlab.is_grad_enabled()
+
+
+def test_inference_mode_decorates_with_and_without_parentheses():
+    x = leaf(1.0)
+
+    @convlab.inference_mode
+    def bare():
+        return x * 2
+
+    @convlab.inference_mode()
+    def called():
+        return x * 2
+
+    @convlab.inference_mode(False)
+    def recording():
+        return x * 2
+
+    assert not bare().requires_grad and not called().requires_grad
+    assert bare.__name__ == "bare"
+    with convlab.no_grad():
+        assert recording().requires_grad
+    assert convlab.is_grad_enabled()
+
+
 def test_grad_mode_is_restored_after_an_exception():
     with pytest.raises(ValueError):
         with convlab.no_grad():
@@ -246,8 +279,19 @@ def test_grad_mode_is_restored_after_an_exception():
 def test_comparisons_and_indices_have_no_gradient():
     x = leaf(1.0, 3.0)
     for out in (x > 2, x == x, (x > 0) & (x < 2), x.argmax(), x.max(0).indices,
-                x.isnan(), x.sign()):
+                x.isnan(), x.nonzero(), x.count_nonzero(), x.isclose(x), x.unique()):
         assert not out.requires_grad and out.grad_fn is None
+
+
+def test_step_functions_have_a_zero_gradient_node_as_in_pytorch():
+    x = leaf(-1.5, 0.25, 2.5)
+    for out, name in ((x.sign(), "SignBackward0"), (x.round(), "RoundBackward0"),
+                      (x.floor(), "FloorBackward0"),
+                      (x.sigmoid().bernoulli(), "BernoulliBackward0")):
+        assert out.grad_fn.name() == name
+        x.grad = None
+        out.backward(convlab.ones(3, dtype=convlab.float64))
+        np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0])
 
 
 def test_detach_shares_memory_and_leaves_the_graph():
@@ -280,6 +324,91 @@ def test_retain_grad_keeps_the_gradient_of_a_non_leaf():
     np.testing.assert_array_equal(x.grad.numpy(), [8.0, 16.0])
     with pytest.raises(RuntimeError, match="retain_grad on Tensor that has requires_grad=False"):
         convlab.ones(2).retain_grad()
+
+
+# ---- hooks --------------------------------------------------------------------------------------
+
+
+def test_a_hook_sees_and_replaces_the_gradient_of_a_non_leaf():
+    x = leaf(1.0, 2.0)
+    h = x * 3
+    seen = []
+    h.register_hook(lambda g: seen.append(g.numpy().copy()))  # returns None: g is kept
+    h.register_hook(lambda g: g * 10)  # hooks run in order; the next sees this one's result
+    h.register_hook(lambda g: seen.append(g.numpy().copy()))
+    h.retain_grad()  # .grad is the gradient after the hooks, as in PyTorch
+    (h * h).sum().backward()
+    np.testing.assert_array_equal(seen[0], [6.0, 12.0])
+    np.testing.assert_array_equal(seen[1], [60.0, 120.0])
+    np.testing.assert_array_equal(h.grad.numpy(), [60.0, 120.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [180.0, 360.0])
+
+
+def test_a_hook_on_a_leaf_runs_before_accumulation_and_can_be_removed():
+    x = leaf(1.0, 2.0)
+    handle = x.register_hook(lambda g: g * 2)  # before x takes part in any graph
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [4.0, 8.0])
+    handle.remove()
+    x.grad = None
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])
+    with x.register_hook(lambda g: g * 0):  # a handle is a context manager too
+        (x * x).sum().backward()
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [4.0, 8.0])
+
+
+def test_a_hook_on_the_root_sees_the_starting_gradient():
+    x = leaf(1.0, 2.0)
+    y = (x * x).sum()
+    y.register_hook(lambda g: g * 3)
+    y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 12.0])
+
+
+def test_a_hook_that_changes_the_shape_or_dtype_raises():
+    x = leaf(1.0, 2.0)
+
+    def widen(g):
+        return convlab.ones(3, dtype=convlab.float64)
+
+    h = x * 2
+    h.register_hook(widen)
+    with pytest.raises(RuntimeError, match="hook 'widen' has changed the size of value"):
+        h.sum().backward()
+    h = x * 2
+    h.register_hook(lambda g: g.float())
+    with pytest.raises(RuntimeError, match="has changed the type of value"):
+        h.sum().backward()
+    with pytest.raises(RuntimeError, match="cannot register a hook on a tensor that doesn't "
+                                           "require gradient"):
+        convlab.ones(2).register_hook(lambda g: g)
+
+
+def test_grad_cam_hooks_capture_the_activation_gradient_as_torch_does():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    image = rng.standard_normal((1, 2, 6, 6))
+
+    def run(m):
+        conv = m.nn.Conv2d(2, 3, 3).double()
+        with m.no_grad():
+            conv.weight.copy_(m.tensor(np.linspace(-1, 1, 54).reshape(3, 2, 3, 3)))
+            conv.bias.zero_()
+        captured = {}
+
+        def forward_hook(module, inputs, output):
+            captured["activation"] = output.detach()
+            output.register_hook(lambda g: captured.__setitem__("gradient", g))
+
+        conv.register_forward_hook(forward_hook)
+        score = conv(m.tensor(image)).relu().mean(dim=(2, 3))[0, 1]
+        score.backward()
+        weights = captured["gradient"].mean(dim=(2, 3), keepdim=True)
+        return (weights * captured["activation"]).sum(1).relu().numpy()
+
+    np.testing.assert_allclose(run(convlab), run(torch), rtol=1e-12, atol=1e-14)
 
 
 # ---- in-place ops -------------------------------------------------------------------------------
@@ -504,6 +633,40 @@ NAMES = [
     (lambda x, v: convlab.maximum(x, x), "MaximumBackward0"),
     (lambda x, v: x.clone(), "CloneBackward0"),
     (lambda x, v: x.double(), "ToCopyBackward0"),
+    (lambda x, v: x.round(), "RoundBackward0"),
+    (lambda x, v: x.round(decimals=2), "RoundBackward1"),
+    (lambda x, v: x.floor(), "FloorBackward0"),
+    (lambda x, v: x.ceil(), "CeilBackward0"),
+    (lambda x, v: x.trunc(), "TruncBackward0"),
+    (lambda x, v: x.frac(), "FracBackward0"),
+    (lambda x, v: x.sign(), "SignBackward0"),
+    (lambda x, v: x.reciprocal(), "ReciprocalBackward0"),
+    (lambda x, v: x.erf(), "ErfBackward0"),
+    (lambda x, v: x.clamp_min(0), "ClampMinBackward0"),
+    (lambda x, v: x.clamp_max(v), "ClampMaxBackward1"),
+    (lambda x, v: x.lerp(v, 0.5), "LerpBackward0"),
+    (lambda x, v: x.lerp(v, v), "LerpBackward1"),
+    (lambda x, v: x.cumsum(1), "CumsumBackward0"),
+    (lambda x, v: x.cumprod(1), "CumprodBackward0"),
+    (lambda x, v: x[None].bmm(x[None].mT), "BmmBackward0"),
+    (lambda x, v: v.dot(v), "DotBackward0"),
+    (lambda x, v: v.outer(v), "MulBackward0"),
+    (lambda x, v: convlab.einsum("ij->j", x), "EinsumBackward0"),
+    (lambda x, v: x.index_select(1, convlab.tensor([0, 0])), "IndexSelectBackward0"),
+    (lambda x, v: x.scatter(1, convlab.tensor([[0]]), x), "ScatterBackward0"),
+    (lambda x, v: x.scatter(1, convlab.tensor([[0]]), 1.0), "ScatterBackward1"),
+    (lambda x, v: x.scatter_add(1, convlab.tensor([[0]]), x), "ScatterAddBackward0"),
+    (lambda x, v: x.roll(1), "RollBackward0"),
+    (lambda x, v: x.narrow(1, 0, 2), "SliceBackward0"),
+    (lambda x, v: x.movedim(0, 1), "PermuteBackward0"),
+    (lambda x, v: x.tril(), "TrilBackward0"),
+    (lambda x, v: x.triu(), "TriuBackward0"),
+    (lambda x, v: v.diag(), "DiagEmbedBackward0"),
+    (lambda x, v: x.diag(), "DiagonalBackward0_copy"),
+    (lambda x, v: convlab.meshgrid(v, v, indexing="ij")[0], "ExpandBackward0"),
+    (lambda x, v: convlab.hstack([x, x]), "CatBackward0"),
+    (lambda x, v: convlab.std_mean(x)[0], "StdMeanBackward0"),
+    (lambda x, v: convlab.var_mean(x)[1], "VarMeanBackward0"),
 ]
 
 

@@ -98,6 +98,24 @@ FILLED = [
     (lambda m: m.empty_like(m.zeros(2, 1)), "values"),
     (lambda m: m.tensor([1.0, 2.0]).new_zeros(2, 2), None),
     (lambda m: m.tensor([1, 2]).new_full((3,), 4), None),
+    (lambda m: m.zeros(2, dtype=m.long), None),
+    (lambda m: m.ones((2, 2), dtype=m.int), None),
+    (lambda m: m.full((2, 3), 5, dtype=m.long), None),
+    (lambda m: m.full((2,), 1.5, dtype=m.double), None),
+    (lambda m: m.empty(3, dtype=m.long), "values"),
+    (lambda m: m.arange(3, dtype=m.long), None),
+    (lambda m: m.eye(2, dtype=m.bool), None),
+    # the legacy constructors
+    (lambda m: m.FloatTensor([1, 2]), None),
+    (lambda m: m.FloatTensor(2, 3), "values"),
+    (lambda m: m.FloatTensor(), None),
+    (lambda m: m.DoubleTensor([[1.5]]), None),
+    (lambda m: m.LongTensor([1.7, -2.2]), None),
+    (lambda m: m.LongTensor(m.Size([3])), "values"),
+    (lambda m: m.IntTensor([3, 4]), None),
+    (lambda m: m.ByteTensor([0, 255]), None),
+    (lambda m: m.BoolTensor([1, 0]), None),
+    (lambda m: m.Tensor(), None),
 ]
 
 
@@ -123,6 +141,11 @@ def test_filled_tensors_without_torch():
         convlab.arange(0, 3, 0)
     with pytest.raises(TypeError, match="sizes must be ints"):
         convlab.zeros(2.0, 3)
+    assert convlab.FloatTensor([1, 2]).dtype == convlab.float32
+    assert convlab.LongTensor(2).tolist() == [0, 0]  # zeros where PyTorch leaves memory as is
+    with pytest.raises(TypeError, match="LongTensor\\(\\): expected a convlab.int64 tensor, got "
+                                        "convlab.float32"):
+        convlab.LongTensor(convlab.ones(2))
 
 
 # ---- random -------------------------------------------------------------------------------------

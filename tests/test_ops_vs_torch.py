@@ -44,6 +44,8 @@ def _binary_cases() -> list[Case]:
         "maximum": (lambda m, x, y: m.maximum(x, y), -2, 2),
         "minimum": (lambda m, x, y: m.minimum(x, y), -2, 2),
         "where": (lambda m, x, y: m.where(x > y, x, y * 2), -2, 2),
+        "lerp": (lambda m, x, y: x.lerp(y, 0.3), -2, 2),
+        "lerp_far": (lambda m, x, y: m.lerp(x, y, 0.8), -2, 2),
     }
     return [Case(f"{op}{list(sx)}{list(sy)}", fn, (sx, sy), low, high)
             for op, (fn, low, high) in ops.items() for sx, sy in broadcasts]
@@ -87,6 +89,18 @@ def _unary_cases() -> list[Case]:
         "exp_fn": (lambda m, x: m.exp(x), -2, 2),
         "abs_fn": (lambda m, x: m.abs(x), -2, 2),
         "clamp_fn": (lambda m, x: m.clamp(x, -0.5, 0.5), -2, 2),
+        "clamp_min_method": (lambda m, x: x.clamp_min(0.2), -2, 2),
+        "clamp_max_fn": (lambda m, x: m.clamp_max(x, -0.1), -2, 2),
+        "clamp_min_tensor": (lambda m, x: x.clamp_min(x.detach() * 0 - 0.5), -2, 2),
+        "reciprocal": (lambda m, x: x.reciprocal(), 0.5, 2),
+        "erf": (lambda m, x: m.erf(x), -2, 2),
+        "round": (lambda m, x: x.round() * x, -2, 2),
+        "round_decimals": (lambda m, x: x.round(decimals=1) + x, -2, 2),
+        "floor": (lambda m, x: m.floor(x) * x, -2, 2),
+        "ceil": (lambda m, x: x.ceil() * x, -2, 2),
+        "trunc": (lambda m, x: x.trunc() + x, -2, 2),
+        "frac": (lambda m, x: x.frac(), -2, 2),
+        "sign": (lambda m, x: x.sign() * x, -2, 2),
     }
     shapes = [(3, 4), (), (0, 2), (2, 3, 4)]
     return [Case(f"{op}{list(s)}", fn, (s,), low, high)
@@ -99,13 +113,40 @@ def _matmul_cases() -> list[Case]:
               ((4,), (2, 4, 5)), ((2, 3, 4), (4,)), ((0, 4), (4, 5)), ((3, 0), (0, 5))]
     return ([Case(f"matmul{list(a)}{list(b)}", lambda m, x, y: x @ y, (a, b)) for a, b in shapes]
             + [Case("matmul_fn", lambda m, x, y: m.matmul(x, y), ((3, 4), (4, 2))),
-               Case("mm", lambda m, x, y: x.mm(y), ((3, 4), (4, 2)))])
+               Case("mm", lambda m, x, y: x.mm(y), ((3, 4), (4, 2))),
+               Case("bmm", lambda m, x, y: x.bmm(y), ((2, 3, 4), (2, 4, 5))),
+               Case("bmm_fn", lambda m, x, y: m.bmm(x, y), ((3, 1, 4), (3, 4, 2))),
+               Case("dot", lambda m, x, y: x.dot(y), ((4,), (4,))),
+               Case("dot_fn_empty", lambda m, x, y: m.dot(x, y), ((0,), (0,))),
+               Case("outer", lambda m, x, y: m.outer(x, y), ((3,), (4,))),
+               Case("ger", lambda m, x, y: x.ger(y), ((2,), (3,)))])
 
 
 X3 = ((2, 3, 4),)
 INF = float("inf")
 ONE_ZERO_PER_ROW = np.array([[1, 0, 1, 1], [0, 1, 1, 1], [1, 1, 1, 0]], dtype=np.float32)
 TWO_ZEROS_IN_ROW = np.array([[1, 0, 1, 0], [1, 1, 1, 1], [0, 1, 1, 1]], dtype=np.float32)
+
+EINSUM = [
+    Case("einsum_matmul", lambda m, x, y: m.einsum("ij,jk->ik", x, y), ((3, 4), (4, 5))),
+    Case("einsum_batched", lambda m, x, y: m.einsum("bij,bjk->bik", x, y), ((2, 3, 4), (2, 4, 5))),
+    Case("einsum_implicit", lambda m, x, y: m.einsum("ij,kj", x, y), ((3, 4), (2, 4))),
+    Case("einsum_list", lambda m, x, y: m.einsum("i,j->ij", [x, y]), ((3,), (4,))),
+    Case("einsum_spaces", lambda m, x, y: m.einsum("i j , j -> i", x, y), ((3, 4), (4,))),
+    Case("einsum_transpose", lambda m, x: m.einsum("ijk->kij", x), X3),
+    Case("einsum_sum_all", lambda m, x: m.einsum("ijk->", x), X3),
+    Case("einsum_trace", lambda m, x: m.einsum("ii", x), ((3, 3),)),
+    Case("einsum_diagonal", lambda m, x: m.einsum("bii->bi", x), ((2, 3, 3),)),
+    Case("einsum_summed_alone", lambda m, x, y: m.einsum("ij,j->j", x, y), ((3, 4), (4,))),
+    Case("einsum_three", lambda m, x, y, z: m.einsum("ij,jk,kl->il", x, y, z),
+         ((2, 3), (3, 4), (4, 2))),
+    Case("einsum_ellipsis", lambda m, x, y: m.einsum("...ij,...jk->...ik", x, y),
+         ((2, 1, 2, 3), (4, 3, 3))),
+    Case("einsum_ellipsis_implicit", lambda m, x: m.einsum("i...->...", x), X3),
+    Case("einsum_broadcast_label", lambda m, x, y: m.einsum("ij,ij->ij", x, y), ((3, 4), (1, 4))),
+    Case("einsum_0d", lambda m, x, y: m.einsum(",i->i", x, y), ((), (3,))),
+    Case("einsum_empty", lambda m, x, y: m.einsum("ij,jk->ik", x, y), ((0, 3), (3, 2))),
+]
 
 REDUCTIONS = [
     Case("sum", lambda m, x: x.sum(), X3),
@@ -184,6 +225,22 @@ REDUCTIONS = [
          finite_differences=False),
     Case("softmax_empty", lambda m, x: x.softmax(1), ((0, 3),)),
     Case("norm_empty", lambda m, x: x.norm(dim=0), ((0, 3),)),
+    # running reductions, and the statistics that come in pairs
+    Case("cumsum", lambda m, x: x.cumsum(1), X3),
+    Case("cumsum_neg_fn", lambda m, x: m.cumsum(x, -1), X3),
+    Case("cumsum_dtype", lambda m, x: x.double().cumsum(0, dtype=x.dtype), X3),
+    Case("cumsum_0d", lambda m, x: x.cumsum(0), ((),)),
+    Case("cumsum_empty", lambda m, x: x.cumsum(0), ((0, 3),)),
+    Case("cumprod", lambda m, x: x.cumprod(2), X3),
+    Case("cumprod_fn", lambda m, x: m.cumprod(x, 0), X3),
+    Case("cumprod_one_zero", lambda m, x: (x * m.tensor(ONE_ZERO_PER_ROW)).cumprod(1), ((3, 4),)),
+    Case("cumprod_two_zeros", lambda m, x: (x * m.tensor(TWO_ZEROS_IN_ROW)).cumprod(-1),
+         ((3, 4),)),
+    Case("cumprod_empty", lambda m, x: x.cumprod(0), ((0, 3),)),
+    Case("std_mean", lambda m, x: m.std_mean(x, 1), X3),
+    Case("std_mean_all", lambda m, x: m.std_mean(x), X3),
+    Case("var_mean", lambda m, x: m.var_mean(x, dim=(0, 2), keepdim=True, correction=0), X3),
+    Case("var_mean_unbiased", lambda m, x: m.var_mean(x, -1, False), X3),
 ]
 
 SHAPE_OPS = [
@@ -239,6 +296,35 @@ SHAPE_OPS = [
     Case("stack", lambda m, x, y: m.stack([x, y]), ((2, 3), (2, 3))),
     Case("stack_neg", lambda m, x, y: m.stack([x, y], -1), ((2, 3), (2, 3))),
     Case("stack_0d", lambda m, x, y: m.stack([x, y, x]), ((), ())),
+    Case("roll", lambda m, x: x.roll(1), X3),
+    Case("roll_dims", lambda m, x: x.roll((2, -1), (0, -1)), X3),
+    Case("roll_fn", lambda m, x: m.roll(x, -5, 1), X3),
+    Case("narrow", lambda m, x: x.narrow(1, 1, 2), X3),
+    Case("narrow_neg_fn", lambda m, x: m.narrow(x, -1, -3, 2), X3),
+    Case("movedim", lambda m, x: x.movedim(0, -1), X3),
+    Case("movedim_tuple", lambda m, x: m.movedim(x, (0, 1), (2, 0)), X3),
+    Case("moveaxis", lambda m, x: x.moveaxis(-1, 0), X3),
+    Case("tril", lambda m, x: x.tril(), X3),
+    Case("tril_neg", lambda m, x: m.tril(x, -1), ((4, 3),)),
+    Case("triu", lambda m, x: x.triu(1), X3),
+    Case("triu_fn", lambda m, x: m.triu(x, -2), ((3, 5),)),
+    Case("diag_embed", lambda m, x: x.diag(), ((3,),)),
+    Case("diag_embed_offset", lambda m, x: m.diag(x, -2), ((3,),)),
+    Case("diag_extract", lambda m, x: x.diag(), ((3, 3),)),
+    Case("diag_extract_wide", lambda m, x: m.diag(x, 1), ((3, 5),)),
+    Case("diag_extract_tall", lambda m, x: x.diag(-2), ((5, 3),)),
+    Case("diag_outside", lambda m, x: x.diag(4), ((2, 3),)),
+    Case("meshgrid_ij", lambda m, x, y: m.meshgrid(x, y, indexing="ij"), ((3,), (4,))),
+    Case("meshgrid_xy", lambda m, x, y, z: m.meshgrid([x, y, z], indexing="xy"),
+         ((3,), (4,), (2,))),
+    Case("meshgrid_0d", lambda m, x, y: m.meshgrid(x, y, indexing="ij"), ((), (3,))),
+    Case("hstack", lambda m, x, y: m.hstack([x, y]), ((2, 3), (2, 1))),
+    Case("hstack_1d", lambda m, x, y: m.hstack((x, y)), ((3,), ())),
+    Case("vstack", lambda m, x, y: m.vstack([x, y]), ((3,), (2, 3))),
+    Case("dstack", lambda m, x, y: m.dstack([x, y]), ((2, 3), (2, 3, 2))),
+    Case("dstack_1d", lambda m, x, y: m.dstack([x, y]), ((3,), (3,))),
+    Case("atleast_2d", lambda m, x, y: m.atleast_2d(x, y), ((), (3,))),
+    Case("atleast_3d", lambda m, x, y: m.atleast_3d([x, y]), ((3,), (2, 3))),
 ]
 
 MASK = np.array([[[1, 0, 1, 1], [0, 0, 1, 0], [1, 1, 1, 0]],
@@ -272,6 +358,24 @@ INDEXING = [
     Case("gather_smaller", lambda m, x: x.gather(2, m.tensor([[[1, 1], [0, 3], [2, 2]]])), X3),
     Case("where_mask", lambda m, x, y: m.where(m.tensor(MASK[0]), x, y), ((3, 4), (3, 1))),
     Case("setitem", lambda m, x, y: _setitem(x * 1, y), ((3, 4), (4,))),
+    Case("index_select", lambda m, x: x.index_select(1, m.tensor([2, 0, 2])), X3),
+    Case("index_select_neg_int32", lambda m, x: m.index_select(
+        x, -1, m.tensor([3, 1], dtype=m.int32)), X3),
+    Case("index_select_0d_index", lambda m, x: x.index_select(0, m.tensor(1)), X3),
+    Case("index_select_empty", lambda m, x: x.index_select(0, m.tensor([], dtype=m.long)), X3),
+    Case("scatter", lambda m, x, y: x.scatter(1, m.tensor([[2, 0], [1, 3], [0, 1]]), y),
+         ((3, 4), (3, 2))),
+    Case("scatter_dim0_fn", lambda m, x, y: m.scatter(x, 0, m.tensor([[1, 0, 2]]), y),
+         ((3, 4), (1, 3))),
+    Case("scatter_value", lambda m, x: x.scatter(-1, m.tensor([[0], [3], [1]]), 0.5), ((3, 4),)),
+    Case("scatter_inplace", lambda m, x, y: (x * 1).scatter_(0, m.tensor([[2, 1, 0, 2]]), y),
+         ((3, 4), (1, 4))),
+    Case("scatter_add", lambda m, x, y: x.scatter_add(1, m.tensor([[0, 0], [3, 1], [2, 2]]), y),
+         ((3, 4), (3, 2))),
+    Case("scatter_add_fn", lambda m, x, y: m.scatter_add(
+        x, 2, m.tensor([[[1, 1, 0]] * 3] * 2), y), (X3[0], (2, 3, 3))),
+    Case("scatter_add_inplace", lambda m, x, y: (x * 2).scatter_add_(
+        0, m.tensor([[1, 1], [0, 1]]), y), ((2, 3), (2, 2))),
 ]
 
 
@@ -293,10 +397,14 @@ COMPOSITES = [
          ((2, 3), (3,))),
     Case("inplace_div_sub_clamp", lambda m, x: (x * 1).div_(3).sub_(x, alpha=0.5).clamp_(-0.4, 0.4),
          ((5,),)),
+    Case("inplace_lerp_clamp_min", lambda m, x, y: (x * 1).lerp_(y, 0.25).clamp_min_(-0.3),
+         ((2, 3), (3,))),
+    Case("lerp_tensor_weight", lambda m, x, y, w: m.lerp(x, y, w), ((2, 1), (3,), (2, 3)), 0, 1),
+    Case("lerp_0d_weight", lambda m, x, y, w: x.lerp(y, w), ((3,), (3,), ()), 0, 1),
 ]
 
-CASES = (_binary_cases() + _unary_cases() + _matmul_cases() + REDUCTIONS + SHAPE_OPS + INDEXING
-         + COMPOSITES)
+CASES = (_binary_cases() + _unary_cases() + _matmul_cases() + EINSUM + REDUCTIONS + SHAPE_OPS
+         + INDEXING + COMPOSITES)
 PARAMS = [pytest.param(case, id=case.name) for case in CASES]
 
 

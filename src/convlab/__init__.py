@@ -7,15 +7,19 @@ Write PyTorch code with ``torch`` spelled ``convlab`` and get the same numbers::
     import convlab.nn.functional as F
 """
 
-from ._creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
-                        is_tensor, linspace, numel, ones, ones_like, rand, rand_like, randint,
-                        randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like)
-from ._dtype import (bool_ as bool, dtype, float16, float32, float64, get_default_dtype, int8,
-                     int16, int32, int64, set_default_dtype, uint8)
+from ._creation import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, IntTensor,
+                        LongTensor, arange, as_tensor, empty, empty_like, eye, from_numpy, full,
+                        full_like, is_tensor, linspace, numel, ones, ones_like, rand, rand_like,
+                        randint, randint_like, randn, randn_like, randperm, tensor, zeros,
+                        zeros_like)
+from ._dtype import (bool_ as bool, dtype, finfo, float16, float32, float64, get_default_dtype,
+                     iinfo, int8, int16, int32, int64, set_default_dtype, uint8)
 from ._functions import *  # noqa: F401,F403  (convlab.exp(x), convlab.sum(x), ...)
+from ._printing import set_printoptions
 from ._random import (Generator, default_generator, get_rng_state, initial_seed, manual_seed,
                       seed, set_rng_state)
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from ._threads import get_num_threads, set_num_threads
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Size, Tensor, cat, concat, device, matmul, maximum, minimum, stack, where
 
 float = float32
@@ -26,5 +30,15 @@ int = int32
 
 __version__ = "0.1.0"
 
-from . import nn, optim, signal  # noqa: E402  (the submodules build on the names above)
+from . import backends, cuda, nn, optim, signal  # noqa: E402  (they build on the names above)
 from .serialization import load, load_safetensors, save, save_safetensors  # noqa: E402
+
+
+def __getattr__(name: str):
+    """``convlab.utils`` on first use: it leads to ``convlab.data``, which the core does not
+    import (``import convlab as torch; torch.utils.data.DataLoader`` still works)."""
+    if name == "utils":
+        import importlib
+
+        return importlib.import_module(".utils", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,10 +20,14 @@ plain ndarrays::
 in a Tensor and, when grad mode is on and some input requires grad, records a node of the graph:
 the ``ctx`` itself, which knows the nodes of its inputs. ``Tensor.backward`` walks those nodes
 once, in reverse topological order.
+
+A node may hold hooks (``Tensor.register_hook``): functions that see, and may replace, the
+gradient that arrives at the node before the node uses it.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 
@@ -33,10 +37,12 @@ __all__ = [
     "Function",
     "no_grad",
     "enable_grad",
+    "inference_mode",
     "set_grad_enabled",
     "is_grad_enabled",
     "unbroadcast",
     "backward",
+    "RemovableHandle",
 ]
 
 
@@ -113,6 +119,23 @@ class enable_grad(_GradMode):
         super().__init__(True)
 
 
+class inference_mode(_GradMode):
+    """``with convlab.inference_mode():`` runs ops without building a graph, as ``no_grad``.
+
+    PyTorch's inference mode also drops the bookkeeping of views and in-place versions, which
+    convlab does not keep, so here the two are the same. ``inference_mode(False)`` turns grad
+    mode on, as in PyTorch. A decorator too, with or without the parentheses.
+    """
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # ``@inference_mode`` without parentheses: mode is the function
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode: bool = True):
+        super().__init__(not mode)
+
+
 # ---------------------------------------------------------------------------------------------
 # helpers for backward formulas
 
@@ -137,10 +160,43 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 # graph nodes
 
 
+class RemovableHandle:
+    """Returned by ``register_hook``: ``handle.remove()`` unregisters the hook."""
+
+    _next_id = itertools.count()
+
+    def __init__(self, hooks: dict):
+        self.id = next(RemovableHandle._next_id)
+        self._hooks = hooks
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
 class Node:
-    """A node of the backward graph. ``next_nodes[i]`` is the node of input ``i`` (or None)."""
+    """A node of the backward graph. ``next_nodes[i]`` is the node of input ``i`` (or None).
+
+    ``hooks`` (None until the first is added) maps handle ids to functions of the gradient that
+    arrives at the node: ``backward`` calls them in order, before the node uses the gradient.
+    """
 
     next_nodes: tuple = ()
+    hooks: dict | None = None
+
+    def add_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(grad)`` on the gradient arriving here; a result other than None replaces
+        the gradient (the same shape and dtype)."""
+        if self.hooks is None:
+            self.hooks = {}
+        handle = RemovableHandle(self.hooks)
+        self.hooks[handle.id] = hook
+        return handle
 
     def name(self) -> str:
         return type(self).__name__
@@ -362,12 +418,14 @@ def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
         g = grads.pop(id(node), None)
         if g is None:
             continue
+        if node.hooks:
+            g = _run_hooks(node, g)
         if isinstance(node, AccumulateGrad):
             _accumulate(node.variable, g)
             continue
         if node.released:
             raise RuntimeError(_FREED)
-        if node.retained_output is not None:
+        if node.retained_output is not None:  # after the hooks: .grad is what the node used
             out = node.retained_output()
             if out is not None:
                 _accumulate(out, g)
@@ -379,6 +437,24 @@ def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
                 continue
             key = id(child)
             grads[key] = grads[key] + cg if key in grads else cg
+
+
+def _run_hooks(node: Node, g: np.ndarray) -> np.ndarray:
+    """Pass ``g`` through ``node``'s hooks in order; each may return a replacement."""
+    for hook in list(node.hooks.values()):
+        result = hook(_Tensor._wrap(g))
+        if result is None:
+            continue
+        new = result._data if isinstance(result, _Tensor) else np.asarray(result)
+        name = getattr(hook, "__name__", type(hook).__name__)
+        if new.shape != g.shape:
+            raise RuntimeError(f"hook '{name}' has changed the size of value: it returned "
+                               f"shape {list(new.shape)} for a gradient of shape {list(g.shape)}")
+        if new.dtype != g.dtype:
+            raise RuntimeError(f"hook '{name}' has changed the type of value (was {g.dtype} got "
+                               f"{new.dtype})")
+        g = new
+    return g
 
 
 def _accumulate(t, g: np.ndarray) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import builtins
 import collections
-import numbers
 import weakref
 
 import numpy as np
@@ -271,14 +270,16 @@ class Tensor:
 
     def __init__(self, *args, dtype=None, requires_grad: bool = False):
         """``Tensor(data)`` copies data as float32 (as ``torch.Tensor`` does); ``Tensor(2, 3)``
-        makes a zero-filled float32 tensor of that shape."""
-        if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
+        or ``Tensor(Size([2, 3]))`` makes a zero-filled float32 tensor of that shape, and
+        ``Tensor()`` an empty one."""
+        np_dtype = _dtype.to_numpy_dtype(dtype or _dtype.get_default_dtype())
+        if not args:
+            array = np.zeros(0, np_dtype)
+        elif len(args) == 1 and not isinstance(args[0], (int, np.integer, Size)):
             data = args[0]
-            array = np.array(data._data if isinstance(data, Tensor) else data,
-                             dtype=_dtype.to_numpy_dtype(dtype or _dtype.get_default_dtype()))
+            array = np.array(data._data if isinstance(data, Tensor) else data, dtype=np_dtype)
         else:
-            array = np.zeros(_shape_args(args),
-                             dtype=_dtype.to_numpy_dtype(dtype or _dtype.get_default_dtype()))
+            array = np.zeros(_shape_args(args), np_dtype)
         self._data = array
         self._requires_grad = False
         self.grad = None
@@ -346,6 +347,27 @@ class Tensor:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is not None:
             self.grad_fn.retained_output = weakref.ref(self)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's gradient during ``backward()``, before it is
+        used (sent on to the inputs, or added into ``.grad`` of a leaf); a result other than None
+        replaces it. Returns a handle whose ``remove()`` unregisters the hook.
+
+        >>> x = Tensor([1.0, 2.0], requires_grad=True)
+        >>> handle = x.register_hook(lambda g: g * 10)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        tensor([20., 40.])
+        >>> handle.remove()
+        """
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        node = self._grad_node()
+        if self.grad_fn is None:
+            # A leaf holds its accumulator weakly; while it has hooks, hold it: a reference
+            # cycle (leaf -> node -> leaf) that the garbage collector breaks.
+            self._hooked_accumulator = node
+        return node.add_hook(hook)
 
     def backward(self, gradient=None, retain_graph: bool = False, create_graph: bool = False):
         """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on."""
@@ -620,6 +642,53 @@ class Tensor:
     def mm(self, other):
         return matmul(self, other)
 
+    def bmm(self, mat2):
+        """Batched matrix product: (b, n, k) @ (b, k, m) -> (b, n, m), no broadcasting."""
+        for name, t in (("batch1", self), ("batch2", mat2)):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"bmm(): argument '{name}' must be Tensor, not "
+                                f"{type(t).__name__}")
+            if t.ndim != 3:
+                raise RuntimeError(f"bmm(): {name} must be a 3D tensor, got {t.ndim}D")
+        b, _, k = self.shape
+        if tuple(mat2.shape[:2]) != (b, k):
+            raise RuntimeError(f"bmm(): expected size for first two dimensions of batch2 tensor "
+                               f"to be: {[b, k]} but got: {list(mat2.shape[:2])} (batch1 "
+                               f"{list(self.shape)}, batch2 {list(mat2.shape)})")
+        if mat2.dtype != self.dtype:
+            raise RuntimeError(f"bmm(): expected scalar type {self.dtype.name} but found "
+                               f"{mat2.dtype.name}")
+        return _named(S.Matmul.apply(self, mat2), "BmmBackward0")
+
+    def dot(self, other):
+        """The inner product of two 1-D tensors of one size and dtype."""
+        if not isinstance(other, Tensor):
+            raise TypeError(f"dot(): argument 'tensor' must be Tensor, not "
+                            f"{type(other).__name__}")
+        if self.ndim != 1 or other.ndim != 1:
+            raise RuntimeError(f"dot(): 1D tensors expected, but got {self.ndim}D and "
+                               f"{other.ndim}D tensors")
+        if self.shape != other.shape:
+            raise RuntimeError(f"dot(): inconsistent tensor size, expected tensor "
+                               f"[{self.shape[0]}] and src [{other.shape[0]}] to have the same "
+                               "number of elements")
+        if other.dtype != self.dtype:
+            raise RuntimeError(f"dot(): expected both vectors to have same dtype, but found "
+                               f"{self.dtype.name} and {other.dtype.name}")
+        return _named(S.Matmul.apply(self, other), "DotBackward0")
+
+    def outer(self, vec2):
+        """The outer product of two 1-D tensors: ``out[i, j] = self[i] * vec2[j]``."""
+        for name, t in (("self", self), ("vec2", vec2)):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"outer(): argument '{name}' must be Tensor, not "
+                                f"{type(t).__name__}")
+            if t.ndim != 1:
+                raise RuntimeError(f"outer(): expected 1-D argument {name}, but got {t.ndim}-D")
+        return self.reshape(-1, 1) * vec2
+
+    ger = outer
+
     # ---- comparisons and logic (no gradient) ---------------------------------------------------
 
     def __eq__(self, other):
@@ -704,9 +773,6 @@ class Tensor:
         axes = _normalize_dims(dim, self.ndim, "any")
         return Tensor._wrap(np.asarray(np.any(self._data, axis=axes, keepdims=keepdim)))
 
-    def sign(self):
-        return Tensor._wrap(np.sign(self._data))
-
     # ---- pointwise functions -----------------------------------------------------------------
 
     def _float_input(self, op: str) -> "Tensor":
@@ -766,6 +832,99 @@ class Tensor:
         return _named(out, "ClampBackward0") if tensor_bounds else out
 
     clip = clamp
+
+    def clamp_min(self, min):
+        """``clamp(min=min)``."""
+        return _named(self.clamp(min=min),
+                      "ClampMinBackward1" if isinstance(min, Tensor) else "ClampMinBackward0")
+
+    def clamp_max(self, max):
+        """``clamp(max=max)``."""
+        return _named(self.clamp(max=max),
+                      "ClampMaxBackward1" if isinstance(max, Tensor) else "ClampMaxBackward0")
+
+    def reciprocal(self):
+        return E.Reciprocal.apply(self._float_input("reciprocal"))
+
+    def erf(self):
+        """The error function, 2/sqrt(pi) * integral from 0 to x of e^(-t^2) dt."""
+        return E.Erf.apply(self._float_input("erf"))
+
+    def _step(self, op: str, f, name: str) -> "Tensor":
+        """A step function of the elements (``round``, ``floor``, ...): gradient 0. Integers are
+        whole already: a copy."""
+        kind = self._data.dtype.kind
+        if kind == "b":
+            raise NotImplementedError(f"{op}(): not implemented for bool tensors")
+        if kind in "iu":
+            return self.clone()
+        return _named(E.Step.apply(self, f), name)
+
+    def sign(self):
+        """-1, 0 or 1 by the sign of each element; gradient 0 (a step function)."""
+        if self._data.dtype.kind == "b":
+            return self.clone()
+        return _named(E.Step.apply(self, np.sign), "SignBackward0")
+
+    def round(self, *, decimals: int = 0):
+        """Round to the nearest integer (``decimals``: to that many decimal places), halves to
+        even as PyTorch and NumPy do: 0.5 -> 0, 1.5 -> 2."""
+        if decimals:
+            if self._data.dtype.kind != "f":
+                raise NotImplementedError("round(): decimals needs a floating point tensor, got "
+                                          f"{self.dtype}")
+            return self._step("round", lambda x: np.round(x, decimals), "RoundBackward1")
+        return self._step("round", np.round, "RoundBackward0")
+
+    def floor(self):
+        return self._step("floor", np.floor, "FloorBackward0")
+
+    def ceil(self):
+        return self._step("ceil", np.ceil, "CeilBackward0")
+
+    def trunc(self):
+        """Round toward zero."""
+        return self._step("trunc", np.trunc, "TruncBackward0")
+
+    fix = trunc
+
+    def frac(self):
+        """The fractional part ``x - trunc(x)``, with the sign of x."""
+        if self._data.dtype.kind != "f":
+            raise NotImplementedError(f"frac(): not implemented for {self.dtype}")
+        return E.Frac.apply(self)
+
+    def lerp(self, end, weight):
+        """``self + weight * (end - self)``: linear interpolation; ``weight`` a number or a
+        tensor, each broadcasting."""
+        if not isinstance(end, Tensor):
+            raise TypeError(f"lerp(): argument 'end' must be Tensor, not {type(end).__name__}")
+        if self._data.dtype.kind != "f":
+            raise NotImplementedError(f"lerp(): not implemented for {self.dtype}")
+        for name, other in (("end", end), ("weight", weight)):
+            if isinstance(other, Tensor) and other.dtype != self.dtype:
+                raise RuntimeError(f"lerp(): expected dtype {self.dtype.name} for `{name}` but "
+                                   f"got dtype {other.dtype.name}")
+        _broadcast_check("lerp", self, end)
+        if isinstance(weight, Tensor):
+            _broadcast_check("lerp", self, weight)
+            _broadcast_check("lerp", end, weight)
+            return _named(E.Lerp.apply(self, end, weight), "LerpBackward1")
+        return E.Lerp.apply(self, end, self._data.dtype.type(weight))
+
+    def isclose(self, other, rtol: float = 1e-05, atol: float = 1e-08,
+                equal_nan: bool = False) -> "Tensor":
+        """``|self - other| <= atol + rtol * |other|`` elementwise (broadcasting); NaNs are
+        close to each other only with ``equal_nan``."""
+        if not isinstance(other, Tensor):
+            raise TypeError(f"isclose(): argument 'other' must be Tensor, not "
+                            f"{type(other).__name__}")
+        if other.dtype != self.dtype:
+            raise RuntimeError(f"isclose(): expected other to have dtype {self.dtype.name}, got "
+                               f"{other.dtype.name}")
+        _broadcast_check("isclose", self, other)
+        return Tensor._wrap(np.isclose(self._data, other._data, rtol=rtol, atol=atol,
+                                       equal_nan=equal_nan))
 
     def maximum(self, other):
         return _binary(E.Maximum, "maximum", self, other)
@@ -919,6 +1078,29 @@ class Tensor:
 
     def argsort(self, dim: int = -1, descending: bool = False):
         return self.sort(dim, descending).indices
+
+    def count_nonzero(self, dim=None):
+        """How many elements are not zero, over ``dim`` (an int, a tuple, or None: all)."""
+        axes = _normalize_dims(dim, self.ndim, "count_nonzero")
+        return Tensor._wrap(np.asarray(np.count_nonzero(self._data, axis=axes), dtype=np.int64))
+
+    def _scan(self, fn: type[Function], op: str, dim, dtype) -> "Tensor":
+        """A running reduction along ``dim``: integers and bools run in int64, as in PyTorch."""
+        axis = _normalize_dim(dim, self.ndim, op)
+        x = self if dtype is None else self.to(dtype)
+        if x._data.dtype.kind in "biu" and dtype is None:
+            x = x.to(_dtype.int64)
+        if x.ndim == 0:
+            return _named(fn.apply(x.reshape(1), 0).reshape(()), fn.grad_fn_name)
+        return fn.apply(x, axis)
+
+    def cumsum(self, dim: int, dtype=None):
+        """Running sums along ``dim``: ``out[j] = self[0] + ... + self[j]``."""
+        return self._scan(R.Cumsum, "cumsum", dim, dtype)
+
+    def cumprod(self, dim: int, dtype=None):
+        """Running products along ``dim``: ``out[j] = self[0] * ... * self[j]``."""
+        return self._scan(R.Cumprod, "cumprod", dim, dtype)
 
     # ---- shape -------------------------------------------------------------------------------
 
@@ -1084,6 +1266,88 @@ class Tensor:
         dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
         return S.Flip.apply(self, _normalize_dims(tuple(dims), self.ndim, "flip"))
 
+    def roll(self, shifts, dims=None):
+        """Shift the elements cyclically by ``shifts`` along ``dims`` (one shift per dim); with
+        ``dims`` None, along the flattened tensor, whose shape is then restored."""
+        shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else (shifts,)
+        axes = None if dims is None else (
+            tuple(dims) if isinstance(dims, (tuple, list)) else (dims,))
+        if not shifts:
+            raise RuntimeError("roll(): `shifts` required")
+        if len(shifts) != (1 if axes is None else len(axes)):
+            raise RuntimeError(f"roll(): shifts and dimensions must align. shifts: "
+                               f"{len(shifts)}, dims:{0 if axes is None else len(axes)}")
+        shifts = tuple(int(k) for k in shifts)
+        if axes is None:
+            return S.Roll.apply(self, shifts[0], None)
+        return S.Roll.apply(self, shifts, tuple(_normalize_dim(d, self.ndim, "roll")
+                                                for d in axes))
+
+    def movedim(self, source, destination):
+        """Move the dims ``source`` to the positions ``destination`` (ints or sequences); the
+        other dims keep their order."""
+        source = tuple(source) if isinstance(source, (tuple, list)) else (source,)
+        destination = (tuple(destination) if isinstance(destination, (tuple, list))
+                       else (destination,))
+        if len(source) != len(destination):
+            raise RuntimeError(
+                f"movedim: Invalid source or destination dims: source ({list(source)} dims) "
+                f"should contain the same number of dims as destination ({list(destination)} "
+                "dims)")
+        src = [_normalize_dim(d, self.ndim, "movedim") for d in source]
+        dst = [_normalize_dim(d, self.ndim, "movedim") for d in destination]
+        for name, given, axes in (("source", source, src), ("destination", destination, dst)):
+            if len(set(axes)) != len(axes):
+                raise RuntimeError(f"movedim: repeated dim in `{name}` ({list(given)})")
+        order = [a for a in range(self.ndim) if a not in src]
+        for d, a in sorted(zip(dst, src)):
+            order.insert(d, a)
+        return S.Permute.apply(self, tuple(order))
+
+    moveaxis = movedim
+
+    def _triangle(self, op: str, diagonal: int, upper: bool) -> "Tensor":
+        if self.ndim < 2:
+            raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions, got "
+                               f"{self.ndim}")
+        out = S.Triangle.apply(self, int(diagonal), upper)
+        return _named(out, "TriuBackward0") if upper else out
+
+    def tril(self, diagonal: int = 0):
+        """The lower triangle of the last two dims: the elements on and below the
+        ``diagonal``-th diagonal (0 the main one, > 0 above it), the others set to 0."""
+        return self._triangle("tril", diagonal, False)
+
+    def triu(self, diagonal: int = 0):
+        """The upper triangle of the last two dims: on and above the ``diagonal``-th
+        diagonal."""
+        return self._triangle("triu", diagonal, True)
+
+    def diag(self, diagonal: int = 0):
+        """A 1-D tensor becomes the ``diagonal``-th diagonal of a square matrix (0 the main one,
+        > 0 above it); a 2-D tensor gives that diagonal as a 1-D tensor."""
+        if self.ndim not in (1, 2):
+            raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {self.ndim}D")
+        out = S.Diag.apply(self, int(diagonal))
+        return _named(out, "DiagonalBackward0_copy") if self.ndim == 2 else out
+
+    def narrow(self, dim: int, start: int, length: int):
+        """The ``length`` elements from ``start`` along ``dim`` (a view, as ``x[..., a:b]``)."""
+        axis = _normalize_dim(dim, self.ndim, "narrow")
+        n = self.shape[axis]
+        start, length = int(start), int(length)
+        if not -n <= start <= n:
+            raise IndexError(f"narrow(): start out of range (expected to be in range of [{-n}, "
+                             f"{n}], but got {start})")
+        if length < 0:
+            raise RuntimeError(f"narrow(): length must be non-negative, got {length}")
+        if start < 0:
+            start += n
+        if start + length > n:
+            raise RuntimeError(f"narrow(): start ({start}) + length ({length}) exceeds dimension "
+                               f"size ({n}).")
+        return self[(slice(None),) * axis + (slice(start, start + length),)]
+
     def chunk(self, chunks: int, dim: int = 0):
         axis = _normalize_dim(dim, self.ndim, "chunk")
         if chunks <= 0:
@@ -1184,27 +1448,118 @@ class Tensor:
             value = value.item()
         return S.MaskedFill.apply(self, mask_array, value)
 
-    def gather(self, dim: int, index):
-        axis = _normalize_dim(dim, self.ndim, "gather")
+    def _along_index(self, op: str, dim: int, index, src_shape=None) -> tuple[int, np.ndarray]:
+        """``dim`` and ``index`` of gather and scatter, checked as PyTorch checks them: int64,
+        as many dims as self, no larger than self apart from ``dim`` (nor than src, if one),
+        every value a valid position along ``dim``."""
+        axis = _normalize_dim(dim, self.ndim, op)
         idx = index._data if isinstance(index, Tensor) else np.asarray(index)
         if idx.dtype != np.int64:
-            raise RuntimeError(f"gather(): Expected dtype int64 for index, got "
+            raise RuntimeError(f"{op}(): Expected dtype int64 for index, got "
                                f"{_dtype.from_numpy_dtype(idx.dtype)}")
         if idx.ndim != self.ndim:
             raise RuntimeError(
-                f"gather(): Index tensor must have the same number of dimensions as input tensor"
+                f"{op}(): Index tensor must have the same number of dimensions as input tensor"
                 f" ({idx.ndim} vs {self.ndim})")
         for a, (n_index, n_self) in enumerate(zip(idx.shape, self.shape)):
             if a != axis and n_index > n_self:
                 raise RuntimeError(
-                    f"gather(): Size does not match at dimension {a} expected index "
+                    f"{op}(): Size does not match at dimension {a} expected index "
                     f"{list(idx.shape)} to be smaller than self {list(self.shape)} apart from "
                     f"dimension {axis}")
+        if src_shape is not None and (len(src_shape) != idx.ndim or any(
+                n_index > n_src for n_index, n_src in zip(idx.shape, src_shape))):
+            raise RuntimeError(f"{op}(): Expected index {list(idx.shape)} to be smaller size "
+                               f"than src {list(src_shape)} in every dimension")
         if idx.size and (idx.min() < 0 or idx.max() >= self.shape[axis]):
             bad = idx.max() if idx.max() >= self.shape[axis] else idx.min()
-            raise RuntimeError(f"gather(): index {bad} is out of bounds for dimension {axis} "
+            raise RuntimeError(f"{op}(): index {bad} is out of bounds for dimension {axis} "
                                f"with size {self.shape[axis]}")
+        return axis, idx
+
+    def gather(self, dim: int, index):
+        axis, idx = self._along_index("gather", dim, index)
         return S.Gather.apply(self, axis, idx)
+
+    def _scatter_src(self, op: str, src):
+        """``src`` of scatter: a tensor of self's dtype, or a number (as an element of it)."""
+        if isinstance(src, Tensor):
+            if src.dtype != self.dtype:
+                raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype (got "
+                                   f"{self.dtype} and {src.dtype})")
+            return src
+        if isinstance(src, (bool, int, float, np.generic)):
+            return self._data.dtype.type(src)
+        raise TypeError(f"{op}(): argument 'src' must be Tensor or a number, not "
+                        f"{type(src).__name__}")
+
+    def scatter(self, dim: int, index, src=None, *, value=None):
+        """A copy of self with ``src``'s elements written at the positions ``index`` gives
+        along ``dim``: for dim=1, ``out[i][index[i][j][k]][k] = src[i][j][k]``. ``src`` may be
+        a number (or given as ``value=``), written at every indexed position."""
+        if (src is None) == (value is None):
+            raise TypeError("scatter(): give exactly one of 'src' and 'value'")
+        src = self._scatter_src("scatter", value if src is None else src)
+        axis, idx = self._along_index("scatter", dim, index,
+                                      src.shape if isinstance(src, Tensor) else None)
+        out = S.Scatter.apply(self, axis, idx, src)
+        return out if isinstance(src, Tensor) else _named(out, "ScatterBackward1")
+
+    def scatter_add(self, dim: int, index, src):
+        """A copy of self with ``src``'s elements added at the positions ``index`` gives along
+        ``dim``: for dim=1, ``out[i][index[i][j][k]][k] += src[i][j][k]``, repeats adding up."""
+        if not isinstance(src, Tensor):
+            raise TypeError(f"scatter_add(): argument 'src' must be Tensor, not "
+                            f"{type(src).__name__}")
+        src = self._scatter_src("scatter_add", src)
+        axis, idx = self._along_index("scatter_add", dim, index, src.shape)
+        return S.ScatterAdd.apply(self, axis, idx, src)
+
+    def index_select(self, dim: int, index):
+        """The slices at positions ``index`` (a 1-D integer tensor) along ``dim``, in that
+        order, repeats included."""
+        if not isinstance(index, Tensor):
+            raise TypeError(f"index_select(): argument 'index' must be Tensor, not "
+                            f"{type(index).__name__}")
+        if index._data.dtype not in (np.int32, np.int64):
+            raise RuntimeError(f"index_select(): Expected dtype int32 or int64 for index, got "
+                               f"{index.dtype}")
+        if index.ndim > 1:
+            raise IndexError(f"index_select(): Index is supposed to be a vector, got shape "
+                             f"{list(index.shape)}")
+        axis = _normalize_dim(dim, self.ndim, "index_select")
+        idx = index._data.reshape(-1)
+        n = self.shape[axis] if self.ndim else 1
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            bad = idx.max() if idx.max() >= n else idx.min()
+            raise IndexError(f"index_select(): index {bad} out of range in self (size {n} along "
+                             f"dim {axis})")
+        out = S.Index.apply(self, (slice(None),) * axis + (idx,))
+        return _named(out, "IndexSelectBackward0")
+
+    def nonzero(self, *, as_tuple: bool = False):
+        """The indices of the nonzero elements: a (count, ndim) int64 tensor, one row per
+        element in row-major order; ``as_tuple=True`` gives one 1-D tensor per dim instead."""
+        if as_tuple:
+            return tuple(Tensor._wrap(i.astype(np.int64))
+                         for i in np.nonzero(np.atleast_1d(self._data)))
+        return Tensor._wrap(np.argwhere(self._data).astype(np.int64))
+
+    def unique(self, sorted: bool = True, return_inverse: bool = False,
+               return_counts: bool = False, dim=None):
+        """The distinct elements (with ``dim``: the distinct slices along it), in ascending
+        order (also for ``sorted=False``), and optionally ``inverse`` (where each element went
+        in the result) and ``counts``. No gradient."""
+        axis = None if dim is None else _normalize_dim(dim, self.ndim, "unique")
+        values, inverse, counts = np.unique(self._data, return_inverse=True, return_counts=True,
+                                            axis=axis)
+        out = [Tensor._wrap(values)]
+        if return_inverse:
+            out.append(Tensor._wrap(inverse.astype(np.int64).reshape(
+                self._data.shape if axis is None else -1)))
+        if return_counts:
+            out.append(Tensor._wrap(counts.astype(np.int64)))
+        return out[0] if len(out) == 1 else tuple(out)
 
     # ---- in-place ops ------------------------------------------------------------------------
 
@@ -1275,10 +1630,22 @@ class Tensor:
         return self._assign(self + tensor1 / tensor2 * value, "addcdiv_")
 
     def lerp_(self, end, weight):
-        return self._assign(self + (end - self) * weight, "lerp_")
+        return self._assign(self.lerp(end, weight), "lerp_")
 
     def masked_fill_(self, mask, value):
         return self._assign(self.masked_fill(mask, value), "masked_fill_")
+
+    def scatter_(self, dim: int, index, src=None, *, value=None):
+        return self._assign(self.scatter(dim, index, src, value=value), "scatter_")
+
+    def scatter_add_(self, dim: int, index, src):
+        return self._assign(self.scatter_add(dim, index, src), "scatter_add_")
+
+    def clamp_min_(self, min):
+        return self._assign(self.clamp_min(min), "clamp_min_")
+
+    def clamp_max_(self, max):
+        return self._assign(self.clamp_max(max), "clamp_max_")
 
     def copy_(self, src):
         """Write ``src`` (broadcast to this shape, cast to this dtype) into this tensor."""
@@ -1309,8 +1676,68 @@ class Tensor:
     def bernoulli_(self, p: float = 0.5, generator=None):
         from ._random import rng
 
+        if not isinstance(p, Tensor) and not 0 <= p <= 1:
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
         return self._assign(E.Fill.apply(self, rng(generator).random(self._data.shape) < p),
                             "bernoulli_")
+
+    def bernoulli(self, p=None, *, generator=None):
+        """A 0/1 draw per element, 1 with probability given by the element (or by ``p``, a
+        number, for every element), of self's dtype. Gradient 0."""
+        from ._random import rng
+
+        if self._data.dtype.kind != "f":
+            raise NotImplementedError(f"bernoulli(): not implemented for {self.dtype}")
+        if p is not None:
+            return self.detach().clone().bernoulli_(p, generator=generator)
+        probs = self._data
+        if probs.size and not (probs.min() >= 0 and probs.max() <= 1):  # NaN fails too
+            raise RuntimeError("bernoulli(): expected every probability to be in [0, 1]")
+        draw = rng(generator).random(probs.shape)
+        out = E.Step.apply(self, lambda p: (draw < p).astype(p.dtype))
+        return _named(out, "BernoulliBackward0")
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *, generator=None):
+        """Draw ``num_samples`` category indices from the weights in the last dim (1-D: one
+        distribution, 2-D: one per row; weights need not sum to 1). Without replacement each
+        category is drawn at most once. Returns int64 indices."""
+        from ._random import rng
+
+        if self.ndim not in (1, 2):
+            raise RuntimeError(f"multinomial(): prob_dist must be 1 or 2 dim, got {self.ndim}")
+        if self._data.dtype.kind != "f":
+            raise RuntimeError(f"multinomial() only supports floating-point dtypes for input, "
+                               f"got: {self.dtype}")
+        weights = self._data.reshape(-1, self.shape[-1]).astype(np.float64)  # (rows, k)
+        k = weights.shape[1]
+        if num_samples <= 0:
+            raise RuntimeError(f"multinomial(): cannot sample n_sample <= 0 samples, got "
+                               f"{num_samples}")
+        if not replacement and num_samples > k:
+            raise RuntimeError(f"multinomial(): cannot sample n_sample > prob_dist.size(-1) "
+                               f"samples without replacement ({num_samples} > {k})")
+        if not (np.isfinite(weights).all() and (weights >= 0).all()):
+            raise RuntimeError("multinomial(): probability tensor contains either `inf`, `nan` "
+                               "or element < 0")
+        total = weights.sum(axis=1, keepdims=True)  # (rows, 1)
+        if (total <= 0).any():
+            raise RuntimeError("multinomial(): invalid multinomial distribution (sum of "
+                               "probabilities <= 0)")
+        generator = rng(generator)
+        if replacement:
+            # inverse CDF: the category whose interval of [0, 1) holds a uniform draw; the last
+            # bound is set to 1 exactly, so rounding never sends a draw past the end
+            cdf = np.cumsum(weights, axis=1) / total
+            cdf[:, -1] = 1.0
+            u = generator.random((len(weights), num_samples))
+            out = np.stack([np.searchsorted(c, row, side="right") for c, row in zip(cdf, u)])
+        else:
+            # an exponential race, as PyTorch draws: category i arrives at time E_i / w_i; the
+            # first num_samples to arrive, in order, are a draw without replacement
+            with np.errstate(divide="ignore"):
+                keys = weights / generator.exponential(size=weights.shape)
+            out = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+        return Tensor._wrap(out.reshape(self.shape[:-1] + (num_samples,)).astype(np.int64))
 
     def new_zeros(self, *size):
         return Tensor._wrap(np.zeros(_shape_args(size), self._data.dtype))

@@ -1,0 +1,96 @@
+"""The names a PyTorch script reaches for around the tensors: ``backends``, ``cuda``, ``utils``,
+threads, print options, ``finfo``/``iinfo``."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import convlab
+
+
+def test_backend_switches_take_what_a_script_sets():
+    import convlab.backends.cudnn as cudnn  # the idiom of many training scripts
+
+    assert cudnn is convlab.backends.cudnn
+    assert not cudnn.is_available() and cudnn.version() is None
+    assert cudnn.enabled and not cudnn.benchmark and not cudnn.deterministic
+    try:
+        convlab.backends.cudnn.benchmark = True
+        assert cudnn.benchmark
+    finally:
+        cudnn.benchmark = False
+    assert not convlab.backends.mps.is_available() and not convlab.backends.mps.is_built()
+    assert convlab.backends.cuda.matmul.allow_tf32 is False
+    assert not convlab.cuda.is_available()
+
+
+def test_utils_loads_on_first_use_and_the_core_leaves_data_alone():
+    code = ("import sys, convlab as torch\n"
+            "assert 'convlab.data' not in sys.modules\n"
+            "assert torch.utils.data.DataLoader is __import__('convlab.data').data.DataLoader\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    with pytest.raises(AttributeError, match="module 'convlab' has no attribute 'nothing'"):
+        convlab.nothing  # noqa: B018
+
+
+def test_set_num_threads_records_the_number_and_limits_numpys_blas():
+    before = convlab.get_num_threads()
+    try:
+        convlab.set_num_threads(1)
+        assert convlab.get_num_threads() == 1
+        threadpoolctl = pytest.importorskip("threadpoolctl")
+        blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+        assert all(i["num_threads"] == 1 for i in blas)
+    finally:
+        convlab.set_num_threads(before)
+    with pytest.raises(RuntimeError, match="set_num_threads expects a positive integer"):
+        convlab.set_num_threads(0)
+    with pytest.raises(RuntimeError, match="set_num_threads expects an int, but got float"):
+        convlab.set_num_threads(1.5)
+
+
+def test_set_printoptions_is_the_printing_modules():
+    try:
+        convlab.set_printoptions(precision=2)
+        assert repr(convlab.tensor([1.23456])) == "tensor([1.23])"
+    finally:
+        convlab.set_printoptions(profile="default")
+    assert repr(convlab.tensor([1.23456])) == "tensor([1.2346])"
+
+
+def test_is_floating_point():
+    assert convlab.is_floating_point(convlab.ones(2, dtype=convlab.float16))
+    assert not convlab.is_floating_point(convlab.ones(2, dtype=convlab.long))
+
+
+@pytest.mark.parametrize("name", ["float16", "float32", "float64"])
+def test_finfo_matches_torch(name):
+    torch = pytest.importorskip("torch")
+    ours, theirs = convlab.finfo(getattr(convlab, name)), torch.finfo(getattr(torch, name))
+    for attribute in ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution",
+                      "dtype"):
+        assert getattr(ours, attribute) == getattr(theirs, attribute), attribute
+    assert repr(ours) == repr(theirs)
+
+
+@pytest.mark.parametrize("name", ["uint8", "int8", "int16", "int32", "int64"])
+def test_iinfo_matches_torch(name):
+    torch = pytest.importorskip("torch")
+    ours, theirs = convlab.iinfo(getattr(convlab, name)), torch.iinfo(getattr(torch, name))
+    for attribute in ("bits", "max", "min", "dtype"):
+        assert getattr(ours, attribute) == getattr(theirs, attribute), attribute
+    assert repr(ours) == repr(theirs)
+
+
+def test_finfo_and_iinfo_without_torch():
+    assert convlab.finfo() == convlab.finfo(convlab.float32)  # the default dtype
+    assert convlab.finfo(convlab.float64).eps == np.finfo(np.float64).eps
+    assert convlab.iinfo(convlab.int32).max == 2**31 - 1
+    with pytest.raises(TypeError, match="finfo\\(\\) requires a floating point input type"):
+        convlab.finfo(convlab.int64)
+    with pytest.raises(TypeError, match="iinfo\\(\\) requires an integer input type"):
+        convlab.iinfo(convlab.float32)
+    with pytest.raises(TypeError, match="convlab.bool is not supported by convlab.iinfo"):
+        convlab.iinfo(convlab.bool)
