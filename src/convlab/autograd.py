@@ -161,16 +161,21 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 
 
 class RemovableHandle:
-    """Returned by ``register_hook``: ``handle.remove()`` unregisters the hook."""
+    """Returned by ``register_hook`` and the module hook methods: ``handle.remove()``
+    unregisters the hook. ``extra`` is a set of ids that marks hooks with an option (a module's
+    hooks that take keyword arguments); the id leaves it too."""
 
     _next_id = itertools.count()
 
-    def __init__(self, hooks: dict):
+    def __init__(self, hooks: dict, extra: set | None = None):
         self.id = next(RemovableHandle._next_id)
         self._hooks = hooks
+        self._extra = extra
 
     def remove(self) -> None:
         self._hooks.pop(self.id, None)
+        if self._extra is not None:
+            self._extra.discard(self.id)
 
     def __enter__(self) -> "RemovableHandle":
         return self

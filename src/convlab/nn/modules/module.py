@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 import numpy as np
 
 from ... import _dtype
-from ...autograd import Function, is_grad_enabled, no_grad
+from ...autograd import Function, RemovableHandle, is_grad_enabled, no_grad
 from ...tensor import Tensor, device
 from ..parameter import Parameter, is_lazy
 
@@ -54,26 +54,6 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
         return super().__repr__()
 
     __str__ = __repr__
-
-
-class RemovableHandle:
-    """Returned by ``register_forward_hook``; ``handle.remove()`` unregisters the hook."""
-
-    _next_id = itertools.count()
-
-    def __init__(self, hooks: dict, extra: set):
-        self.id = next(RemovableHandle._next_id)
-        self._hooks, self._extra = hooks, extra
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
-        self._extra.discard(self.id)
-
-    def __enter__(self) -> "RemovableHandle":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
 
 
 class _HookTap(Function):
