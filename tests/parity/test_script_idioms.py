@@ -131,9 +131,6 @@ def run(lib, tmp_path, initial):
 
 
 def test_a_course_script_gives_the_same_numbers_with_torch_spelled_convlab(tmp_path):
-    import convlab.cuda  # noqa: F401  (until convlab/__init__.py imports these)
-    import convlab.utils  # noqa: F401
-
     torch.manual_seed(0)
     initial = {k: v.numpy() for k, v in torch.nn.Sequential(
         torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.Linear(64, 3)).state_dict().items()}
