@@ -35,10 +35,20 @@ def _threads(args) -> None:
     from .timing import use_cpu_time
 
     if args.one_core:
+        import convlab.engine
+
         args.threads = 1
         threadpool_limits(1)
+        parallel = getattr(convlab.engine, "parallel", None)  # None in a convlab before it
+        if parallel is not None:
+            parallel.WORKERS = 1  # convlab's chunks one after the other, on this thread
         use_cpu_time()
     torch.set_num_threads(args.threads)
+
+
+def _command() -> str:
+    """The command line that made a table, as it was typed (less the interpreter's path)."""
+    return "python -m benchmarks " + " ".join(sys.argv[1:])
 
 
 def _conv(args) -> None:
@@ -74,12 +84,12 @@ def _conv(args) -> None:
     settings = (f"float32, median of {args.repeats} interleaved repeats of at least "
                 f"{args.min_time:g} s each; peak memory: growth of the resident set during one "
                 f"forward+backward in a fresh process; load average at the end: {load_average()}")
-    body = "\n".join(["## Convolution and pooling, convlab / PyTorch", "",
-                      "`python -m benchmarks conv`", "", *[f"- {line}" for line in env], "",
+    title = args.title or "Convolution and pooling, convlab / PyTorch"
+    body = "\n".join([f"## {title}", "", f"`{_command()}`", "", *[f"- {line}" for line in env], "",
                       conv_tables(rows, memory, diffs, settings)])
     print(body)
     if args.write:
-        write_section("conv", body)
+        write_section(args.section or "conv", body)
 
 
 def _train(args) -> None:
@@ -90,12 +100,12 @@ def _train(args) -> None:
     env = environment()
     print("\n".join(env), flush=True)
     runs = compare(args.epochs, args.repeats)
-    body = "\n".join(["## The digits CNN, trained in both libraries", "",
-                      "`python -m benchmarks train`", "", *[f"- {line}" for line in env], "",
+    title = args.title or "The digits CNN, trained in both libraries"
+    body = "\n".join([f"## {title}", "", f"`{_command()}`", "", *[f"- {line}" for line in env], "",
                       train_table(runs, args.epochs)])
     print(body)
     if args.write:
-        write_section("train", body)
+        write_section(args.section or "train", body)
 
 
 def main(argv=None) -> None:
@@ -116,10 +126,13 @@ def main(argv=None) -> None:
     for p in (conv, train):
         p.add_argument("--threads", type=int, default=2, help="PyTorch threads")
         p.add_argument("--one-core", action="store_true",
-                       help="one thread in both libraries, timed by CPU time (insensitive to "
-                            "other processes' load; for development, not for BENCHMARKS.md)")
+                       help="one thread in both libraries, timed by CPU time: insensitive to "
+                            "other processes' load, it compares the algorithms")
         p.add_argument("--no-write", dest="write", action="store_false",
                        help="print only; leave BENCHMARKS.md alone")
+        p.add_argument("--title", help="the section's heading")
+        p.add_argument("--section", help="the section of BENCHMARKS.md to (re)write "
+                                         "(default: the command's name)")
     memory = sub.add_parser("_memory", help=argparse.SUPPRESS)
     memory.add_argument("case")
     memory.add_argument("library", choices=("convlab", "torch"))

@@ -47,6 +47,15 @@ def _commit() -> str:
     return head + (" + uncommitted changes in src/" if dirty else "")
 
 
+def _convlab_source() -> str:
+    """The commit of this checkout, or where convlab was imported from when it is another
+    tree (``PYTHONPATH=/tmp/old/src`` for a before-and-after table)."""
+    import convlab
+
+    src = Path(convlab.__file__).resolve().parent.parent
+    return f"commit {_commit()}" if src == ROOT / "src" else f"imported from {src}"
+
+
 def environment() -> list[str]:
     """One line each: machine, NumPy's BLAS (the kernel that ran), PyTorch, the BLAS variables."""
     import numpy as np
@@ -59,7 +68,7 @@ def environment() -> list[str]:
     unset = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v not in os.environ]
     return [
         f"machine: {_cpu()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        f"convlab: commit {_commit()}, NumPy {np.__version__}, BLAS: {'; '.join(blas)}",
+        f"convlab: {_convlab_source()}, NumPy {np.__version__}, BLAS: {'; '.join(blas)}",
         f"PyTorch {torch.__version__}: {torch.get_num_threads()} threads, oneDNN "
         f"{'on' if torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled else 'off'}, "
         f"CPU capability {torch.backends.cpu.get_cpu_capability()}",

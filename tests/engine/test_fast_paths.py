@@ -163,3 +163,27 @@ def test_supports():
     assert depthwise.supports(conv_geometry("c", 2, (1, 4, 8, 8), (8, 1, 3, 3), groups=4))
     assert not pointwise.supports(g3)
     assert not pointwise.supports(conv_geometry("c", 2, (1, 4, 8, 8), (4, 4, 1, 1), padding=1))
+
+
+@pytest.mark.parametrize("K, S, P, D, ceil", [
+    ((3, 3), (2, 2), (1, 1), (1, 1), False),
+    ((2, 3), (2, 3), (0, 1), (2, 1), True),
+    ((3,), (2,), (1,), (1,), True),
+    ((2, 2, 2), (2, 1, 2), (1, 0, 0), (1, 1, 1), False),
+])
+def test_max_pool_phase_views_equal_strided_views(K, S, P, D, ceil, monkeypatch):
+    """Max pooling reads a strided input through phase copies when it is large; forced on small
+    inputs (NaN, -inf and ties included), both ways give the same maxima and indices."""
+    from convlab.engine import pooling
+
+    rng = np.random.default_rng(4)
+    x = rng.integers(-3, 4, size=(2, 3) + (9, 8, 7)[:len(K)]).astype(np.float64)  # ties
+    x[0, 0].flat[::5] = np.nan
+    x[1, 1] = -np.inf
+    results = []
+    for phases_from in (0, 10 ** 12):
+        monkeypatch.setattr(pooling, "PHASES_FROM", phases_from)
+        results.append(pooling.max_pool(x, K, S, P, D, ceil))
+    (y1, i1), (y2, i2) = results
+    np.testing.assert_array_equal(y1, y2)
+    np.testing.assert_array_equal(i1, i2)

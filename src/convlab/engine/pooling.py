@@ -96,16 +96,20 @@ def _tap_view(xp, taps, O, S, D):
     )]
 
 
+PHASES_FROM = 1 << 20  # bytes of padded input; smaller ones stay in cache, strided views are fine
+
+
 def _tap_views(xp, K, O, S, D):
     """The views of every window tap, in row-major tap order (see :func:`_tap_view`).
 
     With a stride, those views step over elements, which NumPy walks several times slower than
-    adjacent ones. The padded input is then first split into its phases, one contiguous copy
+    adjacent ones once the input is out of cache. A large padded input is then first split
+    into its phases, one contiguous copy
     per residue of the position modulo the stride: tap ``m`` reads positions ``m*d + j*s``, that
     is element ``j + (m*d)//s`` of phase ``(m*d) % s``, a view with unit steps.
     """
     taps = list(itertools.product(*map(range, K)))
-    if all(s == 1 for s in S):
+    if all(s == 1 for s in S) or xp.nbytes < PHASES_FROM:
         return [_tap_view(xp, m, O, S, D) for m in taps]
     phases = {}
     views = []
