@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import sys
 
 THROTTLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -48,7 +49,7 @@ def _threads(args) -> None:
 
 def _command() -> str:
     """The command line that made a table, as it was typed (less the interpreter's path)."""
-    return "python -m benchmarks " + " ".join(sys.argv[1:])
+    return "python -m benchmarks " + shlex.join(sys.argv[1:])
 
 
 def _conv(args) -> None:

@@ -19,6 +19,12 @@ from collections.abc import Callable
 
 __all__ = ["calls_per_sample", "interleaved", "peak_memory", "use_cpu_time"]
 
+# A pause before each sample. After a call, OpenBLAS's worker threads spin for about 0.1 s
+# (2^28 cycles) before they sleep, and OpenMP's a little while: meanwhile they hold a core,
+# and the other library, timed next, would run on one core of two (measured: PyTorch's
+# lenet-c1 forward 0.27 ms, 2.1 ms right after a NumPy matrix product).
+SETTLE = 0.25
+
 # Wall time by default. On one core, CPU time is the better clock on a shared machine: it does
 # not count the time the process waits for a core, so other processes' load drops out.
 _clock = time.perf_counter
@@ -46,6 +52,7 @@ def _seconds(fn: Callable[[], object], calls: int) -> float:
 def calls_per_sample(fn: Callable[[], object], min_time: float) -> int:
     """How many calls make one sample last ``min_time`` seconds (one call warms up first)."""
     fn()
+    time.sleep(SETTLE)
     once = _seconds(fn, 1)
     return max(1, round(min_time / max(once, 1e-9)))
 
@@ -56,13 +63,15 @@ def interleaved(fns: dict[str, Callable[[], object]], repeats: int,
 
     Each callable runs as many calls per sample as make ``min_time`` seconds, so that short
     calls are not all timer overhead; the order of the callables is reversed on every other
-    repeat so that neither always runs in the other's wake.
+    repeat so that neither always runs in the other's wake, and each sample starts after a
+    pause (SETTLE) in which the other's threads go to sleep.
     """
     calls = {name: calls_per_sample(fn, min_time) for name, fn in fns.items()}
     samples: dict[str, list[float]] = {name: [] for name in fns}
     order = list(fns)
     for r in range(repeats):
         for name in (order if r % 2 == 0 else order[::-1]):
+            time.sleep(SETTLE)
             samples[name].append(_seconds(fns[name], calls[name]))
     return {name: statistics.median(times) for name, times in samples.items()}
 
