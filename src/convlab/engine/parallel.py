@@ -64,14 +64,16 @@ def split(N: int, per_sample: int, chunk_bytes: int, min_samples: int = 1) -> li
     return [slice(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
 
 
-def map_chunks(fn: Callable, chunks: Iterable) -> list:
+def map_chunks(fn: Callable, chunks: Iterable, threads: bool = True) -> list:
     """``[fn(c) for c in chunks]``, the calls spread over ``WORKERS`` threads, each with a
     one-thread BLAS and one run of consecutive chunks (one hand-over per thread: with a task
     per chunk, the threads would queue for Python's GIL at every hand-over; measured 1.0x
-    against 1.4x on 2 cores for Winograd). In order; serial when there is one core or one chunk, inside a worker (no
+    against 1.4x on 2 cores for Winograd). ``threads=False`` runs them here, one after the
+    other, each with the BLAS's own threads: for chunks that are mostly one large product. In order; serial when there is one core or one chunk, inside a worker (no
     nesting), or without ``threadpoolctl``."""
     chunks = list(chunks)
-    if WORKERS == 1 or len(chunks) < 2 or threading.current_thread().name.startswith("convlab"):
+    if (not threads or WORKERS == 1 or len(chunks) < 2
+            or threading.current_thread().name.startswith("convlab")):
         return [fn(c) for c in chunks]
     pool, blas = _setup()
     if pool is None:
