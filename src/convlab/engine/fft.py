@@ -60,12 +60,36 @@ def _spectrum(a: np.ndarray, L: tuple[int, ...], offset: tuple[int, ...] = None)
     return np.ascontiguousarray(spec.reshape(a.shape[:2] + (-1,)).transpose(2, 0, 1))
 
 
+def _kernel_spectrum(a: np.ndarray, L: tuple[int, ...]) -> np.ndarray:
+    """:func:`_spectrum` of a kernel much smaller than ``L``, one axis at a time: the first
+    transform runs over the kernel's own rows only, not over the zero rows that ``rfftn``
+    would pad in first (the 15x15 kernels of a 144x144 transform: half the work)."""
+    a = scipy.fft.rfft(a, n=L[-1], axis=-1, workers=WORKERS)
+    for axis in range(-2, -len(L) - 1, -1):
+        a = scipy.fft.fft(a, n=L[axis], axis=axis, workers=WORKERS)
+    return np.ascontiguousarray(a.reshape(a.shape[:2] + (-1,)).transpose(2, 0, 1))  # (F, B, C)
+
+
+def _half(spec: np.ndarray, L: tuple[int, ...]) -> np.ndarray:
+    """``(F, B, C) -> (B, C, *L[:-1], L[-1]//2 + 1)``: the spectrum back in its own shape."""
+    half = L[:-1] + (L[-1] // 2 + 1,)
+    return np.ascontiguousarray(spec.transpose(1, 2, 0)).reshape(spec.shape[1:] + half)
+
+
 def _spatial(spec: np.ndarray, L: tuple[int, ...]) -> np.ndarray:
     """The inverse of :func:`_spectrum`: ``(F, B, C) -> (B, C, *L)``, real."""
-    nd = len(L)
-    half = L[:-1] + (L[-1] // 2 + 1,)
-    spec = np.ascontiguousarray(spec.transpose(1, 2, 0)).reshape(spec.shape[1:] + half)
-    return scipy.fft.irfftn(spec, s=L, axes=_axes(nd), workers=WORKERS)
+    return scipy.fft.irfftn(_half(spec, L), s=L, axes=_axes(len(L)), workers=WORKERS)
+
+
+def _first(spec: np.ndarray, L: tuple[int, ...], n: tuple[int, ...]) -> np.ndarray:
+    """The first ``n`` values per axis of :func:`_spatial`, ``(B, C, *n)``, one axis at a
+    time, each inverse transform keeping ``n`` of its ``L`` outputs before the next runs
+    (the weight gradient needs the kernel's taps, not the whole plane)."""
+    a = _half(spec, L)
+    for axis in range(-len(L), -1):
+        a = scipy.fft.ifft(a, axis=axis, workers=WORKERS)[(..., slice(0, n[axis]),
+                                                           *(slice(None),) * (-axis - 1))]
+    return scipy.fft.irfft(a, n=L[-1], axis=-1, workers=WORKERS)[..., :n[-1]]
 
 
 def _dilated(w: np.ndarray, dilation: tuple[int, ...]) -> np.ndarray:
@@ -86,7 +110,7 @@ def _per_group(spec: np.ndarray, groups: int) -> np.ndarray:
 
 def _weight_spectrum(w: np.ndarray, G: ConvGeometry, L: tuple[int, ...]) -> np.ndarray:
     """The spectrum of the dilated kernel, ``(F, g, K/g, C/g)`` (``K`` is group-major)."""
-    W = _spectrum(_dilated(w, G.dilation), L)  # (F, K, C/g)
+    W = _kernel_spectrum(_dilated(w, G.dilation), L)  # (F, K, C/g)
     F, K, C_g = W.shape
     return W.reshape(F, G.groups, K // G.groups, C_g)
 
@@ -127,6 +151,6 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
     Gy = _per_group(_spectrum(gy, L).conj(), G.groups)  # (F, g, N, K/g)
     Gw = np.matmul(Gy.transpose(0, 1, 3, 2), X)  # (F, g, K/g, C/g)
     F, g, K_g, C_g = Gw.shape
-    gw = _spatial(Gw.reshape(F, g * K_g, C_g), L)  # (K, C/g, *L)
-    taps = tuple(slice(0, d * (k - 1) + 1, d) for k, d in zip(G.kernel_size, G.dilation))
+    gw = _first(Gw.reshape(F, g * K_g, C_g), L, G.kernel_extent)  # (K, C/g, *k_eff)
+    taps = tuple(slice(None, None, d) for d in G.dilation)
     return np.ascontiguousarray(gw[(..., *taps)])
