@@ -20,18 +20,14 @@ FFT, about ``log2(P)`` float rounding steps relative to the largest values.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import scipy.fft
 
+from . import parallel
 from .geometry import ConvGeometry
 from .im2col import add_bias
 
 __all__ = ["supports", "transform_length", "conv_forward", "conv_input_grad", "conv_weight_grad"]
-
-WORKERS = os.cpu_count() or 1
-
 
 def supports(G: ConvGeometry) -> bool:
     """The FFT computes every output position; strided convolutions would throw most away."""
@@ -56,7 +52,7 @@ def _spectrum(a: np.ndarray, L: tuple[int, ...], offset: tuple[int, ...] = None)
         padded = np.zeros(a.shape[:2] + L, dtype=a.dtype)
         padded[(..., *(slice(o, o + n) for o, n in zip(offset, a.shape[2:])))] = a
         a = padded
-    spec = scipy.fft.rfftn(a, s=L, axes=_axes(nd), workers=WORKERS)  # (B, C, *F)
+    spec = scipy.fft.rfftn(a, s=L, axes=_axes(nd), workers=parallel.WORKERS)  # (B, C, *F)
     return np.ascontiguousarray(spec.reshape(a.shape[:2] + (-1,)).transpose(2, 0, 1))
 
 
@@ -64,9 +60,9 @@ def _kernel_spectrum(a: np.ndarray, L: tuple[int, ...]) -> np.ndarray:
     """:func:`_spectrum` of a kernel much smaller than ``L``, one axis at a time: the first
     transform runs over the kernel's own rows only, not over the zero rows that ``rfftn``
     would pad in first (the 15x15 kernels of a 144x144 transform: half the work)."""
-    a = scipy.fft.rfft(a, n=L[-1], axis=-1, workers=WORKERS)
+    a = scipy.fft.rfft(a, n=L[-1], axis=-1, workers=parallel.WORKERS)
     for axis in range(-2, -len(L) - 1, -1):
-        a = scipy.fft.fft(a, n=L[axis], axis=axis, workers=WORKERS)
+        a = scipy.fft.fft(a, n=L[axis], axis=axis, workers=parallel.WORKERS)
     return np.ascontiguousarray(a.reshape(a.shape[:2] + (-1,)).transpose(2, 0, 1))  # (F, B, C)
 
 
@@ -78,7 +74,7 @@ def _half(spec: np.ndarray, L: tuple[int, ...]) -> np.ndarray:
 
 def _spatial(spec: np.ndarray, L: tuple[int, ...]) -> np.ndarray:
     """The inverse of :func:`_spectrum`: ``(F, B, C) -> (B, C, *L)``, real."""
-    return scipy.fft.irfftn(_half(spec, L), s=L, axes=_axes(len(L)), workers=WORKERS)
+    return scipy.fft.irfftn(_half(spec, L), s=L, axes=_axes(len(L)), workers=parallel.WORKERS)
 
 
 def _first(spec: np.ndarray, L: tuple[int, ...], n: tuple[int, ...]) -> np.ndarray:
@@ -87,9 +83,9 @@ def _first(spec: np.ndarray, L: tuple[int, ...], n: tuple[int, ...]) -> np.ndarr
     (the weight gradient needs the kernel's taps, not the whole plane)."""
     a = _half(spec, L)
     for axis in range(-len(L), -1):
-        a = scipy.fft.ifft(a, axis=axis, workers=WORKERS)[(..., slice(0, n[axis]),
+        a = scipy.fft.ifft(a, axis=axis, workers=parallel.WORKERS)[(..., slice(0, n[axis]),
                                                            *(slice(None),) * (-axis - 1))]
-    return scipy.fft.irfft(a, n=L[-1], axis=-1, workers=WORKERS)[..., :n[-1]]
+    return scipy.fft.irfft(a, n=L[-1], axis=-1, workers=parallel.WORKERS)[..., :n[-1]]
 
 
 def _dilated(w: np.ndarray, dilation: tuple[int, ...]) -> np.ndarray:
