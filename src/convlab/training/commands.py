@@ -10,7 +10,7 @@ from .. import no_grad, tensor
 from ..models import MODELS
 from .datasets import DATASETS, load_datasets
 from .loop import OPTIMIZERS, SCHEDULES, TrainConfig, evaluate, load_checkpoint, model_from_checkpoint, train
-from .report import Reporter, confusion_table
+from .report import Reporter
 
 
 def add_parsers(subparsers) -> None:
@@ -111,4 +111,4 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_parsers", "prepare_image", "confusion_table"]
+__all__ = ["add_parsers", "prepare_image"]
