@@ -35,14 +35,18 @@ def test_utils_loads_on_first_use_and_the_core_leaves_data_alone():
         convlab.nothing  # noqa: B018
 
 
-def test_set_num_threads_records_the_number_and_limits_numpys_blas():
+def test_set_num_threads_sets_the_engines_threads_and_the_blas_runs_one():
+    from convlab.engine import parallel
+
     before = convlab.get_num_threads()
     try:
         convlab.set_num_threads(1)
-        assert convlab.get_num_threads() == 1
+        assert convlab.get_num_threads() == 1 == parallel.WORKERS
         threadpoolctl = pytest.importorskip("threadpoolctl")
-        blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
-        assert all(i["num_threads"] == 1 for i in blas)
+        convlab.nn.functional.conv2d(convlab.ones(1, 1, 3, 3), convlab.ones(1, 1, 2, 2))
+        blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"
+                and "numpy" in i["filepath"]]
+        assert blas and all(i["num_threads"] == 1 for i in blas)
     finally:
         convlab.set_num_threads(before)
     with pytest.raises(RuntimeError, match="set_num_threads expects a positive integer"):

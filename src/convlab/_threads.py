@@ -1,9 +1,8 @@
 """``set_num_threads`` / ``get_num_threads``: how many threads a matrix product may use.
 
-convlab's products run in NumPy's BLAS and in the engine's chunk threads
-(``engine/parallel.py``). ``set_num_threads(n)`` records ``n``, gives the engine ``n`` chunk
-threads, and limits the BLAS to ``n`` threads through ``threadpoolctl`` (a dependency; without
-it NumPy offers no way to change its BLAS threads once loaded).
+convlab runs its work in the engine's chunk threads (``engine/parallel.py``), each calling
+NumPy's BLAS with one thread (the engine holds the BLAS there, through ``threadpoolctl``).
+``set_num_threads(n)`` records ``n`` and gives the engine ``n`` chunk threads.
 """
 
 from __future__ import annotations
@@ -18,19 +17,14 @@ _num_threads = [os.cpu_count() or 1]
 
 
 def set_num_threads(num: int) -> None:
-    """Use at most ``num`` threads: the engine's chunk threads and NumPy's BLAS (through
-    ``threadpoolctl``)."""
+    """Use at most ``num`` threads: the engine's chunk threads (the BLAS runs one thread in
+    each)."""
     if isinstance(num, bool) or not isinstance(num, int):
         raise RuntimeError(f"set_num_threads expects an int, but got {type(num).__name__}")
     if num < 1:
         raise RuntimeError(f"set_num_threads expects a positive integer, got {num}")
     _num_threads[0] = num
     parallel.WORKERS = num
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
-    threadpool_limits(limits=num, user_api="blas")
 
 
 def get_num_threads() -> int:

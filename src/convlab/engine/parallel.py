@@ -1,18 +1,18 @@
-"""The chunks of a batch on all cores at once.
+"""The chunks of a batch on all cores at once, with a one-thread BLAS.
 
 The algorithms cut the batch into chunks that fit in cache; the chunks are independent, so they
-can run side by side. NumPy lets go of Python's GIL inside its loops and inside the BLAS, so
-plain threads run them in parallel, copies and transforms included, which on their own use one
-core.
+can run side by side. NumPy lets go of Python's GIL inside its loops and inside the BLAS (and
+the compiled kernels of :mod:`.jit` let go of it too), so plain threads run them in parallel,
+copies and transforms included, which on their own use one core.
 
-Each chunk then calls a single-threaded BLAS: two levels of threads would fight over the cores.
-This is a bet on a busy machine, measured on 2 shared cores (Winograd res-3x3 forward): a
-multithreaded BLAS splits every small matrix product between its threads, which wait for each
-other at its end, so when another process holds a core every product waits for it (130-380 ms
-with a 2-thread BLAS at load 2-3, against 42-84 ms with two chunk threads and PyTorch at
-35-73 ms); on a quiet machine the 2-thread BLAS alone is faster (41 ms, against 54 ms with two
-chunk threads, which share memory bandwidth and Python's GIL). ``WORKERS = 1`` turns the
-threads off.
+convlab holds NumPy's BLAS to one thread, from the engine's first parallel call on, and runs
+its own threads instead (``WORKERS``, set by ``convlab.set_num_threads``). Two levels of
+threads would fight over the cores, and a multithreaded OpenBLAS does worse: after each product
+its threads keep spinning for a while, waiting for the next one, and so take a core away from
+the chunk threads that come next (measured on 2 cores, Winograd res-3x3 forward: 55 ms when
+every call switched the BLAS between 2 threads and 1, 31 ms with the BLAS held at 1 thread).
+Large single products are split by rows between the threads (:func:`matmul`). ``WORKERS = 1``
+turns the threads off.
 """
 
 from __future__ import annotations
@@ -22,31 +22,42 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["WORKERS", "split", "map_chunks"]
+import numpy as np
+
+__all__ = ["WORKERS", "split", "map_chunks", "matmul"]
 
 WORKERS = os.cpu_count() or 1
 # Below this much work per chunk, handing chunks to threads costs more than it saves.
 MIN_CHUNK_BYTES = 1 << 20
+# Below this many multiply-adds a product runs on one thread.
+MIN_PRODUCT = 1 << 22
 
 _pool: ThreadPoolExecutor | None = None
-_blas = None
 _lock = threading.Lock()
 
 
-def _setup():
-    """The thread pool and the BLAS controller, made on first use (``threadpoolctl`` inspects
-    the libraries loaded at that time); no pool without ``threadpoolctl``, which alone can
-    hold the BLAS to one thread."""
-    global _pool, _blas
+def _setup() -> ThreadPoolExecutor | None:
+    """The thread pool, made on first use, when the BLAS is also held to one thread
+    (``threadpoolctl`` sees the BLAS libraries loaded at that time). No pool without
+    ``threadpoolctl``, which alone can hold the BLAS to one thread."""
+    global _pool
     with _lock:
         if _pool is None:
             try:
                 from threadpoolctl import ThreadpoolController
             except ImportError:
-                return None, None
-            _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="convlab")
-            _blas = ThreadpoolController()
-    return _pool, _blas
+                return None
+            ThreadpoolController().limit(limits=1, user_api="blas")  # for good, not a block
+            _pool = ThreadPoolExecutor(max(WORKERS, os.cpu_count() or 1),
+                                       thread_name_prefix="convlab")
+    return _pool
+
+
+def _serial(n_chunks: int) -> bool:
+    """Run here, one chunk after the other: one worker, one chunk, or already inside a worker
+    (no nesting)."""
+    return (WORKERS == 1 or n_chunks < 2
+            or threading.current_thread().name.startswith("convlab"))
 
 
 def split(N: int, per_sample: int, chunk_bytes: int, min_samples: int = 1) -> list[slice]:
@@ -65,20 +76,31 @@ def split(N: int, per_sample: int, chunk_bytes: int, min_samples: int = 1) -> li
 
 
 def map_chunks(fn: Callable, chunks: Iterable, threads: bool = True) -> list:
-    """``[fn(c) for c in chunks]``, the calls spread over ``WORKERS`` threads, each with a
-    one-thread BLAS and one run of consecutive chunks (one hand-over per thread: with a task
-    per chunk, the threads would queue for Python's GIL at every hand-over; measured 1.0x
-    against 1.4x on 2 cores for Winograd). ``threads=False`` runs them here, one after the
-    other, each with the BLAS's own threads: for chunks that are mostly one large product. In order; serial when there is one core or one chunk, inside a worker (no
-    nesting), or without ``threadpoolctl``."""
+    """``[fn(c) for c in chunks]``, in order, the calls spread over ``WORKERS`` threads, each
+    taking one run of consecutive chunks (one hand-over per thread: with a task per chunk, the
+    threads would queue for Python's GIL at every hand-over; measured 1.0x against 1.4x on 2
+    cores for Winograd). ``threads=False``, or :func:`_serial`, runs them here."""
     chunks = list(chunks)
-    if (not threads or WORKERS == 1 or len(chunks) < 2
-            or threading.current_thread().name.startswith("convlab")):
-        return [fn(c) for c in chunks]
-    pool, blas = _setup()
-    if pool is None:
+    pool = _setup()  # also holds the BLAS to one thread, for the serial calls too
+    if pool is None or not threads or _serial(len(chunks)):
         return [fn(c) for c in chunks]
     share = -(-len(chunks) // WORKERS)  # each worker takes a run of chunks, in order
     runs = [chunks[i:i + share] for i in range(0, len(chunks), share)]
-    with blas.limit(limits=1, user_api="blas"):
-        return [r for run in pool.map(lambda run: [fn(c) for c in run], runs) for r in run]
+    return [r for run in pool.map(lambda run: [fn(c) for c in run], runs) for r in run]
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``np.matmul(a, b, out=out)``, the rows of the result (``a``'s second-to-last axis)
+    split between the threads when the product is large enough to pay for them."""
+    if out is None:
+        out = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]),
+                       dtype=np.result_type(a, b))
+    _setup()
+    M = a.shape[-2]
+    work = out.size * a.shape[-1]
+    if work < MIN_PRODUCT or M < 2 * WORKERS:
+        return np.matmul(a, b, out=out)
+    step = -(-M // WORKERS)
+    rows = [slice(i, min(M, i + step)) for i in range(0, M, step)]
+    map_chunks(lambda r: np.matmul(a[..., r, :], b, out=out[..., r, :]), rows)
+    return out
