@@ -8,6 +8,7 @@ command restarts itself without them before anything imports NumPy (DESIGN.md, P
     python -m benchmarks conv --cases res-3x3 large-k --no-write
     python -m benchmarks conv --algorithm im2col    # convlab with one algorithm wherever it applies
     python -m benchmarks conv --one-core --no-write # one thread each, CPU time: for development
+    python -m benchmarks conv --no-jit              # convlab's NumPy paths, no compiled kernels
     python -m benchmarks train                      # the digits CNN in both libraries
 """
 
@@ -35,6 +36,11 @@ def _threads(args) -> None:
 
     from .timing import use_cpu_time
 
+    if args.no_jit:  # also for the memory-measuring child processes
+        from convlab.engine import jit
+
+        os.environ["CONVLAB_JIT"] = "0"
+        jit.ENABLED = False
     if args.one_core:
         import convlab.engine
 
@@ -126,6 +132,8 @@ def main(argv=None) -> None:
     train.add_argument("--repeats", type=int, default=3)
     for p in (conv, train):
         p.add_argument("--threads", type=int, default=2, help="PyTorch threads")
+        p.add_argument("--no-jit", action="store_true",
+                       help="convlab without its compiled (numba) kernels: the NumPy paths")
         p.add_argument("--one-core", action="store_true",
                        help="one thread in both libraries, timed by CPU time: insensitive to "
                             "other processes' load, it compares the algorithms")

@@ -56,19 +56,34 @@ def _convlab_source() -> str:
     return f"commit {_commit()}" if src == ROOT / "src" else f"imported from {src}"
 
 
+def _jit_state(jit) -> str:
+    """The numba version, or why the compiled kernels are off."""
+    if jit.ENABLED:
+        from importlib.metadata import version
+
+        return f"numba {version('numba')}"
+    return "off (CONVLAB_JIT=0 or numba not installed): the NumPy paths"
+
+
 def environment() -> list[str]:
     """One line each: machine, NumPy's BLAS (the kernel that ran), PyTorch, the BLAS variables."""
     import numpy as np
     import torch
     from threadpoolctl import threadpool_info
 
+    from convlab.engine import jit, parallel
+
+    parallel.map_chunks(len, [()])  # the engine's first call holds the BLAS to one thread
+
     blas = [f"{Path(i['filepath']).parent.name}: {i['internal_api']} {i.get('version', '')} "
-            f"kernel {i.get('architecture', '?')}, {i['num_threads']} threads"
+            f"kernel {i.get('architecture', '?')}, {i['num_threads']} thread"
+            f"{'s' if i['num_threads'] != 1 else ''}"
             for i in threadpool_info() if i["user_api"] == "blas" and "torch" not in i["filepath"]]
     unset = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v not in os.environ]
     return [
         f"machine: {_cpu()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         f"convlab: {_convlab_source()}, NumPy {np.__version__}, BLAS: {'; '.join(blas)}",
+        f"convlab threads: {parallel.WORKERS}; compiled kernels: {_jit_state(jit)}",
         f"PyTorch {torch.__version__}: {torch.get_num_threads()} threads, oneDNN "
         f"{'on' if torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled else 'off'}, "
         f"CPU capability {torch.backends.cpu.get_cpu_capability()}",
