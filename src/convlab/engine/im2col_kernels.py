@@ -1,0 +1,112 @@
+"""im2col and col2im as compiled loops (:mod:`.jit`): one pass, straight from the unpadded input.
+
+NumPy builds the columns in two passes: a zero-padded copy of the input, then one strided slice
+copy per kernel tap, each a separate trip through memory (and col2im the same in reverse: a
+padded gradient, an addition per tap, then the crop). The loops here read the input where it
+is and write every column entry once; a window position that falls into the padding is written
+as a zero, and in col2im it is simply skipped. Every spatial case runs as 3-D: a 1-D or 2-D
+array is viewed with leading axes of length 1 (:func:`as_3d`), whose loops run once.
+
+Along the innermost output axis the positions that read the input form one run
+``[lo, hi)`` (:func:`_inside`), so that loop has no test per element and compiles to a
+vector copy (an addition for col2im); the positions before and after it are the padding.
+
+Measured on one core (float32, 16 samples): res-stride2's columns (``x16x64x56x56``, 3x3,
+stride 2) 7.6 ms with NumPy, 2.2 ms compiled; its col2im 10.5 ms against 2.6 ms.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import jit
+from .geometry import ConvGeometry
+
+U = np.uint64
+
+__all__ = ["as_3d", "geometry_3d", "im2col", "col2im"]
+
+
+def as_3d(a: np.ndarray, nd: int) -> np.ndarray:
+    """``(n, C, *S)`` with ``nd`` spatial axes viewed as ``(n, C, D, H, W)``: leading axes
+    of length 1 added."""
+    return a.reshape(a.shape[:2] + (1,) * (3 - nd) + a.shape[2:])
+
+
+def geometry_3d(G: ConvGeometry) -> tuple[tuple[int, int, int], ...]:
+    """``(kernel, stride, padding in front, dilation, output size)``, each as three numbers
+    (the axes :func:`as_3d` adds have one tap, stride 1, no padding, one output)."""
+    lead = 3 - G.nd
+    return ((1,) * lead + G.kernel_size, (1,) * lead + G.stride, (0,) * lead + G.pad_lo,
+            (1,) * lead + G.dilation, (1,) * lead + G.out_size)
+
+
+@jit.kernel
+def _inside(n_out, n_in, start, step):
+    """The outputs ``o`` in ``[lo, hi)`` whose input position ``start + o*step`` lies in
+    ``[0, n_in)``; the others read padding."""
+    lo = 0
+    if start < 0:
+        lo = (-start + step - 1) // step  # first o with start + o*step >= 0
+    hi = 0
+    if n_in > start:
+        hi = (n_in - start + step - 1) // step  # first o with start + o*step >= n_in
+    hi = min(hi, n_out)
+    return lo, max(lo, hi)
+
+
+@jit.kernel
+def im2col(x, cols, kernel, stride, pad, dilation):
+    """``cols[n, c, kd, kh, kw, od, oh, ow] = x[n, c, od*s + kd*d - p, ...]``, zero where that
+    position lies in the padding. ``x (n, C, D, H, W)``, ``cols (n, C, KD, KH, KW, OD, OH, OW)``."""
+    N, C, D, H, W = x.shape
+    OD, OH, OW = cols.shape[5:]
+    for n in range(N):
+        for c in range(C):
+            for kd in range(kernel[0]):
+                for kh in range(kernel[1]):
+                    for kw in range(kernel[2]):
+                        start_w = kw * dilation[2] - pad[2]
+                        lo, hi = _inside(OW, W, start_w, stride[2])
+                        for od in range(OD):
+                            i_d = od * stride[0] + kd * dilation[0] - pad[0]
+                            for oh in range(OH):
+                                i_h = oh * stride[1] + kh * dilation[1] - pad[1]
+                                row = cols[n, c, kd, kh, kw, od, oh]
+                                if i_d < 0 or i_d >= D or i_h < 0 or i_h >= H:
+                                    row[:] = 0
+                                    continue
+                                src = x[n, c, i_d, i_h]
+                                row[:lo] = 0
+                                for ow in range(lo, hi):
+                                    row[U(ow)] = src[U(start_w + ow * stride[2])]
+                                row[hi:] = 0
+
+
+@jit.kernel
+def col2im(cols, gx, kernel, stride, pad, dilation):
+    """The adjoint of :func:`im2col`: ``gx[n, c, od*s + kd*d - p, ...] += cols[n, c, kd, ...,
+    od, ...]`` over every tap and output position, padding skipped. ``gx (n, C, D, H, W)``
+    is overwritten."""
+    N, C, D, H, W = gx.shape
+    OD, OH, OW = cols.shape[5:]
+    for n in range(N):
+        for c in range(C):
+            gx[n, c] = 0
+            for kd in range(kernel[0]):
+                for kh in range(kernel[1]):
+                    for kw in range(kernel[2]):
+                        start_w = kw * dilation[2] - pad[2]
+                        lo, hi = _inside(OW, W, start_w, stride[2])
+                        for od in range(OD):
+                            i_d = od * stride[0] + kd * dilation[0] - pad[0]
+                            if i_d < 0 or i_d >= D:
+                                continue
+                            for oh in range(OH):
+                                i_h = oh * stride[1] + kh * dilation[1] - pad[1]
+                                if i_h < 0 or i_h >= H:
+                                    continue
+                                row = cols[n, c, kd, kh, kw, od, oh]
+                                dst = gx[n, c, i_d, i_h]
+                                for ow in range(lo, hi):
+                                    dst[U(start_w + ow * stride[2])] += row[U(ow)]

@@ -1,0 +1,92 @@
+"""im2col's compiled loops (engine/im2col_kernels.py) equal its NumPy path, and both equal the
+reference convolution; the batch-chunked algorithms run with either."""
+
+import contextlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from convlab.engine import im2col, jit
+from convlab.engine.geometry import conv_geometry
+
+from engine.test_fast_paths import IM2COL, check
+
+PATHS = ["compiled", "numpy"]
+
+
+def _path(name):
+    """A context for the path under test: the compiled loops (skipped without numba) or NumPy."""
+    if name == "compiled":
+        pytest.importorskip("numba")
+        return contextlib.nullcontext()
+    return jit.disabled()
+
+
+@st.composite
+def any_geometry(draw):
+    """Any im2col geometry in 1-3 dims (stride, dilation, uneven padding) and a batch size."""
+    nd = draw(st.integers(1, 3))
+    K = tuple(draw(st.integers(1, 4)) for _ in range(nd))
+    s = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    d = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+    pairs = tuple((draw(st.integers(0, 3)), draw(st.integers(0, 3))) for _ in range(nd))
+    size = tuple(max(1, d_ * (k - 1) + 1 - lo - hi) + draw(st.integers(0, 7 - 2 * nd))
+                 for k, d_, (lo, hi) in zip(K, d, pairs))
+    C, N = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    G = conv_geometry("c", nd, (N, C, *size), (2, C, *K), stride=s, padding=pairs, dilation=d)
+    return G, N
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_compiled_columns_equal_numpy(data):
+    """im2col exactly, col2im to rounding (the two sum the overlaps in different orders)."""
+    pytest.importorskip("numba")
+    G, N = data.draw(any_geometry())
+    rng = np.random.default_rng(0)
+    for dtype in (np.float64, np.float32):
+        x = rng.standard_normal((N, G.in_channels, *G.in_size)).astype(dtype)
+        cols = im2col.im2col(x, G)
+        gcols = rng.standard_normal(cols.shape).astype(dtype)
+        with jit.disabled():
+            np.testing.assert_array_equal(cols, im2col.im2col(x, G))
+            expected = im2col.col2im(gcols, G)
+        got = im2col.col2im(gcols, G)
+        assert cols.dtype == got.dtype == dtype
+        np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                   atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("G", IM2COL, ids=range(len(IM2COL)))
+def test_equals_reference(G, path):
+    with _path(path):
+        check(im2col, G, N=3)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_col2im_is_the_adjoint_of_im2col(path):
+    """<im2col(x), c> = <x, col2im(c)> for every x and c."""
+    G = conv_geometry("c", 2, (2, 3, 9, 8), (4, 3, 3, 2), stride=(2, 3), padding=((2, 0), (1, 3)),
+                      dilation=(2, 1))
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 9, 8))
+    with _path(path):
+        c = rng.standard_normal(im2col.im2col(x, G).shape)
+        np.testing.assert_allclose(np.vdot(im2col.im2col(x, G), c), np.vdot(x, im2col.col2im(c, G)))
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_strided_input_and_nonfinite_values(path):
+    """A non-contiguous input is read where it lies; NaN and infinity propagate as in NumPy."""
+    G = conv_geometry("c", 2, (2, 3, 6, 5), (2, 3, 3, 3), padding=1)
+    x = np.random.default_rng(5).standard_normal((2, 6, 6, 5))[:, ::2]
+    x[0, 1, 2, 3], x[1, 2, 0, 0] = np.nan, np.inf
+    with _path(path):
+        cols = im2col.im2col(x, G)
+        back = im2col.col2im(cols, G)
+    with jit.disabled():
+        np.testing.assert_array_equal(cols, im2col.im2col(np.ascontiguousarray(x), G))
+    assert np.isnan(back[0, 1, 2, 3]) and np.isinf(back[1, 2, 0, 0])
