@@ -15,6 +15,12 @@ and tap ``k`` read flat position ``Σ_a (o_a + k_a d_a) · st_a`` (``st_a`` the 
 axis ``a``), i.e. the output's flat position plus an offset per tap. So the output is computed
 on the padded grid (a few junk columns past each row's end, cut at the end) with 1-D slices,
 which NumPy walks much faster than N-d strided views.
+
+Where numba is there (:mod:`.jit`), compiled loops do the same sums in one pass over each
+channel instead of one pass over the chunk per tap (see "The compiled path" below). Measured
+on one core, float32, case ``depthwise`` (x16x128x28x28, 3x3, padding 1): forward 9.2 ms with
+NumPy, 2.0 ms compiled; input gradient 12 ms and 2.2 ms; weight gradient 3.3 ms and 2.4 ms
+(PyTorch: about 2-3 ms forward, 8-12 ms forward+backward on the same shared machine).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import math
 
 import numpy as np
 
+from . import jit
 from .geometry import ConvGeometry
 from .im2col import add_bias
 from .parallel import map_chunks, split
@@ -101,6 +108,8 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
                  b: np.ndarray | None = None) -> np.ndarray:
     """``y (N, C_out, *O)`` from ``x (N, C_in, *S)`` and ``w (C_out, 1, *K)``, plus ``b (C_out,)``
     where given (chunk by chunk, while the chunk is in cache)."""
+    if jit.active():
+        return _compiled_forward(x, w, G, b)
     N, C = x.shape[:2]
     mult = G.out_channels // C
     wt = _split(w, G)
@@ -136,6 +145,8 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
 
 def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
     """``gx (N, C_in, *S)``: every tap's ``w · gy`` added back into its window, padding cut."""
+    if jit.active():
+        return _compiled_input_grad(gy, w, G)
     N = gy.shape[0]
     C = G.in_channels
     mult = G.out_channels // C
@@ -171,6 +182,8 @@ def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarra
 def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarray:
     """``gw (C_out, 1, *K)``: per tap, ``gy`` dotted with the tap's view of the input over the
     batch and every output position (``np.vecdot`` over the last axis)."""
+    if jit.active():
+        return _compiled_weight_grad(x, gy, G)
     N, C = x.shape[:2]
     mult = G.out_channels // C
     taps = math.prod(G.kernel_size)
@@ -193,3 +206,212 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
         parts = map_chunks(strided, _chunks(N, C * mult * math.prod(G.out_size) * x.itemsize))
     gw = sum(parts, np.zeros((C, mult, taps), dtype=x.dtype))  # (C, mult, taps)
     return gw.reshape(G.out_channels, 1, *G.kernel_size)
+
+
+# --- The compiled path (numba, :mod:`.jit`) -------------------------------------------------
+#
+# Every layout is handled as 3-D, ``(D, H, W)``, with unit axes in front of 1-D and 2-D sizes.
+# One channel of one sample is copied into a zeroed, padded buffer ``(Dp, Hp, Wp)`` (a few KB:
+# it stays in the L1 cache), which is then read flat. The outputs go in *runs*: a run is a set
+# of outputs whose inputs, for every tap, lie ``step`` apart in the flat buffer, from the run's
+# start plus the tap's offset. So one run and one tap make one multiply-add loop over memory
+# read in order, which the compiler turns into vector instructions:
+#
+# - stride 1 on every axis: one run covers the whole output on the padded grid
+#   ``(OD, Hp, Wp)``, as in the NumPy path above; the junk columns past each row's end (and
+#   junk rows past each plane's end) are dropped when the result is copied out;
+# - otherwise: one run per output row ``(od, oh)``, ``OW`` long, ``stride_w`` apart.
+#
+# Measured on one core, depthwise forward (x16x128x28x28, 3x3): one flat run 2.5 ms, a run per
+# row 4.7 ms (28 outputs a loop are too few to keep the vector units busy). The items (one
+# channel of one sample) go in memory order, in all three passes: the weight gradient, first
+# written channel by channel over the batch (no partial sums to add), took 3.4 ms, not 2.4.
+#
+# The loops index views from ``range`` counters only: numba checks ``a[i + offset]`` for a
+# negative index (Python's wrap-around) at every step, which stops vectorization (measured
+# 1.1 against 15 billion multiply-adds a second).
+
+
+def _runs(G: ConvGeometry):
+    """The 3-D layout: padded sizes ``P (Dp, Hp, Wp)``, the flat buffer's length (the grid
+    plus what the last run reads past it), the run starts, the run length and step, the shape
+    ``box`` of the runs side by side (``(OD, Hp, Wp)`` or ``(OD, OH, OW)``), and each tap's flat
+    offset (taps in C order)."""
+    lift = 3 - G.nd
+    P = (1,) * lift + tuple(i + lo + hi for i, (lo, hi) in zip(G.in_size, G.padding))
+    O = (1,) * lift + G.out_size
+    s = (1,) * lift + G.stride
+    d = (1,) * lift + G.dilation
+    st = (P[1] * P[2], P[2], 1)  # flat strides of the padded buffer
+    offsets = np.array([sum(k_a * d_a * st_a for k_a, d_a, st_a in zip((0,) * lift + k, d, st))
+                        for k in np.ndindex(*G.kernel_size)], dtype=np.int64)
+    if all(s_a == 1 for s_a in s):
+        starts, length, step, box = np.zeros(1, dtype=np.int64), O[0] * st[0], 1, (O[0],) + P[1:]
+    else:
+        starts = np.array([od * s[0] * st[0] + oh * s[1] * st[1]
+                           for od in range(O[0]) for oh in range(O[1])], dtype=np.int64)
+        length, step, box = O[2], s[2], O
+    size = max(math.prod(P), int(starts[-1] + offsets[-1]) + (length - 1) * step + 1)
+    lo = (0,) * lift + G.pad_lo
+    return lo, P, size, starts, length, step, box, offsets
+
+
+def _as_3d(a: np.ndarray, nd: int, dtype) -> np.ndarray:
+    """``(n, C, *S) -> (n, C, D, H, W)``: unit axes in front of 1-D and 2-D sizes."""
+    a = np.ascontiguousarray(a, dtype=dtype)
+    return a.reshape(a.shape[:2] + (1,) * (3 - nd) + a.shape[2:])
+
+
+def _items(count: int, per_item_bytes: int) -> list[slice]:
+    """``range(count)`` in slices for the threads (:mod:`.parallel`)."""
+    return split(count, per_item_bytes, CHUNK_BYTES)
+
+
+@jit.kernel
+def _copy(dst, src):
+    """``dst[...] = src`` for 3-D arrays, row by row (numba's own copy of a 3-D slice, which
+    handles any layout, took 2.3 ms of the depthwise forward's 3.5; this takes 0.7)."""
+    for a in range(dst.shape[0]):
+        for b in range(dst.shape[1]):
+            to, row = dst[a, b], src[a, b]
+            for i in range(len(to)):
+                to[i] = row[i]
+
+
+@jit.kernel
+def _add_scaled(out, a, src):
+    """``out += a * src`` on 1-D arrays."""
+    for i in range(len(out)):
+        out[i] += a * src[i]
+
+
+@jit.kernel
+def _dot(a, b):
+    """``Σ a * b`` on 1-D arrays."""
+    total = a[0] * 0
+    for i in range(len(a)):
+        total += a[i] * b[i]
+    return total
+
+
+@jit.kernel
+def _forward_kernel(x, w, b, y, lo, P, size, starts, length, step, box, offsets, first, stop):
+    """Items ``first..stop`` (item = sample * C + channel) of ``y (N, C, mult, OD, OH, OW)``
+    from ``x (N, C, D, H, W)``, ``w (C, mult, taps)`` and ``b (C, mult)``."""
+    C, D, H, W = x.shape[1:]
+    mult = w.shape[1]
+    OD, OH, OW = y.shape[3:]
+    xp = np.zeros(size, x.dtype)  # one padded channel, flat; its border stays zero
+    grid = xp[:P[0] * P[1] * P[2]].reshape(P)
+    acc = np.empty(len(starts) * length, x.dtype)
+    runs = acc.reshape((len(starts), length))  # (runs, length)
+    out = acc.reshape(box)  # the same values as (OD, OH', OW')
+    for item in range(first, stop):
+        n, c = item // C, item % C
+        _copy(grid[lo[0]:lo[0] + D, lo[1]:lo[1] + H, lo[2]:lo[2] + W], x[n, c])
+        for j in range(mult):
+            for r in range(len(starts)):
+                run = runs[r]
+                run[:] = b[c, j]
+                for t in range(len(offsets)):
+                    at = starts[r] + offsets[t]
+                    if step == 1:
+                        _add_scaled(run, w[c, j, t], xp[at:at + length])
+                    else:
+                        _add_scaled(run, w[c, j, t], xp[at:at + (length - 1) * step + 1:step])
+            _copy(y[n, c, j], out[:OD, :OH, :OW])
+
+
+@jit.kernel
+def _input_grad_kernel(gy, w, gx, lo, P, size, starts, length, step, box, offsets, first, stop):
+    """Items ``first..stop`` of ``gx (N, C, D, H, W)`` from ``gy (N, C, mult, OD, OH, OW)``:
+    each run of ``gy`` times each tap's weight added into the tap's run of the padded input."""
+    C, D, H, W = gx.shape[1:]
+    mult = w.shape[1]
+    OD, OH, OW = gy.shape[3:]
+    gxp = np.zeros(size, gy.dtype)
+    grid = gxp[:P[0] * P[1] * P[2]].reshape(P)
+    acc = np.zeros(len(starts) * length, gy.dtype)  # its junk positions stay zero
+    runs = acc.reshape((len(starts), length))
+    g = acc.reshape(box)
+    for item in range(first, stop):
+        n, c = item // C, item % C
+        gxp[:] = 0
+        for j in range(mult):
+            _copy(g[:OD, :OH, :OW], gy[n, c, j])
+            for r in range(len(starts)):
+                for t in range(len(offsets)):
+                    at = starts[r] + offsets[t]
+                    if step == 1:
+                        _add_scaled(gxp[at:at + length], w[c, j, t], runs[r])
+                    else:
+                        _add_scaled(gxp[at:at + (length - 1) * step + 1:step], w[c, j, t], runs[r])
+        _copy(gx[n, c], grid[lo[0]:lo[0] + D, lo[1]:lo[1] + H, lo[2]:lo[2] + W])
+
+
+@jit.kernel
+def _weight_grad_kernel(x, gy, gw, lo, P, size, starts, length, step, box, offsets, first, stop):
+    """Items ``first..stop`` (item = sample * C + channel) added into ``gw (C, mult, taps)``:
+    per tap, the runs of ``gy`` dotted with the tap's runs of the padded input."""
+    C, D, H, W = x.shape[1:]
+    mult = gw.shape[1]
+    OD, OH, OW = gy.shape[3:]
+    xp = np.zeros(size, x.dtype)
+    grid = xp[:P[0] * P[1] * P[2]].reshape(P)
+    acc = np.zeros(len(starts) * length, gy.dtype)  # its junk positions stay zero
+    runs = acc.reshape((len(starts), length))
+    g = acc.reshape(box)
+    for item in range(first, stop):
+        n, c = item // C, item % C
+        _copy(grid[lo[0]:lo[0] + D, lo[1]:lo[1] + H, lo[2]:lo[2] + W], x[n, c])
+        for j in range(mult):
+            _copy(g[:OD, :OH, :OW], gy[n, c, j])
+            for r in range(len(starts)):
+                for t in range(len(offsets)):
+                    at = starts[r] + offsets[t]
+                    if step == 1:
+                        gw[c, j, t] += _dot(runs[r], xp[at:at + length])
+                    else:
+                        gw[c, j, t] += _dot(runs[r], xp[at:at + (length - 1) * step + 1:step])
+
+
+def _compiled_forward(x, w, G, b):
+    N, C = x.shape[:2]
+    mult = G.out_channels // C
+    layout = _runs(G)
+    x3 = _as_3d(x, G.nd, x.dtype)
+    w3 = np.ascontiguousarray(w, dtype=x.dtype).reshape(C, mult, -1)  # (C, mult, taps)
+    b3 = (np.zeros(G.out_channels, x.dtype) if b is None else b.astype(x.dtype)).reshape(C, mult)
+    y = np.empty((N, C, mult) + (1,) * (3 - G.nd) + G.out_size, dtype=x.dtype)  # (N, C, mult, OD, OH, OW)
+    map_chunks(lambda items: _forward_kernel(x3, w3, b3, y, *layout, items.start, items.stop),
+               _items(N * C, mult * math.prod(G.out_size) * x.itemsize))
+    return y.reshape(N, G.out_channels, *G.out_size)
+
+
+def _compiled_input_grad(gy, w, G):
+    N, C = gy.shape[0], G.in_channels
+    mult = G.out_channels // C
+    gy3 = _as_3d(gy, G.nd, gy.dtype).reshape(N, C, mult, *(1,) * (3 - G.nd), *G.out_size)
+    w3 = np.ascontiguousarray(w, dtype=gy.dtype).reshape(C, mult, -1)
+    gx = np.empty((N, C) + (1,) * (3 - G.nd) + G.in_size, dtype=gy.dtype)
+    layout = _runs(G)
+    map_chunks(lambda items: _input_grad_kernel(gy3, w3, gx, *layout, items.start, items.stop),
+               _items(N * C, math.prod(G.in_size) * gy.itemsize))
+    return gx.reshape(N, C, *G.in_size)
+
+
+def _compiled_weight_grad(x, gy, G):
+    N, C = x.shape[:2]
+    mult = G.out_channels // C
+    x3 = _as_3d(x, G.nd, x.dtype)
+    gy3 = _as_3d(gy, G.nd, x.dtype).reshape(N, C, mult, *(1,) * (3 - G.nd), *G.out_size)
+    taps = math.prod(G.kernel_size)
+    layout = _runs(G)
+
+    def part(items: slice) -> np.ndarray:
+        gw = np.zeros((C, mult, taps), dtype=x.dtype)  # (C, mult, taps)
+        _weight_grad_kernel(x3, gy3, gw, *layout, items.start, items.stop)
+        return gw
+
+    parts = map_chunks(part, _items(N * C, mult * math.prod(G.out_size) * x.itemsize))
+    return sum(parts[1:], parts[0]).reshape(G.out_channels, 1, *G.kernel_size)

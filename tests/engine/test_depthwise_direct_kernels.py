@@ -1,0 +1,90 @@
+"""Depthwise convolution's compiled loops (engine/depthwise.py) and its NumPy path both equal
+the reference convolution, on any geometry with one input channel per group."""
+
+import contextlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from convlab.engine import depthwise, jit, reference
+from convlab.engine.geometry import conv_geometry
+
+from engine.test_fast_paths import _arrays, check, geometries
+
+PATHS = ["compiled", "numpy"]
+
+
+def _path(name):
+    """A context for the path under test: the compiled loops (skipped without numba) or NumPy."""
+    if name == "compiled":
+        pytest.importorskip("numba")
+        return contextlib.nullcontext()
+    return jit.disabled()
+
+
+@pytest.mark.parametrize("path", PATHS)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_depthwise_equals_reference_random(path, data):
+    """1-3 spatial dims, strides, dilations, uneven padding, channel multipliers 1-3."""
+    with _path(path):
+        check(depthwise, *data.draw(geometries(depthwise)))
+
+
+DEPTHWISE = [
+    conv_geometry("c", 2, (2, 6, 10, 10), (6, 1, 3, 3), padding=1, groups=6),  # one flat run
+    conv_geometry("c", 2, (2, 4, 11, 11), (8, 1, 3, 3), stride=2, padding=1, groups=4),  # rows
+    conv_geometry("c", 2, (2, 3, 9, 12), (6, 1, 3, 2), stride=(1, 3), padding=((2, 0), (1, 3)),
+                  dilation=(2, 1), groups=3),
+    conv_geometry("c", 1, (3, 4, 17), (8, 1, 5), padding=2, dilation=3, groups=4),
+    conv_geometry("c", 3, (2, 3, 5, 6, 7), (6, 1, 2, 3, 2), stride=(2, 1, 1), padding=1,
+                  groups=3),
+    conv_geometry("c", 3, (2, 3, 5, 6, 7), (3, 1, 2, 3, 3), padding=(0, 1, 2), groups=3),
+    conv_geometry("c", 2, (1, 2, 4, 4), (2, 1, 5, 5), padding=3, groups=2),  # reads mostly padding
+]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("G", DEPTHWISE, ids=range(len(DEPTHWISE)))
+def test_depthwise_layers_equal_reference(G, path):
+    with _path(path):
+        check(depthwise, G, N=2)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("G", DEPTHWISE[:2], ids=range(2))
+def test_depthwise_bias_is_added(G, path):
+    x, w, _ = _arrays(G, 2, seed=1)
+    b = np.random.default_rng(2).standard_normal(G.out_channels)
+    expected = reference.conv_forward(x, w, G) + b.reshape(-1, *(1,) * G.nd)
+    with _path(path):
+        np.testing.assert_allclose(depthwise.conv_forward(x, w, G, b), expected, atol=1e-10)
+
+
+def test_depthwise_compiled_equals_numpy_on_a_large_batch():
+    """Enough items for several chunks on the threads; float32 as the benchmarks run it."""
+    pytest.importorskip("numba")
+    G = conv_geometry("c", 2, (16, 32, 14, 14), (32, 1, 3, 3), padding=1, groups=32)
+    x, w, gy = (a.astype(np.float32) for a in _arrays(G, 16, seed=3))
+    passes = [(depthwise.conv_forward, (x, w, G)), (depthwise.conv_input_grad, (gy, w, G)),
+              (depthwise.conv_weight_grad, (x, gy, G))]
+    for fn, args in passes:
+        with jit.disabled():
+            expected = fn(*args)
+        got = fn(*args)
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+def test_depthwise_propagates_nan_and_inf():
+    pytest.importorskip("numba")
+    G = DEPTHWISE[0]
+    x, w, gy = _arrays(G, 2, seed=4)
+    x[0, 0, 3, 3] = np.nan
+    x[1, 2, 5, 5] = np.inf
+    y = depthwise.conv_forward(x, w, G)
+    assert np.isnan(y[0, 0, 2:5, 2:5]).all() and np.isfinite(y[0, 1]).all()
+    assert not np.isfinite(y[1, 2, 4:7, 4:7]).any()
+    assert np.isnan(depthwise.conv_weight_grad(x, gy, G)[0]).all()
