@@ -43,9 +43,11 @@ from fractions import Fraction
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from . import jit
 from .geometry import ConvGeometry
 from .im2col import flipped_transpose
 from .parallel import map_chunks, split
+from .winograd_kernels import gy_tiles, input_tiles, output_tiles
 
 __all__ = ["M", "matrices", "supports", "conv_forward", "conv_input_grad", "conv_weight_grad"]
 
@@ -60,11 +62,6 @@ POINTS = (0, 1, -1, 2, -2, Fraction(1, 2), Fraction(-1, 2))
 # Samples per chunk are chosen so that one chunk's transformed tiles take about this many bytes:
 # they then stay in the CPU's cache from one step to the next.
 CHUNK_BYTES = 2 << 20
-# Below this many tiles a sample (images under about 32x32) a chunk is mostly its channel
-# products, which the BLAS's own threads share better than two chunk threads (measured on 2
-# cores, PyTorch's time as the unit: 14x14 deep 2.0 -> 1.5, dilated 32x32 in 16x16 phases
-# 4.7 -> 2.8, grouped 28x28 6.3 -> 4.6; 56x56 the other way, 3.2 -> 2.6).
-THREADS_FROM_TILES = 64
 
 
 def _inverse(a: list[list[Fraction]]) -> list[list[Fraction]]:
@@ -253,8 +250,7 @@ def _correlate(x: np.ndarray, w: np.ndarray, groups: int, pad_lo, pad_hi,
         else:
             np.add(Y.transpose(order), b.reshape(-1, *(1,) * (dst.ndim - 2)), out=dst)
 
-    map_chunks(one, _chunks(N, xi * C, math.prod(tiles), C // groups, x.itemsize),
-               threads=math.prod(tiles) >= THREADS_FROM_TILES)
+    map_chunks(one, _chunks(N, xi * C, math.prod(tiles), C // groups, x.itemsize))
     crop = (..., *(slice(0, o) for o in out_size))
     return y if y.shape[2:] == out_size else np.ascontiguousarray(y[crop])
 
@@ -282,10 +278,75 @@ def _phases(G: ConvGeometry):
         yield (..., *src), (..., *dst), lo, hi
 
 
+
+def _tile_grid(out_shape) -> tuple[int, int]:
+    """``(TH, TW)``: the tiles that cover a 2-D output."""
+    return tuple(-(-o // M) for o in out_shape[2:])
+
+
+def _compiled_chunks(N: int, C: int, groups: int, grids, itemsize: int) -> list[slice]:
+    """The batch in chunks for the compiled path: ``grids`` are the tile grids of the phases,
+    which a chunk does one after the other."""
+    tiles = sum(th * tw for th, tw in grids)
+    return _chunks(N, ALPHA ** 2 * C, tiles, C // groups, itemsize)
+
+
+def _correlate_compiled(x: np.ndarray, w: np.ndarray, groups: int, jobs, b, y) -> None:
+    """The compiled 2-D path of :func:`_correlate`, into ``y``: ``jobs`` lists ``(src, dst,
+    pad_lo)``, the phases' input and output index and padding; each chunk of the batch takes
+    the input tiles of every phase straight to ``V``, the channel products, and the output
+    tiles straight into ``y[dst]``."""
+    N, C = x.shape[:2]
+    K = w.shape[0]
+    U = _transform("G", M, R, np.moveaxis(w, (0, 1), (-2, -1)), 2)  # (6, 6, K, C/g)
+    U = np.ascontiguousarray(U.reshape(ALPHA ** 2, groups, K // groups, C // groups), x.dtype)
+    bias = np.zeros(K, x.dtype) if b is None else np.asarray(b, x.dtype)
+    grids = [_tile_grid(y[dst].shape) for _, dst, _ in jobs]
+
+    def one(ns: slice) -> None:
+        n = ns.stop - ns.start
+        for (src, dst, lo), (TH, TW) in zip(jobs, grids):
+            P = n * TH * TW
+            V = np.empty((ALPHA ** 2, C, P), x.dtype)
+            input_tiles(x[ns][src], lo[0], lo[1], TH, TW, V)
+            Mt = np.matmul(U, V.reshape(ALPHA ** 2, groups, C // groups, P))  # (ξ, g, K/g, P)
+            output_tiles(Mt.reshape(ALPHA ** 2, K, P), bias, TH, TW, y[ns][dst])
+
+    map_chunks(one, _compiled_chunks(N, C, groups, grids, x.itemsize))
+
+
+def _weight_grad_compiled(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarray:
+    """The compiled 2-D path of :func:`_weight_grad`, all phases: ``Σ Z Vᵀ (ξ, g, K/g, C/g)``."""
+    N, C = x.shape[:2]
+    K, g = gy.shape[1], G.groups
+    jobs = [(src, dst, lo) for src, dst, lo, _ in _phases(G)]
+    grids = [_tile_grid(gy[dst].shape) for _, dst, _ in jobs]
+
+    def one(ns: slice) -> np.ndarray:
+        n = ns.stop - ns.start
+        acc = np.zeros((ALPHA ** 2, g, K // g, C // g), x.dtype)
+        for (src, dst, lo), (TH, TW) in zip(jobs, grids):
+            P = n * TH * TW
+            V = np.empty((ALPHA ** 2, C, P), x.dtype)
+            input_tiles(x[ns][src], lo[0], lo[1], TH, TW, V)
+            Z = np.empty((ALPHA ** 2, K, P), x.dtype)
+            gy_tiles(gy[ns][dst], TH, TW, Z)
+            V4 = V.reshape(ALPHA ** 2, g, C // g, P)
+            acc += np.matmul(Z.reshape(ALPHA ** 2, g, K // g, P), V4.swapaxes(-1, -2))
+        return acc
+
+    return sum(map_chunks(one, _compiled_chunks(N, C, g, grids, x.itemsize)))
+
+
 def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
                  b: np.ndarray | None = None) -> np.ndarray:
     """``y (N, C_out, *O)`` from ``x (N, C_in, *S)`` and ``w (C_out, C_in/groups, 3, ...)``,
     plus ``b (C_out,)`` where given."""
+    if jit.active() and G.nd == 2:
+        y = np.empty((len(x), G.out_channels, *G.out_size), dtype=x.dtype)
+        jobs = [(src, dst, lo) for src, dst, lo, _ in _phases(G)]
+        _correlate_compiled(x, w, G.groups, jobs, b, y)
+        return y
     if all(d == 1 for d in G.dilation):  # one phase: the output is the correlation's own array
         return _correlate(x, w, G.groups, G.pad_lo, tuple(hi for _, hi in G.padding), b)
     y = np.empty((len(x), G.out_channels, *G.out_size), dtype=x.dtype)
@@ -299,6 +360,11 @@ def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarra
     padded by ``2 - p_lo`` (the full correlation, cut back where the forward padding was)."""
     gx = np.zeros((len(gy), G.in_channels, *G.in_size), dtype=gy.dtype)
     wt = flipped_transpose(w, G.groups)
+    if jit.active() and G.nd == 2:  # the roles swap: gy's phase is read, gx's written
+        jobs = [(dst, src, tuple(R - 1 - p for p in lo)) for src, dst, lo, _ in _phases(G)
+                if gx[src].size]
+        _correlate_compiled(gy, wt, G.groups, jobs, None, gx)
+        return gx
     for src, dst, lo, hi in _phases(G):
         gy_r = gy[dst]
         gx_q = gx[src]
@@ -327,7 +393,7 @@ def _weight_grad(x: np.ndarray, gy: np.ndarray, groups: int, pad_lo) -> np.ndarr
         return np.matmul(Z, V.swapaxes(-1, -2))  # (ξ, g, K/g, n*T) @ (ξ, g, n*T, C/g)
 
     chunks = _chunks(N, xi * C, math.prod(tiles), C // groups, x.itemsize)
-    parts = map_chunks(one, chunks, threads=math.prod(tiles) >= THREADS_FROM_TILES)
+    parts = map_chunks(one, chunks)
     return sum(parts, np.zeros((xi, groups, K // groups, C // groups), x.dtype))
 
 
@@ -340,7 +406,10 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
     from ``gy`` (G-transform of F(3, 4) on non-overlapping m-wide tiles), ``Σ Z Vᵀ (ξ, g, K/g,
     C/g)``, then the Aᵀ-transform of F(3, 4) down to the taps.
     """
-    acc = sum(_weight_grad(x[src], gy[dst], G.groups, lo) for src, dst, lo, _ in _phases(G))
+    if jit.active() and G.nd == 2:
+        acc = _weight_grad_compiled(x, gy, G)
+    else:
+        acc = sum(_weight_grad(x[src], gy[dst], G.groups, lo) for src, dst, lo, _ in _phases(G))
     C_g = G.in_channels // G.groups
     taps = _transform("AT", R, M, acc.reshape((ALPHA,) * G.nd + (G.out_channels, C_g)), G.nd)
     return np.ascontiguousarray(np.moveaxis(taps, (-2, -1), (0, 1)))  # (*3, K, C/g) -> (K, C/g, *3)

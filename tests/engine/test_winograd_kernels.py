@@ -1,0 +1,128 @@
+"""The compiled Winograd transforms (engine/winograd_kernels.py) equal the NumPy path, and
+Winograd equals ``reference.py`` both with the kernels and without them."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from convlab.engine import jit, winograd
+from convlab.engine.geometry import conv_geometry
+from engine.test_fast_paths import check, geometries
+
+numba = pytest.importorskip("numba")
+
+from convlab.engine import winograd_kernels as wk  # noqa: E402  (after the skip)
+
+needs_jit = pytest.mark.skipif(not jit.ENABLED, reason="compiled kernels turned off")
+
+
+@needs_jit
+def test_one_dimensional_transforms_equal_the_matrices():
+    """``_bt``, ``_at`` and ``_gt`` are Bᵀ, Aᵀ of F(4, 3) and G of F(3, 4), written out."""
+    rng = np.random.default_rng(0)
+    AT, _, BT = winograd.matrices(4, 3)
+    G34 = winograd.matrices(3, 4)[1]
+    for fn, matrix in [(wk._bt, BT), (wk._at, AT), (wk._gt, G34)]:
+        v = rng.standard_normal(matrix.shape[1])
+        np.testing.assert_allclose(fn(*v), matrix @ v, atol=1e-13)
+
+
+def _numpy_tiles(x, pad, grid, alpha, which, m, r):
+    """NumPy's tiles (``alpha`` wide, 4 apart) under transform ``which`` of F(m, r)."""
+    D = winograd._tiles(x, pad, grid, 4, alpha)
+    return winograd._transform_in(which, m, r, D, 2).reshape(36, x.shape[1], -1)
+
+
+# (shape, padding): padding on one side, cropping (negative), images smaller than a tile
+SHAPES = [((2, 3, 9, 7), (1, 2)), ((1, 2, 5, 6), (-1, 0)), ((2, 2, 12, 11), (3, -2)),
+          ((1, 1, 2, 3), (2, 2))]
+
+
+@needs_jit
+@pytest.mark.parametrize("shape, pad", SHAPES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_input_tiles_equal_numpy(shape, pad, dtype):
+    x = np.random.default_rng(1).standard_normal(shape).astype(dtype)
+    grid = tuple(max(1, -(-(i + 2 * p - 2) // 4)) for i, p in zip(shape[2:], pad))
+    V = np.full((36, shape[1], shape[0] * grid[0] * grid[1]), np.nan, dtype)
+    wk.input_tiles(x, *pad, *grid, V)
+    expected = _numpy_tiles(x.astype(np.float64), pad, grid, 6, "BT", 4, 3)
+    np.testing.assert_allclose(V, expected, atol=1e-12 if dtype == np.float64 else 1e-4)
+    # a strided view (a dilated convolution's phase) is read where it lies
+    xs = x[:, :, ::2, 1::2]
+    wk.input_tiles(xs, *pad, *grid, V)
+    expected = _numpy_tiles(np.ascontiguousarray(xs, np.float64), pad, grid, 6, "BT", 4, 3)
+    np.testing.assert_allclose(V, expected, atol=1e-12 if dtype == np.float64 else 1e-4)
+
+
+@needs_jit
+@pytest.mark.parametrize("shape", [(2, 3, 9, 7), (1, 2, 4, 8), (1, 1, 1, 2)])
+def test_gy_tiles_equal_numpy(shape):
+    gy = np.random.default_rng(2).standard_normal(shape)
+    grid = tuple(-(-o // 4) for o in shape[2:])
+    Z = np.full((36, shape[1], shape[0] * grid[0] * grid[1]), np.nan)
+    wk.gy_tiles(gy, *grid, Z)
+    np.testing.assert_allclose(Z, _numpy_tiles(gy, (0, 0), grid, 4, "G", 3, 4), atol=1e-12)
+
+
+@needs_jit
+def test_output_tiles_crop_and_add_the_bias():
+    rng = np.random.default_rng(3)
+    n, K, OH, OW = 2, 3, 6, 9
+    grid = (2, 3)
+    Mt = rng.standard_normal((36, K, n * 6))
+    b = rng.standard_normal(K)
+    y = np.full((n, K, OH, OW), np.nan)
+    wk.output_tiles(Mt, b, *grid, y)
+    # (6, 6, K, n, TH, TW) -> (4, 4, K, n, TH, TW) -> (n, K, TH, 4, TW, 4)
+    tiles = winograd._transform("AT", 4, 3, Mt.reshape(6, 6, K, n, *grid), 2)
+    full = tiles.transpose(3, 2, 4, 0, 5, 1).reshape(n, K, 8, 12)
+    expected = full[:, :, :OH, :OW] + b.reshape(-1, 1, 1)
+    np.testing.assert_allclose(y, expected, atol=1e-12)
+
+
+LAYERS = [
+    conv_geometry("c", 2, (2, 8, 14, 14), (8, 8, 3, 3), padding=1),
+    conv_geometry("c", 2, (3, 16, 7, 9), (16, 4, 3, 3), padding=1, groups=4),
+    conv_geometry("c", 2, (1, 4, 9, 9), (5, 4, 3, 3), padding=((0, 2), (3, 1))),
+    conv_geometry("c", 2, (2, 4, 12, 11), (4, 4, 3, 3), padding=2, dilation=2),
+    conv_geometry("c", 2, (2, 3, 13, 10), (2, 3, 3, 3), padding=((4, 0), (1, 3)),
+                  dilation=(3, 2)),
+    conv_geometry("c", 2, (1, 2, 3, 3), (2, 2, 3, 3)),  # a single output
+]
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+@pytest.mark.parametrize("G", LAYERS, ids=range(len(LAYERS)))
+def test_winograd_equals_reference_both_paths(G, compiled):
+    if compiled and not jit.ENABLED:
+        pytest.skip("compiled kernels turned off")
+    if compiled:
+        check(winograd, G, N=2)
+    else:
+        with jit.disabled():
+            check(winograd, G, N=2)
+
+
+@needs_jit
+def test_bias_both_paths():
+    G = LAYERS[3]
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, G.in_channels, *G.in_size))
+    w = rng.standard_normal((G.out_channels, G.in_channels // G.groups, 3, 3))
+    b = rng.standard_normal(G.out_channels)
+    compiled = winograd.conv_forward(x, w, G, b)
+    with jit.disabled():
+        plain = winograd.conv_forward(x, w, G, b)
+    np.testing.assert_allclose(compiled, plain, atol=1e-10)
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_numpy_path_equals_reference_random(data):
+    """The random geometries of test_fast_paths (which run the compiled path in 2-D), here
+    through the NumPy path."""
+    G, N = data.draw(geometries(winograd))
+    with jit.disabled():
+        check(winograd, G, N)
