@@ -23,6 +23,13 @@ Max pooling's indices are PyTorch's: the flat position of the chosen element in 
 scattered to those positions (:func:`scatter_add_planes`), and max unpooling is the
 scatter without the sum (:func:`max_unpool`).
 
+Max pooling (1-3 dims) and the scatter have compiled loops too (:mod:`.pooling_kernels`), used
+when :func:`jit.active` and the dtype is one numba computes with (:data:`COMPILED_TYPES`); the
+planes are then split between the threads. Measured on one core against PyTorch
+(``python -m benchmarks conv --one-core``, ``x16x64x112x112``, 3x3 stride 2 padding 1): forward
+0.46x, forward and backward 0.48x, where the NumPy path gives 0.57x and 1.00x. The views above
+stay for the other cases and as the NumPy path.
+
 Arguments arrive validated (tuples of ints of length ``nd``); the checks and their messages live
 in ``convlab.nn.functional.pooling``.
 """
@@ -34,6 +41,7 @@ import math
 
 import numpy as np
 
+from . import jit, parallel, pooling_kernels
 from .geometry import output_length
 
 __all__ = [
@@ -214,6 +222,9 @@ def max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indice
     I = x.shape[lead:]
     K, S, P, D = kernel_size, stride, padding, dilation
     O = pool_output_size(I, K, S, P, D, ceil_mode)
+    if jit.active() and nd <= 3 and x.dtype in COMPILED_TYPES:
+        y, indices = _max_pool_compiled(x, nd, O, K, S, P, D)
+        return y, (indices if return_indices else None)
     K_eff = tuple(d * (k - 1) + 1 for k, d in zip(K, D))
     xp = _pad_for_windows(x, nd, I, O, K_eff, S, P, _lowest(x.dtype))
     views = _tap_views(xp, K, O, S, D)
@@ -227,6 +238,47 @@ def max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indice
         tables.append(start[:, None] + np.arange(k) * d)  # (o, k)
         fallbacks.append(start + np.maximum(-(start // d), 0) * d)  # (o,)
     return y, _flat_indices(arg, lead, K, tables, fallbacks, I)
+
+
+# The dtypes the compiled kernels take (numba has no float16 arithmetic).
+COMPILED_TYPES = frozenset(map(np.dtype, (
+    "float32", "float64", "int8", "int16", "int32", "int64", "uint8")))
+
+
+def _as_3d(shape, nd):
+    """``(*B, *I)`` as ``(∏B, 1.., *I)``: the planes in one axis, the window axes made 3."""
+    lead = len(shape) - nd
+    return (math.prod(shape[:lead]),) + (1,) * (3 - nd) + tuple(shape[lead:])
+
+
+def _padded_3d(t, nd, fill):
+    """A per-axis tuple lengthened to 3 axes, the added ones in front set to ``fill``."""
+    return (fill,) * (3 - nd) + tuple(t)
+
+
+def _plane_chunks(n_planes, plane_bytes):
+    """The planes in one chunk per core when each chunk holds enough work to pay for a thread
+    (see :func:`parallel.split`), else in one chunk."""
+    return parallel.split(n_planes, plane_bytes, n_planes * plane_bytes)
+
+
+def _max_pool_compiled(x, nd, O, K, S, P, D):
+    """:func:`max_pool` by the compiled loop (:func:`pooling_kernels.max_pool`), the planes
+    split between the threads. Returns ``(y, indices)``."""
+    lead = x.ndim - nd
+    x3 = np.ascontiguousarray(x).reshape(_as_3d(x.shape, nd))
+    y = np.empty(_as_3d(x.shape[:lead] + O, nd), dtype=x.dtype)
+    indices = np.empty(y.shape, dtype=np.int64)
+    K3, S3, D3 = (_padded_3d(t, nd, 1) for t in (K, S, D))
+    P3 = _padded_3d(P, nd, 0)
+    lowest = x.dtype.type(_lowest(x.dtype))
+
+    def pool(planes):
+        pooling_kernels.max_pool(x3[planes], y[planes], indices[planes], K3, S3, P3, D3, lowest)
+
+    parallel.map_chunks(pool, _plane_chunks(x3.shape[0], x3[0].nbytes if x3.size else 0))
+    shape = x.shape[:lead] + O
+    return y.reshape(shape), indices.reshape(shape)
 
 
 def _window_sum(x, axis, k, s, o):
@@ -417,8 +469,10 @@ def _plane_offsets(indices, nd, plane):
 def scatter_add_planes(g, indices, plane_shape):
     """Adjoint of :func:`gather_planes`: ``gx[b].flat[indices[b, j]] += g[b, j]``.
 
-    Repeated indices (overlapping windows choosing the same element) accumulate: ``np.add.at``
-    adds one element at a time, in the gradient's dtype. An index past the end of the plane receives nothing:
+    Repeated indices (overlapping windows choosing the same element) accumulate, in the
+    gradient's dtype: by the compiled loop :func:`pooling_kernels.scatter_add`, the planes split
+    between the threads, or else by ``np.add.at`` (which adds one element at a time, through a
+    generic path about ten times slower). An index past the end of the plane receives nothing:
     max pooling reports one for a window that lies wholly in the padding (its output is −∞, and
     PyTorch names the window's first tap at or after 0, which is then beyond the input).
 
@@ -428,6 +482,16 @@ def scatter_add_planes(g, indices, plane_shape):
     lead = g.ndim - nd
     plane = math.prod(plane_shape)
     B = math.prod(g.shape[:lead])
+    if jit.active() and g.dtype in COMPILED_TYPES:
+        g2 = np.ascontiguousarray(g).reshape(B, -1)
+        indices2 = np.ascontiguousarray(indices).reshape(B, -1)
+        gx = np.empty((B, plane), dtype=g.dtype)
+
+        def scatter(planes):
+            pooling_kernels.scatter_add(g2[planes], indices2[planes], gx[planes])
+
+        parallel.map_chunks(scatter, _plane_chunks(B, plane * g.itemsize))
+        return gx.reshape(g.shape[:lead] + tuple(plane_shape))
     offsets, weights = _plane_offsets(indices, nd, plane), g.ravel()
     if indices.size and indices.max() >= plane:
         inside = indices.ravel() < plane

@@ -1,0 +1,133 @@
+"""Max pooling and its backward as compiled loops (:mod:`.jit`): one pass over the input.
+
+The NumPy code in :mod:`.pooling` pools with one strided view per kernel tap: a padded copy
+of the input, a running maximum over the views, a second walk over them to find the winner's
+position, then a table lookup for its flat index; and its backward is ``np.add.at``, which
+adds one element at a time through a slow generic path. The loops here do the plain
+definition's work, reading the input where it is:
+
+- **max pooling** visits the window taps in row-major order and keeps, per output, the best
+  value and its flat index, replacing them by PyTorch's rule ``v > best or v != v`` (ties keep
+  the first maximum; a NaN wins, the last NaN). Taps in the padding are skipped, which is
+  what a padding of -inf would give. An output starts from ``lowest`` and the index of its
+  window's first tap at or after 0, so a window that finds nothing above ``lowest`` reports
+  that tap, as PyTorch does.
+- **its backward** is the scatter-add ``gx[b].flat[indices[b, j]] += gy[b, j]``: a plain loop,
+  one plane at a time (the plane is zeroed just before, while it is in cache).
+
+Every case runs as 3-D: the caller views a 1-D or 2-D plane with leading axes of length 1,
+whose loops run once. The outputs of one row ``(od, oh)`` are the innermost loop, tap by tap
+(:func:`_row_max`): along it the positions that read the input form one run ``[lo, hi)``
+(:func:`inside`), so that loop has no bounds test and no branch, and compiles to vector code.
+Two details decide whether it does:
+
+- the row is a slice that starts at the run's first input (index ``i*step``, never negative):
+  with an index that might be negative numba adds a wrap-around test per element, and the
+  loop stays scalar;
+- the step along the row is a constant the compiler sees (1 and 2 get their own call): with
+  a step known only at run time the loop stays scalar too.
+
+Measured on one core, float32, ``x16x64x112x112``, 3x3 stride 2 padding 1 (values and indices):
+123 ms for the same loop with branches and the step unknown, 47 ms as written here, 58 ms for
+the NumPy path, about 60 ms for PyTorch; the backward's scatter 6 ms against about 70 ms
+with ``np.add.at``. Average pooling stays with NumPy: its separable strided sums (2.4 ms for
+``x16x64x56x56``, 2x2) beat such a loop (7.4 ms), whose stride-2 reads compile to gathers.
+"""
+
+from __future__ import annotations
+
+from . import jit
+
+__all__ = ["inside", "first_tap", "max_pool", "scatter_add", "avg_pool", "avg_pool_backward"]
+
+
+@jit.kernel
+def inside(n_out, n_in, start, step):
+    """The outputs ``o`` in ``[lo, hi)`` whose input position ``start + o*step`` lies in
+    ``[0, n_in)``; the others read padding."""
+    lo = 0
+    if start < 0:
+        lo = (-start + step - 1) // step  # the first o with start + o*step >= 0
+    hi = 0
+    if n_in > start:
+        hi = (n_in - start + step - 1) // step  # the first o with start + o*step >= n_in
+    hi = min(hi, n_out)
+    return lo, max(lo, hi)
+
+
+@jit.kernel
+def first_tap(start, dilation):
+    """The first tap position ``start + m*dilation`` (m >= 0) at or after 0."""
+    if start >= 0:
+        return start
+    return start + (-start + dilation - 1) // dilation * dilation
+
+
+@jit.kernel
+def _row_max(src, best, arg, first, step):
+    """``best[i]`` against ``src[i*step]`` by PyTorch's rule, for every ``i``; a winner's flat
+    index is ``first + i*step``. A loop without branches, which compiles to vector code."""
+    for i in range(best.shape[0]):
+        v = src[i * step]
+        b = best[i]
+        better = (v > b) | (v != v)  # v != v: v is NaN
+        best[i] = v if better else b
+        arg[i] = first + i * step if better else arg[i]
+
+
+@jit.kernel
+def max_pool(x, y, indices, kernel, stride, pad, dilation, lowest):
+    """``y[b, o] = max over the window's taps of x[b, ...]`` and ``indices[b, o]`` = the flat
+    position of the winner in its ``(D, H, W)`` plane. ``x (B, D, H, W)``; ``y, indices
+    (B, OD, OH, OW)`` are overwritten."""
+    B, D, H, W = x.shape
+    OD, OH, OW = y.shape[1:]
+    step = stride[2]
+    for b in range(B):
+        for od in range(OD):
+            start_d = od * stride[0] - pad[0]
+            for oh in range(OH):
+                start_h = oh * stride[1] - pad[1]
+                best = y[b, od, oh]
+                arg = indices[b, od, oh]
+                first = (first_tap(start_d, dilation[0]) * H
+                         + first_tap(start_h, dilation[1])) * W
+                for ow in range(OW):
+                    best[ow] = lowest
+                    arg[ow] = first + first_tap(ow * step - pad[2], dilation[2])
+                for kd in range(kernel[0]):
+                    i_d = start_d + kd * dilation[0]
+                    if i_d < 0 or i_d >= D:
+                        continue
+                    for kh in range(kernel[1]):
+                        i_h = start_h + kh * dilation[1]
+                        if i_h < 0 or i_h >= H:
+                            continue
+                        row = (i_d * H + i_h) * W
+                        for kw in range(kernel[2]):
+                            lo, hi = inside(OW, W, kw * dilation[2] - pad[2], step)
+                            i_w = kw * dilation[2] - pad[2] + lo * step  # tap of output lo
+                            src = x[b, i_d, i_h, i_w:]
+                            # a step known to the compiler turns the row into vector code
+                            if step == 1:
+                                _row_max(src, best[lo:hi], arg[lo:hi], row + i_w, 1)
+                            elif step == 2:
+                                _row_max(src, best[lo:hi], arg[lo:hi], row + i_w, 2)
+                            else:
+                                _row_max(src, best[lo:hi], arg[lo:hi], row + i_w, step)
+
+
+@jit.kernel
+def scatter_add(g, indices, gx):
+    """``gx[b, indices[b, j]] += g[b, j]``; an index past the plane sends nothing.
+    ``g, indices (B, M)``; ``gx (B, P)`` is overwritten."""
+    B, M = g.shape
+    P = gx.shape[1]
+    for b in range(B):
+        dst = gx[b]
+        dst[:] = 0
+        for j in range(M):
+            i = indices[b, j]
+            if i < P:
+                dst[i] += g[b, j]
+

@@ -1,0 +1,144 @@
+"""Max pooling and its backward, compiled (``pooling_kernels.py``) and NumPy (``jit.disabled``),
+equal to the plain loops of ``reference_pooling.py``: values and indices exactly, NaN, -inf and
+ties included, in 1-3 dims, float64, float32 and integers, on one thread and split in chunks."""
+
+import math
+from contextlib import nullcontext
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from convlab.engine import jit, parallel
+from convlab.engine import pooling as engine
+from convlab.engine import reference_pooling as reference
+
+
+def needs_kernels():
+    pytest.importorskip("numba")
+    if not jit.active():
+        pytest.skip("compiled kernels turned off (CONVLAB_JIT=0)")
+
+
+@pytest.fixture(params=["compiled", "numpy"], scope="module")
+def path(request):
+    """Run the test body on one path: the numba kernels, or NumPy with the kernels off."""
+    if request.param == "compiled":
+        needs_kernels()
+        return nullcontext
+    return jit.disabled
+
+
+@st.composite
+def windows(draw):
+    """A pooling window in 1-3 spatial dims that fits its input: (I, K, S, P, D, ceil_mode)."""
+    nd = draw(st.integers(1, 3))
+    K = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    S = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    P = tuple(draw(st.integers(0, k // 2)) for k in K)
+    D = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+    I = tuple(max(1, d * (k - 1) + 1 - 2 * p) + draw(st.integers(0, 4))
+              for k, p, d in zip(K, P, D))
+    ceil_mode = draw(st.booleans())
+    assume(all(o >= 1 for o in engine.pool_output_size(I, K, S, P, D, ceil_mode)))
+    return I, K, S, P, D, ceil_mode
+
+
+def special_input(shape, seed, dtype):
+    """Rounded normals (ties in most windows), with some NaN, -inf and +inf for floats."""
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.standard_normal(shape) * 2)
+    if np.dtype(dtype).kind == "f":
+        for value in (np.nan, -np.inf, np.inf):
+            x[rng.random(shape) < 0.05] = value
+    return x.astype(dtype)
+
+
+def check_max_pool(x, K, S, P, D, ceil_mode):
+    y, indices = engine.max_pool(x, K, S, P, D, ceil_mode)
+    y_ref, indices_ref = reference.max_pool(x, K, S, P, D, ceil_mode)
+    assert y.dtype == x.dtype and indices.dtype == np.int64
+    np.testing.assert_array_equal(y, y_ref)  # NaN equals NaN here
+    np.testing.assert_array_equal(indices, indices_ref)
+    values_only, none = engine.max_pool(x, K, S, P, D, ceil_mode, return_indices=False)
+    assert none is None
+    np.testing.assert_array_equal(values_only, y_ref)
+    return indices
+
+
+@settings(max_examples=50, deadline=None, derandomize=True)
+@given(window=windows(), seed=st.integers(0, 2**16),
+       dtype=st.sampled_from(["float64", "float32", "int32"]))
+def test_max_pool_and_backward_equal_the_reference(path, window, seed, dtype):
+    I, K, S, P, D, ceil_mode = window
+    x = special_input((2, 3) + I, seed, dtype)
+    with path():
+        indices = check_max_pool(x, K, S, P, D, ceil_mode)
+        gy = np.random.default_rng(seed + 1).standard_normal(indices.shape)
+        gx = engine.scatter_add_planes(gy, indices, I)
+    np.testing.assert_allclose(gx, reference.max_pool_backward(gy, indices, x.shape, len(I)),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_nan_wins_ties_keep_the_first_and_minus_inf_windows(path):
+    """PyTorch's rule ``v > best or isnan(v)`` on hand-made rows: the last NaN of a window wins,
+    a tie keeps the first maximum, an all -inf window reports its first tap inside the input."""
+    x = np.array([[1.0, np.nan, 3.0, np.nan, 2.0, 2.0, -np.inf, -np.inf, 5.0]])
+    with path():
+        y, indices = engine.max_pool(x, (3,), (1,), (1,), (1,), False)
+    y_ref, indices_ref = reference.max_pool(x, (3,), (1,), (1,), (1,), False)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(indices, indices_ref)
+    assert indices.tolist() == [[1, 1, 3, 3, 3, 4, 5, 8, 8]]
+
+
+def test_a_window_wholly_in_the_padding(path):
+    """With dilation a window can miss the input: -inf, an index past the plane, no gradient."""
+    x = np.array([[0.0, 1.0]])
+    args = ((2,), (1,), (1,), (3,), False)  # the taps -1 and 2 miss the input
+    with path():
+        y, indices = engine.max_pool(x, *args)
+        gx = engine.scatter_add_planes(np.ones_like(y), indices, (2,))
+    assert y.tolist() == [[-np.inf]] and indices.tolist() == [[2]]  # as the reference says
+    np.testing.assert_array_equal(gx, reference.max_pool_backward(np.ones_like(y), indices,
+                                                                  x.shape, 1))
+
+
+@pytest.mark.parametrize("shape", [(64, 16, 8, 8), (64, 32, 4, 4)])
+def test_the_digits_cnn_pooling(path, shape):
+    """2x2, stride 2, float32: the shape the digits CNN pools at every training step."""
+    x = special_input(shape, 3, "float32")
+    with path():
+        indices = check_max_pool(x, (2, 2), (2, 2), (0, 0), (1, 1), False)
+        gy = np.ones(indices.shape, dtype=np.float32)
+        gx = engine.scatter_add_planes(gy, indices, shape[2:])
+    assert gx.dtype == np.float32
+    np.testing.assert_array_equal(gx, reference.max_pool_backward(gy, indices, shape, 2))
+
+
+def test_chunks_on_threads_and_a_strided_input_match_numpy():
+    """Inputs large enough to be split between the threads, one of them not contiguous: the
+    compiled path gives the NumPy path's values, indices and gradient (float32)."""
+    needs_kernels()
+    x = special_input((4, 8, 256, 130), 5, "float32")[:, :, :, 1:-1]  # 4 MB, strided rows
+    chunks = engine._plane_chunks(math.prod(x.shape[:2]), x[0, 0].nbytes)
+    assert len(chunks) == min(parallel.WORKERS, 4)
+    args = ((3, 3), (2, 2), (1, 1), (1, 1), False)
+    y, indices = engine.max_pool(x, *args)
+    gy = np.random.default_rng(6).standard_normal(y.shape).astype(np.float32)
+    gx = engine.scatter_add_planes(gy, indices, x.shape[2:])
+    with jit.disabled():
+        y_np, indices_np = engine.max_pool(x, *args)
+        gx_np = engine.scatter_add_planes(gy, indices_np, x.shape[2:])
+    np.testing.assert_array_equal(y, y_np)
+    np.testing.assert_array_equal(indices, indices_np)
+    np.testing.assert_array_equal(gx, gx_np)
+
+
+def test_float16_and_unbatched_inputs_take_the_numpy_path_or_the_kernel_alike(path):
+    x16 = special_input((3, 7, 6), 7, "float16")
+    x = special_input((3, 7, 6), 7, "float64")
+    with path():
+        for a in (x16, x):
+            check_max_pool(a, (2, 3), (1, 2), (1, 1), (1, 1), True)
