@@ -235,15 +235,17 @@ class FunctionCtx(Node):
     """
 
     grad_fn_name = None
+    # What a new node starts with, set on the class so that creating one (once per op of every
+    # step) assigns only the three links below.
+    saved = ()
+    released = False
+    retained_output = None  # weak reference to the output, set by retain_grad()
+    output_meta = None  # (shape, dtype) of the output: what its gradient must be
 
     def __init__(self, fn_cls, needs_input_grad: tuple, next_nodes: tuple):
         self.fn_cls = fn_cls
         self.needs_input_grad = needs_input_grad
         self.next_nodes = next_nodes
-        self.saved = ()
-        self.released = False
-        self.retained_output = None  # weak reference to the output, set by retain_grad()
-        self.output_meta = None  # (shape, dtype) of the output: what its gradient must be
 
     def save_for_backward(self, *arrays):
         self.saved = arrays
@@ -256,9 +258,10 @@ class FunctionCtx(Node):
         is not retained: what ``save_for_backward`` got, and any ndarray set on ``ctx``. Sizes,
         axes and flags stay, so a graph that saved no arrays can run backward again (as in
         PyTorch)."""
-        arrays = [k for k, v in self.__dict__.items() if isinstance(v, np.ndarray)]
+        attributes = self.__dict__
+        arrays = [k for k, v in attributes.items() if isinstance(v, np.ndarray)]
         for key in arrays:
-            del self.__dict__[key]
+            del attributes[key]
         if self.saved or arrays:
             self.saved = ()
             self.released = True
@@ -298,19 +301,23 @@ class Function:
         Tensor = _Tensor or _tensor_class()
         arrays = []
         needs = []
+        any_needs = False
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a._data)
-                needs.append(a._requires_grad)
+                need = a._requires_grad
+                any_needs = any_needs or need
+                needs.append(need)
             else:
                 arrays.append(a)
                 needs.append(False)
-        record = cls.differentiable and any(needs) and is_grad_enabled()
+        needs = tuple(needs)
+        record = any_needs and cls.differentiable and getattr(_state, "enabled", True)
         if record:
-            next_nodes = tuple(a._grad_node() if need else None for a, need in zip(args, needs))
-            ctx = FunctionCtx(cls, tuple(needs), next_nodes)
+            next_nodes = tuple([a._grad_node() if need else None for a, need in zip(args, needs)])
+            ctx = FunctionCtx(cls, needs, next_nodes)
         else:
-            ctx = _ScratchCtx(tuple(needs))
+            ctx = _ScratchCtx(needs)
         out = cls.forward(ctx, *arrays, **kwargs)
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)
@@ -355,13 +362,13 @@ _FREED = (
 
 def _topological_order(root: Node) -> list[Node]:
     """Nodes reachable from ``root``, each after every node that feeds gradient into it."""
-    order, seen = [], {id(root)}
+    order, seen = [], {root}
     stack = [(root, iter(root.next_nodes))]
     while stack:
         node, children = stack[-1]
         for child in children:
-            if child is not None and id(child) not in seen:
-                seen.add(id(child))
+            if child is not None and child not in seen:
+                seen.add(child)
                 stack.append((child, iter(child.next_nodes)))
                 break
         else:
@@ -371,33 +378,25 @@ def _topological_order(root: Node) -> list[Node]:
     return order
 
 
-def _checked_input_grads(node: FunctionCtx, grads) -> tuple:
-    """``node``'s backward output as a tuple, each gradient of its input's shape and dtype."""
-    if not isinstance(grads, tuple):
-        grads = (grads,)
-    if len(grads) != len(node.next_nodes):
-        raise RuntimeError(
-            f"function {node.name()} returned an incorrect number of gradients (expected "
-            f"{len(node.next_nodes)}, got {len(grads)})")
-    out = []
-    for i, (child, g) in enumerate(zip(node.next_nodes, grads)):
-        if child is None or g is None:
-            out.append(None)
-            continue
-        shape, dtype = child.output_meta
-        if g.shape != shape:
-            raise RuntimeError(
-                f"Function {node.name()} returned an invalid gradient at index {i} - got "
-                f"{list(g.shape)} but expected shape compatible with {list(shape)}")
-        out.append(g if g.dtype == dtype else g.astype(dtype))
-    return tuple(out)
+def _wrong_count(node: FunctionCtx, grads: tuple) -> RuntimeError:
+    return RuntimeError(
+        f"function {node.name()} returned an incorrect number of gradients (expected "
+        f"{len(node.next_nodes)}, got {len(grads)})")
+
+
+def _wrong_shape(node: FunctionCtx, i: int, g: np.ndarray, shape: tuple) -> RuntimeError:
+    return RuntimeError(
+        f"Function {node.name()} returned an invalid gradient at index {i} - got "
+        f"{list(g.shape)} but expected shape compatible with {list(shape)}")
 
 
 def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
     """Accumulate d(tensor)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
 
     The graph is walked once, in reverse topological order: each node receives the sum of the
-    gradients its consumers sent it, then sends one gradient to each of its inputs.
+    gradients its consumers sent it, then sends one gradient to each of its inputs, checked to
+    have the input's shape and cast to its dtype. Nodes hash by identity, so they are the keys
+    of the pending gradients.
     """
     Tensor = _Tensor or _tensor_class()
     if not tensor.requires_grad:
@@ -418,9 +417,9 @@ def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
         grad = grad.astype(tensor._data.dtype, copy=False)
 
     root = tensor._grad_node()
-    grads: dict[int, np.ndarray] = {id(root): grad}
+    grads: dict[Node, np.ndarray] = {root: grad}
     for node in _topological_order(root):
-        g = grads.pop(id(node), None)
+        g = grads.pop(node, None)
         if g is None:
             continue
         if node.hooks:
@@ -434,14 +433,24 @@ def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
             out = node.retained_output()
             if out is not None:
                 _accumulate(out, g)
-        input_grads = _checked_input_grads(node, node.fn_cls.backward(node, g))
+        input_grads = node.fn_cls.backward(node, g)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        if len(input_grads) != len(node.next_nodes):
+            raise _wrong_count(node, input_grads)
+        sends = []
+        for i, (child, cg) in enumerate(zip(node.next_nodes, input_grads)):
+            if child is None or cg is None:
+                continue
+            shape, dtype = child.output_meta
+            if cg.shape != shape:
+                raise _wrong_shape(node, i, cg, shape)
+            sends.append((child, cg if cg.dtype == dtype else cg.astype(dtype)))
         if not retain_graph:
             node.release()
-        for child, cg in zip(node.next_nodes, input_grads):
-            if cg is None:
-                continue
-            key = id(child)
-            grads[key] = grads[key] + cg if key in grads else cg
+        for child, cg in sends:
+            pending = grads.get(child)
+            grads[child] = cg if pending is None else pending + cg
 
 
 def _run_hooks(node: Node, g: np.ndarray) -> np.ndarray:

@@ -36,34 +36,48 @@ def class_coefficients(target: np.ndarray, num_classes: int, axis: int, dtype, w
         denominator = sum over non-ignored n of w_y
     """
     valid = target != ignore_index
+    classes = np.arange(num_classes).reshape((-1,) + (1,) * (target.ndim - axis))
+    one_hot = np.expand_dims(target, axis) == classes  # (N, C, *d); an ignored row may match
+    if weight is None and not label_smoothing:
+        # The common case, in few array ops (it runs every training step): Q is the one-hot
+        # target itself, and the denominator counts the non-ignored positions.
+        if 0 <= ignore_index < num_classes:
+            one_hot &= np.expand_dims(valid, axis)
+        return one_hot.astype(dtype), dtype.type(np.count_nonzero(valid))
     safe = np.where(valid, target, 0)  # (N, *d)
     w = np.ones(num_classes, dtype) if weight is None else weight.astype(dtype, copy=False)
     w_y = np.where(valid, w[safe], 0).astype(dtype, copy=False)  # (N, *d)
-    one_hot = np.expand_dims(safe, axis) == np.arange(num_classes).reshape(
-        (-1,) + (1,) * (target.ndim - axis))  # (N, C, *d)
-    Q = one_hot * np.expand_dims(w_y * dtype.type(1 - label_smoothing), axis)
+    Q = (one_hot & np.expand_dims(valid, axis)) * np.expand_dims(
+        w_y * dtype.type(1 - label_smoothing), axis)
     if label_smoothing:
-        spread = w.reshape((-1,) + (1,) * (target.ndim - axis)) * dtype.type(
-            label_smoothing / num_classes)
+        spread = w.reshape(classes.shape) * dtype.type(label_smoothing / num_classes)
         Q = Q + np.expand_dims(valid, axis) * spread
     return Q.astype(dtype, copy=False), w_y.sum(dtype=dtype)
+
+
+def _quiet_divide(a, denominator):
+    """``a / denominator``; a zero or infinite denominator gives NaN or inf without a warning
+    (every target ignored is NaN in PyTorch too). The check skips ``errstate``, which costs
+    more than the division itself on these small arrays."""
+    if 0 < abs(denominator) < np.inf:
+        return a / denominator
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return a / denominator
 
 
 def _reduce(losses: np.ndarray, reduction: str, denominator) -> np.ndarray:
     if reduction == "none":
         return losses
-    total = losses.sum(dtype=losses.dtype)
+    total = np.add.reduce(losses, axis=None, dtype=losses.dtype)
     if reduction == "sum":
         return total
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(total / denominator, dtype=losses.dtype)
+    return np.asarray(_quiet_divide(total, denominator), dtype=losses.dtype)
 
 
 def _upstream(gy: np.ndarray, reduction: str, denominator) -> np.ndarray:
     """``G``, the gradient reaching each per-position loss, ready to broadcast."""
     if reduction == "mean":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return (gy / denominator).astype(gy.dtype, copy=False)
+        return np.asarray(_quiet_divide(gy, denominator), dtype=gy.dtype)
     return gy
 
 
@@ -79,11 +93,11 @@ class CrossEntropy(Function):
     @staticmethod
     def forward(ctx, x, Q, axis, reduction, denominator, grad_fn_name):
         ctx.grad_fn_name = grad_fn_name
-        shifted = x - x.max(axis=axis, keepdims=True)
-        log_p = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        shifted = x - np.maximum.reduce(x, axis=axis, keepdims=True)
+        log_p = shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
         ctx.save_for_backward(log_p, Q)
         ctx.axis, ctx.reduction, ctx.denominator = axis, reduction, denominator
-        return _reduce(-(Q * log_p).sum(axis=axis), reduction, denominator)
+        return _reduce(-np.add.reduce(Q * log_p, axis=axis), reduction, denominator)
 
     @staticmethod
     def backward(ctx, gy):
@@ -91,8 +105,12 @@ class CrossEntropy(Function):
         G = _upstream(gy, ctx.reduction, ctx.denominator)
         if ctx.reduction == "none":
             G = np.expand_dims(G, ctx.axis)
-        gx = G * (np.exp(log_p) * Q.sum(axis=ctx.axis, keepdims=True) - Q) \
-            if ctx.needs_input_grad[0] else None
+        gx = None
+        if ctx.needs_input_grad[0]:
+            gx = np.exp(log_p)
+            gx *= np.add.reduce(Q, axis=ctx.axis, keepdims=True)
+            gx -= Q
+            gx *= G
         gQ = -G * log_p if ctx.needs_input_grad[1] else None
         return gx, gQ, None, None, None, None
 

@@ -41,9 +41,12 @@ tensor([[[ 66., 110., 154., 198., 242.]]])
 
 from __future__ import annotations
 
+import numpy as np
+
 from ...engine import geometry
 from ...ops.conv import Conv, ConvTranspose, Fold, Unfold
 from ...tensor import Tensor
+from ._memo import options_key, remembered
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "unfold", "fold"]
@@ -67,11 +70,29 @@ def _check_tensors(name: str, **tensors) -> None:
                             f"use one dtype (e.g. {arg}.to({first[1]}))")
 
 
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _same_float_dtype(input, weight, bias) -> bool:
+    """The usual call, checked fast: Tensors of one dtype, float32 or float64."""
+    if not (isinstance(input, Tensor) and isinstance(weight, Tensor)):
+        return False
+    dtype = input._data.dtype
+    return (dtype in _FLOATS and weight._data.dtype == dtype
+            and (bias is None or isinstance(bias, Tensor) and bias._data.dtype == dtype))
+
+
+_GEOMETRIES: dict = {}  # checked ConvGeometry by shapes and options (see _memo)
+
+
 def _conv(name: str, nd: int, input, weight, bias, stride, padding, dilation, groups) -> Tensor:
-    _check_tensors(name, input=input, weight=weight, bias=bias)
-    G = geometry.conv_geometry(name, nd, input.shape, weight.shape,
-                               None if bias is None else bias.shape,
-                               stride, padding, dilation, groups)
+    if not _same_float_dtype(input, weight, bias):
+        _check_tensors(name, input=input, weight=weight, bias=bias)  # with its messages
+    bias_shape = None if bias is None else bias._data.shape
+    key = (name, nd, input._data.shape, weight._data.shape, bias_shape,
+           options_key(stride, padding, dilation, groups))
+    G = remembered(_GEOMETRIES, key, geometry.conv_geometry, name, nd, input._data.shape,
+                   weight._data.shape, bias_shape, stride, padding, dilation, groups)
     return Conv.apply(input, weight, bias, G)
 
 

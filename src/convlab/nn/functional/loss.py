@@ -69,18 +69,19 @@ def _class_weight(name: str, weight, C: int, dtype) -> np.ndarray | None:
 def _index_coefficients(name: str, input: Tensor, target: Tensor, axis: int, weight,
                         ignore_index: int, label_smoothing: float):
     """Check class-index targets against the input; return ``Q`` and the mean's denominator."""
-    C = input.shape[axis]
-    expected = tuple(input.shape[:axis]) + tuple(input.shape[axis + 1:])
-    if tuple(target.shape) != expected:
+    shape, t = input._data.shape, target._data
+    C = shape[axis]
+    expected = shape[:axis] + shape[axis + 1:]
+    if t.shape != expected:
         raise ValueError(f"{name}: Expected target size {list(expected)} (the input's shape "
-                         f"{list(input.shape)} without the class dim {axis}), got "
-                         f"{list(target.shape)}")
-    t = target._data
-    bad = (t != ignore_index) & ((t < 0) | (t >= C))
-    if bad.any():
-        raise IndexError(f"{name}: Target {t[bad].flat[0]} is out of bounds: the input has {C} "
-                         f"classes, so targets must be in [0, {C - 1}] (or ignore_index="
-                         f"{ignore_index})")
+                         f"{list(shape)} without the class dim {axis}), got {list(t.shape)}")
+    # min and max first: two cheap reductions clear the usual batch of valid classes
+    if t.size and (t.min() < 0 or t.max() >= C):
+        bad = (t != ignore_index) & ((t < 0) | (t >= C))
+        if bad.any():
+            raise IndexError(f"{name}: Target {t[bad].flat[0]} is out of bounds: the input has "
+                             f"{C} classes, so targets must be in [0, {C - 1}] (or "
+                             f"ignore_index={ignore_index})")
     dtype = input._data.dtype
     return L.class_coefficients(t, C, axis, dtype, _class_weight(name, weight, C, dtype),
                                 ignore_index, label_smoothing)

@@ -38,6 +38,7 @@ from ...engine import pooling as engine
 from ...engine.geometry import expand_param, output_length_formula
 from ...ops.pooling import AdaptiveAvgPool, AvgPool, GatherPlanes, LPPool, MaxUnpool
 from ...tensor import Tensor
+from ._memo import options_key, remembered
 
 __all__ = [
     "max_pool1d", "max_pool2d", "max_pool3d",
@@ -92,13 +93,24 @@ def _positive(name: str, arg: str, values: tuple) -> None:
         raise ValueError(f"{name}: {arg} must be greater than zero, but got {arg}={_shown(values)}")
 
 
+_WINDOWS: dict = {}  # checked windows by input shape and options (see _memo)
+
+
 def _window(name: str, nd: int, input: Tensor, kernel_size, stride, padding, dilation,
             ceil_mode: bool) -> tuple:
     """Normalized ``(kernel_size, stride, padding, dilation)``, once the windows are known to fit.
 
     PyTorch's rules: ``stride=None`` (or empty) means ``kernel_size``; ``padding <= k/2``; and at
-    least one window along each axis.
+    least one window along each axis. Remembered per input shape and options.
     """
+    key = (name, nd, input._data.shape,
+           options_key(kernel_size, stride, padding, dilation, ceil_mode))
+    return remembered(_WINDOWS, key, _checked_window, name, nd, input, kernel_size, stride,
+                      padding, dilation, ceil_mode)
+
+
+def _checked_window(name: str, nd: int, input: Tensor, kernel_size, stride, padding, dilation,
+                    ceil_mode: bool) -> tuple:
     K = expand_param(name, "kernel_size", kernel_size, nd)
     _positive(name, "kernel_size", K)
     if stride is None or (isinstance(stride, (tuple, list)) and not stride):

@@ -184,6 +184,8 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         """Run the forward pre-hooks, ``forward``, then the forward hooks."""
+        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks):
+            return self.forward(*args, **kwargs)  # no hooks: the usual case, kept short
         for hook_id, hook in list(self._forward_pre_hooks.items()):
             if hook_id in self._forward_pre_hooks_with_kwargs:
                 result = hook(self, args, kwargs)
