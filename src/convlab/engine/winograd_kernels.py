@@ -35,30 +35,35 @@ __all__ = ["input_tiles", "gy_tiles", "output_tiles"]
 
 @kernel
 def _bt(d0, d1, d2, d3, d4, d5):
-    """``Bᵀ d`` of F(4, 3): 6 inputs to 6 transformed values."""
-    return (4 * d0 - 5 * d2 + d4,
-            4 * (d1 + d2) - (d3 + d4),
-            4 * (d2 - d1) + (d3 - d4),
-            2 * (d3 - d1) + (d4 - d2),
-            2 * (d1 - d3) + (d4 - d2),
-            4 * d1 - 5 * d3 + d5)
+    """``Bᵀ d`` of F(4, 3): 6 inputs to 6 transformed values. (The constants take the inputs'
+    type: a bare ``4`` would make numba compute a float32 tile in float64.)"""
+    t = type(d0)
+    two, four, five = t(2), t(4), t(5)
+    return (four * d0 - five * d2 + d4,
+            four * (d1 + d2) - (d3 + d4),
+            four * (d2 - d1) + (d3 - d4),
+            two * (d3 - d1) + (d4 - d2),
+            two * (d1 - d3) + (d4 - d2),
+            four * d1 - five * d3 + d5)
 
 
 @kernel
 def _at(m0, m1, m2, m3, m4, m5):
     """``Aᵀ m`` of F(4, 3): 6 products back to 4 outputs."""
+    t = type(m0)
     s12, d12 = m1 + m2, m1 - m2
     s34, d34 = m3 + m4, m3 - m4
-    return m0 + s12 + s34, d12 + 2 * d34, s12 + 4 * s34, d12 + 8 * d34 + m5
+    return m0 + s12 + s34, d12 + t(2) * d34, s12 + t(4) * s34, d12 + t(8) * d34 + m5
 
 
 @kernel
 def _gt(g0, g1, g2, g3):
     """``G g`` of F(3, 4) (4 output gradients of a tile to 6 transformed values): the weight
     gradient's transform of ``gy``."""
+    t = type(g0)
     s02, s13 = g0 + g2, g1 + g3
-    e, o = g0 / 24 + g2 / 6, g1 / 12 + g3 / 3
-    return g0 / 4, (s02 + s13) / 6, (s02 - s13) / 6, e + o, e - o, g3
+    e, o = g0 / t(24) + g2 / t(6), g1 / t(12) + g3 / t(3)
+    return g0 / t(4), (s02 + s13) / t(6), (s02 - s13) / t(6), e + o, e - o, g3
 
 
 @kernel
