@@ -3,7 +3,7 @@ equal to the plain loops of ``reference_pooling.py``: values and indices exactly
 ties included, in 1-3 dims, float64, float32 and integers, on one thread and split in chunks."""
 
 import math
-from contextlib import nullcontext
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -21,12 +21,23 @@ def needs_kernels():
         pytest.skip("compiled kernels turned off (CONVLAB_JIT=0)")
 
 
+@contextmanager
+def every_row_compiled():
+    """The compiled kernels for rows of any length (the engine keeps short rows for NumPy)."""
+    saved = engine.ROWS_FROM
+    engine.ROWS_FROM = 1
+    try:
+        yield
+    finally:
+        engine.ROWS_FROM = saved
+
+
 @pytest.fixture(params=["compiled", "numpy"], scope="module")
 def path(request):
     """Run the test body on one path: the numba kernels, or NumPy with the kernels off."""
     if request.param == "compiled":
         needs_kernels()
-        return nullcontext
+        return every_row_compiled
     return jit.disabled
 
 
@@ -105,16 +116,28 @@ def test_a_window_wholly_in_the_padding(path):
                                                                   x.shape, 1))
 
 
-@pytest.mark.parametrize("shape", [(64, 16, 8, 8), (64, 32, 4, 4)])
-def test_the_digits_cnn_pooling(path, shape):
-    """2x2, stride 2, float32: the shape the digits CNN pools at every training step."""
+@pytest.mark.parametrize("shape, k", [((64, 16, 8, 8), 2), ((64, 32, 4, 4), 2),
+                                      ((2, 3, 10, 11), 3), ((2, 3, 9, 9), 3)])
+def test_windows_that_tile_the_input(path, shape, k):
+    """kernel = stride, no padding: the digits CNN's 2x2 pooling (float32), at every training
+    step; 3x3 with an unread tail. They run by max_pool_tiles."""
     x = special_input(shape, 3, "float32")
+    assert engine._tiles(shape[2:], (shape[2] // k, shape[3] // k), (k, k), (k, k), (0, 0),
+                         (1, 1))
     with path():
-        indices = check_max_pool(x, (2, 2), (2, 2), (0, 0), (1, 1), False)
+        indices = check_max_pool(x, (k, k), (k, k), (0, 0), (1, 1), False)
         gy = np.ones(indices.shape, dtype=np.float32)
         gx = engine.scatter_add_planes(gy, indices, shape[2:])
     assert gx.dtype == np.float32
     np.testing.assert_array_equal(gx, reference.max_pool_backward(gy, indices, shape, 2))
+
+
+def test_long_rows_run_compiled_short_ones_by_numpy():
+    """Without the tests' override, rows of ROWS_FROM outputs or more take the row loop."""
+    needs_kernels()
+    for width in (2 * engine.ROWS_FROM - 2, 2 * engine.ROWS_FROM):
+        x = special_input((1, 2, 3, width), 8, "float64")
+        check_max_pool(x, (3, 3), (2, 2), (1, 1), (1, 1), False)
 
 
 def test_chunks_on_threads_and_a_strided_input_match_numpy():
