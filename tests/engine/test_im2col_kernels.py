@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convlab.engine import im2col, jit
+from convlab.engine import fft, im2col, jit
 from convlab.engine.geometry import conv_geometry
 
 from engine.test_fast_paths import IM2COL, check
@@ -90,3 +90,19 @@ def test_strided_input_and_nonfinite_values(path):
     with jit.disabled():
         np.testing.assert_array_equal(cols, im2col.im2col(np.ascontiguousarray(x), G))
     assert np.isnan(back[0, 1, 2, 3]) and np.isinf(back[1, 2, 0, 0])
+
+
+# The FFT places the kernel's taps at t*d - p_lo and reads the weight gradient at those lags
+# by DFT matrices: odd and even transform lengths, padding past the kernel, uneven padding.
+FFT = [
+    conv_geometry("c", 2, (2, 3, 9, 10), (4, 3, 5, 4), padding=((6, 1), (0, 5))),
+    conv_geometry("c", 1, (2, 4, 12), (6, 2, 3), padding=((7, 0),), dilation=3, groups=2),
+    conv_geometry("c", 3, (1, 2, 5, 4, 6), (3, 2, 3, 2, 4), padding=(2, (0, 3), 1)),
+    conv_geometry("c", 2, (2, 2, 13, 14), (2, 2, 7, 7), padding=3),
+]
+
+
+@pytest.mark.parametrize("G", FFT, ids=range(len(FFT)))
+def test_fft_equals_reference(G):
+    assert {L % 2 for G_ in FFT for L in fft.transform_length(G_)} == {0, 1}
+    check(fft, G, N=2)
