@@ -17,15 +17,23 @@ Summed over input channels, the ``⊙`` becomes one matrix product per transform
     y                   = Aᵀ-transform of M, the tiles put side by side
 
 In 2-D that is 36 products of ``(C_out, C_in)`` matrices per 16 outputs instead of 9 per
-output: 4x fewer multiplications. The transforms are applied as one Kronecker-product matrix per
-pair of axes, so that they too run in the BLAS. The work goes in chunks of samples small enough
-for the temporaries to stay in the CPU's cache.
+output: 4x fewer multiplications. The work goes in chunks of samples small enough for the
+temporaries to stay in the CPU's cache, the chunks on all cores at once (:mod:`.parallel`).
+
+The transforms are memory passes, and how they are made decides the speed as much as the
+products do. In 2-D, when :func:`.jit.active`, compiled kernels (:mod:`.winograd_kernels`)
+take each input tile from ``x`` straight to ``V``, padding read as zeros, and each tile of
+``M`` straight to its place in ``y``, bias added; otherwise (and in 1-D and 3-D) NumPy makes a
+padded copy, a copy of the overlapping tiles, and applies one Kronecker-product matrix per pair
+of axes in the BLAS. Measured on one core, 64 channels of 56x56 in 16 samples, forward: 48 ms
+with NumPy's passes, 20 ms compiled (PyTorch: 35 ms).
 
 A dilated kernel reads the input's phases (every ``d``-th element) separately, so it is
-``d**nd`` undilated convolutions side by side. Backward needs no new idea: the input gradient of a stride-1 convolution is the correlation of
-``gy`` with the flipped, channel-transposed kernel (padding ``2 - p``), and the weight gradient
-is the correlation F(3, 4) of ``x`` with ``gy``: 3 outputs (the taps) from 4 values of ``gy``
-per tile, with the same ``Bᵀ`` on the input tiles.
+``d**nd`` undilated convolutions side by side (the compiled kernels read and write the phases
+as strided views, without copies). Backward needs no new idea: the input gradient of a stride-1
+convolution is the correlation of ``gy`` with the flipped, channel-transposed kernel (padding
+``2 - p``), and the weight gradient is the correlation F(3, 4) of ``x`` with ``gy``: 3 outputs
+(the taps) from 4 values of ``gy`` per tile, with the same ``Bᵀ`` on the input tiles.
 
 Accuracy: the transforms mix values of different sizes (entries up to 8 and down to 1/24), so
 float32 rounding errors grow about 10-30x over a direct sum: relative to the largest
