@@ -165,3 +165,24 @@ def test_float16_and_unbatched_inputs_take_the_numpy_path_or_the_kernel_alike(pa
     with path():
         for a in (x16, x):
             check_max_pool(a, (2, 3), (1, 2), (1, 1), (1, 1), True)
+
+
+@pytest.mark.parametrize("shape, k", [((4, 8, 12, 12), 2), ((2, 3, 9, 11), 3), ((2, 5, 7), 2),
+                                      ((2, 3, 4, 6, 6), 2)])
+@pytest.mark.parametrize("divisor", [None, 5])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_average_pooling_of_windows_that_tile_the_input(path, shape, k, divisor, dtype):
+    """The tiling loop of average pooling (2-D 2x2, 3x3 with an unread tail; 1-D and 3-D go
+    by NumPy), forward against the reference, backward its adjoint, in the input's dtype."""
+    nd = len(shape) - 2
+    x = special_input(shape, 9, dtype)
+    x[~np.isfinite(x)] = 0.5
+    args = ((k,) * nd, (k,) * nd, (0,) * nd, False, True, divisor)
+    with path():
+        y = engine.avg_pool(x, *args)
+        gy = np.random.default_rng(10).standard_normal(y.shape).astype(dtype)
+        gx = engine.avg_pool_backward(gy, x.shape, *args)
+    assert y.dtype == gx.dtype == np.dtype(dtype) and gx.shape == x.shape
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose(y, reference.avg_pool(x, *args), rtol=tol, atol=tol)
+    np.testing.assert_allclose(np.vdot(y, gy), np.vdot(x, gx), rtol=tol)

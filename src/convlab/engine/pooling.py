@@ -26,12 +26,15 @@ scatter without the sum (:func:`max_unpool`).
 Max pooling (1-3 dims) and the scatter have compiled loops too (:mod:`.pooling_kernels`), used
 when :func:`jit.active` and the dtype is one numba computes with (:data:`COMPILED_TYPES`); the
 planes are then split between the threads. Windows that tile the input (2x2 or 3x3, kernel =
-stride, no padding) take a loop of their own; other windows take the row loop when the output
-rows are long enough to pay for it (:data:`ROWS_FROM`), else the NumPy path below. The scatter
-is always compiled. Measured on one core against PyTorch (``python -m benchmarks conv
---one-core``, ``x16x64x112x112``, 3x3 stride 2 padding 1): forward 0.47x, forward and backward
-0.51x, where the NumPy path gives 0.57x and 1.00x; the digits CNN's 2x2 pooling of
-``64x16x8x8``, forward and backward, 200 µs against 400 µs with NumPy and 390 µs for PyTorch.
+stride, no padding) take a loop of their own, for average pooling too; other max pooling
+windows take the row loop when the output rows are long enough to pay for it
+(:data:`ROWS_FROM`), else the NumPy path below, as do other average pooling windows. The
+scatter is always compiled. Measured on one core against PyTorch (``python -m benchmarks conv
+--one-core``): max pooling ``x16x64x112x112``, 3x3 stride 2 padding 1, forward 0.48x, forward
+and backward 0.56x, where the NumPy path gives 0.57x and 1.00x; average pooling
+``x16x64x56x56``, 2x2, forward 0.13x and forward and backward 0.25x (NumPy: 0.43x, 0.78x); the
+digits CNN's 2x2 max pooling of ``64x16x8x8``, forward and backward, 200-280 µs against
+400-490 µs with NumPy and 390-610 µs for PyTorch (a loaded machine).
 
 Arguments arrive validated (tuples of ints of length ``nd``); the checks and their messages live
 in ``convlab.nn.functional.pooling``.
@@ -304,6 +307,24 @@ def _max_pool_compiled(x, nd, O, K, S, P, D):
     return y.reshape(shape), indices.reshape(shape)
 
 
+def _avg_pool_tiles(a, out_shape, nd, K, divisor_override, backward=False):
+    """Average pooling (``a`` the input) or its backward (``a`` the output's gradient) by the
+    compiled tiling loop, for windows that tile the input (:func:`_tiles`): each window's
+    divisor is ``divisor_override`` or its size. Returns an array of ``out_shape``."""
+    a3 = np.ascontiguousarray(a).reshape(_as_3d(a.shape, nd))
+    out = np.empty(_as_3d(out_shape, nd), dtype=a.dtype)
+    K3 = _padded_3d(K, nd, 1)
+    divisor = a.dtype.type(math.prod(K) if divisor_override is None else divisor_override)
+    kernel = pooling_kernels.avg_pool_tiles_backward if backward else pooling_kernels.avg_pool_tiles
+    big = out if backward else a3  # the input side, which sets the work per plane
+
+    def pool(planes):
+        kernel(a3[planes], out[planes], K3, divisor)
+
+    parallel.map_chunks(pool, _plane_chunks(big.shape[0], big[0].nbytes if big.size else 0))
+    return out.reshape(out_shape)
+
+
 def _window_sum(x, axis, k, s, o):
     """``out[j] = Σ_{m<k} x[j*s + m]`` along ``axis``: ``k`` strided adds. ``(.., i, ..) -> (.., o, ..)``."""
     before = (slice(None),) * axis
@@ -360,6 +381,8 @@ def avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divi
     I = x.shape[lead:]
     K, S, P = kernel_size, stride, padding
     O = pool_output_size(I, K, S, P, (1,) * nd, ceil_mode)
+    if jit.active() and x.dtype in COMPILED_TYPES and _tiles(I, O, K, S, P, (1,) * nd):
+        return _avg_pool_tiles(x, x.shape[:lead] + O, nd, K, divisor_override)
     y = _pad_for_windows(x, nd, I, O, K, S, P, 0)
     for a in range(nd):
         y = _window_sum(y, lead + a, K[a], S[a], O[a])
@@ -380,6 +403,8 @@ def avg_pool_backward(gy, input_shape, kernel_size, stride, padding, ceil_mode,
     I = tuple(input_shape[lead:])
     K, S, P = kernel_size, stride, padding
     O = gy.shape[lead:]
+    if jit.active() and gy.dtype in COMPILED_TYPES and _tiles(I, O, K, S, P, (1,) * nd):
+        return _avg_pool_tiles(gy, tuple(input_shape), nd, K, divisor_override, backward=True)
     g = gy / _avg_divisor(I, O, K, S, P, count_include_pad, divisor_override, lead, gy.dtype)
     for a in reversed(range(nd)):
         i, o, k, s, p = I[a], O[a], K[a], S[a], P[a]

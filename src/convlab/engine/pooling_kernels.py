@@ -41,15 +41,20 @@ NumPy path and 500 µs for the row loop; ``16x64x56x56`` 1.3 ms against 7.3 ms w
 the size unknown to the compiler the same loop is slower than NumPy (4x4: 10 ms against 9 ms),
 so only the sizes in :data:`TILES` take it.
 
-Average pooling stays with NumPy: its separable strided sums (2.4 ms for ``x16x64x56x56``,
-2x2) beat a row loop like the one here (7.4 ms), whose stride-2 reads compile to gathers.
+Average pooling takes the same tiling loop, forward (:func:`avg_pool_tiles`) and backward
+(:func:`avg_pool_tiles_backward`, which writes each input element once, no zeroing first):
+``x16x64x56x56`` 2x2 forward 1.0 ms against 4.1 ms with NumPy, backward 1.1 ms against 7.8 ms.
+Other average windows stay with NumPy: its separable strided sums (2.4 ms for the same 2x2
+case) beat a row loop like the one for max pooling (7.4 ms), whose stride-2 reads compile to
+gathers.
 """
 
 from __future__ import annotations
 
 from . import jit
 
-__all__ = ["inside", "first_tap", "max_pool", "TILES", "max_pool_tiles", "scatter_add"]
+__all__ = ["inside", "first_tap", "max_pool", "TILES", "max_pool_tiles", "avg_pool_tiles",
+           "avg_pool_tiles_backward", "scatter_add"]
 
 
 @jit.kernel
@@ -166,6 +171,61 @@ def max_pool_tiles(x, y, indices, kernel, lowest):
         _max_pool_tiles(x, y, indices, 1, 2, 2, lowest)
     elif kernel == (1, 3, 3):
         _max_pool_tiles(x, y, indices, 1, 3, 3, lowest)
+
+
+@jit.kernel
+def _avg_pool_tiles(x, y, KD, KH, KW, divisor):
+    """Average pooling where the windows tile the input (as :func:`_max_pool_tiles`):
+    ``y[b, o] = (sum of window o) / divisor``."""
+    B, D, H, W = x.shape
+    OD, OH, OW = y.shape[1:]
+    for b in range(B):
+        for od in range(OD):
+            for oh in range(OH):
+                for ow in range(OW):
+                    total = x.dtype.type(0)
+                    for kd in range(KD):
+                        for kh in range(KH):
+                            for kw in range(KW):
+                                total += x[b, od * KD + kd, oh * KH + kh, ow * KW + kw]
+                    y[b, od, oh, ow] = total / divisor
+
+
+@jit.kernel
+def _avg_pool_tiles_backward(gy, gx, KD, KH, KW, divisor):
+    """The adjoint of :func:`_avg_pool_tiles`: every element of window ``o`` receives
+    ``gy[b, o] / divisor``; the input's unread tail receives zero."""
+    B, D, H, W = gx.shape
+    OD, OH, OW = gy.shape[1:]
+    for b in range(B):
+        if OD * KD < D or OH * KH < H or OW * KW < W:
+            gx[b] = 0
+        for od in range(OD):
+            for oh in range(OH):
+                for ow in range(OW):
+                    share = gy[b, od, oh, ow] / divisor
+                    for kd in range(KD):
+                        for kh in range(KH):
+                            for kw in range(KW):
+                                gx[b, od * KD + kd, oh * KH + kh, ow * KW + kw] = share
+
+
+@jit.kernel
+def avg_pool_tiles(x, y, kernel, divisor):
+    """:func:`_avg_pool_tiles` for a window in :data:`TILES`, its size made a constant."""
+    if kernel == (1, 2, 2):
+        _avg_pool_tiles(x, y, 1, 2, 2, divisor)
+    elif kernel == (1, 3, 3):
+        _avg_pool_tiles(x, y, 1, 3, 3, divisor)
+
+
+@jit.kernel
+def avg_pool_tiles_backward(gy, gx, kernel, divisor):
+    """:func:`_avg_pool_tiles_backward` for a window in :data:`TILES`, its size a constant."""
+    if kernel == (1, 2, 2):
+        _avg_pool_tiles_backward(gy, gx, 1, 2, 2, divisor)
+    elif kernel == (1, 3, 3):
+        _avg_pool_tiles_backward(gy, gx, 1, 3, 3, divisor)
 
 
 @jit.kernel
