@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convlab.engine import fft, im2col, jit
+from convlab.engine import fft, im2col, jit, parallel, pointwise
 from convlab.engine.geometry import conv_geometry
 
 from engine.test_fast_paths import IM2COL, check
@@ -106,3 +106,11 @@ FFT = [
 def test_fft_equals_reference(G):
     assert {L % 2 for G_ in FFT for L in fft.transform_length(G_)} == {0, 1}
     check(fft, G, N=2)
+
+
+@pytest.mark.parametrize("N", [1, 4])
+def test_pointwise_splits_one_sample_by_rows(N, monkeypatch):
+    """A single sample's products split by rows between the threads, a batch by samples."""
+    monkeypatch.setattr(parallel, "MIN_PRODUCT", 0)
+    monkeypatch.setattr(parallel, "MIN_CHUNK_BYTES", 0)
+    check(pointwise, conv_geometry("c", 2, (N, 6, 5, 4), (8, 3, 1, 1), stride=(2, 1), groups=2), N)

@@ -8,8 +8,9 @@ already a ``(C_in, prod(S))`` matrix, so (per group)::
     gw    = Σ_n gy[n] @ x[n]ᵀ
 
 im2col would copy the input into a column buffer of the same size first; here ``np.matmul``
-reads ``x`` where it is. The batch is split between the cores (:mod:`.parallel`). Padding would only add outputs that equal the bias, so 1x1 kernels with
-padding go to the general algorithms.
+reads ``x`` where it is. The batch is split between the cores (:mod:`.parallel`); a single
+sample's products are split by rows instead. Padding would only add outputs that equal the
+bias, so 1x1 kernels with padding go to the general algorithms.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 from .geometry import ConvGeometry
 from .im2col import add_bias
+from . import parallel
 from .parallel import map_chunks, split
 
 __all__ = ["supports", "conv_forward", "conv_input_grad", "conv_weight_grad"]
@@ -49,6 +51,14 @@ def _halves(x: np.ndarray, G: ConvGeometry) -> list[slice]:
     return split(len(x), per_sample, len(x) * per_sample)
 
 
+def _run(one, chunks: list[slice], by_rows):
+    """``one`` over the batch's chunks, on the threads; a batch too small to split (one
+    sample) runs ``by_rows`` instead: its products split by rows (:func:`parallel.matmul`)."""
+    if len(chunks) > 1:
+        return map_chunks(one, chunks)
+    return by_rows()
+
+
 def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
                  b: np.ndarray | None = None) -> np.ndarray:
     """``y (N, C_out, *O) = w @ x + b`` per sample and group."""
@@ -60,7 +70,7 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
     def one(ns: slice) -> None:
         np.matmul(wg, xs[ns], out=y[ns])  # (n, g, K/g, prod(O))
 
-    map_chunks(one, _halves(x, G))
+    _run(one, _halves(x, G), lambda: parallel.matmul(wg, xs, out=y))
     return add_bias(y.reshape(len(x), G.out_channels, *G.out_size), b)
 
 
@@ -74,7 +84,7 @@ def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarra
     def one(ns: slice) -> None:
         np.matmul(wg.transpose(0, 2, 1), gys[ns], out=gxs[ns])  # (n, g, C/g, prod(O))
 
-    map_chunks(one, _halves(gy, G))
+    _run(one, _halves(gy, G), lambda: parallel.matmul(wg.transpose(0, 2, 1), gys, out=gxs))
     gxs = gxs.reshape(N, G.in_channels, *G.out_size)
     if G.in_size == G.out_size:
         return gxs
@@ -92,6 +102,9 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
     def one(ns: slice) -> np.ndarray:
         return np.matmul(gys[ns], xs[ns].swapaxes(-1, -2)).sum(axis=0)  # (g, K/g, C/g)
 
-    gw = sum(map_chunks(one, _halves(x, G)),
+    def by_rows() -> list[np.ndarray]:
+        return [parallel.matmul(gys[n], xs[n].swapaxes(-1, -2)) for n in range(len(x))]
+
+    gw = sum(_run(one, _halves(x, G), by_rows),
              np.zeros((g, G.out_channels // g, G.in_channels // g), dtype=x.dtype))
     return gw.reshape(G.out_channels, G.in_channels // g, *G.kernel_size)
