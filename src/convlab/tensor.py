@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import collections
+import math
 import weakref
 
 import numpy as np
@@ -1152,8 +1153,8 @@ class Tensor:
             raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
         if a == b:
             return self  # nothing to merge: PyTorch returns the tensor itself
-        s = self.shape
-        return self.reshape(s[:a] + (int(np.prod(s[a:b + 1])),) + s[b + 1:])
+        s = self._data.shape
+        return self.reshape(s[:a] + (math.prod(s[a:b + 1]),) + s[b + 1:])
 
     def unflatten(self, dim: int, sizes):
         axis = _normalize_dim(dim, self.ndim, "unflatten")

@@ -28,22 +28,23 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         if value is not None and not isinstance(value, Tensor):
             raise TypeError(f"linear(): argument '{arg}' must be a convlab.Tensor, not "
                             f"{type(value).__name__}")
-    if weight.dim() not in (1, 2) or input.dim() == 0:
+    shape, w_shape = input._data.shape, weight._data.shape  # read once: .shape builds a Size
+    if len(w_shape) not in (1, 2) or not shape:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features) and input at "
-                         f"least 1-D, got input {list(input.shape)} and weight "
-                         f"{list(weight.shape)}")
-    w = weight if weight.dim() == 2 else weight.reshape(1, -1)
-    rows = math.prod(input.shape[:-1])
-    if input.shape[-1] != w.shape[1]:
+                         f"least 1-D, got input {list(shape)} and weight {list(w_shape)}")
+    w = weight if len(w_shape) == 2 else weight.reshape(1, -1)
+    out_features, in_features = w._data.shape
+    if shape[-1] != in_features:
+        rows = math.prod(shape[:-1])
         raise RuntimeError(
-            f"linear: mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1]} and "
-            f"{w.shape[1]}x{w.shape[0]}): the input has {input.shape[-1]} features in its last "
-            f"dim, the weight expects in_features={w.shape[1]}")
-    if input.dtype != weight.dtype:
+            f"linear: mat1 and mat2 shapes cannot be multiplied ({rows}x{shape[-1]} and "
+            f"{in_features}x{out_features}): the input has {shape[-1]} features in its last "
+            f"dim, the weight expects in_features={in_features}")
+    if input._data.dtype != weight._data.dtype:
         raise RuntimeError(f"linear: mat1 and mat2 must have the same dtype, but got "
                            f"{input.dtype} (input) and {weight.dtype} (weight)")
-    if bias is not None and tuple(bias.shape) != (w.shape[0],):
-        raise RuntimeError(f"linear: bias must have shape ({w.shape[0]},) to match "
-                           f"out_features={w.shape[0]}, got {list(bias.shape)}")
+    if bias is not None and bias._data.shape != (out_features,):
+        raise RuntimeError(f"linear: bias must have shape ({out_features},) to match "
+                           f"out_features={out_features}, got {list(bias.shape)}")
     y = Linear.apply(input, w, bias)
-    return y.reshape(input.shape[:-1]) if weight.dim() == 1 else y
+    return y.reshape(shape[:-1]) if len(w_shape) == 1 else y

@@ -71,7 +71,7 @@ def _check_input(name: str, input, nd: int, floating: bool) -> None:
     """A Tensor of rank ``nd + 1`` or ``nd + 2``, every non-batch dim non-empty, a usable dtype."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}: input must be a convlab.Tensor, got {type(input).__name__}")
-    shape = tuple(input.shape)
+    shape = input._data.shape
     if len(shape) not in (nd + 1, nd + 2):
         raise ValueError(f"{name}: Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input, "
                          f"but got input of size: {_shape(shape)}")
@@ -81,7 +81,7 @@ def _check_input(name: str, input, nd: int, floating: bool) -> None:
             raise ValueError(f"{name}: Expected input to have non-zero size for non-batch "
                              f"dimensions, but input has sizes {_shape(shape)} with dimension "
                              f"{dim} being empty")
-    kind = input.dtype.numpy.kind
+    kind = input._data.dtype.kind
     if kind == "b" or (floating and kind != "f"):
         allowed = "a floating point dtype" if floating else "a floating point or integer dtype"
         raise TypeError(f"{name}: input must have {allowed}, got {input.dtype} "
