@@ -88,3 +88,14 @@ def test_depthwise_propagates_nan_and_inf():
     assert np.isnan(y[0, 0, 2:5, 2:5]).all() and np.isfinite(y[0, 1]).all()
     assert not np.isfinite(y[1, 2, 4:7, 4:7]).any()
     assert np.isnan(depthwise.conv_weight_grad(x, gy, G)[0]).all()
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_depthwise_empty_batch(path):
+    G = conv_geometry("c", 2, (0, 4, 8, 8), (8, 1, 3, 3), padding=1, groups=4)
+    x, w, gy = _arrays(G, 0, seed=5)
+    with _path(path):
+        assert depthwise.conv_forward(x, w, G).shape == (0, 8, 8, 8)
+        assert depthwise.conv_input_grad(gy, w, G).shape == (0, 4, 8, 8)
+        gw = depthwise.conv_weight_grad(x, gy, G)
+    assert gw.shape == w.shape and not gw.any()

@@ -188,7 +188,7 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
     mult = G.out_channels // C
     taps = math.prod(G.kernel_size)
     P, L, offsets = _grid(G)
-    gy_split = gy.reshape(N, C, mult, -1)  # (N, C, mult, prod(O))
+    gy_split = gy.reshape(N, C, mult, math.prod(G.out_size))  # (N, C, mult, prod(O))
 
     def flat(ns: slice) -> np.ndarray:
         xp = _flat_padded(x[ns], G, P, L, offsets)[:, :, None]  # (n, C, 1, L + max offset)
@@ -419,4 +419,5 @@ def _compiled_weight_grad(x, gy, G):
         return gw
 
     parts = map_chunks(part, _items(N * C, mult * math.prod(G.out_size) * x.itemsize))
-    return sum(parts[1:], parts[0]).reshape(G.out_channels, 1, *G.kernel_size)
+    gw = sum(parts, np.zeros((C, mult, taps), dtype=x.dtype))  # none for an empty batch
+    return gw.reshape(G.out_channels, 1, *G.kernel_size)
