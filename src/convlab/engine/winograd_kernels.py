@@ -139,24 +139,33 @@ def output_tiles(Mt, b, TH, TW, y):
     """``y (n, K, OH, OW)`` from the channel products ``Mt (36, K, n*TH*TW)``: ``Aᵀ m A + b``
     of every tile, its 4x4 outputs put in place and cropped at the bottom and right edges."""
     n, K, OH, OW = y.shape
-    rows = np.empty((6, 4 * TW), Mt.dtype)  # step 1 (along the rows) for one tile row
-    out = np.empty((4, 4 * TW), y.dtype)  # step 2: the tile row's 4 output rows, uncropped
+    T = TH * TW
+    # step 1, Aᵀ along the rows: rows[a, th, 4 tw + q] for tile (th, tw), row a of its
+    # transformed values; tile f = th TW + tw puts its 4 values at 4 f, one loop over all tiles
+    rows = np.empty((6, 4 * T), Mt.dtype)
+    out = np.empty((4, 4 * TW), y.dtype)  # step 2: a tile row's 4 output rows, uncropped
     for s in range(n):
         for k in range(K):
+            t0 = s * T
+            for a in range(6):
+                m0, m1, m2 = Mt[6 * a, k], Mt[6 * a + 1, k], Mt[6 * a + 2, k]
+                m3, m4, m5 = Mt[6 * a + 3, k], Mt[6 * a + 4, k], Mt[6 * a + 5, k]
+                r = rows[a]
+                for f in range(T):
+                    t = t0 + f
+                    r[4 * f], r[4 * f + 1], r[4 * f + 2], r[4 * f + 3] = _at(
+                        m0[t], m1[t], m2[t], m3[t], m4[t], m5[t])
+            # step 2, Aᵀ along the columns, a tile row at a time: its 4 output rows, then those
+            # that lie in y
             bias = b[k]
             for th in range(TH):
-                t0 = (s * TH + th) * TW
-                for a in range(6):
-                    r = rows[a]
-                    for tw in range(TW):
-                        t, w = t0 + tw, 4 * tw
-                        r[w], r[w + 1], r[w + 2], r[w + 3] = _at(
-                            Mt[6 * a, k, t], Mt[6 * a + 1, k, t], Mt[6 * a + 2, k, t],
-                            Mt[6 * a + 3, k, t], Mt[6 * a + 4, k, t], Mt[6 * a + 5, k, t])
+                w0 = th * 4 * TW
                 for w in range(OW):
                     out[0, w], out[1, w], out[2, w], out[3, w] = _at(
-                        rows[0, w], rows[1, w], rows[2, w], rows[3, w], rows[4, w], rows[5, w])
+                        rows[0, w0 + w], rows[1, w0 + w], rows[2, w0 + w], rows[3, w0 + w],
+                        rows[4, w0 + w], rows[5, w0 + w])
                 h = 4 * th
                 for i in range(min(4, OH - h)):
+                    yr = y[s, k, h + i]
                     for w in range(OW):
-                        y[s, k, h + i, w] = out[i, w] + bias
+                        yr[w] = out[i, w] + bias
