@@ -64,16 +64,28 @@ def _spectrum(a: np.ndarray, L: tuple[int, ...], conj: bool = False) -> np.ndarr
     ``(F, B, C)``, ``F = prod(L[:-1]) * (L[-1]//2 + 1)``; conjugated in the same copy where
     ``conj``."""
     spec = scipy.fft.rfftn(a, s=L, axes=_axes(len(L)), workers=parallel.WORKERS)  # (B, C, *F)
-    spec = spec.reshape(a.shape[:2] + (-1,)).transpose(2, 0, 1)
-    if conj:
-        return np.conjugate(spec, out=np.empty(spec.shape, dtype=spec.dtype))
-    return np.ascontiguousarray(spec)
+    return _copy(spec.reshape(a.shape[:2] + (-1,)).transpose(2, 0, 1), conj)
+
+
+def _copy(view: np.ndarray, conj: bool = False) -> np.ndarray:
+    """``view`` copied in C order (conjugated where ``conj``), the first axis split between
+    the threads: these copies move the frequencies first and back, one pass each."""
+    out = np.empty(view.shape, dtype=view.dtype)
+
+    def one(part: slice) -> None:
+        if conj:
+            np.conjugate(view[part], out=out[part])
+        else:
+            out[part] = view[part]
+
+    parallel.map_chunks(one, parallel.split(len(out), out[0].nbytes, out.nbytes))
+    return out
 
 
 def _half(spec: np.ndarray, L: tuple[int, ...]) -> np.ndarray:
     """``(F, B, C) -> (B, C, *L[:-1], L[-1]//2 + 1)``: the spectrum back in its own shape."""
     half = L[:-1] + (L[-1] // 2 + 1,)
-    return np.ascontiguousarray(spec.transpose(1, 2, 0)).reshape(spec.shape[1:] + half)
+    return _copy(spec.transpose(1, 2, 0)).reshape(spec.shape[1:] + half)
 
 
 def _first(spec: np.ndarray, L: tuple[int, ...], n: tuple[int, ...]) -> np.ndarray:
@@ -172,7 +184,7 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
     L = transform_length(G)
     X = _per_group(_spectrum(x, L), G.groups)  # (F, g, N, C/g)
     Y = _times_weight_spectrum(X, w, G, L, forward=True)  # (F, g, N, K/g)
-    return add_bias(np.ascontiguousarray(_first(_merge_groups(Y), L, G.out_size)), b)
+    return add_bias(_copy(_first(_merge_groups(Y), L, G.out_size)), b)
 
 
 def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
@@ -181,7 +193,7 @@ def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarra
     L = transform_length(G)
     Gy = _per_group(_spectrum(gy, L), G.groups)  # (F, g, N, K/g)
     Gx = _times_weight_spectrum(Gy, w, G, L, forward=False)  # (F, g, N, C/g)
-    return np.ascontiguousarray(_first(_merge_groups(Gx), L, G.in_size))
+    return _copy(_first(_merge_groups(Gx), L, G.in_size))
 
 
 def _at_taps(spec: np.ndarray, G: ConvGeometry, L: tuple[int, ...]) -> np.ndarray:
