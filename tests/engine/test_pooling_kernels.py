@@ -186,3 +186,17 @@ def test_average_pooling_of_windows_that_tile_the_input(path, shape, k, divisor,
     tol = 1e-12 if dtype == "float64" else 1e-5
     np.testing.assert_allclose(y, reference.avg_pool(x, *args), rtol=tol, atol=tol)
     np.testing.assert_allclose(np.vdot(y, gy), np.vdot(x, gx), rtol=tol)
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 64, 70), (2, 0, 64, 70)])
+def test_empty_batches(path, shape):
+    x = np.zeros(shape, dtype=np.float32)
+    with path():
+        for k, s, p in ((2, 2, 0), (3, 2, 1)):
+            y, indices = engine.max_pool(x, (k, k), (s, s), (p, p), (1, 1), False)
+            gx = engine.scatter_add_planes(y, indices, shape[2:])
+            assert y.shape == indices.shape == shape[:2] + (64 // s, 70 // s)
+            assert gx.shape == shape
+        y = engine.avg_pool(x, (2, 2), (2, 2), (0, 0), False, True, None)
+        assert engine.avg_pool_backward(y, shape, (2, 2), (2, 2), (0, 0), False, True,
+                                        None).shape == shape

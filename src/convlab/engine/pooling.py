@@ -501,8 +501,9 @@ def gather_planes(x, indices, nd):
     Shape: x ``(*B, *I)``, indices ``(*B, *O)`` -> ``(*B, *O)`` with ``nd = len(I) = len(O)``.
     """
     lead = x.ndim - nd
-    flat_x = x.reshape(x.shape[:lead] + (-1,))  # (*B, ∏I)
-    flat_i = indices.reshape(indices.shape[:lead] + (-1,))  # (*B, ∏O)
+    # (*B, ∏I) and (*B, ∏O); the sizes spelled out, as -1 is ambiguous for an empty batch
+    flat_x = x.reshape(x.shape[:lead] + (math.prod(x.shape[lead:]),))
+    flat_i = indices.reshape(indices.shape[:lead] + (math.prod(indices.shape[lead:]),))
     return np.take_along_axis(flat_x, flat_i, axis=-1).reshape(indices.shape)
 
 
@@ -510,7 +511,7 @@ def _plane_offsets(indices, nd, plane):
     """Indices into the whole flattened array: plane ``b`` starts at ``b * plane``."""
     lead = indices.ndim - nd
     B = math.prod(indices.shape[:lead])
-    per_plane = indices.reshape(B, -1)  # (∏B, ∏O)
+    per_plane = indices.reshape(B, math.prod(indices.shape[lead:]))  # (∏B, ∏O)
     return (per_plane + np.arange(B)[:, None] * plane).ravel()
 
 
@@ -531,8 +532,9 @@ def scatter_add_planes(g, indices, plane_shape):
     plane = math.prod(plane_shape)
     B = math.prod(g.shape[:lead])
     if jit.active() and g.dtype in COMPILED_TYPES:
-        g2 = np.ascontiguousarray(g).reshape(B, -1)
-        indices2 = np.ascontiguousarray(indices).reshape(B, -1)
+        M = math.prod(g.shape[lead:])
+        g2 = np.ascontiguousarray(g).reshape(B, M)
+        indices2 = np.ascontiguousarray(indices).reshape(B, M)
         gx = np.empty((B, plane), dtype=g.dtype)
 
         def scatter(planes):
