@@ -19,7 +19,7 @@ which NumPy walks much faster than N-d strided views.
 Where numba is there (:mod:`.jit`), compiled loops do the same sums in one pass over each
 channel instead of one pass over the chunk per tap (see "The compiled path" below). Measured
 on one core, float32, case ``depthwise`` (x16x128x28x28, 3x3, padding 1): forward 9.2 ms with
-NumPy, 2.0 ms compiled; input gradient 12 ms and 2.2 ms; weight gradient 3.3 ms and 2.4 ms
+NumPy, 1.9 ms compiled; input gradient 12 ms and 1.9 ms; weight gradient 3.3 ms and 2.0 ms
 (PyTorch: about 2-3 ms forward, 8-12 ms forward+backward on the same shared machine).
 """
 
@@ -222,6 +222,10 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
 #   junk rows past each plane's end) are dropped when the result is copied out;
 # - otherwise: one run per output row ``(od, oh)``, ``OW`` long, ``stride_w`` apart.
 #
+# With stride 1 the forward adds three taps in one pass over the run (loading and storing the
+# run once for three multiply-adds: 2.1 -> 1.9 ms), and the input gradient is gathered the same
+# way rather than scattered tap by tap (:func:`_input_grad_gather_kernel`).
+#
 # Measured on one core, depthwise forward (x16x128x28x28, 3x3): one flat run 2.5 ms, a run per
 # row 4.7 ms (28 outputs a loop are too few to keep the vector units busy). The items (one
 # channel of one sample) go in memory order, in all three passes: the weight gradient, first
@@ -289,6 +293,13 @@ def _add_scaled(out, a, src):
 
 
 @jit.kernel
+def _add_scaled3(out, a, src_a, b, src_b, c, src_c):
+    """``out += a * src_a + b * src_b + c * src_c``: one pass over ``out`` for three taps."""
+    for i in range(len(out)):
+        out[i] += a * src_a[i] + b * src_b[i] + c * src_c[i]
+
+
+@jit.kernel
 def _add_dot(sums, q, a, b):
     """``sums[q] += Σ a * b`` on 1-D arrays. The sum starts from ``sums[q]``: started from
     ``a[0] * 0`` (a zero of the arrays' type) the loop was not vectorized (12 against 24
@@ -318,7 +329,14 @@ def _forward_kernel(x, w, b, y, lo, P, size, starts, length, step, box, offsets,
             for r in range(len(starts)):
                 run = runs[r]
                 run[:] = b[c, j]
-                for t in range(len(offsets)):
+                t = 0
+                while step == 1 and t + 3 <= len(offsets):  # three taps a pass over the run
+                    a0, a1, a2 = (starts[r] + offsets[t], starts[r] + offsets[t + 1],
+                                  starts[r] + offsets[t + 2])
+                    _add_scaled3(run, w[c, j, t], xp[a0:a0 + length], w[c, j, t + 1],
+                                 xp[a1:a1 + length], w[c, j, t + 2], xp[a2:a2 + length])
+                    t += 3
+                for t in range(t, len(offsets)):
                     at = starts[r] + offsets[t]
                     if step == 1:
                         _add_scaled(run, w[c, j, t], xp[at:at + length])
@@ -355,6 +373,41 @@ def _input_grad_kernel(gy, w, gx, lo, P, size, starts, length, step, box, offset
 
 
 @jit.kernel
+def _input_grad_gather_kernel(gy, w, gx, lo, P, size, starts, length, step, box, offsets,
+                              first, stop):
+    """Stride 1 only: the same as :func:`_input_grad_kernel`, gathered instead of scattered.
+    Output position ``p`` reaches padded-input position ``p + offset_t`` through tap ``t``, so
+    ``gx_grid[q] = Σ_j Σ_t w[c, j, t] · g[q - offset_t]``, with ``g`` the gradient on the output
+    grid stored behind ``offsets[-1]`` zeros: one run per tap, read three taps a pass, as in
+    the forward (depthwise case, one core: 2.3 ms scattered, 1.9 gathered)."""
+    C, D, H, W = gx.shape[1:]
+    mult = w.shape[1]
+    OD, OH, OW = gy.shape[3:]
+    taps = len(offsets)
+    cells = P[0] * P[1] * P[2]
+    front = offsets[-1]
+    g_flat = np.zeros(front + max(length, cells), gy.dtype)  # the front and junk stay zero
+    g = g_flat[front:front + length].reshape(box)
+    acc = np.empty(cells, gy.dtype)
+    grid = acc.reshape(P)
+    for item in range(first, stop):
+        n, c = item // C, item % C
+        acc[:] = 0
+        for j in range(mult):
+            _copy(g[:OD, :OH, :OW], gy[n, c, j])
+            t = 0
+            while t + 3 <= taps:
+                a0, a1, a2 = front - offsets[t], front - offsets[t + 1], front - offsets[t + 2]
+                _add_scaled3(acc, w[c, j, t], g_flat[a0:a0 + cells], w[c, j, t + 1],
+                             g_flat[a1:a1 + cells], w[c, j, t + 2], g_flat[a2:a2 + cells])
+                t += 3
+            for t in range(t, taps):
+                at = front - offsets[t]
+                _add_scaled(acc, w[c, j, t], g_flat[at:at + cells])
+        _copy(gx[n, c], grid[lo[0]:lo[0] + D, lo[1]:lo[1] + H, lo[2]:lo[2] + W])
+
+
+@jit.kernel
 def _weight_grad_kernel(x, gy, gw, lo, P, size, starts, length, step, box, offsets, first, stop):
     """Items ``first..stop`` (item = sample * C + channel) added into ``gw (C, mult, taps)``:
     per tap, the runs of ``gy`` dotted with the tap's runs of the padded input."""
@@ -387,7 +440,8 @@ def _compiled_forward(x, w, G, b):
     x3 = _as_3d(x, G.nd, x.dtype)
     w3 = np.ascontiguousarray(w, dtype=x.dtype).reshape(C, mult, -1)  # (C, mult, taps)
     b3 = (np.zeros(G.out_channels, x.dtype) if b is None else b.astype(x.dtype)).reshape(C, mult)
-    y = np.empty((N, C, mult) + (1,) * (3 - G.nd) + G.out_size, dtype=x.dtype)  # (N, C, mult, OD, OH, OW)
+    # (N, C, mult, OD, OH, OW)
+    y = np.empty((N, C, mult) + (1,) * (3 - G.nd) + G.out_size, dtype=x.dtype)
     map_chunks(lambda items: _forward_kernel(x3, w3, b3, y, *layout, items.start, items.stop),
                _items(N * C, mult * math.prod(G.out_size) * x.itemsize))
     return y.reshape(N, G.out_channels, *G.out_size)
@@ -400,7 +454,8 @@ def _compiled_input_grad(gy, w, G):
     w3 = np.ascontiguousarray(w, dtype=gy.dtype).reshape(C, mult, -1)
     gx = np.empty((N, C) + (1,) * (3 - G.nd) + G.in_size, dtype=gy.dtype)
     layout = _runs(G)
-    map_chunks(lambda items: _input_grad_kernel(gy3, w3, gx, *layout, items.start, items.stop),
+    kernel = _input_grad_gather_kernel if all(s == 1 for s in G.stride) else _input_grad_kernel
+    map_chunks(lambda items: kernel(gy3, w3, gx, *layout, items.start, items.stop),
                _items(N * C, math.prod(G.in_size) * gy.itemsize))
     return gx.reshape(N, C, *G.in_size)
 
