@@ -126,3 +126,14 @@ def test_numpy_path_equals_reference_random(data):
     G, N = data.draw(geometries(winograd))
     with jit.disabled():
         check(winograd, G, N)
+
+
+@needs_jit
+def test_one_chunk_splits_its_products_between_threads(monkeypatch):
+    """A batch of one chunk hands its products to parallel.matmul, which splits their rows."""
+    from convlab.engine import parallel
+
+    monkeypatch.setattr(parallel, "WORKERS", 2)
+    monkeypatch.setattr(parallel, "MIN_PRODUCT", 0)
+    check(winograd, LAYERS[0], N=1)
+    check(winograd, LAYERS[3], N=1)
