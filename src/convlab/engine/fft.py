@@ -44,6 +44,10 @@ from .im2col import add_bias
 __all__ = ["supports", "transform_length", "conv_forward", "conv_input_grad", "conv_weight_grad"]
 
 
+# The kernel's spectrum is made in shares of the frequencies of at most this many bytes.
+SPECTRUM_BYTES = 16 << 20
+
+
 def supports(G: ConvGeometry) -> bool:
     """The FFT computes every output position; strided convolutions would throw most away."""
     return all(s == 1 for s in G.stride)
@@ -131,9 +135,10 @@ def _times_weight_spectrum(a: np.ndarray, w: np.ndarray, G: ConvGeometry,
     and conjugate twiddles give the conjugate spectrum. Placing the taps at ``-p_lo`` lets the
     inputs be transformed as they are, without a padded copy: the wrap-around of the circular
     correlation then lands in the zeros past the input. The transform of the first axis, the
-    largest product, and the products after it run on the threads, each thread on its share
-    of the frequencies (smaller shares, made just before their products while in cache, ran
-    slower: 10 against 8.5 ms). For the 16x16 kernels of 15x15 in a 144x144 transform, one
+    largest product, and the products after it run on the threads, in shares of the
+    frequencies of at most SPECTRUM_BYTES, which bounds the memory the spectrum takes (for
+    large-k, one share per thread; shares made small enough to stay in cache before their
+    products ran slower: 10 against 8.5 ms with 1 MiB). For the 16x16 kernels of 15x15 in a 144x144 transform, one
     core: the spectrum 6 ms, against 13 ms by FFTs of the zero-extended kernel (most of it
     moving the frequencies first) and 3 ms more for its conjugate."""
     g, K_g, C_g = G.groups, G.out_channels // G.groups, w.shape[1]
@@ -157,7 +162,7 @@ def _times_weight_spectrum(a: np.ndarray, w: np.ndarray, G: ConvGeometry,
         spectrum = (D[0][rows] @ t).reshape(-1, *wg.shape[:3])  # (frequencies f, g, ., .)
         np.matmul(a[f], spectrum, out=out[f])
 
-    parallel.map_chunks(one, parallel.split(len(D[0]), t[0].nbytes, len(D[0]) * t[0].nbytes))
+    parallel.map_chunks(one, parallel.split(len(D[0]), t[0].nbytes, SPECTRUM_BYTES))
     return out
 
 
