@@ -90,6 +90,12 @@ LAYERS = [
     conv_geometry("c", 2, (2, 3, 13, 10), (2, 3, 3, 3), padding=((4, 0), (1, 3)),
                   dilation=(3, 2)),
     conv_geometry("c", 2, (1, 2, 3, 3), (2, 2, 3, 3)),  # a single output
+    # the one output row reads only padding: the input gradient has no phase to compute
+    conv_geometry("c", 2, (1, 2, 1, 5), (2, 2, 3, 3), padding=((4, 2), (1, 1)), dilation=(3, 1)),
+    conv_geometry("c", 3, (2, 4, 6, 9, 7), (4, 4, 3, 3, 3), padding=1),
+    conv_geometry("c", 3, (1, 4, 5, 6, 9), (6, 2, 3, 3, 3), padding=((0, 2), (2, 1), (1, 0)),
+                  groups=2),
+    conv_geometry("c", 3, (2, 2, 7, 6, 8), (2, 2, 3, 3, 3), padding=2, dilation=(2, 1, 3)),
 ]
 
 

@@ -21,12 +21,13 @@ output: 4x fewer multiplications. The work goes in chunks of samples small enoug
 temporaries to stay in the CPU's cache, the chunks on all cores at once (:mod:`.parallel`).
 
 The transforms are memory passes, and how they are made decides the speed as much as the
-products do. In 2-D, when :func:`.jit.active`, compiled kernels (:mod:`.winograd_kernels`)
-take each input tile from ``x`` straight to ``V``, padding read as zeros, and each tile of
-``M`` straight to its place in ``y``, bias added; otherwise (and in 1-D and 3-D) NumPy makes a
-padded copy, a copy of the overlapping tiles, and applies one Kronecker-product matrix per pair
-of axes in the BLAS. Measured on one core, 64 channels of 56x56 in 16 samples, forward: 48 ms
-with NumPy's passes, 20 ms compiled (PyTorch: 35 ms).
+products do. In 2-D and 3-D, when :func:`.jit.active`, compiled kernels
+(:mod:`.winograd_kernels`) take each input tile from ``x`` straight to ``V``, padding read as
+zeros, and each tile of ``M`` straight to its place in ``y``, bias added; otherwise (and in
+1-D) NumPy makes a padded copy, a copy of the overlapping tiles, and applies one
+Kronecker-product matrix per pair of axes in the BLAS. Measured on one core, forward, NumPy's
+passes -> compiled: 64 channels of 56x56 in 16 samples 48 -> 20 ms (PyTorch: 35 ms); 32
+channels of 16x32x32 in 4 samples 45 -> 32 ms (PyTorch: 32 ms).
 
 A dilated kernel reads the input's phases (every ``d``-th element) separately, so it is
 ``d**nd`` undilated convolutions side by side (the compiled kernels read and write the phases
@@ -55,7 +56,8 @@ from . import jit
 from .geometry import ConvGeometry
 from .im2col import flipped_transpose
 from .parallel import map_chunks, matmul, split
-from .winograd_kernels import gy_tiles, input_tiles, output_tiles
+from .winograd_kernels import (gy_tiles, gy_tiles_3d, input_tiles, input_tiles_3d, output_tiles,
+                               output_tiles_3d)
 
 __all__ = ["M", "matrices", "supports", "conv_forward", "conv_input_grad", "conv_weight_grad"]
 
@@ -290,30 +292,36 @@ def _phases(G: ConvGeometry):
 
 
 
-def _tile_grid(out_shape) -> tuple[int, int]:
-    """``(TH, TW)``: the tiles that cover a 2-D output."""
+# The compiled kernels by number of spatial axes: input tiles, gy tiles, output tiles.
+KERNELS = {2: (input_tiles, gy_tiles, output_tiles),
+           3: (input_tiles_3d, gy_tiles_3d, output_tiles_3d)}
+
+
+def _tile_grid(out_shape) -> tuple[int, ...]:
+    """``(TH, TW)`` (or ``(TD, TH, TW)``): the tiles that cover an output."""
     return tuple(-(-o // M) for o in out_shape[2:])
 
 
-def _tile_array(channels: int, P: int, dtype) -> np.ndarray:
-    """An empty ``(ξ, channels, P)`` array of transformed tiles whose ``ξ`` rows lie
-    ``TILE_ROW_PAD`` values further apart than they would in a contiguous array.
+def _tile_array(channels: int, P: int, dtype, nd: int) -> np.ndarray:
+    """An empty ``(ξ, channels, P)`` array of transformed tiles (``α^nd`` positions ``ξ``)
+    whose ``ξ`` rows lie ``TILE_ROW_PAD`` values further apart than they would in a contiguous
+    array.
 
-    The kernels write (or read) the 36 rows ``ξ`` of a channel at the same time. When a row
+    The kernels write (or read) the 36 rows ``ξ`` of a channel (in 2-D) at the same time. When a row
     takes a multiple of 4 KiB (256 channels of 48 tiles: 48 KiB) the 36 addresses fall in the
     same sets of the L1 cache, which holds 8 of them at once, and every access misses: measured
     on one core, 256 channels of 14x14, input transform 92 -> 36 ns a tile, 64 channels of
     16x16 78 -> 23 (56x56, whose rows are not a multiple, 26 -> 21). The products read the
     rows as they lie (each ``(channels, P)`` matrix is still contiguous)."""
-    rows = np.empty((ALPHA ** 2, channels * P + TILE_ROW_PAD), dtype)
-    return rows[:, :channels * P].reshape(ALPHA ** 2, channels, P)
+    rows = np.empty((ALPHA ** nd, channels * P + TILE_ROW_PAD), dtype)
+    return rows[:, :channels * P].reshape(ALPHA ** nd, channels, P)
 
 
 def _compiled_chunks(N: int, C: int, groups: int, grids, itemsize: int) -> list[slice]:
     """The batch in chunks for the compiled path: ``grids`` are the tile grids of the phases,
     which a chunk does one after the other."""
-    tiles = sum(th * tw for th, tw in grids)
-    return _chunks(N, ALPHA ** 2 * C, tiles, C // groups, itemsize)
+    nd = len(grids[0])
+    return _chunks(N, ALPHA ** nd * C, sum(map(math.prod, grids)), C // groups, itemsize)
 
 
 def _product(chunks: list[slice]):
@@ -326,14 +334,18 @@ def _product(chunks: list[slice]):
 
 
 def _correlate_compiled(x: np.ndarray, w: np.ndarray, groups: int, jobs, b, y) -> None:
-    """The compiled 2-D path of :func:`_correlate`, into ``y``: ``jobs`` lists ``(src, dst,
+    """The compiled path of :func:`_correlate` (2-D, 3-D), into ``y``: ``jobs`` lists ``(src, dst,
     pad_lo)``, the phases' input and output index and padding; each chunk of the batch takes
     the input tiles of every phase straight to ``V``, the channel products, and the output
     tiles straight into ``y[dst]``."""
+    if not jobs:  # every phase of the output is empty
+        return
     N, C = x.shape[:2]
-    K = w.shape[0]
-    U = _transform("G", M, R, np.moveaxis(w, (0, 1), (-2, -1)), 2)  # (6, 6, K, C/g)
-    U = np.ascontiguousarray(U.reshape(ALPHA ** 2, groups, K // groups, C // groups), x.dtype)
+    K, nd = w.shape[0], w.ndim - 2
+    xi = ALPHA ** nd
+    tiles_in, _, tiles_out = KERNELS[nd]
+    U = _transform("G", M, R, np.moveaxis(w, (0, 1), (-2, -1)), nd)  # (*α, K, C/g)
+    U = np.ascontiguousarray(U.reshape(xi, groups, K // groups, C // groups), x.dtype)
     bias = np.zeros(K, x.dtype) if b is None else np.asarray(b, x.dtype)
     grids = [_tile_grid(y[dst].shape) for _, dst, _ in jobs]
     chunks = _compiled_chunks(N, C, groups, grids, x.itemsize)
@@ -341,23 +353,25 @@ def _correlate_compiled(x: np.ndarray, w: np.ndarray, groups: int, jobs, b, y) -
 
     def one(ns: slice) -> None:
         n = ns.stop - ns.start
-        for (src, dst, lo), (TH, TW) in zip(jobs, grids):
-            P = n * TH * TW
-            V = _tile_array(C, P, x.dtype)
-            input_tiles(x[ns][src], lo[0], lo[1], TH, TW, V)
-            Mt = _tile_array(K, P, x.dtype)
+        for (src, dst, lo), grid in zip(jobs, grids):
+            P = n * math.prod(grid)
+            V = _tile_array(C, P, x.dtype, nd)
+            tiles_in(x[ns][src], *lo, *grid, V)
+            Mt = _tile_array(K, P, x.dtype, nd)
             # (ξ, g, K/g, C/g) @ (ξ, g, C/g, P) -> (ξ, g, K/g, P)
-            product(U, V.reshape(ALPHA ** 2, groups, C // groups, P),
-                    out=Mt.reshape(ALPHA ** 2, groups, K // groups, P))
-            output_tiles(Mt, bias, TH, TW, y[ns][dst])
+            product(U, V.reshape(xi, groups, C // groups, P),
+                    out=Mt.reshape(xi, groups, K // groups, P))
+            tiles_out(Mt, bias, *grid, y[ns][dst])
 
     map_chunks(one, chunks)
 
 
 def _weight_grad_compiled(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarray:
-    """The compiled 2-D path of :func:`_weight_grad`, all phases: ``Σ Z Vᵀ (ξ, g, K/g, C/g)``."""
+    """The compiled path of :func:`_weight_grad` (2-D, 3-D), all phases: ``Σ Z Vᵀ (ξ, g, K/g,
+    C/g)``."""
     N, C = x.shape[:2]
-    K, g = gy.shape[1], G.groups
+    K, g, xi = gy.shape[1], G.groups, ALPHA ** G.nd
+    tiles_in, tiles_gy, _ = KERNELS[G.nd]
     jobs = [(src, dst, lo) for src, dst, lo, _ in _phases(G)]
     grids = [_tile_grid(gy[dst].shape) for _, dst, _ in jobs]
     chunks = _compiled_chunks(N, C, g, grids, x.itemsize)
@@ -365,15 +379,15 @@ def _weight_grad_compiled(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.
 
     def one(ns: slice) -> np.ndarray:
         n = ns.stop - ns.start
-        acc = np.zeros((ALPHA ** 2, g, K // g, C // g), x.dtype)
-        for (src, dst, lo), (TH, TW) in zip(jobs, grids):
-            P = n * TH * TW
-            V = _tile_array(C, P, x.dtype)
-            input_tiles(x[ns][src], lo[0], lo[1], TH, TW, V)
-            Z = _tile_array(K, P, x.dtype)
-            gy_tiles(gy[ns][dst], TH, TW, Z)
-            V4 = V.reshape(ALPHA ** 2, g, C // g, P)
-            acc += product(Z.reshape(ALPHA ** 2, g, K // g, P), V4.swapaxes(-1, -2))
+        acc = np.zeros((xi, g, K // g, C // g), x.dtype)
+        for (src, dst, lo), grid in zip(jobs, grids):
+            P = n * math.prod(grid)
+            V = _tile_array(C, P, x.dtype, G.nd)
+            tiles_in(x[ns][src], *lo, *grid, V)
+            Z = _tile_array(K, P, x.dtype, G.nd)
+            tiles_gy(gy[ns][dst], *grid, Z)
+            V4 = V.reshape(xi, g, C // g, P)
+            acc += product(Z.reshape(xi, g, K // g, P), V4.swapaxes(-1, -2))
         return acc
 
     return sum(map_chunks(one, chunks))
@@ -383,7 +397,7 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
                  b: np.ndarray | None = None) -> np.ndarray:
     """``y (N, C_out, *O)`` from ``x (N, C_in, *S)`` and ``w (C_out, C_in/groups, 3, ...)``,
     plus ``b (C_out,)`` where given."""
-    if jit.active() and G.nd == 2:
+    if jit.active() and G.nd in KERNELS:
         y = np.empty((len(x), G.out_channels, *G.out_size), dtype=x.dtype)
         jobs = [(src, dst, lo) for src, dst, lo, _ in _phases(G)]
         _correlate_compiled(x, w, G.groups, jobs, b, y)
@@ -401,7 +415,7 @@ def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarra
     padded by ``2 - p_lo`` (the full correlation, cut back where the forward padding was)."""
     gx = np.zeros((len(gy), G.in_channels, *G.in_size), dtype=gy.dtype)
     wt = flipped_transpose(w, G.groups)
-    if jit.active() and G.nd == 2:  # the roles swap: gy's phase is read, gx's written
+    if jit.active() and G.nd in KERNELS:  # the roles swap: gy's phase is read, gx's written
         jobs = [(dst, src, tuple(R - 1 - p for p in lo)) for src, dst, lo, _ in _phases(G)
                 if gx[src].size]
         _correlate_compiled(gy, wt, G.groups, jobs, None, gx)
@@ -447,7 +461,7 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
     from ``gy`` (G-transform of F(3, 4) on non-overlapping m-wide tiles), ``Σ Z Vᵀ (ξ, g, K/g,
     C/g)``, then the Aᵀ-transform of F(3, 4) down to the taps.
     """
-    if jit.active() and G.nd == 2:
+    if jit.active() and G.nd in KERNELS:
         acc = _weight_grad_compiled(x, gy, G)
     else:
         acc = sum(_weight_grad(x[src], gy[dst], G.groups, lo) for src, dst, lo, _ in _phases(G))
