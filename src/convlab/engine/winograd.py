@@ -291,7 +291,6 @@ def _phases(G: ConvGeometry):
         yield (..., *src), (..., *dst), lo, hi
 
 
-
 # The compiled kernels by number of spatial axes: input tiles, gy tiles, output tiles.
 KERNELS = {2: (input_tiles, gy_tiles, output_tiles),
            3: (input_tiles_3d, gy_tiles_3d, output_tiles_3d)}
@@ -307,12 +306,12 @@ def _tile_array(channels: int, P: int, dtype, nd: int) -> np.ndarray:
     whose ``ξ`` rows lie ``TILE_ROW_PAD`` values further apart than they would in a contiguous
     array.
 
-    The kernels write (or read) the 36 rows ``ξ`` of a channel (in 2-D) at the same time. When a row
-    takes a multiple of 4 KiB (256 channels of 48 tiles: 48 KiB) the 36 addresses fall in the
-    same sets of the L1 cache, which holds 8 of them at once, and every access misses: measured
-    on one core, 256 channels of 14x14, input transform 92 -> 36 ns a tile, 64 channels of
-    16x16 78 -> 23 (56x56, whose rows are not a multiple, 26 -> 21). The products read the
-    rows as they lie (each ``(channels, P)`` matrix is still contiguous)."""
+    The kernels write (or read) the 36 rows ``ξ`` of a channel (in 2-D) at the same time. When
+    a row takes a multiple of 4 KiB (256 channels of 48 tiles: 48 KiB) the 36 addresses fall
+    in the same sets of the L1 cache, which holds 8 of them at once, and every access misses:
+    measured on one core, 256 channels of 14x14, input transform 92 -> 36 ns a tile, 64
+    channels of 16x16 78 -> 23 (56x56, whose rows are not a multiple, 26 -> 21). The products
+    read the rows as they lie (each ``(channels, P)`` matrix is still contiguous)."""
     rows = np.empty((ALPHA ** nd, channels * P + TILE_ROW_PAD), dtype)
     return rows[:, :channels * P].reshape(ALPHA ** nd, channels, P)
 
@@ -334,10 +333,10 @@ def _product(chunks: list[slice]):
 
 
 def _correlate_compiled(x: np.ndarray, w: np.ndarray, groups: int, jobs, b, y) -> None:
-    """The compiled path of :func:`_correlate` (2-D, 3-D), into ``y``: ``jobs`` lists ``(src, dst,
-    pad_lo)``, the phases' input and output index and padding; each chunk of the batch takes
-    the input tiles of every phase straight to ``V``, the channel products, and the output
-    tiles straight into ``y[dst]``."""
+    """The compiled path of :func:`_correlate` (2-D, 3-D), into ``y``: ``jobs`` lists
+    ``(src, dst, pad_lo)``, the phases' input and output index and padding; each chunk of the
+    batch takes the input tiles of every phase straight to ``V``, the channel products, and
+    the output tiles straight into ``y[dst]``."""
     if not jobs:  # every phase of the output is empty
         return
     N, C = x.shape[:2]
