@@ -169,7 +169,7 @@ class Layer:
         from ..nn.functional import pooling  # its checks carry the messages F.max_pool2d raises
 
         name = f"{'max' if self.type_name.startswith('Max') else 'avg'}_pool{self.nd}d"
-        K, S, P, D = pooling._window(name, self.nd, _ShapeOnly(input_shape), self.kernel_size,
+        K, S, P, D = pooling._window(name, self.nd, tuple(input_shape), self.kernel_size,
                                      self.stride, self.padding, self.dilation, self.ceil_mode)
         I = input_shape[-self.nd:]
         return [Axis(i, geometry.output_length(i, k, s, p, p, d, self.ceil_mode), k, s, p, p, d,
@@ -228,17 +228,6 @@ class Layer:
         if self.kind == LINEAR:
             return math.prod(output_shape) * self.in_features + bias
         return 0
-
-
-@dataclass(frozen=True)
-class _ShapeOnly:
-    """What the pooling checks read from an input: its ``shape`` and ``ndim``."""
-
-    shape: tuple
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
 
 
 def _type_name(layer) -> str:

@@ -96,21 +96,21 @@ def _positive(name: str, arg: str, values: tuple) -> None:
 _WINDOWS: dict = {}  # checked windows by input shape and options (see _memo)
 
 
-def _window(name: str, nd: int, input: Tensor, kernel_size, stride, padding, dilation,
+def _window(name: str, nd: int, shape: tuple[int, ...], kernel_size, stride, padding, dilation,
             ceil_mode: bool) -> tuple:
-    """Normalized ``(kernel_size, stride, padding, dilation)``, once the windows are known to fit.
+    """Normalized ``(kernel_size, stride, padding, dilation)`` for an input of ``shape``, once
+    the windows are known to fit.
 
     PyTorch's rules: ``stride=None`` (or empty) means ``kernel_size``; ``padding <= k/2``; and at
     least one window along each axis. Remembered per input shape and options.
     """
-    key = (name, nd, input._data.shape,
-           options_key(kernel_size, stride, padding, dilation, ceil_mode))
-    return remembered(_WINDOWS, key, _checked_window, name, nd, input, kernel_size, stride,
+    key = (name, nd, shape, options_key(kernel_size, stride, padding, dilation, ceil_mode))
+    return remembered(_WINDOWS, key, _checked_window, name, nd, shape, kernel_size, stride,
                       padding, dilation, ceil_mode)
 
 
-def _checked_window(name: str, nd: int, input: Tensor, kernel_size, stride, padding, dilation,
-                    ceil_mode: bool) -> tuple:
+def _checked_window(name: str, nd: int, shape: tuple[int, ...], kernel_size, stride, padding,
+                    dilation, ceil_mode: bool) -> tuple:
     K = expand_param(name, "kernel_size", kernel_size, nd)
     _positive(name, "kernel_size", K)
     if stride is None or (isinstance(stride, (tuple, list)) and not stride):
@@ -123,18 +123,18 @@ def _checked_window(name: str, nd: int, input: Tensor, kernel_size, stride, padd
         raise ValueError(f"{name}: padding must be non-negative, but got padding={_shown(P)}")
     D = expand_param(name, "dilation", dilation, nd)
     _positive(name, "dilation", D)
-    first = input.ndim - nd
+    first = len(shape) - nd
     for axis, (k, p) in enumerate(zip(K, P)):
         if 2 * p > k:
             raise ValueError(f"{name}: pad should be smaller than or equal to half of kernel "
                              f"size, but got "
                              f"padding={_shown(P)} and kernel_size={_shown(K)} "
                              f"(dim {first + axis}: {p} > {k}/2)")
-    I = tuple(input.shape[first:])
+    I = tuple(shape[first:])
     O = engine.pool_output_size(I, K, S, P, D, ceil_mode)
     for axis, (i, k, s, p, d, o) in enumerate(zip(I, K, S, P, D, O)):
         if o < 1:
-            C = input.shape[first - 1]
+            C = shape[first - 1]
             raise ValueError(f"{name}: Given input size: ({'x'.join(map(str, (C,) + I))}). "
                              f"Calculated output size: ({'x'.join(map(str, (C,) + O))}). "
                              f"Output size is too small along dim {first + axis}: "
@@ -160,7 +160,8 @@ def _with_indices(input: Tensor, nd: int, values, indices, return_indices: bool)
 def _max_pool(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode,
               return_indices):
     _check_input(name, input, nd, floating=False)
-    K, S, P, D = _window(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode)
+    K, S, P, D = _window(name, nd, input._data.shape, kernel_size, stride, padding, dilation,
+                         ceil_mode)
     need = bool(return_indices) or _recording(input)
     values, indices = engine.max_pool(input._data, K, S, P, D, bool(ceil_mode), need)
     return _with_indices(input, nd, values, indices, return_indices)
@@ -206,7 +207,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 def _avg_pool(name, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override):
     _check_input(name, input, nd, floating=True)
-    K, S, P, _ = _window(name, nd, input, kernel_size, stride, padding, 1, ceil_mode)
+    K, S, P, _ = _window(name, nd, input._data.shape, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None:
         if not _is_int(divisor_override):
             raise TypeError(f"{name}: divisor_override must be an int or None, got "
@@ -257,7 +258,7 @@ def _lp_pool(name, nd, input, norm_type, kernel_size, stride, ceil_mode):
     if norm_type == 0:
         raise ValueError(f"{name}: norm_type must be non-zero (the output is a 1/norm_type "
                          f"power), got norm_type={norm_type}")
-    K, S, P, D = _window(name, nd, input, kernel_size, stride, 0, 1, ceil_mode)
+    K, S, P, D = _window(name, nd, input._data.shape, kernel_size, stride, 0, 1, ceil_mode)
     if math.isinf(norm_type):  # the limit p -> ±inf: the max (min) of |x|
         sign = 1 if norm_type > 0 else -1
         out = _max_pool(name, nd, input.abs() * sign, K, S, P, D, ceil_mode, False)
