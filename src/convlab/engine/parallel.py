@@ -63,7 +63,9 @@ def _serial(n_chunks: int) -> bool:
 def split(N: int, per_sample: int, chunk_bytes: int, min_samples: int = 1) -> list[slice]:
     """The batch of ``N`` samples in chunks of about ``chunk_bytes`` (``per_sample`` bytes of
     work a sample; at least ``min_samples`` a chunk), and in one chunk per core when the
-    chunks stay that small and each still holds MIN_CHUNK_BYTES.
+    chunks stay that small and each still holds MIN_CHUNK_BYTES. Several chunks come in a
+    multiple of ``WORKERS``, so that each thread gets the same share (3 chunks of 7, 7 and 2
+    samples would give one thread 14 samples and the other 2; 4 chunks of 4 give each 8).
 
     >>> split(10, 1 << 10, 2 << 20)  # 10 KB of work in all: one chunk, no threads
     [slice(0, 10, None)]
@@ -71,7 +73,11 @@ def split(N: int, per_sample: int, chunk_bytes: int, min_samples: int = 1) -> li
     step = max(1, chunk_bytes // max(per_sample, 1), min_samples)
     even = -(-N // WORKERS)
     if even * per_sample >= MIN_CHUNK_BYTES:
-        step = min(step, even)
+        step = min(step, max(even, min_samples))
+    count = -(-N // step)
+    if 1 < count and count % WORKERS:
+        count += WORKERS - count % WORKERS
+        step = max(-(-N // count), min_samples)
     return [slice(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
 
 

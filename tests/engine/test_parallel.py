@@ -1,0 +1,37 @@
+"""engine/parallel.py: batch chunks, shared evenly between the threads, results in order."""
+
+import numpy as np
+import pytest
+
+from convlab.engine import parallel
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+@pytest.mark.parametrize("N, per_sample, chunk_bytes, min_samples", [
+    (16, 1 << 20, 7 << 20, 1), (14, 1 << 20, 7 << 20, 1), (10, 1 << 10, 2 << 20, 1),
+    (64, 1 << 16, 1 << 20, 1), (5, 1 << 20, 1 << 20, 1), (9, 1 << 20, 1 << 20, 4),
+])
+def test_split_covers_the_batch_in_a_multiple_of_the_workers(monkeypatch, workers, N,
+                                                             per_sample, chunk_bytes,
+                                                             min_samples):
+    monkeypatch.setattr(parallel, "WORKERS", workers)
+    chunks = parallel.split(N, per_sample, chunk_bytes, min_samples)
+    assert [i for c in chunks for i in range(c.start, c.stop)] == list(range(N))
+    sizes = [c.stop - c.start for c in chunks]
+    assert min(sizes[:-1] or sizes) >= min(min_samples, N)
+    if len(chunks) > 1 and max(sizes) > 1:
+        assert len(chunks) % workers == 0 or len(chunks) == -(-N // max(sizes))
+
+
+def test_two_workers_get_the_same_share(monkeypatch):
+    monkeypatch.setattr(parallel, "WORKERS", 2)
+    assert [c.stop - c.start for c in parallel.split(16, 1 << 20, 7 << 20)] == [4, 4, 4, 4]
+
+
+def test_map_chunks_keeps_the_order_and_matmul_splits_rows(monkeypatch):
+    monkeypatch.setattr(parallel, "WORKERS", 2)
+    assert parallel.map_chunks(lambda c: c * c, range(7)) == [c * c for c in range(7)]
+    monkeypatch.setattr(parallel, "MIN_PRODUCT", 0)
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((3, 9, 5)), rng.standard_normal((5, 4))
+    np.testing.assert_allclose(parallel.matmul(a, b), a @ b, rtol=1e-12)
