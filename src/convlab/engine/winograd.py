@@ -52,10 +52,10 @@ from fractions import Fraction
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import jit
+from . import jit, parallel
 from .geometry import ConvGeometry
 from .im2col import flipped_transpose
-from .parallel import map_chunks, matmul, split
+from .parallel import map_chunks, split
 from .winograd_kernels import (gy_tiles, gy_tiles_3d, input_tiles, input_tiles_3d, output_tiles,
                                output_tiles_3d)
 
@@ -323,20 +323,31 @@ def _compiled_chunks(N: int, C: int, groups: int, grids, itemsize: int) -> list[
     return _chunks(N, ALPHA ** nd * C, sum(map(math.prod, grids)), C // groups, itemsize)
 
 
-def _product(chunks: list[slice]):
-    """The channel products' function: with one chunk (a batch of a sample or two) nothing
-    runs beside it, so its products split their rows between the threads
-    (:func:`.parallel.matmul`); with more, each chunk's thread does its own (measured, under
-    load, 256 channels of 14x14, one sample on 2 threads: forward 3.8 -> 3.6 ms, weight
-    gradient 5.6 -> 5.1)."""
-    return matmul if len(chunks) == 1 else np.matmul
+def _shares(n: int) -> list[slice]:
+    """``range(n)`` in one run per thread (:data:`.parallel.WORKERS`)."""
+    step = -(-n // parallel.WORKERS) if n else 1
+    return [slice(i, min(n, i + step)) for i in range(0, n, step)]
+
+
+def _batched(U: np.ndarray, V: np.ndarray, out: np.ndarray) -> None:
+    """``out[ξ] = U[ξ] @ V[ξ]`` for the whole batch in one chunk, the positions ``ξ`` shared
+    between the threads: each thread reads only its share of ``U``."""
+    map_chunks(lambda s: np.matmul(U[s], V[s], out=out[s]), _shares(len(out)))
 
 
 def _correlate_compiled(x: np.ndarray, w: np.ndarray, groups: int, jobs, b, y) -> None:
     """The compiled path of :func:`_correlate` (2-D, 3-D), into ``y``: ``jobs`` lists
     ``(src, dst, pad_lo)``, the phases' input and output index and padding; each chunk of the
     batch takes the input tiles of every phase straight to ``V``, the channel products, and
-    the output tiles straight into ``y[dst]``."""
+    the output tiles straight into ``y[dst]``.
+
+    A batch of one chunk (few tiles for many channels: 16 samples of 256 channels of 14x14
+    take 256 tiles) has nothing to run beside it, so it goes stage by stage, each stage on all
+    threads: the transforms share the channels, the products the positions ``ξ``. Before, only
+    the products' rows were shared and the transforms ran on one thread. Measured on 2
+    threads, that case's stages at their quietest: input transform 3.8 -> 1.4 ms, products
+    7.8 -> 7.2, output transform 3.9 -> 1.1; side by side under load, forward 25-29 -> 20-24
+    ms, weight gradient 23-29 -> 20-23, and for one sample 6-8 -> 4-5."""
     if not jobs:  # every phase of the output is empty
         return
     N, C = x.shape[:2]
@@ -348,7 +359,19 @@ def _correlate_compiled(x: np.ndarray, w: np.ndarray, groups: int, jobs, b, y) -
     bias = np.zeros(K, x.dtype) if b is None else np.asarray(b, x.dtype)
     grids = [_tile_grid(y[dst].shape) for _, dst, _ in jobs]
     chunks = _compiled_chunks(N, C, groups, grids, x.itemsize)
-    product = _product(chunks)
+
+    if len(chunks) == 1:
+        for (src, dst, lo), grid in zip(jobs, grids):
+            P, xs, ys = N * math.prod(grid), x[src], y[dst]
+            V = _tile_array(C, P, x.dtype, nd)
+            map_chunks(lambda cs: tiles_in(xs[:, cs], *lo, *grid, V[:, cs]), _shares(C))
+            Mt = _tile_array(K, P, x.dtype, nd)
+            # (ξ, g, K/g, C/g) @ (ξ, g, C/g, P) -> (ξ, g, K/g, P)
+            _batched(U, V.reshape(xi, groups, C // groups, P),
+                     Mt.reshape(xi, groups, K // groups, P))
+            map_chunks(lambda ks: tiles_out(Mt[:, ks], bias[ks], *grid, ys[:, ks]),
+                       _shares(K))
+        return
 
     def one(ns: slice) -> None:
         n = ns.stop - ns.start
@@ -358,8 +381,8 @@ def _correlate_compiled(x: np.ndarray, w: np.ndarray, groups: int, jobs, b, y) -
             tiles_in(x[ns][src], *lo, *grid, V)
             Mt = _tile_array(K, P, x.dtype, nd)
             # (ξ, g, K/g, C/g) @ (ξ, g, C/g, P) -> (ξ, g, K/g, P)
-            product(U, V.reshape(xi, groups, C // groups, P),
-                    out=Mt.reshape(xi, groups, K // groups, P))
+            np.matmul(U, V.reshape(xi, groups, C // groups, P),
+                      out=Mt.reshape(xi, groups, K // groups, P))
             tiles_out(Mt, bias, *grid, y[ns][dst])
 
     map_chunks(one, chunks)
@@ -367,26 +390,39 @@ def _correlate_compiled(x: np.ndarray, w: np.ndarray, groups: int, jobs, b, y) -
 
 def _weight_grad_compiled(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarray:
     """The compiled path of :func:`_weight_grad` (2-D, 3-D), all phases: ``Σ Z Vᵀ (ξ, g, K/g,
-    C/g)``."""
+    C/g)``. A batch of one chunk goes stage by stage on all threads, as in
+    :func:`_correlate_compiled`."""
     N, C = x.shape[:2]
     K, g, xi = gy.shape[1], G.groups, ALPHA ** G.nd
     tiles_in, tiles_gy, _ = KERNELS[G.nd]
     jobs = [(src, dst, lo) for src, dst, lo, _ in _phases(G)]
     grids = [_tile_grid(gy[dst].shape) for _, dst, _ in jobs]
     chunks = _compiled_chunks(N, C, g, grids, x.itemsize)
-    product = _product(chunks)
+
+    def tiles(ns: slice, src, dst, lo, grid, threads: bool):
+        """``V (ξ, g, C/g, P)`` and ``Z (ξ, g, K/g, P)`` of samples ``ns`` in one phase."""
+        P = (ns.stop - ns.start) * math.prod(grid)
+        xs, gys = x[ns][src], gy[ns][dst]
+        V = _tile_array(C, P, x.dtype, G.nd)
+        Z = _tile_array(K, P, x.dtype, G.nd)
+        map_chunks(lambda cs: tiles_in(xs[:, cs], *lo, *grid, V[:, cs]), _shares(C), threads)
+        map_chunks(lambda ks: tiles_gy(gys[:, ks], *grid, Z[:, ks]), _shares(K), threads)
+        return Z.reshape(xi, g, K // g, P), V.reshape(xi, g, C // g, P)
+
+    if len(chunks) == 1:
+        acc = None
+        for job, grid in zip(jobs, grids):
+            Z, V = tiles(chunks[0], *job, grid, True)
+            part = np.empty((xi, g, K // g, C // g), x.dtype)
+            _batched(Z, V.swapaxes(-1, -2), part)
+            acc = part if acc is None else np.add(acc, part, out=acc)
+        return acc
 
     def one(ns: slice) -> np.ndarray:
-        n = ns.stop - ns.start
         acc = np.zeros((xi, g, K // g, C // g), x.dtype)
-        for (src, dst, lo), grid in zip(jobs, grids):
-            P = n * math.prod(grid)
-            V = _tile_array(C, P, x.dtype, G.nd)
-            tiles_in(x[ns][src], *lo, *grid, V)
-            Z = _tile_array(K, P, x.dtype, G.nd)
-            tiles_gy(gy[ns][dst], *grid, Z)
-            V4 = V.reshape(xi, g, C // g, P)
-            acc += product(Z.reshape(xi, g, K // g, P), V4.swapaxes(-1, -2))
+        for job, grid in zip(jobs, grids):
+            Z, V = tiles(ns, *job, grid, False)
+            acc += np.matmul(Z, V.swapaxes(-1, -2))
         return acc
 
     return sum(map_chunks(one, chunks))
