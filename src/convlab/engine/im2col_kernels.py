@@ -62,22 +62,28 @@ def _inside(n_out, n_in, start, step):
 
 @jit.kernel
 def im2col(x, cols, kernel, stride, pad, dilation):
-    """``cols[n, c, kd, kh, kw, od, oh, ow] = x[n, c, od*s + kd*d - p, ...]``, zero where that
-    position lies in the padding. ``x (n, C, D, H, W)``, ``cols (n, C, KD, KH, KW, OD, OH, OW)``."""
+    """``cols[n, c // C_g, (c % C_g)*taps + t, od, oh, ow] = x[n, c, od*s + kd*d - p, ...]``
+    for tap ``t = (kd, kh, kw)``, zero where that position lies in the padding.
+    ``x (n, C, D, H, W)``, ``cols (n, groups, R, OD, OH, OW)``: each group's rows of
+    channels and taps, ``C_g*taps`` of them, then ``R - C_g*taps`` rows the caller fills (the
+    product's bias row of ones)."""
     N, C, D, H, W = x.shape
-    OD, OH, OW = cols.shape[5:]
+    groups = cols.shape[1]
+    OD, OH, OW = cols.shape[3:]
+    C_g, taps = C // groups, kernel[0] * kernel[1] * kernel[2]
     for n in range(N):
         for c in range(C):
             for kd in range(kernel[0]):
                 for kh in range(kernel[1]):
                     for kw in range(kernel[2]):
+                        r = (c % C_g) * taps + (kd * kernel[1] + kh) * kernel[2] + kw
                         start_w = kw * dilation[2] - pad[2]
                         lo, hi = _inside(OW, W, start_w, stride[2])
                         for od in range(OD):
                             i_d = od * stride[0] + kd * dilation[0] - pad[0]
                             for oh in range(OH):
                                 i_h = oh * stride[1] + kh * dilation[1] - pad[1]
-                                row = cols[n, c, kd, kh, kw, od, oh]
+                                row = cols[n, c // C_g, r, od, oh]
                                 if i_d < 0 or i_d >= D or i_h < 0 or i_h >= H:
                                     row[:] = 0
                                     continue
