@@ -9,7 +9,10 @@ already a ``(C_in, prod(S))`` matrix, so (per group)::
 
 im2col would copy the input into a column buffer of the same size first; here ``np.matmul``
 reads ``x`` where it is. The batch is split between the cores (:mod:`.parallel`); a single
-sample's products are split by rows instead. Padding would only add outputs that equal the
+sample's products are split by rows instead. Each thread adds the bias to a sample's output
+right after its product, while it is in cache, rather than in one pass over the whole ``y``
+on one thread afterwards (2 threads, x16x128x28x28 w256x128x1x1, first quartile of 40
+interleaved: 10.6 -> 10.0 ms with another process on one core; one core the same). Padding would only add outputs that equal the
 bias, so 1x1 kernels with padding go to the general algorithms.
 """
 
@@ -67,11 +70,21 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
     xs = _matrices(_sampled(x, G), g)  # (N, g, C/g, prod(O))
     y = np.empty((len(x), g, G.out_channels // g, xs.shape[-1]), dtype=x.dtype)
 
-    def one(ns: slice) -> None:
-        np.matmul(wg, xs[ns], out=y[ns])  # (n, g, K/g, prod(O))
+    bias = None if b is None else b.reshape(g, -1, 1)  # (g, K/g, 1)
 
-    _run(one, _halves(x, G), lambda: parallel.matmul(wg, xs, out=y))
-    return add_bias(y.reshape(len(x), G.out_channels, *G.out_size), b)
+    def one(ns: slice) -> None:
+        for n in range(ns.start, ns.stop):  # a sample at a time: its y is in cache for the bias
+            np.matmul(wg, xs[n], out=y[n])  # (g, K/g, prod(O))
+            if bias is not None:
+                y[n] += bias
+
+    def by_rows() -> None:
+        parallel.matmul(wg, xs, out=y)
+        if bias is not None:
+            y[...] += bias
+
+    _run(one, _halves(x, G), by_rows)
+    return y.reshape(len(x), G.out_channels, *G.out_size)
 
 
 def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
