@@ -10,6 +10,7 @@ from convlab.engine import parallel
 @pytest.mark.parametrize("N, per_sample, chunk_bytes, min_samples", [
     (16, 1 << 20, 7 << 20, 1), (14, 1 << 20, 7 << 20, 1), (10, 1 << 10, 2 << 20, 1),
     (64, 1 << 16, 1 << 20, 1), (5, 1 << 20, 1 << 20, 1), (9, 1 << 20, 1 << 20, 4),
+    (16, 1 << 20, 5 << 20, 6), (10, 1 << 20, 5 << 20, 6),
 ])
 def test_split_covers_the_batch_in_a_multiple_of_the_workers(monkeypatch, workers, N,
                                                              per_sample, chunk_bytes,
@@ -26,6 +27,8 @@ def test_split_covers_the_batch_in_a_multiple_of_the_workers(monkeypatch, worker
 def test_two_workers_get_the_same_share(monkeypatch):
     monkeypatch.setattr(parallel, "WORKERS", 2)
     assert [c.stop - c.start for c in parallel.split(16, 1 << 20, 7 << 20)] == [4, 4, 4, 4]
+    # at least 6 samples a chunk: two chunks of 8, not 6, 6 and 4 (12 samples against 4)
+    assert [c.stop - c.start for c in parallel.split(16, 1 << 20, 5 << 20, 6)] == [8, 8]
 
 
 def test_map_chunks_keeps_the_order_and_matmul_splits_rows(monkeypatch):

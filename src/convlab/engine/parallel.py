@@ -77,7 +77,9 @@ def split(N: int, per_sample: int, chunk_bytes: int, min_samples: int = 1) -> li
     count = -(-N // step)
     if 1 < count and count % WORKERS:
         count += WORKERS - count % WORKERS
-        step = max(-(-N // count), min_samples)
+        if -(-N // count) < min_samples:  # fewer, larger chunks, still a multiple
+            count = N // min_samples // WORKERS * WORKERS
+        step = -(-N // count) if count else min_samples
     return [slice(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
 
 
