@@ -1,8 +1,6 @@
 """Depthwise convolution's compiled loops (engine/depthwise.py) and its NumPy path both equal
 the reference convolution, on any geometry with one input channel per group."""
 
-import contextlib
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,17 +9,8 @@ from hypothesis import strategies as st
 from convlab.engine import depthwise, jit, reference
 from convlab.engine.geometry import conv_geometry
 
+from jit_paths import PATHS, engine_path
 from engine.test_fast_paths import _arrays, check, geometries
-
-PATHS = ["compiled", "numpy"]
-
-
-def _path(name):
-    """A context for the path under test: the compiled loops (skipped without numba) or NumPy."""
-    if name == "compiled":
-        pytest.importorskip("numba")
-        return contextlib.nullcontext()
-    return jit.disabled()
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -29,7 +18,7 @@ def _path(name):
 @given(data=st.data())
 def test_depthwise_equals_reference_random(path, data):
     """1-3 spatial dims, strides, dilations, uneven padding, channel multipliers 1-3."""
-    with _path(path):
+    with engine_path(path):
         check(depthwise, *data.draw(geometries(depthwise)))
 
 
@@ -49,7 +38,7 @@ DEPTHWISE = [
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("G", DEPTHWISE, ids=range(len(DEPTHWISE)))
 def test_depthwise_layers_equal_reference(G, path):
-    with _path(path):
+    with engine_path(path):
         check(depthwise, G, N=2)
 
 
@@ -59,7 +48,7 @@ def test_depthwise_bias_is_added(G, path):
     x, w, _ = _arrays(G, 2, seed=1)
     b = np.random.default_rng(2).standard_normal(G.out_channels)
     expected = reference.conv_forward(x, w, G) + b.reshape(-1, *(1,) * G.nd)
-    with _path(path):
+    with engine_path(path):
         np.testing.assert_allclose(depthwise.conv_forward(x, w, G, b), expected, atol=1e-10)
 
 
@@ -94,7 +83,7 @@ def test_depthwise_propagates_nan_and_inf():
 def test_depthwise_empty_batch(path):
     G = conv_geometry("c", 2, (0, 4, 8, 8), (8, 1, 3, 3), padding=1, groups=4)
     x, w, gy = _arrays(G, 0, seed=5)
-    with _path(path):
+    with engine_path(path):
         assert depthwise.conv_forward(x, w, G).shape == (0, 8, 8, 8)
         assert depthwise.conv_input_grad(gy, w, G).shape == (0, 4, 8, 8)
         gw = depthwise.conv_weight_grad(x, gy, G)

@@ -1,8 +1,6 @@
 """im2col's compiled loops (engine/im2col_kernels.py) equal its NumPy path, and both equal the
 reference convolution; the batch-chunked algorithms run with either."""
 
-import contextlib
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,17 +9,8 @@ from hypothesis import strategies as st
 from convlab.engine import fft, im2col, jit, parallel, pointwise
 from convlab.engine.geometry import conv_geometry
 
+from jit_paths import PATHS, engine_path
 from engine.test_fast_paths import IM2COL, check
-
-PATHS = ["compiled", "numpy"]
-
-
-def _path(name):
-    """A context for the path under test: the compiled loops (skipped without numba) or NumPy."""
-    if name == "compiled":
-        pytest.importorskip("numba")
-        return contextlib.nullcontext()
-    return jit.disabled()
 
 
 @st.composite
@@ -62,7 +51,7 @@ def test_compiled_columns_equal_numpy(data):
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("G", IM2COL, ids=range(len(IM2COL)))
 def test_equals_reference(G, path):
-    with _path(path):
+    with engine_path(path):
         check(im2col, G, N=3)
 
 
@@ -73,7 +62,7 @@ def test_col2im_is_the_adjoint_of_im2col(path):
                       dilation=(2, 1))
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 3, 9, 8))
-    with _path(path):
+    with engine_path(path):
         c = rng.standard_normal(im2col.im2col(x, G).shape)
         np.testing.assert_allclose(np.vdot(im2col.im2col(x, G), c), np.vdot(x, im2col.col2im(c, G)))
 
@@ -84,7 +73,7 @@ def test_strided_input_and_nonfinite_values(path):
     G = conv_geometry("c", 2, (2, 3, 6, 5), (2, 3, 3, 3), padding=1)
     x = np.random.default_rng(5).standard_normal((2, 6, 6, 5))[:, ::2]
     x[0, 1, 2, 3], x[1, 2, 0, 0] = np.nan, np.inf
-    with _path(path):
+    with engine_path(path):
         cols = im2col.im2col(x, G)
         back = im2col.col2im(cols, G)
     with jit.disabled():
