@@ -7,13 +7,9 @@ NumPy's BLAS with one thread (the engine holds the BLAS there, through ``threadp
 
 from __future__ import annotations
 
-import os
-
 from .engine import parallel
 
 __all__ = ["set_num_threads", "get_num_threads"]
-
-_num_threads = [os.cpu_count() or 1]
 
 
 def set_num_threads(num: int) -> None:
@@ -23,10 +19,10 @@ def set_num_threads(num: int) -> None:
         raise RuntimeError(f"set_num_threads expects an int, but got {type(num).__name__}")
     if num < 1:
         raise RuntimeError(f"set_num_threads expects a positive integer, got {num}")
-    _num_threads[0] = num
     parallel.WORKERS = num
 
 
 def get_num_threads() -> int:
-    """The number last given to :func:`set_num_threads`; at first, the number of CPUs."""
-    return _num_threads[0]
+    """The engine's threads: the number last given to :func:`set_num_threads`; at first, the
+    number of CPUs."""
+    return parallel.WORKERS

@@ -41,6 +41,8 @@ def _setup() -> ThreadPoolExecutor | None:
     (``threadpoolctl`` sees the BLAS libraries loaded at that time). No pool without
     ``threadpoolctl``, which alone can hold the BLAS to one thread."""
     global _pool
+    if _pool is not None:  # every engine call comes here: no lock once the pool is made
+        return _pool
     with _lock:
         if _pool is None:
             try:
@@ -83,14 +85,14 @@ def split(N: int, per_sample: int, chunk_bytes: int, min_samples: int = 1) -> li
     return [slice(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
 
 
-def map_chunks(fn: Callable, chunks: Iterable, threads: bool = True) -> list:
+def map_chunks(fn: Callable, chunks: Iterable) -> list:
     """``[fn(c) for c in chunks]``, in order, the calls spread over ``WORKERS`` threads, each
     taking one run of consecutive chunks (one hand-over per thread: with a task per chunk, the
     threads would queue for Python's GIL at every hand-over; measured 1.0x against 1.4x on 2
-    cores for Winograd). ``threads=False``, or :func:`_serial`, runs them here."""
+    cores for Winograd). Run here where :func:`_serial` says so."""
     chunks = list(chunks)
     pool = _setup()  # also holds the BLAS to one thread, for the serial calls too
-    if pool is None or not threads or _serial(len(chunks)):
+    if pool is None or _serial(len(chunks)):
         return [fn(c) for c in chunks]
     share = -(-len(chunks) // WORKERS)  # each worker takes a run of chunks, in order
     runs = [chunks[i:i + share] for i in range(0, len(chunks), share)]
