@@ -73,7 +73,7 @@ def environment() -> list[str]:
 
     from convlab.engine import jit, parallel
 
-    parallel.map_chunks(len, [()])  # the engine's first call holds the BLAS to one thread
+    parallel.start()  # holds the BLAS to one thread, as the engine's first call does
 
     blas = [f"{Path(i['filepath']).parent.name}: {i['internal_api']} {i.get('version', '')} "
             f"kernel {i.get('architecture', '?')}, {i['num_threads']} thread"

@@ -5,8 +5,8 @@ can run side by side. NumPy lets go of Python's GIL inside its loops and inside 
 the compiled kernels of :mod:`.jit` let go of it too), so plain threads run them in parallel,
 copies and transforms included, which on their own use one core.
 
-convlab holds NumPy's BLAS to one thread, from the engine's first parallel call on, and runs
-its own threads instead (``WORKERS``, set by ``convlab.set_num_threads``). Two levels of
+convlab holds NumPy's BLAS to one thread, from the engine's first call on (:func:`start`), and
+runs its own threads instead (``WORKERS``, set by ``convlab.set_num_threads``). Two levels of
 threads would fight over the cores, and a multithreaded OpenBLAS does worse: after each product
 its threads keep spinning for a while, waiting for the next one, and so take a core away from
 the chunk threads that come next (measured on 2 cores, Winograd res-3x3 forward: 55 ms when
@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["WORKERS", "split", "map_chunks", "matmul"]
+__all__ = ["WORKERS", "start", "split", "map_chunks", "matmul"]
 
 WORKERS = os.cpu_count() or 1
 # Below this much work per chunk, handing chunks to threads costs more than it saves.
@@ -36,7 +36,7 @@ _pool: ThreadPoolExecutor | None = None
 _lock = threading.Lock()
 
 
-def _setup() -> ThreadPoolExecutor | None:
+def start() -> ThreadPoolExecutor | None:
     """The thread pool, made on first use, when the BLAS is also held to one thread
     (``threadpoolctl`` sees the BLAS libraries loaded at that time). No pool without
     ``threadpoolctl``, which alone can hold the BLAS to one thread."""
@@ -91,7 +91,7 @@ def map_chunks(fn: Callable, chunks: Iterable) -> list:
     threads would queue for Python's GIL at every hand-over; measured 1.0x against 1.4x on 2
     cores for Winograd). Run here where :func:`_serial` says so."""
     chunks = list(chunks)
-    pool = _setup()  # also holds the BLAS to one thread, for the serial calls too
+    pool = start()  # also holds the BLAS to one thread, for the serial calls too
     if pool is None or _serial(len(chunks)):
         return [fn(c) for c in chunks]
     share = -(-len(chunks) // WORKERS)  # each worker takes a run of chunks, in order
@@ -105,7 +105,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     if out is None:
         out = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]),
                        dtype=np.result_type(a, b))
-    _setup()
+    start()
     M = a.shape[-2]
     work = out.size * a.shape[-1]
     if work < MIN_PRODUCT or M < 2 * WORKERS:
