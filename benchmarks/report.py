@@ -56,6 +56,17 @@ def _convlab_source() -> str:
     return f"commit {_commit()}" if src == ROOT / "src" else f"imported from {src}"
 
 
+def _engine_threads() -> str:
+    """convlab's threads and compiled kernels (the numba version, or why they are off); an
+    engine from before either (the "before" tables) has neither."""
+    try:
+        from convlab.engine import jit, parallel
+    except ImportError:
+        return "convlab threads: none (an engine from before engine/parallel.py and jit.py)"
+    parallel.start()  # holds the BLAS to one thread, as the engine's first call does
+    return f"convlab threads: {parallel.WORKERS}; compiled kernels: {_jit_state(jit)}"
+
+
 def _jit_state(jit) -> str:
     """The numba version, or why the compiled kernels are off."""
     if jit.ENABLED:
@@ -71,10 +82,7 @@ def environment() -> list[str]:
     import torch
     from threadpoolctl import threadpool_info
 
-    from convlab.engine import jit, parallel
-
-    parallel.start()  # holds the BLAS to one thread, as the engine's first call does
-
+    engine_threads = _engine_threads()  # first: it may change the BLAS's threads
     blas = [f"{Path(i['filepath']).parent.name}: {i['internal_api']} {i.get('version', '')} "
             f"kernel {i.get('architecture', '?')}, {i['num_threads']} thread"
             f"{'s' if i['num_threads'] != 1 else ''}"
@@ -83,7 +91,7 @@ def environment() -> list[str]:
     return [
         f"machine: {_cpu()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         f"convlab: {_convlab_source()}, NumPy {np.__version__}, BLAS: {'; '.join(blas)}",
-        f"convlab threads: {parallel.WORKERS}; compiled kernels: {_jit_state(jit)}",
+        engine_threads,
         f"PyTorch {torch.__version__}: {torch.get_num_threads()} threads, oneDNN "
         f"{'on' if torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled else 'off'}, "
         f"CPU capability {torch.backends.cpu.get_cpu_capability()}",
