@@ -23,7 +23,7 @@ from ...tensor import Tensor
 from .. import functional as F
 from ..parameter import is_lazy
 from .module import Module
-from .utils import _ntuple, new_parameter, reset_weight_and_bias
+from .utils import LazyWeightMixin, _ntuple, new_parameter, reset_weight_and_bias
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
            "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d",
@@ -36,11 +36,10 @@ def _is_int(v) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
-class _ConvNd(Module):
+class _ConvNd(LazyWeightMixin, Module):
     """What every convolution layer shares; see the module docstring."""
 
     _nd: int  # number of spatial dims, set by the public classes
-    cls_to_become: type | None = None  # what a lazy class turns into once it knows in_channels
 
     def __init__(self, in_channels: int | None, out_channels: int, kernel_size, stride, padding,
                  dilation, transposed: bool, output_padding, groups: int, bias: bool,
@@ -138,25 +137,11 @@ class _ConvNd(Module):
                              f"{in_channels} (from the input of size {list(input.shape)}) and "
                              f"groups={self.groups}")
         self.in_channels = in_channels
-        self.weight.materialize(self._weight_shape())
-        if is_lazy(self.bias):
-            self.bias.materialize((self.out_channels,))
-        self.reset_parameters()
-        self._become_eager()
+        self._materialize(self._weight_shape(), (self.out_channels,))
 
-    def _become_eager(self) -> None:
-        if self.cls_to_become is not None:
-            self.__class__ = self.cls_to_become
-
-    def _load_from_state_dict(self, state_dict, prefix, missing_keys, unexpected_keys,
-                              error_msgs) -> None:
-        was_lazy = is_lazy(self.weight)
-        super()._load_from_state_dict(state_dict, prefix, missing_keys, unexpected_keys,
-                                      error_msgs)
-        if was_lazy and not is_lazy(self.weight):  # the checkpoint gave the weight its shape
-            w = self.weight.shape
-            self.in_channels = w[0] if self.transposed else w[1] * self.groups
-            self._become_eager()
+    def _in_size_from_weight(self) -> None:
+        w = self.weight.shape
+        self.in_channels = w[0] if self.transposed else w[1] * self.groups
 
     # ---- repr -------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from ...tensor import Tensor
 from .. import functional as F
 from ..parameter import is_lazy
 from .module import Module
-from .utils import new_parameter, reset_weight_and_bias
+from .utils import LazyWeightMixin, new_parameter, reset_weight_and_bias
 
 __all__ = ["Linear", "LazyLinear", "Identity"]
 
@@ -23,7 +23,7 @@ class Identity(Module):
         return input
 
 
-class Linear(Module):
+class Linear(LazyWeightMixin, Module):
     """``y = x W^T + b``.
 
     Shape: input ``(*, in_features)``, output ``(*, out_features)``; ``weight (out_features,
@@ -70,20 +70,10 @@ class Linear(Module):
             raise RuntimeError(f"{type(self).__name__}: expected an input of shape "
                                f"(*, in_features), got {getattr(input, 'shape', input)!r}")
         self.in_features = input.shape[-1]
-        self.weight.materialize((self.out_features, self.in_features))
-        if is_lazy(self.bias):
-            self.bias.materialize((self.out_features,))
-        self.reset_parameters()
-        self.__class__ = Linear
+        self._materialize((self.out_features, self.in_features), (self.out_features,))
 
-    def _load_from_state_dict(self, state_dict, prefix, missing_keys, unexpected_keys,
-                              error_msgs) -> None:
-        was_lazy = is_lazy(self.weight)
-        super()._load_from_state_dict(state_dict, prefix, missing_keys, unexpected_keys,
-                                      error_msgs)
-        if was_lazy and not is_lazy(self.weight):  # the checkpoint gave the weight its shape
-            self.in_features = self.weight.shape[1]
-            self.__class__ = Linear
+    def _in_size_from_weight(self) -> None:
+        self.in_features = self.weight.shape[1]
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -103,6 +93,8 @@ class LazyLinear(Linear):
     >>> fc(convlab.randn(2, 84)).shape, fc
     (convlab.Size([2, 10]), Linear(in_features=84, out_features=10, bias=True))
     """
+
+    cls_to_become = Linear
 
     def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__(None, out_features, bias, device, dtype)

@@ -11,10 +11,10 @@ from ... import _dtype
 from ..._creation import empty
 from ...tensor import device as _device
 from .. import init
-from ..parameter import Parameter, UninitializedParameter
+from ..parameter import Parameter, UninitializedParameter, is_lazy
 
 __all__ = ["_ntuple", "_single", "_pair", "_triple", "_reverse_repeat_tuple", "new_parameter",
-           "reset_weight_and_bias"]
+           "reset_weight_and_bias", "LazyWeightMixin"]
 
 
 def _ntuple(n: int, name: str = "parse"):
@@ -71,3 +71,33 @@ def reset_weight_and_bias(weight: Parameter, bias: Parameter | None) -> None:
     if bias is not None and fan_in > 0:
         bound = 1 / math.sqrt(fan_in)
         init.uniform_(bias, -bound, bound)
+
+
+class LazyWeightMixin:
+    """What the lazy Linear and convolution layers share: ``weight`` (and ``bias``) start
+    without a shape; the first input (``_materialize``) or a checkpoint gives it, and the layer
+    then becomes ``cls_to_become`` (None: stays as it is). A class defines
+    ``_in_size_from_weight``, which reads its input size back from a loaded weight."""
+
+    cls_to_become: type | None = None  # what a lazy class turns into once it knows its input
+
+    def _materialize(self, weight_shape: tuple, bias_shape: tuple) -> None:
+        """Give the parameters their shapes, initialize them, and become ``cls_to_become``."""
+        self.weight.materialize(weight_shape)
+        if is_lazy(self.bias):
+            self.bias.materialize(bias_shape)
+        self.reset_parameters()
+        self._become_eager()
+
+    def _become_eager(self) -> None:
+        if self.cls_to_become is not None:
+            self.__class__ = self.cls_to_become
+
+    def _load_from_state_dict(self, state_dict, prefix, missing_keys, unexpected_keys,
+                              error_msgs) -> None:
+        was_lazy = is_lazy(self.weight)
+        super()._load_from_state_dict(state_dict, prefix, missing_keys, unexpected_keys,
+                                      error_msgs)
+        if was_lazy and not is_lazy(self.weight):  # the checkpoint gave the weight its shape
+            self._in_size_from_weight()
+            self._become_eager()
