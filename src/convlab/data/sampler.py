@@ -16,6 +16,17 @@ __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler
            "WeightedRandomSampler", "BatchSampler"]
 
 
+def _check_positive_int(name: str, value, owner: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{owner}{name} should be a positive integer value, but got "
+                         f"{name}={value!r}")
+
+
+def _check_bool(name: str, value, error: type = ValueError, owner: str = "") -> None:
+    if not isinstance(value, bool):
+        raise error(f"{owner}{name} should be a boolean value, but got {name}={value!r}")
+
+
 class Sampler:
     """Base class: subclasses define ``__iter__`` (indices) and usually ``__len__``."""
 
@@ -42,17 +53,12 @@ class RandomSampler(Sampler):
 
     def __init__(self, data_source, replacement: bool = False, num_samples: int | None = None,
                  generator=None):
-        if not isinstance(replacement, bool):
-            raise TypeError(f"RandomSampler: replacement should be a boolean value, but got "
-                            f"replacement={replacement!r}")
+        _check_bool("replacement", replacement, TypeError, "RandomSampler: ")
         self.data_source = data_source
         self.replacement = replacement
         self._num_samples = num_samples
         self.generator = generator
-        n = self.num_samples
-        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-            raise ValueError(f"RandomSampler: num_samples should be a positive integer value, but "
-                             f"got num_samples={n!r}")
+        _check_positive_int("num_samples", self.num_samples, "RandomSampler: ")
 
     @property
     def num_samples(self) -> int:
@@ -101,12 +107,8 @@ class WeightedRandomSampler(Sampler):
     """
 
     def __init__(self, weights, num_samples: int, replacement: bool = True, generator=None):
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples <= 0:
-            raise ValueError(f"num_samples should be a positive integer value, but got "
-                             f"num_samples={num_samples!r}")
-        if not isinstance(replacement, bool):
-            raise ValueError(f"replacement should be a boolean value, but got "
-                             f"replacement={replacement!r}")
+        _check_positive_int("num_samples", num_samples)
+        _check_bool("replacement", replacement)
         weights = np.asarray(weights, dtype=np.float64)
         if weights.ndim != 1:
             raise ValueError(f"weights should be a 1d sequence but given weights have shape "
@@ -140,12 +142,8 @@ class BatchSampler(Sampler):
     """
 
     def __init__(self, sampler, batch_size: int, drop_last: bool):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(f"batch_size should be a positive integer value, but got "
-                             f"batch_size={batch_size!r}")
-        if not isinstance(drop_last, bool):
-            raise ValueError(f"drop_last should be a boolean value, but got "
-                             f"drop_last={drop_last!r}")
+        _check_positive_int("batch_size", batch_size)
+        _check_bool("drop_last", drop_last)
         self.sampler = sampler
         self.batch_size = batch_size
         self.drop_last = drop_last
