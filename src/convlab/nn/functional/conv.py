@@ -52,42 +52,34 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "unfold", "fold"]
 
 
-def _check_tensors(name: str, **tensors) -> None:
-    """Every argument a Tensor of float32 or float64, all of one dtype (None skipped)."""
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _check_tensors(name: str, input, weight=None, bias=None) -> None:
+    """Every argument a Tensor of float32 or float64, all of one dtype (None skipped).
+
+    It runs on every convolution, so it reads the ndarray's dtype, not ``Tensor.dtype``."""
     first = None
-    for arg, t in tensors.items():
+    for arg, t in (("input", input), ("weight", weight), ("bias", bias)):
         if t is None:
             continue
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}: {arg} must be a convlab.Tensor, got {type(t).__name__}")
-        if t.dtype.numpy.kind != "f" or t.dtype.itemsize < 4:
+        if t._data.dtype not in _FLOATS:
             raise TypeError(f"{name}: {arg} must be float32 or float64, got {t.dtype} "
                             f"(convert with {arg}.float())")
         if first is None:
-            first = (arg, t.dtype)
-        elif t.dtype != first[1]:
-            raise TypeError(f"{name}: {first[0]} is {first[1]} but {arg} is {t.dtype}; "
-                            f"use one dtype (e.g. {arg}.to({first[1]}))")
-
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _same_float_dtype(input, weight, bias) -> bool:
-    """The usual call, checked fast: Tensors of one dtype, float32 or float64."""
-    if not (isinstance(input, Tensor) and isinstance(weight, Tensor)):
-        return False
-    dtype = input._data.dtype
-    return (dtype in _FLOATS and weight._data.dtype == dtype
-            and (bias is None or isinstance(bias, Tensor) and bias._data.dtype == dtype))
+            first = (arg, t)
+        elif t._data.dtype != first[1]._data.dtype:
+            raise TypeError(f"{name}: {first[0]} is {first[1].dtype} but {arg} is {t.dtype}; "
+                            f"use one dtype (e.g. {arg}.to({first[1].dtype}))")
 
 
 _GEOMETRIES: dict = {}  # checked ConvGeometry by shapes and options (see _memo)
 
 
 def _conv(name: str, nd: int, input, weight, bias, stride, padding, dilation, groups) -> Tensor:
-    if not _same_float_dtype(input, weight, bias):
-        _check_tensors(name, input=input, weight=weight, bias=bias)  # with its messages
+    _check_tensors(name, input, weight, bias)
     bias_shape = None if bias is None else bias._data.shape
     key = (name, nd, input._data.shape, weight._data.shape, bias_shape,
            options_key(stride, padding, dilation, groups))
@@ -98,7 +90,7 @@ def _conv(name: str, nd: int, input, weight, bias, stride, padding, dilation, gr
 
 def _conv_transpose(name: str, nd: int, input, weight, bias, stride, padding, output_padding,
                     groups, dilation) -> Tensor:
-    _check_tensors(name, input=input, weight=weight, bias=bias)
+    _check_tensors(name, input, weight, bias)
     G = geometry.conv_transpose_geometry(name, nd, input.shape, weight.shape,
                                          None if bias is None else bias.shape,
                                          stride, padding, output_padding, groups, dilation)
@@ -193,7 +185,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
              [4., 5.],
              [5., 6.]]])
     """
-    _check_tensors("unfold", input=input)
+    _check_tensors("unfold", input)
     G = geometry.unfold_geometry("unfold", input.shape, kernel_size, dilation, padding, stride)
     return Unfold.apply(input, G)
 
@@ -208,7 +200,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Te
               [2., 4., 2.],
               [1., 2., 1.]]]])
     """
-    _check_tensors("fold", input=input)
+    _check_tensors("fold", input)
     G = geometry.fold_geometry("fold", input.shape, output_size, kernel_size, dilation, padding,
                                stride)
     return Fold.apply(input, G)
