@@ -37,18 +37,17 @@ def class_coefficients(target: np.ndarray, num_classes: int, axis: int, dtype, w
     """
     valid = target != ignore_index
     classes = np.arange(num_classes).reshape((-1,) + (1,) * (target.ndim - axis))
-    one_hot = np.expand_dims(target, axis) == classes  # (N, C, *d); an ignored row may match
+    one_hot = np.expand_dims(target, axis) == classes  # (N, C, *d)
+    if 0 <= ignore_index < num_classes:  # an ignored position matches its class: clear it
+        one_hot &= np.expand_dims(valid, axis)
     if weight is None and not label_smoothing:
         # The common case, in few array ops (it runs every training step): Q is the one-hot
         # target itself, and the denominator counts the non-ignored positions.
-        if 0 <= ignore_index < num_classes:
-            one_hot &= np.expand_dims(valid, axis)
         return one_hot.astype(dtype), dtype.type(np.count_nonzero(valid))
     safe = np.where(valid, target, 0)  # (N, *d)
     w = np.ones(num_classes, dtype) if weight is None else weight.astype(dtype, copy=False)
     w_y = np.where(valid, w[safe], 0).astype(dtype, copy=False)  # (N, *d)
-    Q = (one_hot & np.expand_dims(valid, axis)) * np.expand_dims(
-        w_y * dtype.type(1 - label_smoothing), axis)
+    Q = one_hot * np.expand_dims(w_y * dtype.type(1 - label_smoothing), axis)
     if label_smoothing:
         spread = w.reshape(classes.shape) * dtype.type(label_smoothing / num_classes)
         Q = Q + np.expand_dims(valid, axis) * spread
