@@ -69,19 +69,16 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
     wg = w.reshape(g, G.out_channels // g, G.in_channels // g)  # (g, K/g, C/g)
     xs = _matrices(_sampled(x, G), g)  # (N, g, C/g, prod(O))
     y = np.empty((len(x), g, G.out_channels // g, xs.shape[-1]), dtype=x.dtype)
-
-    bias = None if b is None else b.reshape(g, -1, 1)  # (g, K/g, 1)
+    yc = y.reshape(len(x), G.out_channels, xs.shape[-1])  # the same memory, for add_bias
 
     def one(ns: slice) -> None:
         for n in range(ns.start, ns.stop):  # a sample at a time: its y is in cache for the bias
             np.matmul(wg, xs[n], out=y[n])  # (g, K/g, prod(O))
-            if bias is not None:
-                y[n] += bias
+            add_bias(yc[n:n + 1], b)
 
     def by_rows() -> None:
         parallel.matmul(wg, xs, out=y)
-        if bias is not None:
-            y[...] += bias
+        add_bias(yc, b)
 
     _run(one, _halves(x, G), by_rows)
     return y.reshape(len(x), G.out_channels, *G.out_size)
