@@ -228,9 +228,10 @@ def max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indice
     I = x.shape[lead:]
     K, S, P, D = kernel_size, stride, padding, dilation
     O = pool_output_size(I, K, S, P, D, ceil_mode)
-    if jit.active() and nd <= 3 and x.dtype in COMPILED_TYPES and (
-            _tiles(I, O, K, S, P, D) or O[-1] >= ROWS_FROM):
-        y, indices = _max_pool_compiled(x, nd, O, K, S, P, D)
+    compiled = jit.active() and nd <= 3 and x.dtype in COMPILED_TYPES
+    tiles = compiled and _tiles(I, O, K, S, P, D)
+    if tiles or (compiled and O[-1] >= ROWS_FROM):
+        y, indices = _max_pool_compiled(x, nd, O, K, S, P, D, tiles)
         return y, (indices if return_indices else None)
     K_eff = tuple(d * (k - 1) + 1 for k, d in zip(K, D))
     xp = _pad_for_windows(x, nd, I, O, K_eff, S, P, _lowest(x.dtype))
@@ -282,8 +283,9 @@ def _plane_chunks(n_planes, plane_bytes):
     return parallel.split(n_planes, plane_bytes, n_planes * plane_bytes)
 
 
-def _max_pool_compiled(x, nd, O, K, S, P, D):
-    """:func:`max_pool` by the compiled loop (:func:`pooling_kernels.max_pool`), the planes
+def _max_pool_compiled(x, nd, O, K, S, P, D, tiles):
+    """:func:`max_pool` by the compiled loop (:func:`pooling_kernels.max_pool`, or
+    :func:`pooling_kernels.max_pool_tiles` where ``tiles``, see :func:`_tiles`), the planes
     split between the threads. Returns ``(y, indices)``."""
     lead = x.ndim - nd
     x3 = np.ascontiguousarray(x).reshape(_as_3d(x.shape, nd))
@@ -292,8 +294,6 @@ def _max_pool_compiled(x, nd, O, K, S, P, D):
     K3, S3, D3 = (_padded_3d(t, nd, 1) for t in (K, S, D))
     P3 = _padded_3d(P, nd, 0)
     lowest = x.dtype.type(_lowest(x.dtype))
-
-    tiles = _tiles(x.shape[lead:], O, K, S, P, D)
 
     def pool(planes):
         if tiles:
