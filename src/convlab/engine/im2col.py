@@ -277,9 +277,9 @@ def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarra
     For small images with stride 1, col2im's additions of short rows are slow; there the
     gradient is the forward convolution of ``gy`` with the flipped, transposed kernel.
     """
+    if all(s == 1 for s in G.stride) and _small(GT := _gradient_geometry(G)):
+        return conv_forward(gy, flipped_transpose(w, G.groups), GT)
     taps = math.prod(G.kernel_size)
-    if all(s == 1 for s in G.stride) and _small(_gradient_geometry(G)):
-        return conv_forward(gy, flipped_transpose(w, G.groups), _gradient_geometry(G))
     gx = np.empty((len(gy), G.in_channels, *G.in_size), dtype=gy.dtype)
     compiled = _compiled(G)
 
