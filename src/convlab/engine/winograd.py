@@ -399,20 +399,21 @@ def _weight_grad_compiled(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.
     grids = [_tile_grid(gy[dst].shape) for _, dst, _ in jobs]
     chunks = _compiled_chunks(N, C, g, grids, x.itemsize)
 
-    def tiles(ns: slice, src, dst, lo, grid, threads: bool):
-        """``V (ξ, g, C/g, P)`` and ``Z (ξ, g, K/g, P)`` of samples ``ns`` in one phase."""
+    def tiles(ns: slice, src, dst, lo, grid):
+        """``V (ξ, g, C/g, P)`` and ``Z (ξ, g, K/g, P)`` of samples ``ns`` in one phase, the
+        channels shared between the threads (run here inside a chunk's thread: no nesting)."""
         P = (ns.stop - ns.start) * math.prod(grid)
         xs, gys = x[ns][src], gy[ns][dst]
         V = _tile_array(C, P, x.dtype, G.nd)
         Z = _tile_array(K, P, x.dtype, G.nd)
-        map_chunks(lambda cs: tiles_in(xs[:, cs], *lo, *grid, V[:, cs]), _shares(C), threads)
-        map_chunks(lambda ks: tiles_gy(gys[:, ks], *grid, Z[:, ks]), _shares(K), threads)
+        map_chunks(lambda cs: tiles_in(xs[:, cs], *lo, *grid, V[:, cs]), _shares(C))
+        map_chunks(lambda ks: tiles_gy(gys[:, ks], *grid, Z[:, ks]), _shares(K))
         return Z.reshape(xi, g, K // g, P), V.reshape(xi, g, C // g, P)
 
     if len(chunks) == 1:
         acc = None
         for job, grid in zip(jobs, grids):
-            Z, V = tiles(chunks[0], *job, grid, True)
+            Z, V = tiles(chunks[0], *job, grid)
             part = np.empty((xi, g, K // g, C // g), x.dtype)
             _batched(Z, V.swapaxes(-1, -2), part)
             acc = part if acc is None else np.add(acc, part, out=acc)
@@ -421,7 +422,7 @@ def _weight_grad_compiled(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.
     def one(ns: slice) -> np.ndarray:
         acc = np.zeros((xi, g, K // g, C // g), x.dtype)
         for job, grid in zip(jobs, grids):
-            Z, V = tiles(ns, *job, grid, False)
+            Z, V = tiles(ns, *job, grid)
             acc += np.matmul(Z, V.swapaxes(-1, -2))
         return acc
 
