@@ -49,7 +49,8 @@ def geometry_3d(G: ConvGeometry) -> tuple[tuple[int, int, int], ...]:
 @jit.kernel
 def _inside(n_out, n_in, start, step):
     """The outputs ``o`` in ``[lo, hi)`` whose input position ``start + o*step`` lies in
-    ``[0, n_in)``; the others read padding."""
+    ``[0, n_in)``; the others read padding. The same as :func:`.pooling_kernels.inside`, kept
+    here: numba's disk cache does not notice a change to a kernel in another file."""
     lo = 0
     if start < 0:
         lo = (-start + step - 1) // step  # first o with start + o*step >= 0

@@ -162,6 +162,9 @@ def _max_pool_tiles(x, y, indices, KD, KH, KW, lowest):
 
 
 TILES = ((1, 2, 2), (1, 3, 3))  # the windows that max_pool_tiles takes
+# Each tiling loop has a dispatcher of its own that spells these windows out as constants: one
+# shared dispatcher taking the loop as an argument would not be cached on disk by numba
+# ("uses dynamic globals"), so every process would compile it again.
 
 
 @jit.kernel
