@@ -75,15 +75,13 @@ def _pad(x: np.ndarray, G: ConvGeometry) -> np.ndarray:
     return xp
 
 
-def _unpad(gxp: np.ndarray, G: ConvGeometry) -> np.ndarray:
-    """The adjoint of :func:`_pad`: the span's gradient cut back to the input, zeros for the
-    input rows no window read."""
-    if G.window_span == G.in_size and not _needs_padding(G):
-        return gxp
-    gx = np.zeros(gxp.shape[:2] + G.in_size, dtype=gxp.dtype)
+def _unpad(gxp: np.ndarray, G: ConvGeometry, gx: np.ndarray) -> None:
+    """The adjoint of :func:`_pad`, into ``gx``: the span's gradient cut back to the input,
+    zeros for the input rows no window read."""
+    if G.window_span != G.in_size or _needs_padding(G):
+        gx[...] = 0
     src, dst = _copy_regions(G)
     gx[src] = gxp[dst]
-    return gx
 
 
 def _tap_slices(G: ConvGeometry):
@@ -176,7 +174,7 @@ def _add_columns(cols: np.ndarray, G: ConvGeometry, gx: np.ndarray, compiled: bo
     gxp = np.zeros((N, C, *G.window_span), dtype=cols.dtype)
     for t, window in enumerate(_tap_slices(G)):
         gxp[window] += cols[:, :, t]
-    gx[...] = _unpad(gxp, G)
+    _unpad(gxp, G, gx)
 
 
 def _grouped(a: np.ndarray, rows: int, G: ConvGeometry) -> np.ndarray:
