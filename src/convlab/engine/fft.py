@@ -209,7 +209,7 @@ def _at_taps(spec: np.ndarray, G: ConvGeometry, L: tuple[int, ...]) -> np.ndarra
     at ``t*d - p_lo`` (mod ``L``) per axis, ``(channels, *k)``.
 
     With 15 of 144 values wanted per axis, products with the inverse DFT matrices beat inverse
-    FFTs of whole planes (see :func:`_weight_spectrum`, which this mirrors: the first axis
+    FFTs of whole planes (see :func:`_times_weight_spectrum`, which this mirrors: the first axis
     first, the channels last throughout). The last axis holds half the spectrum of a real
     signal: its frequencies between 0 and ``L/2`` stand for two, theirs and their mirror
     image's, so they count twice, and the real part is the inverse."""
