@@ -98,3 +98,76 @@ def test_finfo_and_iinfo_without_torch():
         convlab.iinfo(convlab.float32)
     with pytest.raises(TypeError, match="convlab.bool is not supported by convlab.iinfo"):
         convlab.iinfo(convlab.bool)
+
+
+def test_backends_is_a_package_so_an_aliased_torch_imports_its_submodules():
+    code = ("import sys, convlab\n"
+            "sys.modules['torch'] = convlab\n"
+            "import torch.backends.cudnn as cudnn\n"
+            "import torch.backends.mps\n"
+            "cudnn.benchmark = True\n"
+            "assert convlab.backends.cudnn.benchmark and not torch.backends.mps.is_available()\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_accelerator_and_cuda_answer_no_device_as_torch_without_one():
+    torch = pytest.importorskip("torch")
+    for lib in (convlab, torch):
+        assert lib.accelerator.is_available() is False
+        assert lib.accelerator.current_accelerator() is None
+        assert lib.accelerator.device_count() == 0
+        with pytest.raises(RuntimeError, match="Cannot access accelerator device when none is"):
+            lib.accelerator.current_device_index()
+        assert lib.cuda.is_initialized() is False and lib.cuda.memory_allocated() == 0
+        assert lib.cuda.empty_cache() is None
+        for call in (lib.cuda.current_device, lib.cuda.synchronize, lib.cuda.get_device_name):
+            with pytest.raises(AssertionError, match="Torch not compiled with CUDA enabled"):
+                call()
+
+
+def test_sinh_and_cosh_match_torch_with_gradients():
+    torch = pytest.importorskip("torch")
+    x = np.linspace(-3, 3, 7)
+    for name in ("sinh", "cosh"):
+        ours, theirs = convlab.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        a, b = getattr(convlab, name)(ours), getattr(torch, name)(theirs)
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-14)
+        (a * convlab.tensor(x)).sum().backward()
+        (b * torch.tensor(x)).sum().backward()
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-14)
+
+
+def test_normal_takes_torchs_four_forms():
+    torch = pytest.importorskip("torch")
+    cases = [lambda lib: lib.normal(0.0, 1.0, (2, 3)),
+             lambda lib: lib.normal(lib.zeros(2, 1), lib.ones(3)),
+             lambda lib: lib.normal(lib.zeros(4, dtype=lib.float64), 0.5),
+             lambda lib: lib.normal(2.0, lib.ones(5))]
+    for case in cases:
+        ours, theirs = case(convlab), case(torch)
+        assert tuple(ours.shape) == tuple(theirs.shape)
+        assert str(ours.dtype).split(".")[1] == str(theirs.dtype).split(".")[1]
+    sample = convlab.normal(3.0, 2.0, (20000,))
+    assert abs(sample.mean().item() - 3.0) < 0.05 and abs(sample.std().item() - 2.0) < 0.05
+    convlab.manual_seed(5)
+    first = convlab.normal(0.0, 1.0, (3,))
+    convlab.manual_seed(5)
+    assert convlab.equal(first, convlab.normal(0.0, 1.0, (3,)))
+    for lib, error in ((convlab, RuntimeError), (torch, RuntimeError)):
+        with pytest.raises(error, match="normal expects std >= 0.0"):
+            lib.normal(lib.zeros(2), -1.0)
+    for lib in (convlab, torch):
+        with pytest.raises(TypeError):
+            lib.normal(0.0, 1.0)
+
+
+def test_functions_take_numpys_axis_and_keepdims_as_torch_does():
+    torch = pytest.importorskip("torch")
+    x = np.arange(12.0).reshape(3, 4)
+    for call in (lambda lib, t: lib.argmax(t, axis=1), lambda lib, t: lib.sum(t, axis=0),
+                 lambda lib, t: lib.mean(t, axis=1, keepdims=True),
+                 lambda lib, t: lib.amax(t, axis=0, keepdims=True)):
+        ours, theirs = call(convlab, convlab.tensor(x)), call(torch, torch.tensor(x))
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    with pytest.raises(TypeError, match="got both 'dim' and its alias 'axis'"):
+        convlab.sum(convlab.tensor(x), dim=0, axis=0)

@@ -32,6 +32,7 @@ __version__ = "0.1.0"
 
 from . import backends, cuda, nn, optim, signal  # noqa: E402  (they build on the names above)
 from .serialization import load, load_safetensors, save, save_safetensors  # noqa: E402
+from . import accelerator  # noqa: E402  (PyTorch's device-neutral "no accelerator" answers)
 
 
 def __getattr__(name: str):

@@ -4,10 +4,14 @@ PyTorch), and the functions of several tensors that have no method form (``einsu
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
+import numpy as np
+
+from ._creation import randn
 from .ops import einsum as _einsum
-from .tensor import Tensor, _as_operand, _named, _promote, cat
+from .tensor import Tensor, _as_operand, _named, _promote, _shape_args, cat
 
 _METHODS = [
     "abs", "add", "sub", "mul", "div", "remainder", "pow", "neg", "exp", "log", "log1p", "sqrt",
@@ -25,7 +29,12 @@ _METHODS = [
 ]
 
 __all__ = list(_METHODS) + ["einsum", "meshgrid", "atleast_1d", "atleast_2d", "atleast_3d",
-                            "hstack", "vstack", "dstack", "std_mean", "var_mean"]
+                            "hstack", "vstack", "dstack", "std_mean", "var_mean", "sinh", "cosh",
+                            "normal"]
+
+# The NumPy spellings PyTorch's argument parser also accepts, for every function:
+# ``convlab.argmax(x, axis=1)``, ``convlab.sum(x, 0, keepdims=True)``.
+_NUMPY_NAMES = {"axis": "dim", "keepdims": "keepdim"}
 
 
 def _function_of(name: str):
@@ -33,6 +42,12 @@ def _function_of(name: str):
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}(): argument 'input' must be Tensor, not "
                             f"{type(input).__name__}")
+        for numpy_name, torch_name in _NUMPY_NAMES.items():
+            if numpy_name in kwargs:
+                if torch_name in kwargs:
+                    raise TypeError(f"{name}(): got both '{torch_name}' and its alias "
+                                    f"'{numpy_name}'")
+                kwargs[torch_name] = kwargs.pop(numpy_name)
         return getattr(input, name)(*args, **kwargs)
 
     fn.__name__ = fn.__qualname__ = name
@@ -175,3 +190,45 @@ def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
              correction=None) -> tuple:
     """``(input.var(...), input.mean(...))`` over the same dims, with ``var``'s arguments."""
     return _spread_mean("var", input, dim, unbiased, keepdim, correction)
+
+
+def sinh(input: Tensor) -> Tensor:
+    """Hyperbolic sine, ``(exp(x) - exp(-x)) / 2``; differentiable (its derivative is cosh)."""
+    return (_function_of("exp")(input) - (-input).exp()) / 2
+
+
+def cosh(input: Tensor) -> Tensor:
+    """Hyperbolic cosine, ``(exp(x) + exp(-x)) / 2``; differentiable (its derivative is sinh)."""
+    return (_function_of("exp")(input) + (-input).exp()) / 2
+
+
+def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, requires_grad: bool = False):
+    """Samples of N(mean, std**2): ``normal(mean_tensor, std_tensor)`` (broadcast together),
+    ``normal(mean_tensor, 0.5)``, ``normal(0.0, std_tensor)``, or ``normal(0.0, 1.0, size)``.
+
+    Drawn from ``generator`` or the seeded default generator (NumPy's stream, so the numbers
+    differ from PyTorch's). The sample carries no gradient: PyTorch's is zero everywhere.
+    """
+    tensors = [t for t in (mean, std) if isinstance(t, Tensor)]
+    if not tensors:
+        if size is None:
+            raise TypeError("normal(): with a float mean and a float std, give the size: "
+                            f"normal({mean}, {std}, size)")
+        shape, float_dtype = _shape_args((size,)), dtype
+    elif size is not None:
+        raise TypeError("normal(): size is only taken with a float mean and a float std; the "
+                        "tensors' shape gives the sample's")
+    else:
+        shape = np.broadcast_shapes(*(t._data.shape for t in tensors))
+        float_dtype = _promote(*tensors)
+    for name, value in (("mean", mean), ("std", std)):
+        if not isinstance(value, (Tensor, numbers.Real)):
+            raise TypeError(f"normal(): argument '{name}' must be a Tensor or a float, not "
+                            f"{type(value).__name__}")
+    spread = std._data if isinstance(std, Tensor) else np.asarray(std)
+    if (spread < 0).any():
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {spread.min()}")
+    z = randn(*shape, generator=generator, dtype=float_dtype)._data
+    centre = mean._data if isinstance(mean, Tensor) else mean
+    out = Tensor._wrap((centre + spread * z).astype(z.dtype, copy=False))
+    return out.requires_grad_() if requires_grad else out
