@@ -32,7 +32,8 @@ def test_vgg16_receptive_field_stride_padding():
             last_pool.effective_padding) == (212, 32, 90)
     assert (conv5_3.receptive_field, conv5_3.effective_stride,
             conv5_3.effective_padding) == (196, 16, 90)
-    assert rows[-1].receptive_field == 212  # Linear carries the last spatial field (torchscan)
+    assert rows[-1].receptive_field == "all"  # a Linear output sees the whole input
+    assert rows[-1].effective_stride is None
     assert sum(r.params for r in rows) == 138_357_544
 
 

@@ -79,7 +79,51 @@ def test_clear_errors():
     layer = nn.Conv2d(1, 1, 3)
     with pytest.raises(IndexError, match="outside the output"):
         trace(layer, convlab.ones(1, 1, 4, 4), (0, 0, 2, 0))
-    with pytest.raises(ValueError, match="convolution layer"):
+    with pytest.raises(ValueError, match="convolution or pooling layer"):
         trace(nn.ReLU(), convlab.ones(1, 1, 4, 4), (0, 0, 0, 0))
     with pytest.raises(ValueError, match="no weights"):
         trace("Conv2d(1, 1, 3)", convlab.ones(1, 1, 4, 4), (0, 0, 0, 0))
+
+
+POOLS = [
+    lambda: nn.MaxPool2d(3, stride=2, padding=1, dilation=2),
+    lambda: nn.MaxPool2d(2, stride=2, padding=1, ceil_mode=True),
+    lambda: nn.AvgPool2d(3, stride=2, padding=1),
+    lambda: nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False),
+    lambda: nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True, divisor_override=4),
+    lambda: nn.AvgPool1d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+    lambda: nn.AdaptiveAvgPool2d((3, 2)),
+    lambda: nn.AdaptiveMaxPool1d(4),
+]
+
+
+@pytest.mark.parametrize("make", POOLS)
+def test_pooling_total_equals_the_layer_output(make):
+    layer = make()
+    nd = 1 if type(layer).__name__.endswith("1d") else 2
+    x = convlab.randn(1, 2, *([7] * nd))
+    y = layer(x).detach().numpy()
+    for index in np.ndindex(*y.shape):
+        assert trace(layer, x, index).total == pytest.approx(float(y[index]), abs=1e-5)
+
+
+def test_average_pooling_counts_the_padding_as_the_layer_does():
+    x = convlab.ones(1, 1, 5, 5)
+    t = trace(nn.AvgPool2d(3, stride=2, padding=1), x, (0, 0, 0, 0))
+    assert t.divisor == 9 and t.total == pytest.approx(4 / 9)
+    assert "/ 9 = 0.4444" in str(t)
+    t = trace(nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False), x, (0, 0, 0, 0))
+    assert t.divisor == 4 and t.total == 1
+
+
+def test_adaptive_windows_vary_in_width():
+    x = convlab.arange(5.0).reshape(1, 1, 5)
+    widths = [trace(nn.AdaptiveAvgPool1d(3), x, (0, 0, j)).kinds.shape for j in range(3)]
+    assert widths == [(2,), (3,), (2,)]
+    assert trace(nn.AdaptiveAvgPool1d(3), x, (0, 0, 1)).total == 2.0  # mean of 1, 2, 3
+
+
+def test_repr_is_one_line():
+    t = trace(nn.Conv2d(1, 1, 3), convlab.ones(1, 1, 4, 4), (0, 0, 1, 1))
+    assert repr(t).startswith("<Trace Conv2d(") and "\n" not in repr(t)
+    assert t._repr_html_().startswith("<pre>")

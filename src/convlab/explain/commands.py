@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
 __all__ = ["add_parsers", "load_model", "user_errors"]
 
 _USER_ERRORS = (ValueError, TypeError, IndexError, KeyError, FileNotFoundError, OSError,
-                RuntimeError)
+                RuntimeError, MemoryError)
+
+
+# argparse takes "-1,0,0,0" for an option unless it looks like a negative number
+_NEGATIVE_LIST = re.compile(r"^-\d+([,x:]-?\d+)*$")
 
 
 def user_errors(command: str):
@@ -27,6 +32,8 @@ def user_errors(command: str):
                 return int(func(args) or 0)
             except _USER_ERRORS as error:
                 message = error.args[0] if isinstance(error, KeyError) and error.args else error
+                if isinstance(error, MemoryError):
+                    message = "out of memory: try a smaller --input"
                 print(f"convlab {command}: error: {message}", file=sys.stderr)
                 return 2
         return run
@@ -81,11 +88,18 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--gif", metavar="PATH", help="write the sliding-window animation here")
     p.add_argument("--png", metavar="PATH", help="write the animation's first frame here")
     p.add_argument("--trace", metavar="N,C,I,J",
-                   help="take this output element apart (random input and weights, --seed)")
+                   help="take this output element apart (the same whole-number input and "
+                        "weights as the GIF, from --seed)")
+    p.add_argument("--window", metavar="A:B,C:D",
+                   help="animate these output positions per axis (default: the top-left "
+                        "corner, at most 8x8, or 64 in 1-D); 'all' for every position")
+    p.add_argument("--channels", default="0", metavar="C,...",
+                   help="output channels to animate, in turn (default 0; 'all' for every one)")
     p.add_argument("--numbers", choices=("auto", "yes", "no"), default="auto",
                    help="write values in the animation's cells (default: when small)")
     p.add_argument("--ms", type=int, default=700, help="milliseconds per frame (default 700)")
     p.add_argument("--seed", type=int, default=0, help="seed for the values (default 0)")
+    p._negative_number_matcher = _NEGATIVE_LIST  # --trace -1,0,0,0 is a value, not an option
     p.set_defaults(func=_explain_command)
 
     p = subparsers.add_parser(
@@ -169,11 +183,7 @@ def _summary_command(args) -> int:
     input_shape = parse_shape(args.input)
     model = load_model(args.model, input_shape, args.num_classes)
     table = summary(model, input_shape, run=True if args.run else None)
-    console = Console()
-    needed = console.measure(table, options=console.options.update_width(10_000)).maximum
-    if needed > console.width:  # never squash the columns: let the terminal scroll instead
-        console = Console(width=needed)
-    console.print(table)
+    Console().print(table)  # split into two tables where one is wider than the terminal
     if args.rf_map:
         _rf_map(model, input_shape, args)
     return 0
@@ -183,11 +193,7 @@ def _rf_map(model, input_shape: tuple, args) -> None:
     from ..vision.image import load_image
     from .receptive import receptive_field_map
 
-    try:
-        unit = tuple(int(v) for v in args.unit.split(","))
-    except ValueError:
-        raise ValueError(f"--unit needs comma-separated integers such as 3,4, got "
-                         f"{args.unit!r}") from None
+    unit = _ints(args.unit, "--unit", "3,4")
     rf = receptive_field_map(model, input_shape, unit, -1 if args.layer is None else args.layer)
     image = None
     if args.image and len(input_shape) == 4:
@@ -211,33 +217,41 @@ def _explain_command(args) -> int:
     dims = parse_shape(args.input)
     if len(dims) == info.nd:  # spatial size only: one sample, the layer's channels
         dims = (1, info.in_channels or 1, *dims)
+    if args.gif and not args.gif.lower().endswith(".gif"):
+        raise ValueError(f"--gif {args.gif}: the animation is a .gif file; for one frame as a "
+                         "picture use --png")
     print(shape(spec, dims))
     if args.trace:
         print()
         print(_trace(spec, dims, args.trace, args.seed))
     if args.gif or args.png:
         numbers = None if args.numbers == "auto" else args.numbers == "yes"
-        anim = animate(spec, dims, numbers=numbers, seed=args.seed)
-        for path in (args.gif, args.png):
-            if path:
-                print(f"wrote {anim.save(path, ms=args.ms)} ({len(anim.steps)} frames)")
+        channels = args.channels if args.channels == "all" else _ints(args.channels,
+                                                                       "--channels", "0,1")
+        anim = animate(spec, dims, numbers=numbers, seed=args.seed, window=args.window,
+                       out_channels=channels)
+        print(f"animating {anim!r}")
+        if args.gif:
+            print(f"wrote {anim.save(args.gif, ms=args.ms)} ({len(anim.steps)} frames)")
+        if args.png:
+            print(f"wrote {anim.save_png(args.png)} (the first frame)")
     return 0
 
 
-def _trace(spec, dims: tuple, index_text: str, seed: int):
-    import convlab
+def _ints(text: str, option: str, example: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.replace("x", ",").split(","))
+    except ValueError:
+        raise ValueError(f"{option} needs comma-separated integers such as {example}, got "
+                         f"{text!r}") from None
 
+
+def _trace(spec, dims: tuple, index_text: str, seed: int):
+    from .example import example
     from .trace import trace
 
-    try:
-        index = tuple(int(v) for v in index_text.replace("x", ",").split(","))
-    except ValueError:
-        raise ValueError(f"--trace needs comma-separated integers such as 0,0,1,1, got "
-                         f"{index_text!r}") from None
-    convlab.manual_seed(seed)
-    layer = spec.build()
-    x = convlab.randn(*dims)
-    return trace(layer, x, index)
+    layer, x = example(spec, dims, seed)
+    return trace(layer, x, _ints(index_text, "--trace", "0,0,1,1"))
 
 
 @user_errors("gallery")

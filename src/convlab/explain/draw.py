@@ -1,10 +1,15 @@
 """Drawing the frames of an :class:`~.animate.Animation` with Pillow.
 
-A frame, top to bottom: the layer and its output-size formula per axis; for a transposed
-convolution, its own input and output with the inputs that feed the current output; the grid
-the kernel slides over (``input``, with padding and inserted zeros) and the ``output`` filling
-in; a caption with the sum being computed. A channel panel on the right shows which input
-channels feed which output channels, one colour per group. 1-D layers are drawn as one row.
+A frame, top to bottom: the layer and its output-size formula per axis (and what the padding
+mode, the pooling rule or the window of a large input mean); for a transposed convolution, its
+own input and output with the inputs that feed the current output; one grid per input channel
+(``input``, with padding and inserted zeros, the kernel's footprint on the channels of the
+current output's group) and the ``output`` filling in; a caption with each channel's sum of
+products and the total with the bias. A channel panel on the right shows which input channels
+feed which output channels, one colour per group. 1-D layers are drawn as one row.
+
+Every number comes from the frame's trace (:attr:`~.animate.Step.trace`), never from a second
+computation.
 """
 
 from __future__ import annotations
@@ -15,11 +20,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .layers import CONV_TRANSPOSE, POOL
+from .layers import CONV, CONV_TRANSPOSE
 from .shape import axis_names, equivalent_axis
 from .trace import INPUT, PADDING
 
-__all__ = ["render"]
+__all__ = ["Renderer"]
 
 COLORS = {
     "background": "#ffffff", "text": "#202020", "faint": "#9a9a9a",
@@ -33,6 +38,7 @@ COLORS = {
 GROUP_COLORS = ["#e69f00", "#0072b2", "#009e73", "#cc79a7", "#d55e00", "#56b4e9", "#b8a000",
                 "#7f7f7f"]
 MARGIN, GAP, LINE = 16, 56, 19
+MAX_TERMS = 9  # products written out per caption line
 
 
 @functools.lru_cache(maxsize=None)
@@ -44,8 +50,19 @@ def _font(size: int):
     return ImageFont.truetype(str(path), size) if path.exists() else ImageFont.load_default(size)
 
 
-def _fmt(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else f"{v:.2g}"
+def _fmt(v: float, digits: int = 3) -> str:
+    v = float(v) + 0.0  # -0.0 (0 times a negative weight) prints as 0
+    return str(int(v)) if v.is_integer() else f"{v:.{digits}g}"
+
+
+def _cell(v: float) -> str:
+    """A value short enough for a cell: two significant digits."""
+    return _fmt(v, 2)
+
+
+def _times(v: float, w: float) -> str:
+    weight = _fmt(w)
+    return f"{_fmt(v)}×{f'({weight})' if w < 0 else weight}"
 
 
 def _lift(pos: tuple) -> tuple[int, int]:
@@ -66,7 +83,7 @@ class _Frame:
         self.d = ImageDraw.Draw(self.image)
         self.cs = cs
         self.numbers = numbers
-        self.big = _font(max(9, int(cs * 0.42)))
+        self.big = _font(max(9, int(cs * 0.40)))
         self.small = _font(max(7, int(cs * 0.27)))
         self.text_font = _font(13)
         self.label_font = _font(12)
@@ -99,115 +116,185 @@ class _Frame:
         self.d.polygon([(x1, y), (x1 - 9, y - 5), (x1 - 9, y + 5)], fill=COLORS["faint"])
 
 
+_MODES = {"reflect": "mirrored copies of the input (the edge itself not repeated)",
+          "replicate": "copies of the nearest edge value",
+          "circular": "the input wrapped around from the other side"}
+
+
 def _header(anim) -> list[str]:
     names = axis_names(anim.nd)
-    lines = [anim.title, "   ".join(f"{n}: {a.formula}" for n, a in zip(names, anim.axes))]
+    lines = [anim.title]
+    lines += [f"{n}: {a.formula}" for n, a in zip(names, anim.axes)] if any(
+        a.windows for a in anim.axes) else [
+        "   ".join(f"{n}: {a.formula}" for n, a in zip(names, anim.axes))]
     if anim.kind == CONV_TRANSPOSE:
         eq = [equivalent_axis(a) for a in anim.axes]
         lines.append("equals a direct convolution, stride 1, kernel flipped, over the input with "
                      + ", ".join(f"{n}: {e.s - 1} zero(s) between cells, "
                                  f"padding {e.pad_lo}|{e.pad_hi}" for n, e in zip(names, eq)))
-    elif anim.kind == POOL:
-        lines.append("max over each window (padding never wins)" if anim.pool == "max" else
-                     "mean over each window (padding counts as 0)")
-    if anim.kind != POOL and anim.in_channels // anim.groups > 1:
-        lines.append(f"one input channel shown: an output sums {anim.in_channels // anim.groups} "
-                     "such windows, one per input channel of its group, plus the bias")
+    elif anim.op == "max":
+        lines.append("max over each window (padding never wins)")
+    elif anim.op == "avg":
+        lines.append(_avg_rule(anim.layer))
+    if anim.padding_mode != "zeros":
+        lines.append(f"padding_mode={anim.padding_mode!r}: the grey padding cells hold "
+                     f"{_MODES[anim.padding_mode]}")
+    if anim.kind in (CONV, CONV_TRANSPOSE):
+        C_g = anim.in_channels // anim.groups
+        if C_g > 1:
+            lines.append(f"each output channel sums the windows of its group's {C_g} input "
+                         "channels, then adds its bias")
+        if anim.in_channels > len(anim.channels_drawn):
+            lines.append(f"input channels 0..{len(anim.channels_drawn) - 1} of "
+                         f"{anim.in_channels} drawn; the caption sums all of them")
+    whole = all(lo == 0 and hi == a.o for (lo, hi), a in zip(anim.window, anim.axes))
+    if not whole:
+        shown = ", ".join(f"{n} {lo}..{hi - 1} of {a.o}"
+                          for n, (lo, hi), a in zip(names, anim.window, anim.axes))
+        lines.append(f"animating outputs {shown} (a window: window=/--window picks another)")
     return lines
 
 
-def _caption(anim, index: int) -> str:
-    step = anim.steps[index]
-    where = ", ".join(map(str, step.output))
-    value = _fmt(anim.output_values[step.output])
+def _avg_rule(layer) -> str:
+    if "Adaptive" in type(layer).__name__:
+        return "mean over each window: sum / the window's size"
+    override = getattr(layer, "divisor_override", None)
+    if override:
+        return f"mean over each window: sum / {override} (divisor_override)"
+    if getattr(layer, "count_include_pad", True):
+        return "mean over each window: sum / window size, the zero padding counted"
+    return "mean over each window: sum / number of real inputs (count_include_pad=False)"
+
+
+def _terms(values, weights=None) -> str:
+    items = [_fmt(v) if weights is None else _times(v, w)
+             for v, w in zip(values, weights if weights is not None else values)]
+    if len(items) > MAX_TERMS:
+        items = items[:MAX_TERMS] + [f"... ({len(items)} terms)"]
+    return items
+
+
+def _caption(anim, step) -> list[str]:
+    """The sums of one frame, from its trace: a line per input channel, then the total."""
+    t = step.trace
+    where = f"output[{step.channel}; {', '.join(map(str, step.output))}]"
     if not anim.numbers:
-        return f"output[{where}]"
-    reads = [t for t in step.taps if t.kind == INPUT]
-    if anim.kind == POOL:
-        terms = ", ".join(_fmt(anim.input_values[t.source]) for t in reads)
-        return f"output[{where}] = {anim.pool}({terms}) = {value}"
-    terms = [f"{_fmt(anim.input_values[t.source])}×{_fmt(anim.grid_kernel[t.kernel])}"
-             for t in reads]
-    if len(terms) > 12:
-        terms = terms[:12] + ["..."]
-    return f"output[{where}] = {' + '.join(terms) or '0'} = {value}"
+        return [f"{where} = {_fmt(t.total)}"]
+    if t.op == "max":
+        return [f"{where} = max({', '.join(_terms(t.read))}) = {_fmt(t.total)}"]
+    if t.op == "avg":
+        return [f"{where} = ({' + '.join(_terms(t.read)) or '0'}) / {_fmt(t.divisor)} = "
+                f"{_fmt(t.total)}"]
+    lines = []
+    # zero padding and inserted zeros add nothing; other padding modes' copies do
+    keep = t.kinds == INPUT if anim.padding_mode == "zeros" else t.kinds == t.kinds
+    for c_local, c in enumerate(t.channels[:len(anim.channels_drawn)]):
+        terms = _terms(t.window[c_local][keep], t.kernel[c_local][keep])
+        lines.append(f"channel {c}: {' + '.join(terms) or '0'} = {_fmt(t.channel_sums[c_local])}")
+    sums = [_fmt(v) for v in t.channel_sums]
+    if len(sums) > 8:
+        sums = sums[:6] + [f"... ({len(sums)} channel sums)"]
+    bias = f" + bias {_fmt(t.bias)}" if t.bias is not None else ""
+    lines.append(f"{where} = {' + '.join(sums)}{bias} = {_fmt(t.total)}")
+    return lines
 
 
-def render(anim) -> list[Image.Image]:
-    """Every frame of ``anim``, all the same size."""
-    grid_rows, grid_cols = _rows_cols(anim.grid_kinds.shape)
-    out_rows, out_cols = _rows_cols(anim.output_values.shape)
-    in_rows, in_cols = _rows_cols(anim.input_values.shape)
-    widest = max(grid_cols, out_cols, grid_rows)
-    cs = 38 if anim.numbers else max(6, min(38, 420 // widest))
-    transposed = anim.kind == CONV_TRANSPOSE
+class Renderer:
+    """Lays out an animation once, then draws any frame of it."""
 
-    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    header = _header(anim)
-    text_width = max(measure.textlength(t, font=_font(13)) for t in header)
-    captions = [_caption(anim, i) for i in range(len(anim.steps))]
-    text_width = max(text_width, *(measure.textlength(c, font=_font(13)) for c in captions))
+    def __init__(self, anim):
+        self.anim = anim
+        grid_rows, grid_cols = _rows_cols(anim.grid_kinds.shape)
+        out_rows, out_cols = _rows_cols(anim.output_values.shape[1:])
+        in_rows, in_cols = _rows_cols(anim.input_values.shape[1:])
+        drawn = len(anim.channels_drawn) if anim.kind in (CONV, CONV_TRANSPOSE) else 1
+        self.drawn = drawn
+        widest = max(drawn * grid_cols + out_cols, grid_rows)
+        if anim.numbers:
+            cs = max(24, min(38, 1000 // max(1, drawn * grid_cols + out_cols)))
+        else:
+            cs = max(6, min(38, 420 // widest))
+        self.cs = cs
+        self.transposed = anim.kind == CONV_TRANSPOSE
 
-    # vertical layout
-    y = MARGIN + LINE * len(header) + 8
-    top = None
-    if transposed:
-        top = y + 18 + LINE
-        y = top + max(in_rows, out_rows) * cs + 28 + LINE
-    grid_y = y + 18
-    caption_y = grid_y + max(grid_rows, out_rows) * cs + 12
-    legend_y = caption_y + LINE + 4
-    height = legend_y + LINE + MARGIN
+        measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+        self.header = _header(anim)
+        captions = [_caption(anim, anim.steps[i]) for i in (0, len(anim.steps) - 1)]
+        self.caption_lines = max(len(c) for c in captions)
+        texts = self.header + [line for c in captions for line in c]
+        text_width = max(measure.textlength(t, font=_font(13)) for t in texts) + 40
 
-    grid_x = MARGIN
-    out_x = grid_x + grid_cols * cs + GAP
-    panels_width = out_x + out_cols * cs
-    if transposed:
-        panels_width = max(panels_width, MARGIN + in_cols * cs + GAP + out_cols * cs)
-    show_channels = anim.kind != POOL and (anim.in_channels > 1 or anim.out_channels > 1)
-    channel_x = panels_width + GAP
-    channels_width = _channel_width(anim, measure) if show_channels else 0
-    width = int(max(channel_x + channels_width, MARGIN + text_width) + MARGIN)
-    if show_channels:
-        height = max(height, _channel_height(anim) + grid_y)
+        y = MARGIN + LINE * len(self.header) + 8
+        self.top = None
+        if self.transposed:
+            self.top = y + 18 + LINE
+            y = self.top + max(in_rows, out_rows) * cs + 28 + LINE
+        self.grid_y = y + 18
+        self.caption_y = self.grid_y + max(grid_rows, out_rows) * cs + 12
+        self.legend_y = self.caption_y + LINE * self.caption_lines + 4
+        height = self.legend_y + LINE + MARGIN
 
-    frames = []
-    for index, step in enumerate(anim.steps):
-        f = _Frame((width, int(height)), cs, anim.numbers)
-        for row, line in enumerate(header):
+        self.grid_xs = [MARGIN + k * (grid_cols * cs + GAP // 2) for k in range(drawn)]
+        self.out_x = self.grid_xs[-1] + grid_cols * cs + GAP
+        panels_width = self.out_x + out_cols * cs
+        if self.transposed:
+            panels_width = max(panels_width, MARGIN + in_cols * cs + GAP + out_cols * cs)
+        self.show_channels = anim.kind in (CONV, CONV_TRANSPOSE) and (
+            anim.in_channels > 1 or anim.out_channels > 1)
+        self.channel_x = panels_width + GAP
+        channels_width = _channel_width(anim, measure) if self.show_channels else 0
+        width = int(max(self.channel_x + channels_width, MARGIN + text_width) + MARGIN)
+        if self.show_channels:
+            height = max(height, _channel_height(anim) + self.grid_y)
+        self.size = (width, int(height))
+
+    def frame(self, index: int) -> Image.Image:
+        anim, cs = self.anim, self.cs
+        step = anim.steps[index]
+        f = _Frame(self.size, cs, anim.numbers)
+        for row, line in enumerate(self.header):
             f.text((MARGIN, MARGIN + row * LINE), line,
                    fill=COLORS["text"] if row == 0 else COLORS["faint"])
-        if transposed:
-            _draw_transposed(f, anim, step, index, top, in_cols * cs)
-        if transposed:
-            f.text((MARGIN, grid_y - 16 - LINE), "as a direct convolution:")
+        if self.transposed:
+            _draw_transposed(f, anim, step, index, self.top)
+            f.text((MARGIN, self.grid_y - 16 - LINE), "as a direct convolution:")
         padded = PADDING in set(anim.grid_kinds.flat)
-        label = ("input, zeros inserted, padded" if transposed else
-                 "input (padded)" if padded else "input")
-        f.text((grid_x, grid_y - 16), label, font=f.label_font)
-        f.text((out_x, grid_y - 16), "output", font=f.label_font)
-        _draw_grid(f, anim, step, (grid_x, grid_y))
-        _draw_output(f, anim, index, (out_x, grid_y))
-        mid = grid_y + min(grid_rows, out_rows) * cs / 2
-        f.arrow(grid_x + grid_cols * cs + 10, out_x - 10, mid)
-        f.text((MARGIN, caption_y), captions[index])
-        _draw_legend(f, anim, (MARGIN, legend_y))
-        if show_channels:
-            _draw_channels(f, anim, (channel_x, grid_y))
-        frames.append(f.image)
-    return frames
+        group = set(step.trace.channels) if step.trace.op == "conv" else {step.channel}
+        channels = anim.channels_drawn if self.drawn > 1 else [step.trace.channels[0]]
+        for x, c in zip(self.grid_xs, channels):
+            label = ("input, zeros inserted, padded" if self.transposed else
+                     "input (padded)" if padded else "input")
+            if anim.in_channels > 1:
+                label = f"input channel {c}" + ("" if c in group else ", other group")
+            f.text((x, self.grid_y - 16), label, font=f.label_font)
+            _draw_grid(f, anim, step, c, c in group, (x, self.grid_y))
+        f.text((self.out_x, self.grid_y - 16), f"output, channel {step.channel}"
+               if anim.out_channels > 1 else "output", font=f.label_font)
+        _draw_output(f, anim, index, (self.out_x, self.grid_y))
+        grid_rows, grid_cols = _rows_cols(anim.grid_kinds.shape)
+        mid = self.grid_y + min(grid_rows, _rows_cols(anim.output_values.shape[1:])[0]) * cs / 2
+        f.arrow(self.grid_xs[-1] + grid_cols * cs + 10, self.out_x - 10, mid)
+        for row, line in enumerate(_caption(anim, step)):
+            f.text((MARGIN, self.caption_y + row * LINE), line)
+        _draw_legend(f, anim, (MARGIN, self.legend_y))
+        if self.show_channels:
+            _draw_channels(f, anim, step, (self.channel_x, self.grid_y))
+        return f.image
 
 
-def _draw_grid(f: _Frame, anim, step, origin):
-    taps = {_lift(t.cell): t for t in step.taps}
-    kernel = anim.grid_kernel
+def _draw_grid(f: _Frame, anim, step, channel: int, in_group: bool, origin):
+    taps = {_lift(t.cell): t for t in step.taps} if in_group else {}
+    t = step.trace
+    c_local = t.channels.index(channel) if in_group else None
     for cell in np.ndindex(*anim.grid_kinds.shape):
         rc = _lift(cell)
         kind = anim.grid_kinds[cell]
         tap = taps.get(rc)
-        source = anim.grid_sources[cell]
-        value = _fmt(anim.input_values[source]) if kind == INPUT else "0"
-        weight = None if tap is None or kernel is None else _fmt(kernel[tap.kernel])
+        blank = kind == PADDING and anim.op == "max"  # -inf: never wins
+        value = None if blank else _cell(anim.grid_values[(channel, *cell)])
+        weight = None
+        if tap is not None and t.kernel is not None:
+            weight = _cell(t.kernel[(c_local, *tap.kernel)])
         if tap is not None:
             fill = COLORS["tap"] if kind == INPUT else COLORS["tap_off"]
             f.cell(origin, rc, fill, COLORS["footprint"], value, "#ffffff", weight)
@@ -217,16 +304,22 @@ def _draw_grid(f: _Frame, anim, step, origin):
             f.cell(origin, rc, COLORS["padding"], COLORS["padding_edge"], value, COLORS["faint"])
         else:
             f.cell(origin, rc, COLORS["zero"], COLORS["zero_edge"], value, COLORS["faint"])
-    cells = [_lift(t.cell) for t in step.taps]
-    first = tuple(min(c[i] for c in cells) for i in range(2))
-    last = tuple(max(c[i] for c in cells) for i in range(2))
-    f.box(origin, first, last, COLORS["footprint"])
+    if taps:
+        cells = list(taps)
+        first = tuple(min(c[i] for c in cells) for i in range(2))
+        last = tuple(max(c[i] for c in cells) for i in range(2))
+        f.box(origin, first, last, COLORS["footprint"])
 
 
 def _draw_output(f: _Frame, anim, index: int, origin):
+    """The current output channel's window of outputs: done, now, pending."""
+    channel = anim.steps[index].channel
     for order, step in enumerate(anim.steps):
-        rc = _lift(step.output)
-        value = _fmt(anim.output_values[step.output])
+        if step.channel != channel:
+            continue
+        at = anim.output_at(step)
+        rc = _lift(at[1:])
+        value = _cell(anim.output_values[at])
         if order < index:
             f.cell(origin, rc, COLORS["done"], COLORS["done_edge"], value)
         elif order == index:
@@ -235,33 +328,41 @@ def _draw_output(f: _Frame, anim, index: int, origin):
             f.cell(origin, rc, COLORS["pending"], COLORS["pending_edge"])
 
 
-def _draw_transposed(f: _Frame, anim, step, index: int, top: int, input_width: int):
-    """The transposed convolution itself: its input, with the cells that feed this output."""
+def _draw_transposed(f: _Frame, anim, step, index: int, top: int):
+    """The transposed convolution itself: the first input channel of the group, with the
+    cells that feed this output."""
+    c = step.trace.channels[0]
+    values = anim.input_values[c]
+    input_width = _rows_cols(values.shape)[1] * f.cs
     f.text((MARGIN, top - 16 - LINE), "transposed convolution:")
-    f.text((MARGIN, top - 16), "input", font=f.label_font)
+    f.text((MARGIN, top - 16), f"input, channel {c}" if anim.in_channels > 1 else "input",
+           font=f.label_font)
     out_x = MARGIN + input_width + GAP
     f.text((out_x, top - 16), "output", font=f.label_font)
     weights = {t.source: t for t in step.taps if t.kind == INPUT}
-    for pos in np.ndindex(*anim.input_values.shape):
-        value = _fmt(anim.input_values[pos])
+    for pos in np.ndindex(*values.shape):
+        value = _cell(values[pos])
         tap = weights.get(pos)
         if tap is not None:
             f.cell((MARGIN, top), _lift(pos), COLORS["tap"], COLORS["footprint"], value,
-                   "#ffffff", _fmt(anim.grid_kernel[tap.kernel]))
+                   "#ffffff", _cell(step.trace.kernel[(0, *tap.kernel)]))
         else:
             f.cell((MARGIN, top), _lift(pos), COLORS["input"], COLORS["input_edge"], value)
     _draw_output(f, anim, index, (out_x, top))
-    rows = min(_rows_cols(anim.input_values.shape)[0], _rows_cols(anim.output_values.shape)[0])
+    rows = min(_rows_cols(values.shape)[0], _rows_cols(anim.output_values.shape[1:])[0])
     f.arrow(MARGIN + input_width + 10, out_x - 10, top + rows * f.cs / 2)
 
 
 def _draw_legend(f: _Frame, anim, origin):
     """Small swatches naming the kinds of cells."""
+    padding = "padding" + (" (never wins)" if anim.op == "max" else
+                           f" ({anim.padding_mode})" if anim.padding_mode != "zeros" else "")
     items = [("input", COLORS["input"], COLORS["input_edge"]),
-             ("padding", COLORS["padding"], COLORS["padding_edge"])]
+             (padding, COLORS["padding"], COLORS["padding_edge"])]
     if anim.kind == CONV_TRANSPOSE:
         items.append(("inserted zero", COLORS["zero"], COLORS["zero_edge"]))
-    items += [("kernel tap" + (" (small: weight)" if anim.numbers and anim.kind != POOL else ""),
+    items += [("window" if anim.op != "conv" else
+               "kernel tap" + (" (small: weight)" if anim.numbers else ""),
                COLORS["tap"], COLORS["footprint"]),
               ("output done", COLORS["done"], COLORS["done_edge"]),
               ("output now", COLORS["now"], COLORS["footprint"])]
@@ -300,8 +401,9 @@ def _channel_height(anim) -> int:
     return max(anim.in_channels, anim.out_channels) * pitch + 60
 
 
-def _draw_channels(f: _Frame, anim, origin):
-    """Input channels (left) wired to output channels (right), one colour per group."""
+def _draw_channels(f: _Frame, anim, step, origin):
+    """Input channels (left) wired to output channels (right), one colour per group; the
+    wires into the current output channel drawn thick."""
     sq, pitch = _channel_geometry(anim)
     x_in, y = origin
     x_out = x_in + CHANNEL_GAP
@@ -311,7 +413,7 @@ def _draw_channels(f: _Frame, anim, origin):
     O_g = anim.out_channels // anim.groups
     for c_in, c_out in anim.channel_links:
         color = GROUP_COLORS[(c_out // O_g) % len(GROUP_COLORS)]
-        shown = c_in == 0 and c_out == 0
+        shown = c_out == step.channel
         f.d.line([x_in + sq, y + c_in * pitch + sq / 2, x_out, y + c_out * pitch + sq / 2],
                  fill=color, width=3 if shown else 1)
     for c in range(anim.in_channels):
@@ -319,7 +421,8 @@ def _draw_channels(f: _Frame, anim, origin):
         f.d.rectangle([x_in, y + c * pitch, x_in + sq, y + c * pitch + sq], fill=color)
     for c in range(anim.out_channels):
         color = GROUP_COLORS[(c // O_g) % len(GROUP_COLORS)]
-        f.d.rectangle([x_out, y + c * pitch, x_out + sq, y + c * pitch + sq], fill=color)
+        f.d.rectangle([x_out, y + c * pitch, x_out + sq, y + c * pitch + sq], fill=color,
+                      outline=COLORS["text"] if c == step.channel else None, width=2)
     bottom = y + max(anim.in_channels, anim.out_channels) * pitch + 6
     for row, text in enumerate(_channel_texts(anim)):
         f.text((x_in, bottom + 15 * row), text, font=f.label_font)

@@ -1,12 +1,14 @@
 """The standard set of convolution animations (after Dumoulin & Visin's ``conv_arithmetic``),
-each direct convolution with its transposed twin, plus groups, depthwise and 1×1.
+each direct convolution with its transposed twin, then the ideas beyond one channel: the sum
+over input channels, groups, depthwise, 1×1 as channel mixing, the padding modes, max, average
+and adaptive pooling.
 
 A twin is the transposed convolution with the same ``(k, s, p, d)``: it maps the direct one's
 output size back to its input size, with ``output_padding = (i + 2p - k_eff) mod s`` where the
 stride leaves several input sizes possible.
 
 >>> GALLERY["padding_strides_odd_transposed"]
-('ConvTranspose2d(1, 1, 3, stride=2, padding=1, output_padding=1)', (3, 3))
+('ConvTranspose2d(1, 1, 3, stride=2, padding=1, output_padding=1)', (3, 3), 0)
 """
 
 from __future__ import annotations
@@ -40,21 +42,38 @@ def _layer(k: int, s: int, p: int, d: int, output_padding: int = 0, transposed=F
     return f"{name}(1, 1, {', '.join([str(k)] + args)})"
 
 
-def _entries() -> dict[str, tuple[str, tuple[int, int]]]:
+def _entries() -> dict[str, tuple]:
     entries = {}
     for name, (k, s, p, d, i) in _DIRECT.items():
         o = output_length(i, k, s, p, p, d)
         a = (i + 2 * p - d * (k - 1) - 1) % s
-        entries[name] = (_layer(k, s, p, d), (i, i))
-        entries[f"{name}_transposed"] = (_layer(k, s, p, d, a, transposed=True), (o, o))
-    entries["groups"] = ("Conv2d(4, 4, 3, padding=1, groups=2)", (4, 4))
-    entries["depthwise"] = ("Conv2d(3, 3, 3, padding=1, groups=3)", (4, 4))
-    entries["pointwise_1x1"] = ("Conv2d(4, 2, 1)", (4, 4))
+        entries[name] = (_layer(k, s, p, d), (i, i), 0)
+        entries[f"{name}_transposed"] = (_layer(k, s, p, d, a, transposed=True), (o, o), 0)
+    entries.update(_IDEAS)
     return entries
 
 
-GALLERY: dict[str, tuple[str, tuple[int, int]]] = _entries()
-"""name -> (layer, input size) of every animation :func:`gallery` renders."""
+# name: (layer, input size, output channels animated) of the ideas beyond one channel
+_IDEAS = {
+    # three input channels' windows, their partial sums, the total plus the bias
+    "channel_sum": ("Conv2d(3, 1, 3)", (1, 3, 4, 4), 0),
+    # each output channel reads only its group's input channels
+    "groups": ("Conv2d(4, 4, 3, padding=1, groups=2)", (1, 4, 3, 3), "all"),
+    "depthwise": ("Conv2d(3, 3, 3, padding=1, groups=3)", (1, 3, 3, 3), "all"),
+    # a 1x1 convolution mixes the channels at each position: a matrix product per pixel
+    "pointwise_1x1": ("Conv2d(4, 2, 1)", (1, 4, 3, 3), "all"),
+    "padding_reflect": ("Conv2d(1, 1, 3, padding=1, padding_mode='reflect')", (4, 4), 0),
+    "padding_replicate": ("Conv2d(1, 1, 3, padding=1, padding_mode='replicate')", (4, 4), 0),
+    "padding_circular": ("Conv2d(1, 1, 3, padding=1, padding_mode='circular')", (4, 4), 0),
+    "max_pooling": ("MaxPool2d(3, stride=2, padding=1)", (5, 5), 0),
+    "avg_pooling": ("AvgPool2d(3, stride=2, padding=1)", (5, 5), 0),
+    "avg_pooling_no_pad_count": ("AvgPool2d(3, stride=2, padding=1, count_include_pad=False)",
+                                 (5, 5), 0),
+    "adaptive_pooling": ("AdaptiveAvgPool2d(3)", (5, 5), 0),
+}
+
+GALLERY: dict[str, tuple] = _entries()
+"""name -> (layer, input size, output channels) of every animation :func:`gallery` renders."""
 
 
 def gallery(out_dir, names=None, ms: int = 700) -> list[Path]:
@@ -67,6 +86,7 @@ def gallery(out_dir, names=None, ms: int = 700) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name in names:
-        layer, size = GALLERY[name]
-        written.append(animate(layer, size).save(out_dir / f"{name}.gif", ms=ms))
+        layer, size, channels = GALLERY[name]
+        anim = animate(layer, size, out_channels=channels)
+        written.append(anim.save(out_dir / f"{name}.gif", ms=ms))
     return written

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from ..engine import geometry
 from .layer_spec import LayerSpec, parse_layer
 
-__all__ = ["Layer", "Axis", "describe", "CONV", "CONV_TRANSPOSE", "POOL", "ADAPTIVE_POOL",
+__all__ = ["Layer", "Axis", "describe", "adaptive_window", "CONV", "CONV_TRANSPOSE", "POOL", "ADAPTIVE_POOL",
            "LINEAR", "FLATTEN", "POINTWISE", "OTHER"]
 
 CONV, CONV_TRANSPOSE, POOL, ADAPTIVE_POOL = "conv", "conv_transpose", "pool", "adaptive_pool"
@@ -61,6 +61,7 @@ class Axis:
     ceil_mode: bool = False
     transposed: bool = False
     a: int = 0
+    windows: tuple = ()  # adaptive pooling: the (start, end) of each output's window
 
     @property
     def k_eff(self) -> int:
@@ -70,6 +71,11 @@ class Axis:
     @property
     def formula(self) -> str:
         """The output-size formula with this axis's numbers."""
+        if self.windows:
+            spans = ", ".join(f"{lo}..{hi - 1}" for lo, hi in self.windows)
+            sizes = ", ".join(str(hi - lo) for lo, hi in self.windows)
+            return (f"{self.o} windows [floor(j*{self.i}/{self.o}), ceil((j+1)*{self.i}/{self.o}))"
+                    f": {spans} (widths {sizes})")
         if self.transposed:
             return geometry.transposed_output_length_formula(self.i, self.k, self.s, self.p_lo,
                                                              self.p_hi, self.d, self.a)
@@ -151,6 +157,7 @@ class Layer:
         if self.kind in (CONV, CONV_TRANSPOSE):
             G = self._geometry(input_shape)
             if self.kind == CONV:
+                self._check_padding_mode(G)
                 return [Axis(i, o, k, s, lo, hi, d) for i, o, k, s, (lo, hi), d
                         in zip(G.in_size, G.out_size, G.kernel_size, G.stride, G.padding,
                                G.dilation)]
@@ -165,6 +172,19 @@ class Layer:
             return self._adaptive_axes(input_shape)
         return []
 
+    def _check_padding_mode(self, G) -> None:
+        """The limits of ``padding_mode`` (as ``F.pad``): ``reflect`` pads less than the input
+        size, ``circular`` at most the input size (wrapping around once)."""
+        for axis, (i, (lo, hi)) in enumerate(zip(G.in_size, G.padding)):
+            if self.padding_mode == "reflect" and max(lo, hi) >= i:
+                raise ValueError(f"{self.type_name}: padding_mode='reflect' needs padding less "
+                                 f"than the input size, but got padding ({lo}, {hi}) for "
+                                 f"spatial dim {axis} of size {i}")
+            if self.padding_mode == "circular" and max(lo, hi) > i:
+                raise ValueError(f"{self.type_name}: padding_mode='circular' wraps around more "
+                                 f"than once: padding ({lo}, {hi}) for spatial dim {axis} of "
+                                 f"size {i}")
+
     def _pool_axes(self, input_shape) -> list[Axis]:
         from ..nn.functional import pooling  # its checks carry the messages F.max_pool2d raises
 
@@ -177,14 +197,19 @@ class Layer:
                 for i, k, s, p, d in zip(I, K, S, P, D)]
 
     def _adaptive_axes(self, input_shape) -> list[Axis]:
-        """Adaptive pooling as the fixed window it equals when ``o`` divides ``i``:
-        ``s = i // o``, ``k = i - (o-1)*s`` (windows otherwise differ by one)."""
+        """Adaptive pooling's windows, :func:`adaptive_window` of each output. For the
+        receptive field the axis also carries ``k`` = the widest window and ``s`` = the
+        largest step between window starts (exact when ``o`` divides ``i``)."""
         I = input_shape[-self.nd:]
         O = tuple(i if o is None else o for i, o in zip(I, self.output_size))
         axes = []
         for i, o in zip(I, O):
-            s = max(i // o, 1)
-            axes.append(Axis(i, o, i - (o - 1) * s, s, 0, 0))
+            if o < 1:
+                raise ValueError(f"{self.type_name}: output size must be at least 1, got {o}")
+            windows = tuple(adaptive_window(j, i, o) for j in range(o))
+            k = max(hi - lo for lo, hi in windows)
+            s = max([b[0] - a[0] for a, b in zip(windows, windows[1:])], default=1)
+            axes.append(Axis(i, o, k, max(s, 1), 0, 0, windows=windows))
         return axes
 
     def output_shape(self, input_shape) -> tuple:
@@ -228,6 +253,16 @@ class Layer:
         if self.kind == LINEAR:
             return math.prod(output_shape) * self.in_features + bias
         return 0
+
+
+def adaptive_window(j: int, i: int, o: int) -> tuple[int, int]:
+    """``(start, end)`` of output ``j``'s window when adaptive pooling maps ``i`` inputs to ``o``
+    outputs: ``[floor(j*i/o), ceil((j+1)*i/o))``; neighbouring windows may overlap.
+
+    >>> [adaptive_window(j, 5, 3) for j in range(3)]
+    [(0, 2), (1, 4), (3, 5)]
+    """
+    return (j * i) // o, -((-(j + 1) * i) // o)
 
 
 def _type_name(layer) -> str:

@@ -11,8 +11,8 @@ of Convolutional Neural Networks", Distill 2019, with ``k`` replaced by ``k_eff 
 
 where ``S_0 = 1``. A unit's span may reach into the padding (``u < 0`` or ``v >= i``). Layers
 that act per position (ReLU, BatchNorm, Dropout) are ``(k, s, p) = (1, 1, 0)`` and change
-nothing; so, following torchscan, are Flatten and Linear, after which the numbers are those of
-the last spatial layer.
+nothing. After a Flatten or Linear layer every output sees the whole input: its field is
+:data:`WHOLE_INPUT`, with no stride or padding.
 
 A transposed convolution is a stride-1 convolution over its input with ``s-1`` zeros inserted:
 a layer of stride ``1/s`` followed by padding ``k_eff - 1 - p``. Its numbers become fractions
@@ -36,8 +36,12 @@ import numpy as np
 
 from .layers import Axis
 
-__all__ = ["PerAxis", "ReceptiveField", "chain", "step", "span", "path_counts",
+__all__ = ["WHOLE_INPUT", "PerAxis", "ReceptiveField", "chain", "step", "span", "path_counts",
            "ReceptiveFieldMap", "receptive_field_map"]
+
+
+WHOLE_INPUT = "all"
+"""The receptive field of a layer that mixes every position (Flatten, Linear)."""
 
 
 class PerAxis(tuple):
@@ -234,11 +238,17 @@ def receptive_field_map(model, input_size, unit, layer=-1) -> ReceptiveFieldMap:
         if layer not in names:
             raise ValueError(f"no layer named {layer!r}; layers: {', '.join(names)}")
         index = names.index(layer)
+        nd = len(tuple(input_size)) - 2
+        if len(rows[index].output_shape) != nd + 2:
+            spatial = [r.name for r in rows if len(r.output_shape) == nd + 2]
+            raise ValueError(f"layer {layer!r} ({rows[index].type}) has no spatial output: each "
+                             f"of its outputs sees the whole input; give a layer with one: "
+                             f"{', '.join(spatial) or 'none'}")
     else:
         index = range(len(rows))[layer]
     nd = len(tuple(input_size)) - 2
     while index >= 0 and len(rows[index].output_shape) != nd + 2:
-        index -= 1  # after Flatten/Linear there is no spatial unit; use the last spatial layer
+        index -= 1  # by default: the last layer with a spatial unit
     if index < 0:
         raise ValueError("the model has no layer with a spatial output")
     chain_axes = [r.axes for r in rows[:index + 1] if r.axes]

@@ -37,7 +37,7 @@ def parse_shape(text) -> tuple[int, ...]:
     if isinstance(text, str):
         parts = text.replace(",", "x").replace("*", "x").lower().split("x")
         try:
-            dims = tuple(int(p) for p in parts if p.strip())
+            dims = tuple(int(p) for p in parts)
         except ValueError:
             raise ValueError(f"cannot read the shape {text!r}: expected sizes such as "
                              "1x3x32x32") from None
@@ -130,7 +130,7 @@ class ShapeReport:
         if self.layer.kind == CONV_TRANSPOSE:
             return [None for _ in self.axes]
         return [input_sizes_for(a.o, a.k, a.s, (a.p_lo, a.p_hi), a.d)
-                if a.s > 1 and not a.ceil_mode else None for a in self.axes]
+                if a.s > 1 and not a.ceil_mode and not a.windows else None for a in self.axes]
 
     def __str__(self) -> str:
         names = axis_names(len(self.axes))

@@ -27,8 +27,9 @@ import math
 from dataclasses import dataclass, field
 
 from .layer_spec import LayerSpec, parse_layer
-from .layers import OTHER, Axis, describe
-from .receptive import PerAxis, ReceptiveField, step
+from .example import check_input_size
+from .layers import FLATTEN, LINEAR, OTHER, Axis, describe
+from .receptive import WHOLE_INPUT, PerAxis, ReceptiveField, step
 from .shape import parse_shape
 
 __all__ = ["summary", "Summary", "SummaryRow"]
@@ -36,7 +37,9 @@ __all__ = ["summary", "Summary", "SummaryRow"]
 
 @dataclass
 class SummaryRow:
-    """One call of one layer. ``field`` holds the receptive field at its output."""
+    """One call of one layer. ``field`` holds the receptive field at its output
+    (:data:`~.receptive.WHOLE_INPUT` from a Flatten or Linear layer on: every output sees the
+    whole input)."""
 
     name: str
     type: str
@@ -45,7 +48,7 @@ class SummaryRow:
     output_shape: tuple
     params: int
     mult_adds: int
-    field: ReceptiveField | None
+    field: ReceptiveField | str | None
     axes: list[Axis] = field(default_factory=list)
     groups: int | None = None
     unseen_window: bool = False  # a function outside the modules resized the input on the way
@@ -75,16 +78,23 @@ class SummaryRow:
         return [a.formula for a in self.axes]
 
     @property
-    def receptive_field(self) -> PerAxis | None:
+    def _sliding_field(self) -> ReceptiveField | None:
+        return self.field if isinstance(self.field, ReceptiveField) else None
+
+    @property
+    def receptive_field(self) -> PerAxis | str | None:
+        """Per axis the field's size, or ``"all"`` (the whole input) after Flatten/Linear."""
+        if self.field == WHOLE_INPUT:
+            return WHOLE_INPUT
         return self.field.size if self.field else None
 
     @property
     def effective_stride(self) -> PerAxis | None:
-        return self.field.stride if self.field else None
+        return self._sliding_field.stride if self._sliding_field else None
 
     @property
     def effective_padding(self) -> PerAxis | None:
-        return self.field.padding if self.field else None
+        return self._sliding_field.padding if self._sliding_field else None
 
 
 @dataclass
@@ -118,30 +128,36 @@ class Summary:
         sizes["estimated total"] = sum(sizes.values())
         return sizes
 
-    def __rich__(self):
-        from rich.console import Group
-        from rich.table import Table
-        from rich.text import Text
+    _COLUMNS = ("Layer", "Type", "Output Shape", "Kernel", "Stride", "Padding", "Dilation",
+                "Groups", "Param #", "Mult-Adds", "RF", "Eff. stride", "Eff. padding")
 
-        table = Table(title=self.title, title_justify="left", show_lines=False)
-        for name in ("Layer", "Type", "Output Shape", "Kernel", "Stride", "Padding", "Dilation",
-                     "Groups", "Param #", "Mult-Adds", "RF", "Eff. stride", "Eff. padding"):
-            table.add_column(name, justify="left" if name in ("Layer", "Type") else "right",
-                             no_wrap=True)
-
+    def _cells(self, r: SummaryRow) -> list[str]:
         def text(v):
             return "--" if v is None else str(v)
 
-        def field_text(r, v):
+        def field_text(v):
             return text(v) + ("*" if r.unseen_window and v is not None else "")
 
+        return ["  " * r.depth + r.name, r.type, str(list(r.output_shape)),
+                text(r.kernel_size), text(r.stride), text(r.padding), text(r.dilation),
+                text(r.groups), f"{r.params:,}" if r.params else "--",
+                f"{r.mult_adds:,}" if r.mult_adds else "--", field_text(r.receptive_field),
+                field_text(r.effective_stride), field_text(r.effective_padding)]
+
+    def _table(self, columns: list[int], title: str | None):
+        from rich.table import Table
+
+        table = Table(title=title, title_justify="left", show_lines=False)
+        for c in columns:
+            name = self._COLUMNS[c]
+            table.add_column(name, justify="left" if name in ("Layer", "Type") else "right",
+                             no_wrap=True)
         for r in self.rows:
-            table.add_row("  " * r.depth + r.name, r.type, str(list(r.output_shape)),
-                          text(r.kernel_size), text(r.stride), text(r.padding),
-                          text(r.dilation), text(r.groups), f"{r.params:,}" if r.params else "--",
-                          f"{r.mult_adds:,}" if r.mult_adds else "--",
-                          field_text(r, r.receptive_field), field_text(r, r.effective_stride),
-                          field_text(r, r.effective_padding))
+            cells = self._cells(r)
+            table.add_row(*(cells[c] for c in columns))
+        return table
+
+    def _foot(self) -> str:
         memory = self.memory
         foot = [f"Total params: {self.total_params:,}",
                 f"Trainable params: {self.trainable_params:,}",
@@ -155,7 +171,42 @@ class Summary:
         if any(r.unseen_window for r in self.rows):
             foot.append("* a function called in forward (not a module, e.g. F.max_pool2d) "
                         "resized the input on the way: its window is missing from these fields")
-        return Group(table, Text("\n".join(foot)))
+        return "\n".join(foot)
+
+    def __rich_console__(self, console, options):
+        """One table where it fits the console's width; else as many as it takes, each
+        starting with the layer names, so no column is cut."""
+        from rich.text import Text
+
+        def width(columns):
+            table = self._table(columns, None)
+            return console.measure(table, options=options.update_width(10_000)).maximum
+
+        tables, columns = [], [0]
+        for c in range(1, len(self._COLUMNS)):
+            if len(columns) > 1 and width(columns + [c]) > options.max_width:
+                tables.append(columns)
+                columns = [0]
+            columns.append(c)
+        tables.append(columns)
+        for n, columns in enumerate(tables):
+            yield self._table(columns, self.title if n == 0 else None)
+        yield Text(self._foot())
+
+    def __repr__(self) -> str:
+        return (f"<Summary {self.title}: {len(self.rows)} layers, {self.total_params:,} "
+                f"parameters, {self.total_mult_adds:,} mult-adds>")
+
+    def _repr_html_(self) -> str:
+        """The table as HTML, for a notebook."""
+        import html
+
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self._COLUMNS)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in self._cells(r))
+                       + "</tr>" for r in self.rows)
+        foot = html.escape(self._foot()).replace("\n", "<br>")
+        return (f"<div><b>{html.escape(self.title)}</b><table><thead><tr>{head}</tr></thead>"
+                f"<tbody>{body}</tbody></table><p>{foot}</p></div>")
 
     def __str__(self) -> str:
         from rich.console import Console
@@ -222,7 +273,9 @@ def _row(name: str, layer, input_shape: tuple, output_shape: tuple | None,
     if output_shape is None:
         output_shape = info.output_shape(input_shape)
     if axes:
-        rf = step(rf, axes)
+        rf = step(rf if isinstance(rf, ReceptiveField) else None, axes)
+    elif info.kind in (FLATTEN, LINEAR) and rf is not None:
+        rf = WHOLE_INPUT  # each output mixes every input position
     groups = info.groups if info.kind in ("conv", "conv_transpose") else None
     return SummaryRow(name, info.type_name, name.count("."), tuple(input_shape),
                       tuple(output_shape), info.params, info.mult_adds(input_shape, output_shape),
@@ -252,6 +305,9 @@ def _first_tensor(value):
 
 def _run_rows(model, input_size: tuple) -> list[SummaryRow]:
     """Rows from one forward pass with a hook on every leaf module."""
+    check_input_size(input_size, "summary (a forward pass)",
+                     "a Sequential of known layers is summarized without running it; else give "
+                     "a smaller input")
     x = _zeros(model, input_size)
     calls = []  # (name, module, input tensor, output tensor), in call order
     handles = []
@@ -292,7 +348,8 @@ def _widest_of_shape(known, shape: tuple, rows: list[SummaryRow]):
     (the maximum over the paths that were summed or concatenated). With none of its shape, a
     function changed the size (``F.max_pool2d`` in ``forward``), which hooks cannot see: the
     last field, flagged. Returns ``(field, flagged)``."""
-    same = [(f, flag) for t, f, flag in known if f is not None and tuple(t.shape) == shape]
+    same = [(f, flag) for t, f, flag in known
+            if isinstance(f, ReceptiveField) and tuple(t.shape) == shape]
     if same:
         return max(same, key=lambda pair: math.prod(float(v) for v in pair[0].size))
     if not rows:
@@ -341,6 +398,19 @@ def _totals(model, rows: list[SummaryRow]) -> tuple[int, int]:
     return total, trainable
 
 
+def _build(layers):
+    """A convlab module from a layer string, a spec or a list of them (to run it)."""
+    import convlab.nn as nn
+
+    if isinstance(layers, str):
+        layers = parse_layer(layers)
+    if isinstance(layers, LayerSpec):
+        return layers.build()
+    built = [_build(layer) if isinstance(layer, (list, tuple, str)) else
+             layer.build() if isinstance(layer, LayerSpec) else layer for layer in layers]
+    return nn.Sequential(*built)
+
+
 def summary(model, input_size, run: bool | None = None) -> Summary:
     """Summarize ``model`` (a module, a list of layers, or a layer string such as
     ``"Sequential(Conv2d(3, 8, 5), ReLU())"``) for an input of ``input_size`` ``(N, C, H, W)``.
@@ -351,10 +421,12 @@ def summary(model, input_size, run: bool | None = None) -> Summary:
     input_size = parse_shape(input_size)
     if run is None:
         run = not _is_sequential_tree(model)
-    rows = _run_rows(model, input_size) if run else _analytic_rows(model, input_size)
-    total, trainable = _totals(model, rows)
     title = model if isinstance(model, str) else (
         "Sequential" if isinstance(model, (list, tuple)) else type(model).__name__)
+    if run and isinstance(model, (str, LayerSpec, list, tuple)):
+        model = _build(model)
+    rows = _run_rows(model, input_size) if run else _analytic_rows(model, input_size)
+    total, trainable = _totals(model, rows)
     itemsize = 4
     if hasattr(model, "parameters") and not isinstance(model, (list, tuple)):
         first = next(iter(model.parameters()), None)

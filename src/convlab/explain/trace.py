@@ -1,4 +1,5 @@
-"""Why is this output this number: one output element of a convolution, taken apart.
+"""Why is this output this number: one output element of a convolution or pooling layer, taken
+apart.
 
 :func:`trace` follows the reference loop (:mod:`convlab.engine.reference`) for one output
 position: for output channel ``co`` of group ``g`` at position ``o``, every input channel ``c``
@@ -6,25 +7,32 @@ of that group and every kernel tap ``m``::
 
     y[n, co, o] = bias[co] + sum_c sum_m  w[co, c, m] * x[n, c, o*stride - pad_lo + m*dilation]
 
-It keeps the pieces: the input window (with the padding marked), the kernel slice for each
-input channel, their products, the per-channel sums, the bias, and ``total``, which equals the
-layer's output (computed in float64, so up to the layer's float32 rounding).
+It keeps the pieces: the input window (with the padding marked, and holding the values the
+padding mode makes), the kernel slice for each input channel, their products, the per-channel
+sums, the bias, and ``total``, which equals the layer's output (computed in float64, so up to
+the layer's float32 rounding).
 
 A transposed convolution is traced as the direct convolution it equals (Dumoulin & Visin):
 ``s-1`` zeros inserted between the inputs, padding ``d*(k-1) - p`` (plus ``output_padding`` at
 the end), stride 1, the kernel flipped and its in/out channels swapped. Its window shows which
 cells are inputs, which are inserted zeros and which are padding.
+
+A pooling layer reads one channel: ``max`` over the window's inputs (padding never wins), the
+mean (``sum / divisor``, the divisor counting the padding or not as the layer does, or
+``divisor_override``), or, for adaptive pooling, over the window ``[floor(j*i/o),
+ceil((j+1)*i/o))`` of each axis, whose width varies with ``j``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..engine import geometry
 from ..vision.image import as_array
-from .layers import CONV, CONV_TRANSPOSE, describe
+from .layers import ADAPTIVE_POOL, CONV, CONV_TRANSPOSE, POOL, adaptive_window, describe
 from .shape import axis_names
 
 __all__ = ["trace", "Trace", "axis_source", "INPUT", "PADDING", "INSERTED_ZERO"]
@@ -36,15 +44,20 @@ _PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 @dataclass
 class Trace:
-    """One output element, taken apart. Arrays over taps have the kernel's shape ``K``.
+    """One output element, taken apart. Arrays over taps have the window's shape ``K``.
 
+    - ``op``: ``"conv"``, ``"max"`` or ``"avg"``;
     - ``window (C_g, *K)``: the input values each tap reads (0 for zero padding and inserted
-      zeros; the mirrored/edge/wrapped value for other padding modes);
+      zeros; the mirrored/edge/wrapped value for other padding modes); a pooling trace has one
+      channel;
     - ``kinds (*K)``: :data:`INPUT`, :data:`PADDING` or :data:`INSERTED_ZERO` per tap;
     - ``positions``: per tap, the input coordinates it reads, or None for padding or an
       inserted zero;
-    - ``kernel (C_g, *K)``: the weights applied (flipped for a transposed convolution);
-    - ``products = window * kernel``; ``channel_sums (C_g,)``; ``bias``; ``total``.
+    - ``cells``: per tap, its coordinates in the padded view of the input (with the zeros
+      inserted, for a transposed convolution), the grid an animation draws;
+    - ``kernel (C_g, *K)``: the weights applied (flipped for a transposed convolution; None for
+      pooling); ``products = window * kernel``; ``channel_sums (C_g,)``; ``bias``;
+    - ``divisor``: what an average divides by; ``total``: the output.
     """
 
     layer: str
@@ -54,39 +67,74 @@ class Trace:
     window: np.ndarray
     kinds: np.ndarray
     positions: list
-    kernel: np.ndarray
+    kernel: np.ndarray | None
     bias: float | None
     transposed: bool = False
+    op: str = "conv"
+    cells: list | None = None
+    divisor: float | None = None
 
     @property
-    def products(self) -> np.ndarray:
-        return self.window * self.kernel
+    def products(self) -> np.ndarray | None:
+        return None if self.kernel is None else self.window * self.kernel
 
     @property
     def channel_sums(self) -> np.ndarray:
-        return self.products.reshape(len(self.channels), -1).sum(axis=1)
+        values = self.window if self.kernel is None else self.products
+        return values.reshape(len(self.channels), -1).sum(axis=1)
+
+    @property
+    def read(self) -> np.ndarray:
+        """The input values of a pooling window: max pooling never sees the padding, and zero
+        padding adds nothing to an average's sum (only, maybe, to its divisor)."""
+        return self.window[0][self.kinds == INPUT]
 
     @property
     def total(self) -> float:
+        if self.op == "max":
+            return float(self.read.max())
+        if self.op == "avg":
+            return float(self.read.sum() / self.divisor)
         return float(self.channel_sums.sum() + (self.bias or 0.0))
+
+    def __repr__(self) -> str:
+        where = ", ".join(map(str, self.index))
+        return f"<Trace {self.layer}: output[{where}] = {_num(self.total)}>"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<pre>{html.escape(str(self))}</pre>"
 
     def __str__(self) -> str:
         nd = self.kinds.ndim
         n, co, *o = self.index
         lines = [f"{self.layer}: output[{', '.join(map(str, self.index))}] "
-                 f"(batch {n}, output channel {co}, position {tuple(o)})"]
+                 f"(batch {n}, {'output ' if self.op == 'conv' else ''}channel {co}, "
+                 f"position {tuple(o)})"]
         if self.transposed:
             lines.append("  traced as the equivalent direct convolution: zeros inserted between "
                          "inputs, stride 1, kernel flipped")
-        lines.append(f"  group {self.group}: input channels {self.channels[0]}.."
-                     f"{self.channels[-1]}; [v] = padding"
-                     + ("; (0) = inserted zero" if self.transposed else ""))
         reads = [p for p in self.positions if p is not None]
         if reads:
             first, last = np.min(reads, axis=0), np.max(reads, axis=0)
             extent = ", ".join(f"{name} {a}..{b}" for name, a, b
                                in zip(axis_names(nd), first, last))
-            lines.append(f"  the window reads input {extent}")
+            lines.append(f"  the window reads input {extent}; [v] = padding"
+                         + ("; (0) = inserted zero" if self.transposed else ""))
+        if self.op != "conv":
+            lines.append("    window")
+            lines += ["    " + row for row in _side_by_side([("", _cells(self.window[0],
+                                                                          self.kinds))])[1:]]
+            values = " + ".join(_num(v) for v in self.read)
+            if self.op == "max":
+                lines.append(f"  total = max of the inputs (padding never wins) = "
+                             f"{_num(self.total)}")
+            else:
+                lines.append(f"  total = ({values}) / {_num(self.divisor)} = {_num(self.total)}")
+            return "\n".join(lines)
+        lines.append(f"  group {self.group}: input channels {self.channels[0]}.."
+                     f"{self.channels[-1]}")
         for c_local, c in enumerate(self.channels):
             blocks = [("window", _cells(self.window[c_local], self.kinds)),
                       ("kernel", _cells(self.kernel[c_local])),
@@ -129,7 +177,9 @@ def axis_source(q: int, i: int, s: int, pad_lo: int, transposed: bool, mode: str
     """Where padded-view position ``q`` reads along one axis: ``(kind, input position)``.
 
     For a convolution the view is the padded input (``q - pad_lo`` is the input position); for
-    a transposed one it is the input with ``s-1`` zeros between elements, then padded.
+    a transposed one it is the input with ``s-1`` zeros between elements, then padded. A
+    padding cell of a ``reflect``, ``replicate`` or ``circular`` layer reads the input position
+    the mode copies there; a zero-padding cell reads nothing (None).
     """
     t = q - pad_lo
     if transposed:
@@ -138,30 +188,51 @@ def axis_source(q: int, i: int, s: int, pad_lo: int, transposed: bool, mode: str
         return (INSERTED_ZERO, None) if t % s else (INPUT, t // s)
     if 0 <= t < i:
         return INPUT, t
-    if mode == "zeros":
+    if mode == "zeros" or not -i <= t < 2 * i:  # ceil_mode pooling may look past the padding
         return PADDING, None
-    # the value a non-zero padding mode copies there (np.pad on an index array)
     return PADDING, int(np.pad(np.arange(i), (i, i), mode=_PAD_MODES[mode])[t + i])
+
+
+def combine_kinds(axis_kinds) -> str:
+    """A cell is padding if any axis is, else an inserted zero if any axis is, else input."""
+    for kind in (PADDING, INSERTED_ZERO):
+        if kind in axis_kinds:
+            return kind
+    return INPUT
 
 
 def trace(layer, x, index) -> Trace:
     """Take output ``index`` = ``(n, c, *position)`` of ``layer(x)`` apart (``(c, *position)``
-    for an unbatched ``x``). ``layer`` is a Conv or ConvTranspose module with weights."""
+    for an unbatched ``x``). ``layer`` is a convolution module with weights, or a max, average
+    or adaptive pooling module (or spec)."""
     info = describe(layer)
-    if info.kind not in (CONV, CONV_TRANSPOSE):
-        raise ValueError(f"trace: expected a convolution layer, got {info.type_name}")
-    if getattr(layer, "weight", None) is None:
-        raise ValueError(f"trace: {layer!r} has no weights; trace a module, e.g. "
-                         f"convlab.nn.{info.type_name}(...)")
+    if info.kind not in (CONV, CONV_TRANSPOSE, POOL, ADAPTIVE_POOL):
+        raise ValueError(f"trace: expected a convolution or pooling layer, got "
+                         f"{info.type_name}")
     xa = np.asarray(as_array(x), dtype=np.float64)
-    w = np.asarray(as_array(layer.weight), dtype=np.float64)
-    b = None if not info.has_bias else np.asarray(as_array(layer.bias), dtype=np.float64)
     nd = info.nd
     index = tuple(int(v) for v in index)
     if xa.ndim == nd + 1:  # unbatched (C, *S): add the batch axis
         xa, index = xa[None], (0, *index)
     if len(index) != nd + 2:
         raise ValueError(f"trace: index must be (n, c, {', '.join(axis_names(nd))}), got {index}")
+    if info.kind in (POOL, ADAPTIVE_POOL):
+        return _pool_trace(layer, info, xa, index)
+    return _conv_trace(layer, info, xa, index)
+
+
+def _check_index(index, shape) -> None:
+    if len(index) != len(shape) or not all(0 <= i < n for i, n in zip(index, shape)):
+        raise IndexError(f"trace: index {index} is outside the output {tuple(shape)}")
+
+
+def _conv_trace(layer, info, xa, index) -> Trace:
+    if getattr(layer, "weight", None) is None:
+        raise ValueError(f"trace: {layer!r} has no weights; trace a module, e.g. "
+                         f"convlab.nn.{info.type_name}(...)")
+    w = np.asarray(as_array(layer.weight), dtype=np.float64)
+    b = None if not info.has_bias else np.asarray(as_array(layer.bias), dtype=np.float64)
+    nd = info.nd
     name = f"conv{nd}d" if info.kind == CONV else f"conv_transpose{nd}d"
     transposed = info.kind == CONV_TRANSPOSE
     if transposed:
@@ -175,10 +246,7 @@ def trace(layer, x, index) -> Trace:
         out_size, in_size = G.out_size, G.in_size
     n, co, *o = index
     C_out = G.in_channels if transposed else G.out_channels
-    if not (0 <= n < xa.shape[0] and 0 <= co < C_out
-            and all(0 <= p < size for p, size in zip(o, out_size))):
-        raise IndexError(f"trace: index {index} is outside the output "
-                         f"{(xa.shape[0], C_out, *out_size)}")
+    _check_index(index, (xa.shape[0], C_out, *out_size))
     groups = info.groups
     C_in = xa.shape[1]
     C_g, out_per_group = C_in // groups, C_out // groups
@@ -190,9 +258,9 @@ def trace(layer, x, index) -> Trace:
     window = np.zeros((C_g, *K))
     kernel = np.zeros((C_g, *K))
     kinds = np.empty(K, dtype=object)
-    positions = []
+    positions, cells = [], []
     for m in np.ndindex(*K):
-        sources = []
+        sources, cell = [], []
         for axis in range(nd):
             lo = G.padding[axis][0]
             if transposed:  # equivalent conv: stride 1, padding d*(k-1) - p, flipped kernel
@@ -201,14 +269,14 @@ def trace(layer, x, index) -> Trace:
             else:
                 q = o[axis] * G.stride[axis] + m[axis] * G.dilation[axis]
                 pad_lo = lo
+            cell.append(q)
             sources.append(axis_source(q, in_size[axis], G.stride[axis], pad_lo, transposed,
                                         mode))
-        axis_kinds = [kind for kind, _ in sources]
-        kind = PADDING if PADDING in axis_kinds else (
-            INSERTED_ZERO if INSERTED_ZERO in axis_kinds else INPUT)
+        kind = combine_kinds([kind for kind, _ in sources])
         kinds[m] = kind
         src = tuple(p for _, p in sources)
         positions.append(src if kind == INPUT else None)
+        cells.append(tuple(cell))
         if None not in src:
             window[(slice(None), *m)] = xa[(n, slice(g * C_g, (g + 1) * C_g), *src)]
         if transposed:
@@ -218,4 +286,52 @@ def trace(layer, x, index) -> Trace:
         else:
             kernel[(slice(None), *m)] = w[(co, slice(None), *m)]
     return Trace(repr(layer), index, g, channels, window, kinds, positions, kernel,
-                 None if b is None else float(b[co]), transposed)
+                 None if b is None else float(b[co]), transposed, cells=cells)
+
+
+def _pool_trace(layer, info, xa, index) -> Trace:
+    """Max, average or adaptive pooling: one channel's window, and the rule that reduces it."""
+    axes = info.axes(xa.shape)
+    n, c, *o = index
+    _check_index(index, (xa.shape[0], xa.shape[1], *(a.o for a in axes)))
+    op = "max" if "Max" in info.type_name else "avg"
+    if info.kind == ADAPTIVE_POOL:
+        bounds = [adaptive_window(oi, a.i, a.o) for oi, a in zip(o, axes)]
+        starts = [lo for lo, _ in bounds]
+        K = tuple(hi - lo for lo, hi in bounds)
+        taps = {m: tuple(s + mi for s, mi in zip(starts, m)) for m in np.ndindex(*K)}
+        cells = dict(taps)
+        divisor = math.prod(K)
+    else:
+        K = tuple(a.k for a in axes)
+        cells = {m: tuple(oi * a.s + mi * a.d for oi, mi, a in zip(o, m, axes))
+                 for m in np.ndindex(*K)}
+        taps = {m: tuple(q - a.p_lo for q, a in zip(cell, axes)) for m, cell in cells.items()}
+        divisor = _avg_divisor(layer, axes, o, taps)
+    window = np.zeros((1, *K))
+    kinds = np.empty(K, dtype=object)
+    positions = []
+    for m, pos in taps.items():
+        inside = all(0 <= p < a.i for p, a in zip(pos, axes))
+        kinds[m] = INPUT if inside else PADDING
+        positions.append(pos if inside else None)
+        if inside:
+            window[(0, *m)] = xa[(n, c, *pos)]
+    return Trace(repr(layer), index, 0, [c], window, kinds, positions, None, None, op=op,
+                 cells=[cells[m] for m in taps], divisor=None if op == "max" else divisor)
+
+
+def _avg_divisor(layer, axes, o, taps) -> float:
+    """PyTorch's divisor for one average-pooling window: ``divisor_override`` if given; else
+    with ``count_include_pad`` the window clipped to the padded input (a ``ceil_mode`` window
+    may reach past it), without it the number of real inputs."""
+    override = getattr(layer, "divisor_override", None)
+    if override:
+        return float(override)
+    if getattr(layer, "count_include_pad", True):
+        size = 1
+        for oi, a in zip(o, axes):
+            start = oi * a.s - a.p_lo
+            size *= min(start + a.k, a.i + a.p_hi) - start
+        return float(size)
+    return float(sum(all(0 <= p < a.i for p, a in zip(pos, axes)) for pos in taps.values()))
