@@ -5,6 +5,7 @@ import textwrap
 from PIL import Image
 
 from convlab.cli import main
+from convlab.explain import animate
 
 
 def run(capsys, *argv):
@@ -65,6 +66,59 @@ def test_explain_writes_a_gif_and_traces(capsys, tmp_path):
         assert im.n_frames == 7
     code, _, err = run(capsys, "explain", "Conv2d(1, 1, 3)", "--input", "5x5", "--trace", "0,0,9,9")
     assert code == 2 and "outside the output" in err
+
+
+def test_the_gif_and_the_trace_show_the_same_numbers(capsys, tmp_path):
+    layer = "Conv2d(2, 1, 3, padding=1, padding_mode='reflect')"
+    code, out, _ = run(capsys, "explain", layer, "--input", "1x2x4x4", "--trace", "0,0,1,2",
+                       "--seed", "3")
+    total = out.strip().splitlines()[-1].split(" = ")[-1]
+    anim = animate(layer, "1x2x4x4", seed=3)
+    assert code == 0 and float(total) == anim.steps[6].value  # output (1, 2) is frame 1*4 + 2
+
+
+def test_explain_limits(capsys, tmp_path):
+    gif = tmp_path / "big.gif"
+    code, out, _ = run(capsys, "explain", "Conv2d(1,1,3)", "--input", "64x64", "--gif", str(gif))
+    assert code == 0 and "(64 frames)" in out and "outputs 0..7 x 0..7 of 62x62" in out
+    code, _, err = run(capsys, "explain", "Conv2d(1,1,3)", "--input", "64x64", "--gif", str(gif),
+                       "--window", "all")
+    assert code == 2 and "3,844 frames" in err and "--window 0:8,0:8" in err
+    assert err.count("\n") == 1
+    code, out, _ = run(capsys, "explain", "Conv2d(1,1,3)", "--input", "64x64", "--gif", str(gif),
+                       "--window", "10:12,0:3")
+    assert code == 0 and "(6 frames)" in out
+
+
+def test_one_line_errors_for_the_small_defects(capsys, tmp_path):
+    cases = [
+        (["explain", "Conv2d(1,1,3)", "--input", "5x5", "--gif", str(tmp_path / "o.png")],
+         "use --png"),
+        (["explain", "Conv2d(1,1,3)", "--input", "5x5", "--trace", "-1,0,0,0"],
+         "outside the output"),
+        (["explain", "Conv2d(1,1,3)", "--input", "1x3x32x32x"], "cannot read the shape"),
+        (["shape", "Conv2d(3,16,5,padding=3,padding_mode='reflect')", "--input", "1x3x2x2"],
+         "padding_mode='reflect' needs padding less than the input size"),
+        (["summary", "lenet5", "--input", "1x1x28x28000000"], "over the limit"),
+        (["summary", "lenet5", "--input", "1x1x28x28", "--rf-map", str(tmp_path / "rf.png"),
+          "--layer", "fc1"], "'fc1' (Linear) has no spatial output"),
+    ]
+    for argv, message in cases:
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and message in err and err.count("\n") == 1, (argv, err)
+    assert not (tmp_path / "o.png").exists()
+    code, out, _ = run(capsys, "explain", "Conv2d(1,1,3)", "--input", "5x5", "--png",
+                       str(tmp_path / "o.png"))
+    assert code == 0 and (tmp_path / "o.png").exists()
+
+
+def test_summary_runs_a_layer_string_and_fits_80_columns(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(capsys, "summary", "Conv2d(3, 8, 5)", "--input", "1x3x32x32", "--run")
+    assert code == 0 and "608" in out
+    code, out, _ = run(capsys, "summary", "lenet5", "--input", "1x1x28x28")
+    assert code == 0 and max(len(line) for line in out.splitlines()) <= 80
+    assert "Eff. padding" in out and "…" not in out
 
 
 def test_gallery_command(capsys, tmp_path):

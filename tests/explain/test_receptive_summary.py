@@ -188,3 +188,24 @@ def test_printed_table_has_the_columns_and_the_foot():
     for word in ("Output Shape", "Kernel", "Groups", "Mult-Adds", "RF", "Eff. stride",
                  "Eff. padding", "Total params: 38,720", "Estimated Total Size (MB)"):
         assert word in text
+
+
+def test_linear_layers_see_the_whole_input():
+    rows = summary("Sequential(Conv2d(1, 6, 5), MaxPool2d(2), Flatten(), Linear(864, 10), "
+                   "ReLU())", (1, 1, 28, 28)).rows
+    assert [str(r.receptive_field) for r in rows] == ["5", "6", "all", "all", "all"]
+    assert rows[3].effective_stride is None and rows[3].effective_padding is None
+
+
+def test_rf_map_refuses_a_named_layer_without_a_spatial_output():
+    model = "Sequential(Conv2d(1, 6, 5), Flatten(), Linear(3456, 10))"
+    with pytest.raises(ValueError, match="'2' \\(Linear\\) has no spatial output.*: 0"):
+        receptive_field_map(model, (1, 1, 28, 28), (0, 0), "2")
+    assert receptive_field_map(model, (1, 1, 28, 28), (0, 0)).layer == "0 (Conv2d)"
+
+
+def test_summary_runs_a_layer_string_and_displays_in_a_notebook():
+    s = summary("Sequential(Conv2d(3, 8, 5), ReLU())", (1, 3, 32, 32), run=True)
+    assert [r.output_shape for r in s.rows] == [(1, 8, 28, 28), (1, 8, 28, 28)]
+    assert repr(s).startswith("<Summary Sequential(Conv2d(3, 8, 5), ReLU()) on input")
+    assert "<table>" in s._repr_html_() and "<td>Conv2d</td>" in s._repr_html_()

@@ -142,3 +142,24 @@ def test_linear_and_adaptive_pool_shapes():
     assert describe(parse_layer("AdaptiveAvgPool2d((2, None))")).output_shape(
         (1, 3, 8, 5)) == (1, 3, 2, 5)
     assert np.prod(shape("Linear(400, 120)", (4, 400)).mult_adds) == 4 * 120 * 401
+
+
+def test_adaptive_pooling_shows_its_windows():
+    report = shape("AdaptiveAvgPool2d(3)", "1x1x5x5")
+    assert "0..1, 1..3, 3..4 (widths 2, 3, 2)" in str(report)
+    assert "give the same output" not in str(report)
+
+
+def test_padding_modes_the_input_cannot_hold_are_refused():
+    with pytest.raises(ValueError, match="'reflect' needs padding less than the input size"):
+        shape("Conv2d(3, 16, 5, padding=3, padding_mode='reflect')", "1x3x2x2")
+    with pytest.raises(ValueError, match="'circular' wraps around more than once"):
+        shape("Conv2d(1, 1, 7, padding=3, padding_mode='circular')", "1x1x2x9")
+    assert shape("Conv2d(1, 1, 7, padding=3, padding_mode='replicate')", "1x1x2x9")
+
+
+def test_notebook_display():
+    report = shape("Conv2d(3, 16, 5)", "1x3x32x32")
+    assert repr(report) == "<ShapeReport Conv2d(3, 16, 5): (1, 3, 32, 32) -> (1, 16, 28, 28), " \
+                           "1,216 parameters>"
+    assert report._repr_html_().startswith("<pre>Conv2d(3, 16, 5) on input")

@@ -220,9 +220,24 @@ class ReceptiveFieldMap:
         plt.close(fig)
         return picture
 
+    def __repr__(self) -> str:
+        return (f"<ReceptiveFieldMap layer {self.layer}, unit {self.unit}: field "
+                f"{self.field.size}, {int((self.counts > 0).sum())} input pixels>")
+
+    def _repr_png_(self) -> bytes:
+        """The drawing, for a notebook."""
+        import io
+
+        buffer = io.BytesIO()
+        self.draw().save(buffer, format="PNG")
+        return buffer.getvalue()
+
     def save(self, path, image=None):
-        """Write :meth:`draw` to ``path`` (PNG)."""
-        self.draw(image).save(path)
+        """Write :meth:`draw` to ``path`` (PNG), atomically."""
+        from .._atomic import atomic_path
+
+        with atomic_path(path) as tmp:
+            self.draw(image).save(tmp, format="PNG")
         return path
 
 

@@ -132,6 +132,16 @@ class ShapeReport:
         return [input_sizes_for(a.o, a.k, a.s, (a.p_lo, a.p_hi), a.d)
                 if a.s > 1 and not a.ceil_mode and not a.windows else None for a in self.axes]
 
+    def __repr__(self) -> str:
+        return (f"<ShapeReport {self.text}: {self.input_shape} -> {self.output_shape}, "
+                f"{self.params:,} parameters>")
+
+    def _repr_html_(self) -> str:
+        """The report as preformatted text, for a notebook."""
+        import html
+
+        return f"<pre>{html.escape(str(self))}</pre>"
+
     def __str__(self) -> str:
         names = axis_names(len(self.axes))
         lines = [f"{self.text} on input {self.input_shape}"]

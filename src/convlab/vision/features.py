@@ -47,6 +47,9 @@ def feature_maps(model, x, kinds=_CONV) -> list[tuple[str, str, np.ndarray]]:
 def draw_feature_maps(image, maps, max_maps: int = 16, title: str = ""):
     """A Pillow image: the input (HWC uint8, or the model's ``(C, H, W)`` float input), then one
     row per layer with up to ``max_maps`` channels."""
+    if isinstance(max_maps, bool) or not isinstance(max_maps, int) or max_maps < 1:
+        raise ValueError(f"max_maps (--max-maps) must be a positive number of maps per layer, "
+                         f"got {max_maps!r}")
     import matplotlib
 
     matplotlib.use("Agg")
