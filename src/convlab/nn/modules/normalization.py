@@ -1,5 +1,6 @@
 """Normalization layers: ``BatchNorm1d/2d/3d`` (with running statistics), ``InstanceNorm1d/2d/3d``,
-``GroupNorm`` and ``LayerNorm``. The formulas are in :mod:`convlab.nn.functional.normalization`."""
+``GroupNorm``, ``LayerNorm``, and the lazy BatchNorm and InstanceNorm layers. The formulas are
+in :mod:`convlab.nn.functional.normalization`."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from ...tensor import Tensor
 from .. import functional as F
 from .. import init
 from .module import Module
+from ..parameter import UninitializedParameter, is_lazy
 from .utils import new_parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
-           "InstanceNorm3d", "GroupNorm", "LayerNorm"]
+           "InstanceNorm3d", "GroupNorm", "LayerNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
+           "LazyBatchNorm3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
 
 
 def _add_affine(module: Module, shape: tuple, affine: bool, bias: bool, device, dtype) -> None:
@@ -231,3 +234,109 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
+
+
+class _LazyNorm:
+    """What the lazy BatchNorm and InstanceNorm layers share: built without ``num_features``
+    (printed as 0), with the weight, bias and running statistics still without a shape. The
+    first input's channel count (or a checkpoint) gives them one; they are initialized, and the
+    layer becomes ``cls_to_become``, as in PyTorch. Put before the eager class in the bases.
+    """
+
+    cls_to_become: type
+
+    def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device=None, dtype=None):
+        super().__init__(0, eps, momentum, affine, track_running_stats, device, dtype)
+        if affine:
+            self.weight = new_parameter(None, device, dtype)
+            self.bias = new_parameter(None, device, dtype)
+        if track_running_stats:
+            for name in ("running_mean", "running_var"):
+                self._buffers[name] = UninitializedParameter(requires_grad=False, dtype=dtype)
+
+    def reset_parameters(self) -> None:
+        if not is_lazy(self.weight) and not is_lazy(self.running_mean):
+            super().reset_parameters()
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input_dim(input)
+        unbatched = isinstance(self, _InstanceNorm) and input.dim() == self._nd + 1
+        channel_axis = 0 if unbatched else 1
+        self._materialize(input.shape[channel_axis])
+        return self.forward(input)  # the eager class's forward, now that the layer is one
+
+    def _materialize(self, num_features: int) -> None:
+        """Give every placeholder ``(num_features,)``, initialize, and become eager. A layer
+        with no placeholders (no affine, no running statistics) keeps 0, as in PyTorch."""
+        if any(is_lazy(t) for t in (self.weight, self.running_mean)):
+            self.num_features = num_features
+        for p in (self.weight, self.bias):
+            if is_lazy(p):
+                p.materialize((num_features,))
+        self._settle_buffers()
+        self.reset_parameters()
+        self.__class__ = self.cls_to_become
+
+    def _settle_buffers(self) -> None:
+        """The running statistics as plain tensors of ``num_features`` (a checkpoint may have
+        filled the placeholders already: their values are kept)."""
+        for name in ("running_mean", "running_var"):
+            buffer = self._buffers.get(name)
+            if buffer is None:
+                continue
+            if is_lazy(buffer):
+                buffer.materialize((self.num_features,))
+            self._buffers[name] = Tensor._wrap(buffer._data)
+
+    def _load_from_state_dict(self, state_dict, prefix, missing_keys, unexpected_keys,
+                              error_msgs) -> None:
+        super()._load_from_state_dict(state_dict, prefix, missing_keys, unexpected_keys,
+                                      error_msgs)
+        shaped = [t for t in (self.weight, self.running_mean) if t is not None and not is_lazy(t)]
+        if shaped:  # the checkpoint gave the layer its size
+            self.num_features = shaped[0]._data.shape[0]
+            self._settle_buffers()
+            for p in (self.weight, self.bias):
+                if is_lazy(p):
+                    p.materialize((self.num_features,))
+            self.__class__ = self.cls_to_become
+
+
+class LazyBatchNorm1d(_LazyNorm, BatchNorm1d):
+    """``BatchNorm1d`` that reads ``num_features`` from its first input's dim 1."""
+
+    cls_to_become = BatchNorm1d
+
+
+class LazyBatchNorm2d(_LazyNorm, BatchNorm2d):
+    """``BatchNorm2d`` that reads ``num_features`` from its first input's channels."""
+
+    cls_to_become = BatchNorm2d
+
+
+class LazyBatchNorm3d(_LazyNorm, BatchNorm3d):
+    """``BatchNorm3d`` that reads ``num_features`` from its first input's channels."""
+
+    cls_to_become = BatchNorm3d
+
+
+class LazyInstanceNorm1d(_LazyNorm, InstanceNorm1d):
+    """``InstanceNorm1d`` that reads ``num_features`` from its first input (PyTorch's lazy
+    defaults: ``affine=True, track_running_stats=True``)."""
+
+    cls_to_become = InstanceNorm1d
+
+
+class LazyInstanceNorm2d(_LazyNorm, InstanceNorm2d):
+    """``InstanceNorm2d`` that reads ``num_features`` from its first input (PyTorch's lazy
+    defaults: ``affine=True, track_running_stats=True``)."""
+
+    cls_to_become = InstanceNorm2d
+
+
+class LazyInstanceNorm3d(_LazyNorm, InstanceNorm3d):
+    """``InstanceNorm3d`` that reads ``num_features`` from its first input (PyTorch's lazy
+    defaults: ``affine=True, track_running_stats=True``)."""
+
+    cls_to_become = InstanceNorm3d
