@@ -13,14 +13,15 @@ import numpy as np
 from scipy.special import erf
 
 from ..autograd import Function, unbroadcast
-from .elementwise import sigmoid
+from .elementwise import sigmoid, zero_where
 
 __all__ = ["Elu", "Gelu", "Silu", "Hardtanh", "Softplus", "Hardsigmoid", "Hardswish", "Mish",
            "Prelu"]
 
 
 class Elu(Function):
-    """z = x for x > 0, else alpha * (e^x - 1). dz/dx = 1 for x > 0, else z + alpha."""
+    """z = x for x > 0, else alpha * (e^x - 1). dz/dx = 1 for x > 0, else z + alpha (1 where
+    x is NaN, as PyTorch)."""
 
     @staticmethod
     def forward(ctx, x, alpha):
@@ -33,7 +34,7 @@ class Elu(Function):
     @staticmethod
     def backward(ctx, gz):
         x, z = ctx.saved
-        return np.where(x > 0, gz, gz * (z + ctx.alpha)), None
+        return np.where(x <= 0, gz * (z + ctx.alpha), gz), None
 
 
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
@@ -87,7 +88,7 @@ class Silu(Function):
 
 class Hardtanh(Function):
     """z = clamp(x, min_val, max_val) (ReLU6 is min 0, max 6). dz/dx = 1 strictly between the
-    bounds, else 0 (0 at the bounds themselves, as PyTorch)."""
+    bounds, else 0 (0 at the bounds themselves, 1 where x is NaN, as PyTorch)."""
 
     @staticmethod
     def forward(ctx, x, min_val, max_val):
@@ -99,7 +100,7 @@ class Hardtanh(Function):
     def backward(ctx, gz):
         (x,) = ctx.saved
         low, high = ctx.bounds
-        return np.where((x > low) & (x < high), gz, 0).astype(gz.dtype, copy=False), None, None
+        return zero_where((x <= low) | (x >= high), gz), None, None
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:
@@ -135,13 +136,13 @@ class Hardsigmoid(Function):
     @staticmethod
     def backward(ctx, gz):
         (x,) = ctx.saved
-        return np.where((x > -3) & (x < 3), gz / gz.dtype.type(6), 0).astype(gz.dtype, copy=False)
+        return zero_where(~((x > -3) & (x < 3)), gz / gz.dtype.type(6))  # NaN: 0, as PyTorch
 
 
 class Hardswish(Function):
     """z = x * relu6(x + 3) / 6 (MobileNetV3's cheap swish).
     dz/dx = 0 for x <= -3, x/3 + 1/2 for -3 < x < 3, 1 for x >= 3 (PyTorch's choice at the
-    kinks)."""
+    kinks; 1 where x is NaN)."""
 
     @staticmethod
     def forward(ctx, x):
@@ -151,8 +152,8 @@ class Hardswish(Function):
     @staticmethod
     def backward(ctx, gz):
         (x,) = ctx.saved
-        dz = np.where(x <= -3, 0, np.where(x < 3, x / x.dtype.type(3) + x.dtype.type(0.5), 1))
-        return (gz * dz).astype(gz.dtype, copy=False)
+        slope = np.where(x < 3, gz * (x / x.dtype.type(3) + x.dtype.type(0.5)), gz)
+        return zero_where(x <= -3, slope.astype(gz.dtype, copy=False))
 
 
 class Mish(Function):

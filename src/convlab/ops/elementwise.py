@@ -15,6 +15,7 @@ __all__ = [
     "Add", "Sub", "Mul", "Div", "Remainder", "Pow", "Neg", "Abs", "Exp", "Log", "Log1p", "Sqrt",
     "Rsqrt", "Reciprocal", "Sin", "Cos", "Tanh", "Erf", "Sigmoid", "Relu", "LeakyRelu", "Clamp",
     "Maximum", "Minimum", "Lerp", "Step", "Frac", "Where", "Cast", "Fill", "CopyFrom", "sigmoid",
+    "zero_where",
 ]
 
 
@@ -315,6 +316,23 @@ class Erf(Function):
         return (gz * (2 / np.sqrt(np.pi) * np.exp(-x * x)).astype(gz.dtype, copy=False),)
 
 
+def zero_where(drop: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``g`` with the entries where ``drop`` holds set to +0: ``np.where(drop, 0, g)``.
+
+    Backward formulas of piecewise functions (relu, clamp, hardtanh, ...) SELECT the gradient
+    as PyTorch's do: an inf or NaN arriving where the function is flat becomes 0, where
+    multiplying by a 0/1 mask would give ``inf * 0 = NaN``. Done by clearing the bits of the
+    dropped values (an integer mask of all ones or all zeros ANDed with g's bits), which takes
+    about the time of that multiply; ``np.where`` takes 6x as long on a random mask (16x64x56x56
+    float32: 2.6 against 15 ms). Shape: ``drop`` broadcasts to ``g``'s shape.
+    """
+    ints = np.dtype(f"i{g.dtype.itemsize}")
+    kept = np.subtract(drop, 1, dtype=ints)  # 0 where dropped, -1 (every bit set) where kept
+    if isinstance(kept, np.ndarray) and kept.shape == g.shape:
+        return np.bitwise_and(kept, g.view(ints), out=kept).view(g.dtype)
+    return np.asarray(np.bitwise_and(kept, g.view(ints))).view(g.dtype)  # 0-d: a scalar
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-x), computed without overflow for large |x|."""
     e = np.exp(-np.abs(x))
@@ -337,7 +355,7 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """z = max(x, 0). dz/dx = 1 where x > 0, else 0."""
+    """z = max(x, 0). dz/dx = 1 where x > 0, else 0 (0 at x = 0, as PyTorch)."""
 
     @staticmethod
     def forward(ctx, x):
@@ -348,9 +366,7 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, gz):
         (z,) = ctx.saved
-        gx = (z > 0).astype(gz.dtype)  # the mask as numbers, then a plain multiply in place:
-        gx *= gz  # faster than gz * (z > 0), whose multiply casts the mask as it goes
-        return (gx,)
+        return (zero_where(z <= 0, gz),)  # a NaN output passes the gradient on, as PyTorch
 
 
 class LeakyRelu(Function):
@@ -369,7 +385,8 @@ class LeakyRelu(Function):
 
 
 class Clamp(Function):
-    """z = min(max(x, lo), hi). dz/dx = 1 inside [lo, hi] (bounds included, as PyTorch), else 0."""
+    """z = min(max(x, lo), hi). dz/dx = 1 inside [lo, hi] (bounds included, as PyTorch), else 0
+    (also where x is NaN, and everywhere when lo > hi)."""
 
     grad_fn_name = "ClampBackward1"  # PyTorch's name for number bounds (tensor bounds: ...0)
 
@@ -386,16 +403,29 @@ class Clamp(Function):
     @staticmethod
     def backward(ctx, gz):
         x, lo, hi = ctx.saved
-        inside = np.ones(x.shape, dtype=bool)
+        inside = np.ones(gz.shape, dtype=bool)  # the output's shape: bounds may broadcast x
         if lo is not None:
             inside &= x >= lo
         if hi is not None:
             inside &= x <= hi
-        return gz * inside, None, None
+        return unbroadcast(zero_where(~inside, gz), x.shape), None, None
+
+
+def _extreme_grads(ctx, gz, largest: bool):
+    """The gradients of max(x, y) (``largest``) or min(x, y), selected as PyTorch does: the
+    side that lost gets 0, a tie gives each side half, and where either side is NaN (no loser,
+    no tie) both get the whole gradient."""
+    x, y = ctx.saved
+    x_lost, y_lost = (x < y, x > y) if largest else (x > y, x < y)
+    half = np.where(x == y, gz / gz.dtype.type(2), gz)
+    gx = unbroadcast(zero_where(x_lost, half), x.shape) if ctx.needs_input_grad[0] else None
+    gy = unbroadcast(zero_where(y_lost, half), y.shape) if ctx.needs_input_grad[1] else None
+    return gx, gy
 
 
 class Maximum(Function):
-    """z = max(x, y) elementwise. Ties split the gradient evenly, as PyTorch."""
+    """z = max(x, y) elementwise. dz/dx = 1 where x > y, 1/2 where x == y, 0 where x < y (and
+    1 to both where either is NaN), as PyTorch."""
 
     @staticmethod
     def forward(ctx, x, y):
@@ -404,15 +434,12 @@ class Maximum(Function):
 
     @staticmethod
     def backward(ctx, gz):
-        x, y = ctx.saved
-        share = np.where(x > y, 1.0, np.where(x == y, 0.5, 0.0)).astype(gz.dtype, copy=False)
-        gx = unbroadcast(gz * share, x.shape) if ctx.needs_input_grad[0] else None
-        gy = unbroadcast(gz * (1 - share), y.shape) if ctx.needs_input_grad[1] else None
-        return gx, gy
+        return _extreme_grads(ctx, gz, largest=True)
 
 
 class Minimum(Function):
-    """z = min(x, y) elementwise. Ties split the gradient evenly, as PyTorch."""
+    """z = min(x, y) elementwise. dz/dx = 1 where x < y, 1/2 where x == y, 0 where x > y (and
+    1 to both where either is NaN), as PyTorch."""
 
     @staticmethod
     def forward(ctx, x, y):
@@ -421,11 +448,7 @@ class Minimum(Function):
 
     @staticmethod
     def backward(ctx, gz):
-        x, y = ctx.saved
-        share = np.where(x < y, 1.0, np.where(x == y, 0.5, 0.0)).astype(gz.dtype, copy=False)
-        gx = unbroadcast(gz * share, x.shape) if ctx.needs_input_grad[0] else None
-        gy = unbroadcast(gz * (1 - share), y.shape) if ctx.needs_input_grad[1] else None
-        return gx, gy
+        return _extreme_grads(ctx, gz, largest=False)
 
 
 class Lerp(Function):

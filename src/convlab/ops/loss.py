@@ -10,6 +10,13 @@ much each log-probability counts::
 where ``p = softmax(x)`` and ``G`` is the upstream gradient of ``l_n``: ``g`` itself for
 ``reduction='none'``, the scalar ``g`` for ``'sum'``, ``g / denominator`` for ``'mean'``.
 The log-softmax is computed as ``x - max - log(sum(exp(x - max)))``, which never overflows.
+
+With class-index targets PyTorch reads ``x`` only at the target class (and, with label
+smoothing, every class of the non-ignored positions): the ``support``, a boolean array of
+``Q``'s shape. Outside it a ``-inf`` or NaN in ``x`` must not make ``0 * -inf = NaN``, and an
+ignored position gets exactly 0 gradient even where ``G`` is inf or NaN (every target ignored
+makes the mean's ``1/0``). Inside it the product is taken as PyTorch takes it (a zero class
+weight times ``-inf`` is NaN). Both repairs run only when a result is not finite.
 """
 
 from __future__ import annotations
@@ -27,13 +34,15 @@ __all__ = ["CrossEntropy", "NllLoss", "MseLoss", "HuberLoss", "KlDiv", "BinaryCr
 
 def class_coefficients(target: np.ndarray, num_classes: int, axis: int, dtype, weight=None,
                        ignore_index: int = -100, label_smoothing: float = 0.0):
-    """``Q`` and the ``'mean'`` denominator for class-index targets (PyTorch's rules).
+    """``Q``, the ``'mean'`` denominator and the support (where PyTorch reads the input; see
+    the module docstring) for class-index targets, by PyTorch's rules.
 
     ``target`` has the input's shape without the class ``axis``. Per position ``n`` with class
     ``y = target[n]`` (``w`` the class weights, 1 if None, ``e`` the label smoothing)::
 
         Q_nc = (1 - e) * w_y * [c == y] + (e / C) * w_c      (0 where y == ignore_index)
         denominator = sum over non-ignored n of w_y
+        support_nc = [c == y] without smoothing, every c with it     (False where ignored)
     """
     valid = target != ignore_index
     classes = np.arange(num_classes).reshape((-1,) + (1,) * (target.ndim - axis))
@@ -43,15 +52,17 @@ def class_coefficients(target: np.ndarray, num_classes: int, axis: int, dtype, w
     if weight is None and not label_smoothing:
         # The common case, in few array ops (it runs every training step): Q is the one-hot
         # target itself, and the denominator counts the non-ignored positions.
-        return one_hot.astype(dtype), dtype.type(np.count_nonzero(valid))
+        return one_hot.astype(dtype), dtype.type(np.count_nonzero(valid)), one_hot
     safe = np.where(valid, target, 0)  # (N, *d)
     w = np.ones(num_classes, dtype) if weight is None else weight.astype(dtype, copy=False)
     w_y = np.where(valid, w[safe], 0).astype(dtype, copy=False)  # (N, *d)
     Q = one_hot * np.expand_dims(w_y * dtype.type(1 - label_smoothing), axis)
+    support = one_hot
     if label_smoothing:
         spread = w.reshape(classes.shape) * dtype.type(label_smoothing / num_classes)
         Q = Q + np.expand_dims(valid, axis) * spread
-    return Q.astype(dtype, copy=False), w_y.sum(dtype=dtype)
+        support = np.broadcast_to(np.expand_dims(valid, axis), Q.shape)
+    return Q.astype(dtype, copy=False), w_y.sum(dtype=dtype), support
 
 
 def _quiet_divide(a, denominator):
@@ -80,57 +91,96 @@ def _upstream(gy: np.ndarray, reduction: str, denominator) -> np.ndarray:
     return gy
 
 
+def _class_losses(products: np.ndarray, support, axis: int) -> np.ndarray:
+    """``-sum_c products`` per position, where ``products = Q * (log-)probabilities``; with a
+    ``support`` (class-index targets), a non-finite loss is summed again over the support
+    only, so a 0 coefficient times ``-inf`` or NaN outside it counts 0, as in PyTorch."""
+    losses = -np.add.reduce(products, axis=axis)
+    if support is not None and not np.isfinite(losses).all():
+        losses = -np.add.reduce(np.where(support, products, 0), axis=axis)
+    return losses
+
+
+def _positional_upstream(gy: np.ndarray, ctx) -> np.ndarray:
+    """``G`` shaped to broadcast against ``(N, C, *d)``; where it is inf or NaN, 0 at the
+    positions outside the support (ignored targets), which PyTorch never reads."""
+    G = _upstream(gy, ctx.reduction, ctx.denominator)
+    if ctx.reduction == "none":
+        G = np.expand_dims(G, ctx.axis)
+    if ctx.support is not None and not np.isfinite(G).all():
+        G = np.where(ctx.support.any(axis=ctx.axis, keepdims=True), G, 0).astype(G.dtype)
+    return G
+
+
 class CrossEntropy(Function):
     """Cross-entropy of ``softmax(x)`` along ``axis`` against coefficients ``Q`` (see the
-    module docstring). Shape: ``x``, ``Q`` ``(N, C, *d)`` (or ``(C,)``), output per
-    ``reduction``: ``(N, *d)`` for ``'none'``, else a scalar.
+    module docstring), ``support`` None for probability targets. Shape: ``x``, ``Q``,
+    ``support`` ``(N, C, *d)`` (or ``(C,)``), output per ``reduction``: ``(N, *d)`` for
+    ``'none'``, else a scalar.
 
     ``Q`` may itself need a gradient (probability targets): ``dl_n/dQ_nc = -log p_nc``.
     ``grad_fn_name`` is the name PyTorch's graph gives the same call.
     """
 
     @staticmethod
-    def forward(ctx, x, Q, axis, reduction, denominator, grad_fn_name):
+    def forward(ctx, x, Q, support, axis, reduction, denominator, grad_fn_name):
         ctx.grad_fn_name = grad_fn_name
         shifted = x - np.maximum.reduce(x, axis=axis, keepdims=True)
         log_p = shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
         ctx.save_for_backward(log_p, Q)
-        ctx.axis, ctx.reduction, ctx.denominator = axis, reduction, denominator
-        return _reduce(-np.add.reduce(Q * log_p, axis=axis), reduction, denominator)
+        ctx.support, ctx.axis, ctx.reduction, ctx.denominator = support, axis, reduction, \
+            denominator
+        with np.errstate(invalid="ignore"):  # 0 * -inf: repaired by _class_losses
+            products = Q * log_p
+        return _reduce(_class_losses(products, support, axis), reduction, denominator)
 
     @staticmethod
     def backward(ctx, gy):
         log_p, Q = ctx.saved
-        G = _upstream(gy, ctx.reduction, ctx.denominator)
-        if ctx.reduction == "none":
-            G = np.expand_dims(G, ctx.axis)
-        gx = None
-        if ctx.needs_input_grad[0]:
-            gx = np.exp(log_p)
-            gx *= np.add.reduce(Q, axis=ctx.axis, keepdims=True)
-            gx -= Q
-            gx *= G
-        gQ = -G * log_p if ctx.needs_input_grad[1] else None
-        return gx, gQ, None, None, None, None
+        G = _positional_upstream(gy, ctx)
+        gx = gQ = None
+        if np.isfinite(G).all():
+            if ctx.needs_input_grad[0]:
+                gx = np.exp(log_p)
+                gx *= np.add.reduce(Q, axis=ctx.axis, keepdims=True)
+                gx -= Q
+                gx *= G
+            gQ = -G * log_p if ctx.needs_input_grad[1] else None
+            return gx, gQ, None, None, None, None, None
+        # An inf or NaN G: PyTorch's order of operations, through the log-softmax's backward
+        # (gx = p sum_c QG - QG, QG = Q G on the support, 0 off it), decides which 0 * inf and
+        # inf - inf give NaN.
+        with np.errstate(invalid="ignore"):
+            QG = Q * G if ctx.support is None else np.where(ctx.support, Q * G, 0)
+            if ctx.needs_input_grad[0]:
+                gx = np.exp(log_p) * np.add.reduce(QG, axis=ctx.axis, keepdims=True) - QG
+            gQ = -G * log_p if ctx.needs_input_grad[1] else None
+        return gx, gQ, None, None, None, None, None
 
 
 class NllLoss(Function):
-    """Negative log-likelihood of log-probabilities ``x`` against coefficients ``Q``."""
+    """Negative log-likelihood of log-probabilities ``x`` against coefficients ``Q``, read
+    only on the ``support`` (the target classes of the non-ignored positions)."""
 
     @staticmethod
-    def forward(ctx, x, Q, axis, reduction, denominator):
+    def forward(ctx, x, Q, support, axis, reduction, denominator):
         ctx.grad_fn_name = "NllLoss2DBackward0" if x.ndim > 2 else "NllLossBackward0"
         ctx.save_for_backward(Q)
-        ctx.axis, ctx.reduction, ctx.denominator = axis, reduction, denominator
-        return _reduce(-(Q * x).sum(axis=axis), reduction, denominator)
+        ctx.support, ctx.axis, ctx.reduction, ctx.denominator = support, axis, reduction, \
+            denominator
+        with np.errstate(invalid="ignore"):  # 0 * -inf: repaired by _class_losses
+            products = Q * x
+        return _reduce(_class_losses(products, support, axis), reduction, denominator)
 
     @staticmethod
     def backward(ctx, gy):
         (Q,) = ctx.saved
-        G = _upstream(gy, ctx.reduction, ctx.denominator)
-        if ctx.reduction == "none":
-            G = np.expand_dims(G, ctx.axis)
-        return -G * Q, None, None, None, None
+        G = _positional_upstream(gy, ctx)
+        if np.isfinite(G).all():
+            return -G * Q, None, None, None, None, None
+        with np.errstate(invalid="ignore"):  # inf * 0: PyTorch writes 0 off the support
+            gx = np.where(ctx.support, -G * Q, 0).astype(Q.dtype, copy=False)
+        return gx, None, None, None, None, None
 
 
 class MseLoss(Function):

@@ -7,6 +7,8 @@ Backward re-inserts the reduced axes (``keepdims`` shape) and broadcasts the gra
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import Function
@@ -125,7 +127,8 @@ class Prod(Function):
         axes = ctx.axes
         # Move the reduced axes last and flatten them, so "product of the others" is a 1-D question.
         moved = np.moveaxis(x, axes, range(x.ndim - len(axes), x.ndim))
-        flat = moved.reshape(moved.shape[: x.ndim - len(axes)] + (-1,))  # (..., n)
+        n = math.prod(x.shape[a] for a in axes)  # spelled out: -1 is ambiguous when x is empty
+        flat = moved.reshape(moved.shape[: x.ndim - len(axes)] + (n,))  # (..., n)
         ones = np.ones(flat.shape[:-1] + (1,), dtype=x.dtype)
         # exclusive running products: before[i] = x_0 ... x_{i-1}, after[i] = x_{i+1} ... x_{n-1}
         before = np.cumprod(np.concatenate([ones, flat], axis=-1), axis=-1)[..., :-1]

@@ -68,7 +68,8 @@ def _class_weight(name: str, weight, C: int, dtype) -> np.ndarray | None:
 
 def _index_coefficients(name: str, input: Tensor, target: Tensor, axis: int, weight,
                         ignore_index: int, label_smoothing: float):
-    """Check class-index targets against the input; return ``Q`` and the mean's denominator."""
+    """Check class-index targets against the input; return ``Q``, the mean's denominator and
+    the support (see :mod:`convlab.ops.loss`)."""
     shape, t = input._data.shape, target._data
     C = shape[axis]
     expected = shape[:axis] + shape[axis + 1:]
@@ -125,12 +126,12 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         if w is not None:
             Q = Q * Tensor._wrap(w.reshape((-1,) + (1,) * (input.dim() - axis - 1)))
         name = "DivBackward1" if reduction == "mean" else "NegBackward0"
-        return L.CrossEntropy.apply(input, Q, axis, reduction, input.numel() // C, name)
-    Q, denominator = _index_coefficients("cross_entropy", input, target, axis, weight,
-                                         ignore_index, label_smoothing)
+        return L.CrossEntropy.apply(input, Q, None, axis, reduction, input.numel() // C, name)
+    Q, denominator, support = _index_coefficients("cross_entropy", input, target, axis, weight,
+                                                  ignore_index, label_smoothing)
     name = ("AddBackward0" if label_smoothing
             else "NllLoss2DBackward0" if input.dim() > 2 else "NllLossBackward0")
-    return L.CrossEntropy.apply(input, Q, axis, reduction, denominator, name)
+    return L.CrossEntropy.apply(input, Q, support, axis, reduction, denominator, name)
 
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
@@ -146,9 +147,9 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     if target.is_floating_point():
         raise TypeError(f"nll_loss: target must hold integer class indices, got "
                         f"{target.dtype} (use target.long())")
-    Q, denominator = _index_coefficients("nll_loss", input, target, axis, weight, ignore_index,
-                                         0.0)
-    return L.NllLoss.apply(input, Q, axis, reduction, denominator)
+    Q, denominator, support = _index_coefficients("nll_loss", input, target, axis, weight,
+                                                  ignore_index, 0.0)
+    return L.NllLoss.apply(input, Q, support, axis, reduction, denominator)
 
 
 def _check_same_size(name: str, input: Tensor, target: Tensor) -> None:

@@ -1,0 +1,193 @@
+"""Numeric edges as PyTorch's (issue 15, item 5): infinities and NaNs through backward formulas
+and losses, empty and 0-d reductions, and NaN/inf locality and float32 accuracy of every
+convolution algorithm.
+
+The table runs each case with both libraries (``m`` is ``convlab`` or ``torch``) on the same
+float64 inputs: the values, and every input's gradient after ``out.sum().backward()``, must
+agree, NaN for NaN and inf for inf. The convolution tests need no PyTorch: their oracle is
+``engine/reference.py``, whose plain loops touch only each output's own window.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple
+
+import numpy as np
+import pytest
+
+import convlab
+import convlab.nn.functional as F
+from convlab.engine import reference, select
+from convlab.engine.geometry import conv_geometry
+
+INF, NAN = math.inf, math.nan
+
+
+class Case(NamedTuple):
+    name: str
+    fn: Callable  # fn(m, *leaves) -> Tensor, m the convlab or torch module
+    inputs: tuple  # one nested list per leaf (float64, requires_grad)
+    upstream: float = 1.0  # the gradient that backward starts from, at every output
+
+
+X = [-4.0, -3.0, -1.0, 0.0, 0.5, 1.0, 3.0, 6.0, 7.0, NAN]  # every kink, and a NaN
+
+
+def _unary_cases() -> list[Case]:
+    ops = {
+        "relu": lambda m, x: m.relu(x),
+        "relu6": lambda m, x: m.nn.functional.relu6(x),
+        "hardtanh": lambda m, x: m.nn.functional.hardtanh(x),
+        "hardtanh_0_6": lambda m, x: m.nn.functional.hardtanh(x, 0.0, 6.0),
+        "leaky_relu": lambda m, x: m.nn.functional.leaky_relu(x, 0.1),
+        "elu": lambda m, x: m.nn.functional.elu(x),
+        "hardsigmoid": lambda m, x: m.nn.functional.hardsigmoid(x),
+        "hardswish": lambda m, x: m.nn.functional.hardswish(x),
+        "clamp": lambda m, x: x.clamp(-1.0, 3.0),
+        "clamp_min": lambda m, x: x.clamp_min(0.0),
+        "clamp_max": lambda m, x: x.clamp_max(1.0),
+        "clamp_min_gt_max": lambda m, x: x.clamp(3.0, 1.0),
+        "clip": lambda m, x: m.clip(x, min=0.0),
+        "where": lambda m, x: m.where(x > 0, x, m.zeros(())),
+        "maximum_0": lambda m, x: m.maximum(x, m.zeros((), dtype=m.float64)),
+        "minimum_1": lambda m, x: m.minimum(x, m.ones((), dtype=m.float64)),
+    }
+    cases = [Case(name, fn, (X,)) for name, fn in ops.items()]
+    # An infinite or NaN gradient from further down: sqrt's derivative at 0 (the issue's case
+    # x.clamp(min=0).sqrt() at x = -1) or below, and a gradient of inf everywhere.
+    cases += [Case(f"{name}.sqrt", lambda m, x, f=fn: f(m, x).sqrt(), (X,))
+              for name, fn in ops.items()]
+    cases += [Case(f"{name}<-inf", fn, (X,), upstream=INF) for name, fn in ops.items()]
+    return cases
+
+
+def _binary_cases() -> list[Case]:
+    a = [1.0, 2.0, 3.0, NAN, 1.0, 0.0, -2.0]
+    b = [1.0, 1.0, 4.0, 1.0, NAN, 0.0, -1.0]
+    cases = []
+    for name in ("maximum", "minimum"):
+        cases += [
+            Case(name, lambda m, x, y, n=name: getattr(m, n)(x, y), (a, b)),
+            Case(f"{name}.sqrt", lambda m, x, y, n=name: (getattr(m, n)(x, y) - 1).sqrt(),
+                 (a, b)),
+            Case(f"{name}_broadcast", lambda m, x, y, n=name: getattr(m, n)(x, y),
+                 ([[1.0], [2.0]], [1.0, 2.0, 3.0])),
+            Case(f"{name}<-inf", lambda m, x, y, n=name: getattr(m, n)(x, y), (a, b),
+                 upstream=INF),
+        ]
+    return cases
+
+
+def _logits(m, x):
+    return x.reshape(2, 3)
+
+
+def _loss_cases() -> list[Case]:
+    """Cross-entropy and NLL where a logit is -inf, where every target is ignored, with class
+    weights (some zero), label smoothing and probability targets; each reduction."""
+    neg_inf = [1.0, -INF, 0.0, 0.0, 2.0, -INF]  # -inf on classes 1 and 2, targets 0 and 1
+    plain = [1.0, 2.0, 0.0, 0.0, 2.0, 1.0]
+    target_inf = [-INF, 1.0, 0.0, 0.0, 2.0, 1.0]  # -inf on the target class 0
+    nan_row = [1.0, 2.0, 0.0, NAN, 2.0, 1.0]
+    w = [1.0, 0.0, 3.0]
+    def ce(m, x, t, r, **kw):
+        if "weight" in kw:
+            kw["weight"] = m.tensor(kw["weight"], dtype=m.float64)
+        return m.nn.functional.cross_entropy(_logits(m, x), m.tensor(t), reduction=r, **kw)
+
+    def nll(m, x, t, r, **kw):
+        if "weight" in kw:
+            kw["weight"] = m.tensor(kw["weight"], dtype=m.float64)
+        return m.nn.functional.nll_loss(_logits(m, x), m.tensor(t), reduction=r, **kw)
+
+    def ce_prob(m, x, p, r, **kw):
+        t = m.tensor(p, dtype=m.float64).reshape(2, 3)
+        return m.nn.functional.cross_entropy(_logits(m, x), t, reduction=r, **kw)
+
+    table = {  # name: (fn(m, x, reduction), logits)
+        "ce_-inf_other": (lambda m, x, r: ce(m, x, [0, 1], r), neg_inf),
+        "ce_-inf_target": (lambda m, x, r: ce(m, x, [0, 1], r), target_inf),
+        "ce_-inf_smoothing": (lambda m, x, r: ce(m, x, [0, 1], r, label_smoothing=0.1),
+                              neg_inf),
+        "ce_-inf_weight": (lambda m, x, r: ce(m, x, [0, 2], r, weight=[1.0, 2.0, 3.0]),
+                           neg_inf),
+        "ce_-inf_zero_weight_target": (lambda m, x, r: ce(m, x, [1, 2], r, weight=w),
+                                       [1.0, -INF, 0.0, 0.0, 2.0, 1.0]),
+        "ce_-inf_zero_weight_smoothing": (
+            lambda m, x, r: ce(m, x, [0, 2], r, weight=w, label_smoothing=0.1),
+            [1.0, -INF, 0.0, 0.0, 2.0, 1.0]),
+        "ce_all_ignored": (lambda m, x, r: ce(m, x, [-100, -100], r), plain),
+        "ce_all_ignored_-inf": (lambda m, x, r: ce(m, x, [-100, -100], r), neg_inf),
+        "ce_all_ignored_weight": (lambda m, x, r: ce(m, x, [-100, -100], r, weight=w), plain),
+        "ce_all_ignored_smoothing": (
+            lambda m, x, r: ce(m, x, [-100, -100], r, label_smoothing=0.2, weight=w), plain),
+        "ce_all_ignore_index_1": (lambda m, x, r: ce(m, x, [1, 1], r, ignore_index=1),
+                                  neg_inf),
+        "ce_one_ignored": (lambda m, x, r: ce(m, x, [2, -100], r), plain),
+        "ce_nan_in_ignored_row": (lambda m, x, r: ce(m, x, [0, -100], r), nan_row),
+        "ce_-inf_in_ignored_row": (lambda m, x, r: ce(m, x, [0, -100], r),
+                                   [1.0, 2.0, 0.0, -INF, 2.0, 1.0]),
+        "ce_zero_weight_targets": (
+            lambda m, x, r: ce(m, x, [0, 1], r, weight=[0.0, 0.0, 3.0]), plain),
+        "ce_prob_-inf": (lambda m, x, r: ce_prob(m, x, [1.0, 0, 0, 0, 1.0, 0], r), neg_inf),
+        "ce_prob_-inf_smoothing": (
+            lambda m, x, r: ce_prob(m, x, [1.0, 0, 0, 0, 1.0, 0], r, label_smoothing=0.1),
+            neg_inf),
+        "nll_-inf_other": (lambda m, x, r: nll(m, x, [0, 1], r), neg_inf),
+        "nll_-inf_target": (lambda m, x, r: nll(m, x, [0, 1], r), target_inf),
+        "nll_all_ignored": (lambda m, x, r: nll(m, x, [-100, -100], r), plain),
+        "nll_all_ignored_weight": (lambda m, x, r: nll(m, x, [-100, -100], r, weight=w),
+                                   plain),
+        "nll_nan_in_ignored_row": (lambda m, x, r: nll(m, x, [0, -100], r), nan_row),
+        "nll_zero_weight_targets": (
+            lambda m, x, r: nll(m, x, [0, 1], r, weight=[0.0, 0.0, 3.0]), plain),
+        "nll_-inf_zero_weight_target": (lambda m, x, r: nll(m, x, [1, 2], r, weight=w),
+                                        [1.0, -INF, 0.0, 0.0, 2.0, 1.0]),
+    }
+    cases = [Case(f"{name}[{r}]", lambda m, x, f=fn, r=r: f(m, x, r), (x,))
+             for name, (fn, x) in table.items() for r in ("mean", "sum", "none")]
+    cases.append(Case("ce_all_ignored_3d", lambda m, x: m.nn.functional.cross_entropy(
+        x.reshape(1, 3, 2), m.tensor([[-100, -100]])), ([1.0, 2.0, 0.0, 0.0, 2.0, 1.0],)))
+    cases.append(Case("ce_unbatched_ignored", lambda m, x: m.nn.functional.cross_entropy(
+        x, m.tensor(-100)), ([1.0, 2.0, 0.0],)))
+    cases.append(Case("ce_ignored<-inf", lambda m, x: m.nn.functional.cross_entropy(
+        _logits(m, x), m.tensor([0, -100]), reduction="none"), ([1.0, 2.0, 0.0, 0.0, 2.0, 1.0],),
+        upstream=INF))
+    return cases
+
+
+def _reduction_cases() -> list[Case]:
+    return [
+        Case("prod_dim_other_empty", lambda m, x: x.reshape(3, 0).prod(0), ([],)),
+        Case("prod_dim_empty_kept", lambda m, x: x.reshape(2, 3, 0).prod(1, keepdim=True), ([],)),
+        Case("prod_dim_over_empty", lambda m, x: x.reshape(0, 3).prod(1), ([],)),
+        Case("prod_over_empty_dim", lambda m, x: x.reshape(3, 0).prod(1), ([],)),
+        Case("prod_all_empty", lambda m, x: x.reshape(0, 3).prod(), ([],)),
+        Case("prod_zeros", lambda m, x: x.reshape(2, 3).prod(1), ([0.0, 2.0, 0.0, 0.0, 3.0, 4.0],)),
+    ]
+
+
+CASES = _unary_cases() + _binary_cases() + _loss_cases() + _reduction_cases()
+
+
+def _run(m, case: Case):
+    leaves = [m.tensor(v, dtype=m.float64, requires_grad=True) for v in case.inputs]
+    out = case.fn(m, *leaves)
+    out.backward(m.full_like(out, case.upstream))
+    return out.detach().numpy(), [leaf.grad.numpy() for leaf in leaves]
+
+
+def _same(got, want, what: str) -> None:
+    assert got.shape == want.shape, f"{what}: shape {got.shape}, PyTorch {want.shape}"
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-12, equal_nan=True, err_msg=what)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_values_and_gradients_as_pytorch(case):
+    torch = pytest.importorskip("torch")
+    want, want_grads = _run(torch, case)
+    got, got_grads = _run(convlab, case)
+    _same(got, want, "value")
+    for i, (g, w) in enumerate(zip(got_grads, want_grads)):
+        _same(g, w, f"gradient of input {i}")
