@@ -21,3 +21,4 @@ from .loss_from_ops import (cosine_embedding_loss, gaussian_nll_loss, hinge_embe
                             triplet_margin_loss)
 from .normalization import batch_norm, group_norm, instance_norm, layer_norm
 from .upsampling import interpolate, pixel_shuffle, pixel_unshuffle
+from .vision import affine_grid, grid_sample
