@@ -1,4 +1,4 @@
-"""``python -m benchmarks conv|train``: convlab beside PyTorch, ratios into ``BENCHMARKS.md``.
+"""``python -m benchmarks conv|train|dataloader``: convlab beside PyTorch, ratios into ``BENCHMARKS.md``.
 
 This machine's environment sets ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE``, which make
 NumPy's OpenBLAS pick a slower kernel. OpenBLAS reads them once, when NumPy is imported, so the
@@ -10,6 +10,7 @@ command restarts itself without them before anything imports NumPy (DESIGN.md, P
     python -m benchmarks conv --one-core --no-write # one thread each, CPU time: for development
     python -m benchmarks conv --no-jit              # convlab's NumPy paths, no compiled kernels
     python -m benchmarks train                      # the digits CNN in both libraries
+    python -m benchmarks dataloader                 # CIFAR-style loading, 0 and 2 workers
 """
 
 from __future__ import annotations
@@ -115,6 +116,25 @@ def _train(args) -> None:
         write_section(args.section or "train", body)
 
 
+def _dataloader(args) -> None:
+    from .dataloader import dataloader_table, measure
+    from .report import environment, load_average, write_section
+
+    env = environment()
+    print("\n".join(env), flush=True)
+    rates = measure(args.images, args.batch_size, args.workers, args.repeats)
+    title = args.title or "Data loading with worker processes, CIFAR-style augmentation"
+    settings = (f"{args.images} images 32x32x3 uint8 in memory, batch {args.batch_size}, shuffled; "
+                "RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, Normalize per item; "
+                f"median of {args.repeats} interleaved epochs, worker start-up included; load "
+                f"average at the end: {load_average()}")
+    body = "\n".join([f"## {title}", "", f"`{_command()}`", "", *[f"- {line}" for line in env],
+                      f"- {settings}", "", dataloader_table(rates, args.workers)])
+    print(body)
+    if args.write:
+        write_section(args.section or "dataloader", body)
+
+
 def main(argv=None) -> None:
     _restart_without_throttles()
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
@@ -142,6 +162,14 @@ def main(argv=None) -> None:
         p.add_argument("--title", help="the section's heading")
         p.add_argument("--section", help="the section of BENCHMARKS.md to (re)write "
                                          "(default: the command's name)")
+    loading = sub.add_parser("dataloader", help="CIFAR-style loading with 0 and more workers")
+    loading.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    loading.add_argument("--images", type=int, default=10000)
+    loading.add_argument("--batch-size", type=int, default=128)
+    loading.add_argument("--repeats", type=int, default=5)
+    loading.add_argument("--no-write", dest="write", action="store_false")
+    loading.add_argument("--title")
+    loading.add_argument("--section")
     memory = sub.add_parser("_memory", help=argparse.SUPPRESS)
     memory.add_argument("case")
     memory.add_argument("library", choices=("convlab", "torch"))
@@ -151,6 +179,8 @@ def main(argv=None) -> None:
         _conv(args)
     elif args.command == "train":
         _train(args)
+    elif args.command == "dataloader":
+        _dataloader(args)
     else:
         from .conv import memory_child
 

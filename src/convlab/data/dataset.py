@@ -1,6 +1,8 @@
 """Datasets as ``torch.utils.data`` has them: anything with ``__getitem__`` and ``__len__``.
 
 - :class:`Dataset`: the base class; ``a + b`` concatenates.
+- :class:`IterableDataset`: a stream of samples (``__iter__``) instead of an indexable
+  collection; ``a + b`` chains two streams (:class:`ChainDataset`).
 - :class:`TensorDataset`: sample ``i`` is ``(t[i] for t in tensors)``.
 - :class:`Subset`: a dataset seen through a list of indices.
 - :class:`ConcatDataset`: datasets one after another.
@@ -25,7 +27,8 @@ from .. import _random
 from .._creation import from_numpy
 from ..tensor import Tensor
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split"]
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
+           "ChainDataset", "random_split"]
 
 
 class Dataset:
@@ -36,6 +39,28 @@ class Dataset:
 
     def __add__(self, other: "Dataset") -> "ConcatDataset":
         return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """A stream of samples: subclasses define ``__iter__`` (and may define ``__len__``).
+
+    A :class:`~convlab.data.DataLoader` with ``num_workers > 0`` gives each worker process its
+    own copy of the dataset and calls ``iter`` on each copy, so every worker would hand out the
+    whole stream. To split the stream instead, ``__iter__`` asks
+    :func:`~convlab.data.get_worker_info` which worker it runs in::
+
+        class Numbers(IterableDataset):
+            def __iter__(self):
+                info = get_worker_info()           # None in the main process
+                first, step = (0, 1) if info is None else (info.id, info.num_workers)
+                return iter(range(first, 100, step))
+    """
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+    def __add__(self, other: "IterableDataset") -> "ChainDataset":
+        return ChainDataset([self, other])
 
 
 class TensorDataset(Dataset):
@@ -118,6 +143,23 @@ class ConcatDataset(Dataset):
         which = bisect.bisect_right(self.cumulative_sizes, index)
         start = self.cumulative_sizes[which - 1] if which else 0
         return self.datasets[which][index - start]
+
+
+class ChainDataset(IterableDataset):
+    """Several iterable datasets one after another, as one stream."""
+
+    def __init__(self, datasets):
+        self.datasets = datasets
+
+    def __iter__(self):
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset only supports IterableDataset, but got "
+                                f"{type(d).__name__}")
+            yield from d
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.datasets)
 
 
 def random_split(dataset, lengths: Sequence[int | float], generator=None) -> list[Subset]:
