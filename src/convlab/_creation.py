@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _dtype
 from ._random import rng
-from .tensor import Tensor, _shape_args
+from .tensor import Tensor, _shape_args, device
 
 __all__ = [
     "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "arange", "linspace",
@@ -35,6 +35,13 @@ def _infer_dtype(array: np.ndarray, from_python: bool) -> np.dtype:
                     "types are bool, integers and floats")
 
 
+def _cpu_only(device_arg) -> None:
+    """Refuse a device other than the CPU, as PyTorch without CUDA refuses ``device='cuda'``
+    (``convlab.device`` raises the error); ``None`` and ``'cpu'`` pass."""
+    if device_arg is not None:
+        device(device_arg)
+
+
 def _finish(array: np.ndarray, requires_grad: bool) -> Tensor:
     t = Tensor._wrap(array)
     if requires_grad:
@@ -48,6 +55,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     >>> tensor([1.0, 2.0]).dtype, tensor([1, 2]).dtype, tensor(True).dtype
     (convlab.float32, convlab.int64, convlab.bool)
     """
+    _cpu_only(device)
     if isinstance(data, Tensor):
         array = np.array(data._data)
         from_python = False
@@ -71,6 +79,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Like :func:`tensor`, but shares memory with a Tensor or ndarray when the dtype allows."""
+    _cpu_only(device)
     if isinstance(data, Tensor) and (dtype is None or data.dtype == dtype):
         return data
     if isinstance(data, np.ndarray) and (dtype is None or _dtype.to_numpy_dtype(dtype) ==
@@ -101,19 +110,23 @@ def _float(dtype) -> np.dtype:
 
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    _cpu_only(device)
     return _finish(np.zeros(_shape_args(size), _float(dtype)), requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    _cpu_only(device)
     return _finish(np.ones(_shape_args(size), _float(dtype)), requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Uninitialized in PyTorch; zero-filled here, so programs stay repeatable."""
+    _cpu_only(device)
     return zeros(*size, dtype=dtype, requires_grad=requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    _cpu_only(device)
     if dtype is None:
         if isinstance(fill_value, bool):
             dtype = _dtype.bool_
@@ -149,6 +162,7 @@ def arange(start, end=None, step=1, dtype=None, device=None,
     >>> arange(3), arange(0, 1, 0.25)
     (tensor([0, 1, 2]), tensor([0.0000, 0.2500, 0.5000, 0.7500]))
     """
+    _cpu_only(device)
     if end is None:
         start, end = 0, start
     if step == 0:
@@ -162,22 +176,26 @@ def arange(start, end=None, step=1, dtype=None, device=None,
 
 def linspace(start, end, steps: int, dtype=None, device=None,
              requires_grad: bool = False) -> Tensor:
+    _cpu_only(device)
     return _finish(np.linspace(start, end, steps).astype(_float(dtype)), requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype=None, device=None,
         requires_grad: bool = False) -> Tensor:
+    _cpu_only(device)
     return _finish(np.eye(n, m, dtype=_float(dtype)), requires_grad)
 
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples from [0, 1), drawn from the seeded generator."""
+    _cpu_only(device)
     shape = _shape_args(size)
     return _finish(rng(generator).random(shape).astype(_float(dtype)), requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples, drawn from the seeded generator."""
+    _cpu_only(device)
     shape = _shape_args(size)
     return _finish(rng(generator).standard_normal(shape).astype(_float(dtype)), requires_grad)
 
@@ -185,6 +203,7 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = 
 def randint(low, high=None, size=None, generator=None, dtype=None, device=None) -> Tensor:
     """Integers from ``low`` (inclusive) to ``high`` (exclusive): ``randint(10, (3,))`` or
     ``randint(2, 10, (3,))``."""
+    _cpu_only(device)
     if size is None:
         low, high, size = 0, low, high
     if size is None:
@@ -195,6 +214,7 @@ def randint(low, high=None, size=None, generator=None, dtype=None, device=None) 
 
 def randperm(n: int, generator=None, dtype=None, device=None) -> Tensor:
     """A random permutation of 0..n-1."""
+    _cpu_only(device)
     return Tensor._wrap(rng(generator).permutation(n).astype(
         _dtype.to_numpy_dtype(dtype or _dtype.int64)))
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import __version__
+
 
 def build_parser() -> argparse.ArgumentParser:
     from .explain.commands import add_parsers as explain_parsers
@@ -16,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="convlab", description="Convolution from scratch: train CNNs and see what a "
                                     "convolution does.")
+    parser.add_argument("--version", action="version", version=f"convlab {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     training_parsers(subparsers)
     explain_parsers(subparsers)
@@ -24,13 +27,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run a subcommand; user errors print one line to stderr and exit 2, no traceback."""
+    """Run a subcommand; user errors print one line to stderr and exit 2, no traceback.
+
+    Ctrl-C exits 130 (the command has said what was saved); running out of memory, as a
+    too-large input can make one do, is a user error too.
+    """
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError, OSError) as error:
+    except MemoryError as error:
+        print(f"convlab {args.command}: out of memory{': ' + str(error) if str(error) else ''}"
+              " (is an input larger than intended?)", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, RuntimeError, OSError) as error:
         print(f"convlab {args.command}: {error}", file=sys.stderr)
         return 2
 

@@ -8,107 +8,121 @@ import numpy as np
 
 from .. import no_grad, tensor
 from ..models import MODELS
-from .datasets import DATASETS, load_datasets
-from .loop import OPTIMIZERS, SCHEDULES, TrainConfig, evaluate, load_checkpoint, model_from_checkpoint, train
+from .datasets import DATASETS, load_test_set, normalized, prepare_image
+from .loop import (OPTIMIZERS, SCHEDULES, TrainConfig, evaluate, load_checkpoint,
+                   model_from_checkpoint, train)
 from .report import Reporter
+
+# the flags that set a TrainConfig field; they default to None ("not given"), so that a resumed
+# run can tell a flag the user gave from the run's own value
+_CONFIG_FLAGS = ("data", "model", "epochs", "batch_size", "lr", "optimizer", "schedule",
+                 "label_smoothing", "seed", "validation")
 
 
 def add_parsers(subparsers) -> None:
     p = subparsers.add_parser(
         "train", help="train a CNN (default: on the digits that ship with convlab)",
         description="Train a CNN and write checkpoints, metrics.json and figures to the run "
-                    "directory.")
+                    "directory. A fraction of the training images is held out as a validation "
+                    "set: best.npz is the epoch that does best on it, and the test images are "
+                    "evaluated once, at the end, with best.npz.")
     defaults = TrainConfig()
-    p.add_argument("--data", choices=list(DATASETS), default=defaults.data)
+    p.add_argument("--data", choices=list(DATASETS), help=f"default: {defaults.data}")
     p.add_argument("--root", help="directory holding the MNIST / Fashion-MNIST / CIFAR-10 files")
     p.add_argument("--model", choices=list(MODELS),
                    help="default: digits-cnn for digits, lenet5 for (fashion-)mnist, "
                         "resnet-small for cifar10")
-    p.add_argument("--epochs", type=int, default=defaults.epochs)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--lr", type=float, default=defaults.lr)
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
-    p.add_argument("--schedule", choices=SCHEDULES, default=defaults.schedule,
+    p.add_argument("--epochs", type=int,
+                   help=f"default: {defaults.epochs}; with --resume, more epochs extend the run")
+    p.add_argument("--batch-size", type=int, help=f"default: {defaults.batch_size}")
+    p.add_argument("--lr", type=float, help=f"default: {defaults.lr:g}")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default: {defaults.optimizer}")
+    p.add_argument("--schedule", choices=SCHEDULES,
                    help="learning rate over the run (default: cosine decay to 0)")
-    p.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
-    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--label-smoothing", type=float,
+                   help=f"default: {defaults.label_smoothing:g}")
+    p.add_argument("--seed", type=int, help=f"default: {defaults.seed}")
+    p.add_argument("--validation", type=float, metavar="FRACTION",
+                   help="fraction of the training images held out to choose best.npz "
+                        f"(default: {defaults.validation:g})")
     p.add_argument("--out", help="run directory (default: runs/<data>)")
     p.add_argument("--resume", action="store_true",
-                   help="continue from the run directory's last checkpoint")
+                   help="continue the run in the run directory from its last checkpoint")
+    p.add_argument("--force", action="store_true",
+                   help="replace a run that the run directory already holds")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_train)
 
     p = subparsers.add_parser("evaluate", help="test accuracy and confusion matrix of a checkpoint")
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", help="a checkpoint file, or a run directory (its best.npz)")
     p.add_argument("--root", help="data directory, if not the one the run used")
     p.set_defaults(func=_evaluate)
 
-    p = subparsers.add_parser("predict", help="classify images with a trained checkpoint")
-    p.add_argument("checkpoint")
+    p = subparsers.add_parser(
+        "predict", help="classify images with a trained checkpoint",
+        description="Classify pictures with a trained checkpoint. Each picture is prepared as "
+                    "the checkpoint's data set was made: a drawn digit is cropped to its ink, "
+                    "fitted and centred, and made bright on black (draw it dark on light or "
+                    "light on dark, any size, with a thick pen); a CIFAR-10 photo is resized "
+                    "and cut to its middle. --show prints what the model gets.")
+    p.add_argument("checkpoint", help="a checkpoint file, or a run directory (its best.npz)")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
+    p.add_argument("--show", action="store_true",
+                   help="print each prepared input as the model sees it")
     p.set_defaults(func=_predict)
 
 
 def _train(args: argparse.Namespace) -> int:
-    config = TrainConfig(data=args.data, root=args.root, model=args.model, epochs=args.epochs,
-                         batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-                         schedule=args.schedule, label_smoothing=args.label_smoothing,
-                         seed=args.seed, out=args.out)
-    train(config, resume=args.resume, reporter=Reporter(quiet=args.quiet))
+    given = {name: getattr(args, name) for name in _CONFIG_FLAGS
+             if getattr(args, name) is not None}
+    config = TrainConfig(**given, root=args.root, out=args.out)
+    if args.resume and args.force:
+        raise ValueError("--resume continues the run and --force replaces it: give one")
+    train(config, resume=args.resume, reporter=Reporter(quiet=args.quiet), force=args.force,
+          changes=given)
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     state = load_checkpoint(args.checkpoint)
     config = state["config"]
-    _, test_set = load_datasets(config["data"], args.root or config["root"])
+    test_set = load_test_set(config["data"], args.root or config.get("root"))
     classes = DATASETS[config["data"]].classes
-    result = evaluate(model_from_checkpoint(state), test_set, num_classes=len(classes))
+    result = evaluate(model_from_checkpoint(state, args.checkpoint), test_set,
+                      num_classes=len(classes))
     reporter = Reporter()
-    reporter.console.print(f"{args.checkpoint}: {config['model']} on {config['data']}, "
-                           f"epoch {state['epoch']}")
+    epoch = f", epoch {state['epoch']}" if "epoch" in state else ""
+    reporter.console.print(f"{args.checkpoint}: {config['model']} on {config['data']}{epoch}",
+                           soft_wrap=True)
     reporter.finish(result, classes)
     return 0
 
 
-def prepare_image(path: str, data: str) -> np.ndarray:
-    """An image file as the model's input: grey or RGB, resized, scaled and normalized the way
-    the training images were. Dark-on-light pictures are inverted for the digit sets, whose
-    strokes are bright on black."""
-    from PIL import Image
-
-    info = DATASETS[data]
-    with Image.open(path) as img:
-        img = img.convert("L" if info.in_channels == 1 else "RGB")
-        img = img.resize((info.image_size, info.image_size), Image.Resampling.LANCZOS)
-        pixels = np.asarray(img, dtype=np.float32) / 255.0
-    if info.in_channels == 1:
-        if data != "fashion-mnist" and pixels.mean() > 0.5:
-            pixels = 1.0 - pixels
-        pixels = pixels[None]  # (H, W) -> (1, H, W)
-    else:
-        pixels = np.moveaxis(pixels, -1, 0)  # (H, W, 3) -> (3, H, W)
-    mean = np.asarray(info.mean, np.float32)[:, None, None]
-    std = np.asarray(info.std, np.float32)[:, None, None]
-    return (pixels - mean) / std
-
-
 def _predict(args: argparse.Namespace) -> int:
+    if args.top < 1:
+        raise ValueError(f"--top must be at least 1, got {args.top}")
     state = load_checkpoint(args.checkpoint)
     data = state["config"]["data"]
     classes = DATASETS[data].classes
-    model = model_from_checkpoint(state)
-    batch = tensor(np.stack([prepare_image(p, data) for p in args.images]))
+    model = model_from_checkpoint(state, args.checkpoint)
+    shown = [prepare_image(p, data, normalize=False) for p in args.images]
+    batch = tensor(np.stack([normalized(pixels, data) for pixels in shown]))
     with no_grad():
         probabilities = model(batch).softmax(1)
-    top = max(1, min(args.top, len(classes)))
+    top = min(args.top, len(classes))
     values, indices = probabilities.topk(top, dim=1)
     reporter = Reporter()
-    for path, p, k in zip(args.images, values.tolist(), indices.tolist()):
+    for path, pixels, p, k in zip(args.images, shown, values.tolist(), indices.tolist()):
         guesses = ", ".join(f"{classes[c]} {q:.1%}" for c, q in zip(k, p))
-        reporter.console.print(f"{path}: {guesses}")
+        reporter.console.print(f"{path}: {guesses}", soft_wrap=True, markup=False)
+        if args.show:
+            from ..vision.image import text_picture
+
+            size = pixels.shape[-1]
+            print(f"{path} as the model sees it ({size}x{size}):")
+            print(text_picture(pixels))
     return 0
 
 
-__all__ = ["add_parsers", "prepare_image"]
+__all__ = ["add_parsers"]

@@ -29,16 +29,20 @@ def _save(fig, path: str) -> str:
     return path
 
 
-def plot_curves(history: list[dict], path: str) -> str:
-    """Loss and accuracy per epoch, train and test side by side."""
+def plot_curves(history: list[dict], path: str, label_smoothing: float = 0.0) -> str:
+    """Loss and accuracy per epoch: training (the running mean over the epoch's batches, in
+    training mode) beside validation (after the epoch, in eval mode). Both losses are the
+    cross-entropy the run minimises, label smoothing included, so the two lines compare."""
     plt = _pyplot()
     epochs = [row["epoch"] for row in history]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    for split, style in (("train", "-o"), ("test", "-s")):
-        ax_loss.plot(epochs, [row[f"{split}_loss"] for row in history], style, label=split, ms=3)
+    for split, style, label in (("train", "-o", "training (mean over the epoch's batches)"),
+                                ("validation", "-s", "validation (after the epoch)")):
+        ax_loss.plot(epochs, [row[f"{split}_loss"] for row in history], style, label=label, ms=3)
         ax_acc.plot(epochs, [100 * row[f"{split}_accuracy"] for row in history], style,
-                    label=split, ms=3)
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
+                    label=label, ms=3)
+    smoothing = f", label smoothing {label_smoothing:g}" if label_smoothing else ""
+    ax_loss.set(xlabel="epoch", ylabel=f"cross-entropy{smoothing}", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
@@ -88,10 +92,15 @@ def plot_feature_maps(model, image, path: str, title: str = "") -> str:
     return path
 
 
-def write_figures(model, history: list[dict], test_set, out: str) -> list[str]:
+FIGURES = ("curves.png", "filters.png", "feature_maps.png")
+
+
+def write_figures(model, history: list[dict], test_set, out: str,
+                  label_smoothing: float = 0.0) -> list[str]:
+    """The three figures of :data:`FIGURES`, written into the run directory ``out``."""
     image, label = test_set[0]
     return [
-        plot_curves(history, os.path.join(out, "curves.png")),
+        plot_curves(history, os.path.join(out, "curves.png"), label_smoothing),
         plot_filters(model, os.path.join(out, "filters.png")),
         plot_feature_maps(model, image, os.path.join(out, "feature_maps.png"),
                           f"feature maps of test image 0 (label {int(label)})"),

@@ -5,64 +5,109 @@ from __future__ import annotations
 import contextlib
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
+                           TextColumn)
 from rich.table import Table
+from rich.text import Text
+
+
+def plural(n: int, word: str) -> str:
+    """``1 epoch``, ``2 epochs``."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+class _Seconds(ProgressColumn):
+    """Elapsed time in seconds with a tenth (an epoch of the digits takes about one second,
+    which rich's h:mm:ss column shows as 0:00:00)."""
+
+    def render(self, task) -> Text:
+        return Text(f"{task.elapsed or 0.0:.1f}s")
 
 
 class Reporter:
-    """Prints to the terminal with rich; ``quiet=True`` prints only the essentials."""
+    """Prints to the terminal with rich; ``quiet=True`` prints only the essentials.
+
+    Lines are kept under 80 columns. The progress bar is drawn only on a terminal: in a pipe or
+    a file there is nothing to redraw, and the epoch lines say it all.
+    """
 
     def __init__(self, console: Console | None = None, quiet: bool = False):
         self.console = console or Console()
         self.quiet = quiet
+        self.epochs = 0
 
-    def start(self, config, model, n_train: int, n_test: int) -> None:
+    def start(self, config, model, n_train: int, n_validation: int, n_test: int) -> None:
         n_params = sum(p.numel() for p in model.parameters())
-        self.console.print(
-            f"[bold]convlab train[/bold]: {config.model} on {config.data} "
-            f"({n_train} train / {n_test} test images), {n_params:,} parameters, "
-            f"{config.optimizer} lr={config.lr} ({config.schedule}), batch {config.batch_size}, "
-            f"{config.epochs} epochs, seed {config.seed} -> {config.out}")
+        self.epochs = config.epochs  # for the epoch lines' "epoch 3/25"
+        smoothing = f", label smoothing {config.label_smoothing:g}" \
+            if config.label_smoothing else ""
+        for line in (
+                f"[bold]convlab train[/bold]: {config.model} ({n_params:,} parameters) on "
+                f"{config.data}",
+                f"  images: {n_train:,} train, {n_validation:,} validation (chooses best.npz), "
+                f"{n_test:,} test",
+                f"  {config.optimizer} lr {config.lr:g} ({config.schedule}), batch "
+                f"{config.batch_size}, {plural(config.epochs, 'epoch')}{smoothing}",
+                f"  seed {config.seed}, run directory {config.out}"):
+            self.console.print(line, soft_wrap=True)
 
-    def resumed(self, path: str, epoch: int) -> None:
-        self.console.print(f"resuming from {path} after epoch {epoch}")
+    def resumed(self, path: str, epoch: int, epochs: int) -> None:
+        self.console.print(f"resuming from {path} after epoch {epoch} of {epochs}",
+                           soft_wrap=True)
+
+    def finished_already(self, out: str, epochs: int) -> None:
+        self.console.print(f"the run in {out} has finished all {plural(epochs, 'epoch')} "
+                           "(see its metrics.json); to train it further, give more with "
+                           "--epochs N", soft_wrap=True)
+
+    def removed_leftovers(self, paths: list[str]) -> None:
+        self.console.print(f"removed {plural(len(paths), 'unfinished temporary file')} "
+                           "(.tmp-*) left by an interrupted write", soft_wrap=True)
 
     @contextlib.contextmanager
     def epoch_progress(self, epoch: int, epochs: int, steps: int):
         """Yield ``advance(running_loss, running_accuracy)``, called once per step."""
-        if self.quiet:
+        if self.quiet or not self.console.is_terminal:
             yield lambda loss, accuracy: None
             return
-        columns = (TextColumn(f"epoch {epoch}/{epochs}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.2%}"),
-                   TimeElapsedColumn())
+        columns = (TextColumn(f"epoch {epoch}/{epochs}"), BarColumn(bar_width=24),
+                   MofNCompleteColumn(), TextColumn("{task.fields[running]}"), _Seconds())
         with Progress(*columns, console=self.console, transient=True) as progress:
-            task = progress.add_task("train", total=steps, loss=float("nan"), acc=0.0)
+            task = progress.add_task("train", total=steps, running="")
 
             def advance(loss: float, accuracy: float) -> None:
-                progress.update(task, advance=1, loss=loss, acc=accuracy)
+                progress.update(task, advance=1,
+                                running=f"loss {loss:.4f} acc {accuracy:.2%}")
 
             yield advance
 
     def epoch_done(self, row: dict) -> None:
+        epochs = self.epochs
+        width = len(str(epochs))
         self.console.print(
-            f"epoch {row['epoch']:2d}  train loss {row['train_loss']:.4f} acc "
-            f"{row['train_accuracy']:6.2%}  test loss {row['test_loss']:.4f} acc "
-            f"{row['test_accuracy']:6.2%}  {row['images_per_second']:,.0f} img/s", soft_wrap=True)
+            f"epoch {row['epoch']:{width}d}/{epochs}  train loss {row['train_loss']:.4f} acc "
+            f"{row['train_accuracy']:6.2%}  val loss {row['validation_loss']:.4f} acc "
+            f"{row['validation_accuracy']:6.2%}  {row['images_per_second']:,.0f} img/s",
+            soft_wrap=True)
 
-    def interrupted(self, path: str, epoch: int) -> None:
+    def interrupted(self, out: str, epoch: int) -> None:
+        if epoch == 0:
+            self.console.print("\n[yellow]interrupted[/yellow] before the first epoch ended: "
+                               "nothing was saved", soft_wrap=True)
+            return
         self.console.print(
-            f"\n[yellow]interrupted[/yellow]: the checkpoint after epoch {epoch} is in {path}; "
-            "continue with --resume")
+            f"\n[yellow]interrupted[/yellow]: the checkpoint after epoch {epoch} is in "
+            f"{out}; continue with\n  convlab train --resume --out {out}", soft_wrap=True)
 
-    def finish(self, final: dict, classes) -> None:
+    def finish(self, final: dict, classes, what: str = "") -> None:
         self.console.print(f"[bold]test accuracy {final['accuracy']:.2%}[/bold] "
-                           f"(loss {final['loss']:.4f})")
+                           f"(loss {final['loss']:.4f}){' of ' + what if what else ''}",
+                           soft_wrap=True)
         self.console.print(confusion_table(final["confusion"], classes))
 
     def figures(self, paths) -> None:
         for path in paths:
-            self.console.print(f"wrote {path}")
+            self.console.print(f"wrote {path}", soft_wrap=True)
 
 
 def confusion_table(confusion, classes) -> Table:

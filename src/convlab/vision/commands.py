@@ -100,16 +100,16 @@ def _filter_command(args) -> int:
 def _features_command(args) -> int:
     import convlab
 
-    from ..training.commands import prepare_image
+    from ..training.datasets import prepare_image
     from ..training.loop import load_checkpoint, model_from_checkpoint
     from .features import draw_feature_maps, feature_maps
 
     for path in (args.checkpoint, args.image):
-        if not Path(path).is_file():
+        if not Path(path).exists():
             raise FileNotFoundError(f"no such file: {path}")
-    state = load_checkpoint(args.checkpoint)
+    state = load_checkpoint(args.checkpoint)  # a run directory stands for its best.npz
     data = state["config"]["data"]
-    model = model_from_checkpoint(state)
+    model = model_from_checkpoint(state, args.checkpoint)
     pixels = prepare_image(args.image, data)  # (C, H, W), normalized as in training
     maps = feature_maps(model, convlab.tensor(pixels[None]))
     picture = draw_feature_maps(pixels, maps, args.max_maps,
