@@ -5,6 +5,7 @@
 Conv2d(1, 6, kernel_size=(3, 3), stride=(1, 1))
 """
 
-from . import functional, init, utils
+from . import functional, init, parallel, utils
 from .modules import *  # noqa: F401,F403  (every layer class)
+from .parallel import DataParallel
 from .parameter import Parameter, UninitializedParameter
