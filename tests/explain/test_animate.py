@@ -15,6 +15,7 @@ from convlab.explain import GALLERY, animate, gallery
 from convlab.explain.animate import MAX_FRAMES
 from convlab.explain.draw import Renderer, _caption, _fmt
 from convlab.explain.example import example
+from convlab.explain.ideas import backward_picture, im2col_picture
 from convlab.explain.trace import INPUT, INSERTED_ZERO, PADDING
 
 CONVS = [("Conv2d(1, 1, 3, stride=2, padding=1)", (6, 5)),
@@ -220,3 +221,31 @@ def test_gallery_entries_and_twins(tmp_path):
     assert [p.name for p in written] == ["padding_strides.gif", "depthwise.gif"]
     with pytest.raises(ValueError, match="unknown gallery"):
         gallery(tmp_path, ["nope"])
+
+
+def test_im2col_picture_is_the_layers_product():
+    image, n = im2col_picture("Conv2d(2, 1, 3, padding=1)", (1, 2, 4, 5), seed=2)
+    module, x = example("Conv2d(2, 1, 3, padding=1)", (1, 2, 4, 5), seed=2)
+    y = module(convlab.tensor(x)).detach().numpy()[0, 0]
+    assert n["patches"].shape == (20, 18)
+    np.testing.assert_array_equal(n["product"], y.reshape(-1))
+    assert image.width > 0
+
+
+def test_backward_picture_follows_the_formulas():
+    torch = pytest.importorskip("torch")
+    _, n = backward_picture("Conv2d(1, 1, 3)", (5, 4), seed=1)
+    g = torch.tensor(n["grad_output"])[None, None]
+    w = torch.tensor(n["weight"])[None, None]
+    x = torch.tensor(n["input"])[None, None]
+    np.testing.assert_allclose(n["grad_input"],
+                               torch.nn.functional.conv_transpose2d(g, w)[0, 0].numpy())
+    np.testing.assert_allclose(n["grad_weight"],
+                               torch.nn.functional.conv2d(x, g)[0, 0].numpy())
+
+
+def test_gallery_writes_the_pictures(tmp_path):
+    written = gallery(tmp_path, ["im2col", "backward"])
+    assert [p.name for p in written] == ["im2col.png", "backward.png"]
+    with Image.open(written[1]) as im:
+        assert im.format == "PNG"

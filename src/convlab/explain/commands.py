@@ -106,7 +106,9 @@ def add_parsers(subparsers) -> None:
         "gallery", help="render the standard convolution animations",
         description="Render the standard set of animations into OUT_DIR: no padding, padding, "
                     "half and full padding, stride, stride with padding, dilation, the "
-                    "transposed twin of each, groups, depthwise, 1x1.")
+                    "transposed twin of each; the sum over input channels, groups, depthwise, "
+                    "1x1 as channel mixing, the padding modes, max, average and adaptive "
+                    "pooling; and two pictures: im2col and the backward pass.")
     p.add_argument("out_dir", help="folder for the GIFs")
     p.add_argument("--only", nargs="+", metavar="NAME", help="render only these entries")
     p.add_argument("--ms", type=int, default=700, help="milliseconds per frame (default 700)")

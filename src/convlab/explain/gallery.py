@@ -1,7 +1,8 @@
 """The standard set of convolution animations (after Dumoulin & Visin's ``conv_arithmetic``),
 each direct convolution with its transposed twin, then the ideas beyond one channel: the sum
 over input channels, groups, depthwise, 1×1 as channel mixing, the padding modes, max, average
-and adaptive pooling.
+and adaptive pooling; and two still pictures, im2col (a convolution as one matrix product) and
+the backward pass.
 
 A twin is the transposed convolution with the same ``(k, s, p, d)``: it maps the direct one's
 output size back to its input size, with ``output_padding = (i + 2p - k_eff) mod s`` where the
@@ -16,9 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..engine.geometry import output_length
+from .._atomic import atomic_path
 from .animate import animate
+from .ideas import backward_picture, im2col_picture
 
-__all__ = ["GALLERY", "gallery"]
+__all__ = ["GALLERY", "PICTURES", "gallery"]
 
 # name: (k, s, p, d, input size) of a one-channel direct convolution
 _DIRECT = {
@@ -76,16 +79,28 @@ GALLERY: dict[str, tuple] = _entries()
 """name -> (layer, input size, output channels) of every animation :func:`gallery` renders."""
 
 
+PICTURES = {"im2col": im2col_picture, "backward": backward_picture}
+"""name -> function drawing a still picture (``out_dir/NAME.png``) of one idea."""
+
+
 def gallery(out_dir, names=None, ms: int = 700) -> list[Path]:
-    """Render ``names`` (default: all of :data:`GALLERY`) as ``out_dir/NAME.gif``."""
-    names = list(GALLERY) if names is None else list(names)
-    unknown = [n for n in names if n not in GALLERY]
+    """Render ``names`` (default: all of :data:`GALLERY` and :data:`PICTURES`) as
+    ``out_dir/NAME.gif`` (or ``.png`` for a picture)."""
+    known = [*GALLERY, *PICTURES]
+    names = known if names is None else list(names)
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"unknown gallery entries {unknown}; known: {', '.join(GALLERY)}")
+        raise ValueError(f"unknown gallery entries {unknown}; known: {', '.join(known)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name in names:
+        if name in PICTURES:
+            path = out_dir / f"{name}.png"
+            with atomic_path(path) as tmp:
+                PICTURES[name]()[0].save(tmp, format="PNG")
+            written.append(path)
+            continue
         layer, size, channels = GALLERY[name]
         anim = animate(layer, size, out_channels=channels)
         written.append(anim.save(out_dir / f"{name}.gif", ms=ms))
