@@ -26,7 +26,6 @@ def _everything():
         "leaf": convlab.ones(2, requires_grad=True),
         "ndarray": np.arange(6, dtype=np.int16).reshape(2, 3),
         "fortran": np.asfortranarray(np.arange(6.0).reshape(2, 3)),
-        "complex": np.array([1 + 2j]),
         "np_scalars": [np.float32(1.5), np.int64(7), np.bool_(True), np.float64(0.1)],
         "numbers": [0, -3, 2 ** 70, 0.1, -0.0, 1e300, float("inf"), float("-inf")],
         "strings": ["", "ünïcødé", '{"tensor": 0}'],
@@ -96,6 +95,8 @@ def test_file_is_a_zip_of_npy_arrays_and_a_json_structure(tmp_path):
     ({(1, 2): 3}, "has a key .* of type tuple"),
     ({1.5: 3}, "dict keys must be str or int"),
     ({"o": np.array(["text"])}, "dtype <U4"),
+    ({"c": np.array([1 + 2j])}, "dtype complex128; convlab has no dtype"),
+    ({"u": np.uint16(3)}, "dtype uint16"),
     ({"d": convlab.float32}, "is a dtype"),
     (convlab.nn.Linear(2, 2), "obj is a Linear.*Save its state_dict\\(\\) instead"),
 ])
