@@ -120,6 +120,18 @@ def test_a_failing_write_leaves_the_old_file_intact(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["c.npz"]  # no temporary file left behind
 
 
+def test_written_files_get_the_mode_the_umask_gives(tmp_path):
+    old = os.umask(0o027)
+    try:
+        save({"epoch": 1}, tmp_path / "c.npz")
+        save_safetensors({"w": convlab.ones(2)}, tmp_path / "w.safetensors")
+    finally:
+        os.umask(old)
+    assert sorted(os.listdir(tmp_path)) == ["c.npz", "w.safetensors"]
+    for name in ("c.npz", "w.safetensors"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o640
+
+
 def test_save_replaces_an_existing_file(tmp_path):
     path = tmp_path / "c.npz"
     save({"epoch": 1}, path)
