@@ -174,3 +174,22 @@ def test_pytorch_without_cuda_also_refuses():
         pytest.skip("this PyTorch has a GPU")
     with pytest.raises((AssertionError, RuntimeError)):
         torch.ones(2, device="cuda")
+
+
+def test_submodules_load_on_first_use_and_not_before():
+    """``import convlab; convlab.explain.summary(...)`` works as the README presents it, and a
+    plain ``import convlab`` still loads none of those submodules."""
+    script = """
+import sys
+import convlab
+lazy = ("data", "explain", "models", "training", "vision")
+assert not [m for m in lazy if "convlab." + m in sys.modules], "loaded too early"
+print(convlab.explain.summary(convlab.models.DigitsCNN(), (1, 1, 8, 8)).__class__.__name__)
+print(len(convlab.data.Digits(train=False)), convlab.vision.to_tensor.__name__)
+print(convlab.utils.data.DataLoader.__name__, "explain" in dir(convlab))
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["Summary", "450", "to_tensor", "DataLoader", "True"]
+    with pytest.raises(AttributeError, match="has no attribute 'nonexistent'"):
+        convlab.nonexistent

@@ -35,11 +35,21 @@ from .serialization import load, load_safetensors, save, save_safetensors  # noq
 from . import accelerator  # noqa: E402  (PyTorch's device-neutral "no accelerator" answers)
 
 
+# Submodules loaded on first use, as SciPy does: ``convlab.explain.summary(...)`` works after a
+# plain ``import convlab``, and ``import convlab`` does not pay for the data sets, the drawing
+# (matplotlib, Pillow, rich) or the models until a program asks for them.
+_LAZY_SUBMODULES = ("data", "explain", "models", "training", "utils", "vision")
+
+
 def __getattr__(name: str):
-    """``convlab.utils`` on first use: it leads to ``convlab.data``, which the core does not
-    import (``import convlab as torch; torch.utils.data.DataLoader`` still works)."""
-    if name == "utils":
+    """Import a submodule of ``_LAZY_SUBMODULES`` the first time it is asked for; the import
+    then stores it as an attribute, so this runs once per submodule."""
+    if name in _LAZY_SUBMODULES:
         import importlib
 
-        return importlib.import_module(".utils", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
