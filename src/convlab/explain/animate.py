@@ -316,7 +316,8 @@ def animate(layer, input_size=None, *, numbers: bool | None = None, seed: int = 
     info = describe(layer)
     if info.kind not in (CONV, CONV_TRANSPOSE, POOL, ADAPTIVE_POOL) or info.nd not in (1, 2):
         raise ValueError(f"animate: expected a 1-D or 2-D convolution, transposed convolution or "
-                         f"pooling layer, got {info.type_name}; 3-D layers: use trace()")
+                         f"pooling layer, got {info.type_name}; a 3-D layer can be taken "
+                         f"apart with --trace (trace() in Python)")
     if input_size is None:
         input_size = (5,) * info.nd
     shape = _full_shape(info, input_size)
