@@ -1,4 +1,4 @@
-"""``python -m benchmarks conv|train|dataloader``: convlab beside PyTorch, ratios into ``BENCHMARKS.md``.
+"""``python -m benchmarks conv|train``: convlab beside PyTorch, ratios into ``BENCHMARKS.md``.
 
 This machine's environment sets ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE``, which make
 NumPy's OpenBLAS pick a slower kernel. OpenBLAS reads them once, when NumPy is imported, so the
@@ -124,10 +124,10 @@ def _dataloader(args) -> None:
     print("\n".join(env), flush=True)
     rates = measure(args.images, args.batch_size, args.workers, args.repeats)
     title = args.title or "Data loading with worker processes, CIFAR-style augmentation"
-    settings = (f"{args.images} images 32x32x3 uint8 in memory, batch {args.batch_size}, shuffled; "
-                "RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, Normalize per item; "
-                f"median of {args.repeats} interleaved epochs, worker start-up included; load "
-                f"average at the end: {load_average()}")
+    settings = (f"{args.images} images 32x32x3 uint8 in memory, batch {args.batch_size}, "
+                "shuffled; RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, Normalize "
+                f"per item; median and best of {args.repeats} interleaved epochs, worker start-up "
+                f"included; load average at the end: {load_average()}")
     body = "\n".join([f"## {title}", "", f"`{_command()}`", "", *[f"- {line}" for line in env],
                       f"- {settings}", "", dataloader_table(rates, args.workers)])
     print(body)

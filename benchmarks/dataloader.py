@@ -7,22 +7,30 @@ Each item goes through ``RandomCrop(32, padding=4)``, ``RandomHorizontalFlip()``
 of ``--batch-size``. A timed pass is one whole epoch, worker start-up included, as a training
 loop sees it; the loop itself does nothing with the batches. Passes alternate between the
 settings (all of convlab's and PyTorch's in turn), ``--repeats`` times; the table gives the
-median.
+median and the best pass (the one least disturbed by other work on the machine).
 
 PyTorch's DataLoader loads the same dataset with the same per-item work (the same convlab
 transforms, the item handed out as a NumPy array, which PyTorch's collate stacks), so the two
 columns compare the loaders: how they run workers and move batches between processes.
+
+Besides the clock, each pass records CPU time per image: of the main process (what the training
+loop has to spare for loading) and of all processes (main and workers, which are joined at the
+end of the epoch, so ``os.times`` counts them). On a machine shared with other work the clock
+only improves with workers when cores are free for them; the CPU columns say what the workers
+cost and what they take off the main process, whatever the load.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Pipeline", "measure", "dataloader_table"]
+__all__ = ["Pipeline", "Rate", "measure", "dataloader_table"]
 
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
@@ -75,28 +83,55 @@ def _loaders(images: int, batch_size: int, workers: list[int]) -> dict[str, Call
     return loaders
 
 
-def measure(images: int, batch_size: int, workers: list[int], repeats: int) -> dict[str, float]:
-    """Median images per second of each setting, over ``repeats`` interleaved epochs."""
+@dataclass
+class Rate:
+    """One setting's medians: images per second of wall-clock time (and its best), and
+    microseconds of CPU time per image in the main process and in all processes."""
+    images_per_s: float
+    best_images_per_s: float
+    main_cpu_us: float
+    all_cpu_us: float
+
+
+def _timed_epoch(make_loader: Callable) -> tuple[float, float, float]:
+    before, started = os.times(), time.perf_counter()
+    seen = _epoch(make_loader())
+    wall, after = time.perf_counter() - started, os.times()
+    main = after.user + after.system - before.user - before.system
+    children = (after.children_user + after.children_system - before.children_user
+                - before.children_system)
+    return seen / wall, main / seen * 1e6, (main + children) / seen * 1e6
+
+
+def measure(images: int, batch_size: int, workers: list[int], repeats: int) -> dict[str, Rate]:
+    """Each setting's medians over ``repeats`` interleaved epochs."""
     loaders = _loaders(images, batch_size, workers)
-    rates: dict[str, list[float]] = {name: [] for name in loaders}
+    runs: dict[str, list[tuple]] = {name: [] for name in loaders}
     for repeat in range(repeats):
         order = list(loaders) if repeat % 2 == 0 else list(reversed(loaders))
         for name in order:
-            started = time.perf_counter()
-            seen = _epoch(loaders[name]())
-            rates[name].append(seen / (time.perf_counter() - started))
-            print(f"  {name:22s} {rates[name][-1]:8.0f} images/s", flush=True)
-    return {name: statistics.median(values) for name, values in rates.items()}
+            runs[name].append(_timed_epoch(loaders[name]))
+            rate, main, total = runs[name][-1]
+            print(f"  {name:22s} {rate:8.0f} images/s   CPU per image: main {main:5.0f} us, "
+                  f"all {total:5.0f} us   load {os.getloadavg()[0]:.1f}", flush=True)
+    medians = {name: [statistics.median(column) for column in zip(*values)]
+               for name, values in runs.items()}
+    return {name: Rate(rate, max(v[0] for v in runs[name]), main, total)
+            for name, (rate, main, total) in medians.items()}
 
 
-def dataloader_table(rates: dict[str, float], workers: list[int]) -> str:
-    """Images per second by library and number of workers, and each speed-up over 0 workers."""
-    lines = ["| workers | convlab images/s | speed-up | PyTorch images/s | speed-up | "
-             "convlab / PyTorch time |", "|--:|--:|--:|--:|--:|--:|"]
-    for n in workers:
-        ours, theirs = rates[f"convlab, {n} workers"], rates[f"PyTorch, {n} workers"]
-        base_ours, base_theirs = rates[f"convlab, {workers[0]} workers"], rates[
-            f"PyTorch, {workers[0]} workers"]
-        lines.append(f"| {n} | {ours:.0f} | {ours / base_ours:.2f}x | {theirs:.0f} | "
-                     f"{theirs / base_theirs:.2f}x | {theirs / ours:.2f} |")
+def dataloader_table(rates: dict[str, Rate], workers: list[int]) -> str:
+    """Per library and number of workers: images per second, the speed-up over the first
+    setting, and the CPU time per image."""
+    lines = ["| library | workers | images/s, median | speed-up | images/s, best | speed-up | "
+             "main-process CPU per image | all processes' CPU per image |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|"]
+    for library in ("convlab", "PyTorch"):
+        base = rates[f"{library}, {workers[0]} workers"]
+        for n in workers:
+            r = rates[f"{library}, {n} workers"]
+            lines.append(f"| {library} | {n} | {r.images_per_s:.0f} | "
+                         f"{r.images_per_s / base.images_per_s:.2f}x | {r.best_images_per_s:.0f} | "
+                         f"{r.best_images_per_s / base.best_images_per_s:.2f}x | "
+                         f"{r.main_cpu_us:.0f} us | {r.all_cpu_us:.0f} us |")
     return "\n".join(lines)

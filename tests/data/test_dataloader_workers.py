@@ -82,8 +82,7 @@ def test_batches_and_order_equal_to_single_process(options):
             for workers, prefetch in ((0, None), (2, 1), (3, 2))]
     assert_same(ours[1], ours[0])
     assert_same(ours[2], ours[0])
-    first = ours[0][0]["image"] if options.get("batch_size", 1) else ours[0][0]["image"]
-    assert isinstance(first, convlab.Tensor)
+    assert isinstance(ours[2][0]["image"], convlab.Tensor)
 
 
 def test_global_generator_order_and_fast_batches_equal():
@@ -102,10 +101,18 @@ def test_out_of_order_delivery_has_every_batch():
     assert sorted(x for (b,) in got for x in b.tolist()) == list(range(30))
 
 
-def test_requires_grad_tensors_come_back_as_leaves():
-    got, = batches(dataset=[0], batch_size=None, num_workers=1,
-                   collate_fn=lambda i: convlab.ones(2, requires_grad=True))
-    assert got.requires_grad and got.is_leaf and got.grad_fn is None
+def as_made(i):
+    return (convlab.ones(2, requires_grad=True), np.eye(2)[::-1], convlab.arange(6)[::2],
+            {"name": f"s{i}", "ids": [i, np.int16(i)]}, Pair(None, b"raw"))
+
+
+def test_a_collate_fn_result_crosses_as_it_is():
+    """Tensors come back as Tensors (one that required grad as a leaf that does), arrays as
+    arrays, everything else as it was."""
+    got, = batches(dataset=[5], batch_size=None, num_workers=1, collate_fn=as_made)
+    assert got[0].requires_grad and got[0].is_leaf and got[0].grad_fn is None
+    assert_same(got[0].detach(), convlab.ones(2))
+    assert_same(got[1:], as_made(5)[1:])
 
 
 class Info:
@@ -413,3 +420,13 @@ def test_iterable_dataset_refuses_shuffle_and_samplers():
         with pytest.raises(ValueError, match="DataLoader with IterableDataset: expected "
                                              "unspecified"):
             DataLoader(Stream(3), **options)
+
+
+def test_signature_is_torchs(torch):
+    import inspect
+
+    from torch.utils.data import DataLoader as TorchLoader
+
+    def shape(fn):
+        return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
+    assert shape(DataLoader.__init__) == shape(TorchLoader.__init__)

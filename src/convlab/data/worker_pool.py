@@ -64,8 +64,10 @@ class WorkerPoolIterator:
                                   worker_id, loader.num_workers, base_seed, self._owner)
                 proc = context.Process(target=worker_loop, args=(spec, theirs), daemon=True,
                                        name=f"convlab-dataloader-{worker_id}")
-                proc.start()
-                theirs.close()  # the worker's end now lives in the worker only
+                try:
+                    proc.start()
+                finally:
+                    theirs.close()  # the worker's end lives in the worker only
                 self._procs.append(proc)
         except BaseException:
             self._shutdown(grace=0)
