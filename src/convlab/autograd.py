@@ -23,6 +23,10 @@ once, in reverse topological order.
 
 A node may hold hooks (``Tensor.register_hook``): functions that see, and may replace, the
 gradient that arrives at the node before the node uses it.
+
+Saved tensors are guarded by versions (``convlab.storage``): when an op saves one of its input or
+output arrays, its node notes that tensor's version counter and value, and backward refuses, with
+PyTorch's message, to use an array that an in-place op has changed since.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .storage import shares_root
+
 __all__ = [
     "Function",
     "no_grad",
@@ -42,6 +48,7 @@ __all__ = [
     "is_grad_enabled",
     "unbroadcast",
     "backward",
+    "grad",
     "RemovableHandle",
 ]
 
@@ -238,6 +245,7 @@ class FunctionCtx(Node):
     # What a new node starts with, set on the class so that creating one (once per op of every
     # step) assigns only the three links below.
     saved = ()
+    saved_versions = ()  # (position in saved, SavedVersion) for each saved array a tensor owns
     released = False
     retained_output = None  # weak reference to the output, set by retain_grad()
     output_meta = None  # (shape, dtype) of the output: what its gradient must be
@@ -264,7 +272,85 @@ class FunctionCtx(Node):
             del attributes[key]
         if self.saved or arrays:
             self.saved = ()
+            self.saved_versions = ()
             self.released = True
+
+
+class SavedVersion:
+    """What a node remembers of a tensor whose array it saved: its version counter and the value
+    it had, and enough to name the tensor in the error if the two differ at backward."""
+
+    __slots__ = ("counter", "version", "shape", "dtype", "producer", "is_output")
+
+    def __init__(self, tensor, is_output: bool = False):
+        self.counter = tensor._version_counter
+        self.version = self.counter.value
+        self.shape, self.dtype = tensor._data.shape, tensor._data.dtype
+        self.producer = None if is_output else tensor._grad_fn
+        self.is_output = is_output
+
+    def check(self, node: FunctionCtx) -> None:
+        if self.counter.value == self.version:
+            return
+        from ._dtype import from_numpy_dtype
+
+        producer = node if self.is_output else self.producer
+        made_by = "" if producer is None else f", which is output 0 of {_short_name(producer)},"
+        raise RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: [{_type_name(from_numpy_dtype(self.dtype))} "
+            f"{list(self.shape)}]{made_by} is at version {self.counter.value}; expected version "
+            f"{self.version} instead. Hint: the tensor was saved by {node.name()} and changed in "
+            "place afterwards; clone() it before changing it, or change it out of place.")
+
+
+def _short_name(node: Node) -> str:
+    """PyTorch names the producer of a saved tensor without the ``Backward0`` suffix."""
+    name = node.name()
+    cut = name.rfind("Backward")
+    return name[:cut] if cut > 0 else name
+
+
+def _type_name(dtype) -> str:
+    legacy = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+              "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+              "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+    return "convlab." + legacy.get(dtype.name, dtype.name)
+
+
+def _saved_versions(saved: tuple, tensors: list, result) -> tuple:
+    """For each saved array that is the array of an input tensor or of the output (or a view of
+    one), the ``SavedVersion`` that guards it. ``tensors`` pairs input arrays with their tensors."""
+    records = []
+    for i, s in enumerate(saved):
+        if not isinstance(s, np.ndarray):
+            continue
+        if s is result._data:
+            records.append((i, SavedVersion(result, is_output=True)))
+            continue
+        for array, tensor in tensors:
+            if s is array or (s.base is not None and shares_root(s, array)):
+                records.append((i, SavedVersion(tensor)))
+                break
+    return tuple(records)
+
+
+# Nodes made while an in-place op computes its new values (see ``collect_nodes``): the in-place
+# op copies what they saved of the tensor it is about to overwrite. None when no op is running.
+_collected: list | None = None
+
+
+class collect_nodes:
+    """``with collect_nodes() as nodes:``: the graph nodes recorded inside the block."""
+
+    def __enter__(self) -> list:
+        global _collected
+        self._outer, _collected = _collected, []
+        return _collected
+
+    def __exit__(self, *exc) -> None:
+        global _collected
+        _collected = self._outer
 
 
 class Function:
@@ -276,10 +362,13 @@ class Function:
     input's shape.
 
     ``grad_fn_name`` is how the node prints in ``grad_fn=<...>``: PyTorch's name for the op,
-    ``<ClassName>Backward0`` unless a subclass sets it.
+    ``<ClassName>Backward0`` unless a subclass sets it. ``is_view`` marks ops that PyTorch calls
+    views: when forward returns a NumPy view of its first input, the result is a view of that
+    tensor (same memory, same version counter, ``_base`` set).
     """
 
     differentiable = True  # False for ops whose output never has a gradient (argmax, comparisons)
+    is_view = False
     grad_fn_name: str = "FunctionBackward"
 
     def __init_subclass__(cls, **kwargs):
@@ -301,10 +390,14 @@ class Function:
         Tensor = _Tensor or _tensor_class()
         arrays = []
         needs = []
+        tensors = []
         any_needs = False
         for a in args:
             if isinstance(a, Tensor):
+                if a._base is not None and a._view_version != a._version_counter.value:
+                    a._refresh_view()  # its base changed in place since the view was made
                 arrays.append(a._data)
+                tensors.append((a._data, a))
                 need = a._requires_grad
                 any_needs = any_needs or need
                 needs.append(need)
@@ -321,11 +414,18 @@ class Function:
         out = cls.forward(ctx, *arrays, **kwargs)
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)
-        result = Tensor._wrap(out)
+        if cls.is_view and out.base is not None and shares_root(out, arrays[0]):
+            result = args[0]._view_of(out)
+        else:
+            result = Tensor._wrap(out)
         if record:
             result._requires_grad = True
-            result.grad_fn = ctx
+            result._grad_fn = ctx
             ctx.output_meta = (out.shape, out.dtype)
+            if ctx.saved:
+                ctx.saved_versions = _saved_versions(ctx.saved, tensors, result)
+            if _collected is not None:
+                _collected.append(ctx)
         return result
 
 
@@ -349,6 +449,18 @@ class _ScratchCtx:
         pass
 
 
+def make_node(fn_cls, inputs: tuple, **attributes) -> FunctionCtx:
+    """A graph node of ``fn_cls`` over ``inputs`` (Tensors or None), recorded without running a
+    forward: for the nodes that in-place ops and views attach to existing tensors (PyTorch's
+    ``CopySlices`` and ``AsStridedBackward0``). ``attributes`` are set on the node for its
+    backward."""
+    needs = tuple(t is not None and t._requires_grad for t in inputs)
+    node = FunctionCtx(fn_cls, needs, tuple(t._grad_node() if need else None
+                                            for t, need in zip(inputs, needs)))
+    node.__dict__.update(attributes)
+    return node
+
+
 # ---------------------------------------------------------------------------------------------
 # backward
 
@@ -360,20 +472,21 @@ _FREED = (
     "backward.")
 
 
-def _topological_order(root: Node) -> list[Node]:
-    """Nodes reachable from ``root``, each after every node that feeds gradient into it."""
-    order, seen = [], {root}
-    stack = [(root, iter(root.next_nodes))]
-    while stack:
-        node, children = stack[-1]
-        for child in children:
-            if child is not None and child not in seen:
-                seen.add(child)
-                stack.append((child, iter(child.next_nodes)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
+def _topological_order(roots: list) -> list[Node]:
+    """Nodes reachable from ``roots``, each after every node that feeds gradient into it."""
+    order, seen = [], set(roots)
+    for root in roots:
+        stack = [(root, iter(root.next_nodes))]
+        while stack:
+            node, children = stack[-1]
+            for child in children:
+                if child is not None and child not in seen:
+                    seen.add(child)
+                    stack.append((child, iter(child.next_nodes)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
     order.reverse()
     return order
 
@@ -390,47 +503,60 @@ def _wrong_shape(node: FunctionCtx, i: int, g: np.ndarray, shape: tuple) -> Runt
         f"{list(g.shape)} but expected shape compatible with {list(shape)}")
 
 
-def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
-    """Accumulate d(tensor)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
-
-    The graph is walked once, in reverse topological order: each node receives the sum of the
-    gradients its consumers sent it, then sends one gradient to each of its inputs, checked to
-    have the input's shape and cast to its dtype. Nodes hash by identity, so they are the keys
-    of the pending gradients.
-    """
-    Tensor = _Tensor or _tensor_class()
+def _seed(tensor, gradient, i: int) -> np.ndarray:
+    """The gradient that starts backward at output ``i``: ``gradient``, or 1 for a scalar."""
     if not tensor.requires_grad:
         raise RuntimeError(
-            "element 0 of tensors does not require grad and does not have a grad_fn")
+            f"element {i} of tensors does not require grad and does not have a grad_fn")
     if gradient is None:
         if tensor._data.size != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
-        grad = np.ones_like(tensor._data)
-    else:
-        grad = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
-        if grad.shape != tensor._data.shape:
-            from .tensor import Size
+        return np.ones_like(tensor._data)
+    grad = gradient._data if isinstance(gradient, _Tensor) else np.asarray(gradient)
+    if grad.shape != tensor._data.shape:
+        from .tensor import Size
 
-            raise RuntimeError(
-                f"Mismatch in shape: grad_output[0] has a shape of {Size(grad.shape)!r} and "
-                f"output[0] has a shape of {Size(tensor._data.shape)!r}.")
-        grad = grad.astype(tensor._data.dtype, copy=False)
+        raise RuntimeError(
+            f"Mismatch in shape: grad_output[{i}] has a shape of {Size(grad.shape)!r} and "
+            f"output[{i}] has a shape of {Size(tensor._data.shape)!r}.")
+    return grad.astype(tensor._data.dtype, copy=False)
 
-    root = tensor._grad_node()
-    grads: dict[Node, np.ndarray] = {root: grad}
-    for node in _topological_order(root):
+
+def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
+    """Accumulate d(tensor)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
+    Tensor = _Tensor or _tensor_class()
+    _run({tensor._grad_node() if tensor.requires_grad else None: _seed(tensor, gradient, 0)},
+         retain_graph)
+
+
+def _run(seeds: dict, retain_graph: bool, wanted: dict | None = None) -> None:
+    """Walk the graph from ``seeds`` (node -> gradient) once, in reverse topological order: each
+    node receives the sum of the gradients its consumers sent it, checks that what it saved is
+    unchanged, then sends one gradient to each of its inputs, checked to have the input's shape
+    and cast to its dtype. Nodes hash by identity, so they are the keys of the pending gradients.
+
+    With ``wanted`` (node -> None), the gradients arriving at those nodes are stored there and no
+    leaf's ``.grad`` changes (``autograd.grad``); otherwise leaves accumulate into ``.grad``.
+    """
+    grads: dict[Node, np.ndarray] = dict(seeds)
+    for node in _topological_order(list(seeds)):
         g = grads.pop(node, None)
         if g is None:
             continue
         if node.hooks:
             g = _run_hooks(node, g)
+        if wanted is not None and node in wanted:
+            wanted[node] = g
         if isinstance(node, AccumulateGrad):
-            _accumulate(node.variable, g)
+            if wanted is None:
+                _accumulate(node.variable, g)
             continue
         if node.released:
             raise RuntimeError(_FREED)
-        if node.retained_output is not None:  # after the hooks: .grad is what the node used
-            out = node.retained_output()
+        for _, saved in node.saved_versions:
+            saved.check(node)
+        if node.retained_output is not None and wanted is None:  # after the hooks: .grad is
+            out = node.retained_output()  # what the node used
             if out is not None:
                 _accumulate(out, g)
         input_grads = node.fn_cls.backward(node, g)
@@ -451,6 +577,65 @@ def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
         for child, cg in sends:
             pending = grads.get(child)
             grads[child] = cg if pending is None else pending + cg
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
+         allow_unused=None, is_grads_batched: bool = False, materialize_grads: bool = False):
+    """The gradients of ``outputs`` with respect to ``inputs``, returned, not accumulated: no
+    leaf's ``.grad`` changes. As ``torch.autograd.grad`` (first order).
+
+    >>> import convlab
+    >>> x = convlab.tensor([1.0, 2.0], requires_grad=True)
+    >>> convlab.autograd.grad((x * x).sum(), x)
+    (tensor([2., 4.]),)
+    >>> x.grad is None
+    True
+    """
+    Tensor = _Tensor or _tensor_class()
+    if create_graph:
+        raise NotImplementedError(
+            "convlab computes first derivatives only: autograd.grad(create_graph=True) (double "
+            "backward) is not supported")
+    if is_grads_batched:
+        raise NotImplementedError("autograd.grad(is_grads_batched=True) is not supported")
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads "
+                         "is True")
+    allow_unused = materialize_grads if allow_unused is None else allow_unused
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise RuntimeError(f"grad requires one grad_output per output: got {len(grad_outputs)} "
+                           f"grad_outputs for {len(outputs)} outputs")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad: inputs[{i}] must be a Tensor, got {type(t).__name__}")
+        if not t.requires_grad:
+            raise RuntimeError(f"One of the differentiated Tensors (inputs[{i}]) does not "
+                               "require grad")
+    seeds: dict = {}
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        node = out._grad_node() if out.requires_grad else None
+        seed = _seed(out, g, i)
+        seeds[node] = seed if node not in seeds else seeds[node] + seed
+    wanted = {t._grad_node(): None for t in inputs}
+    _run(seeds, bool(retain_graph), wanted)
+    results = []
+    for i, t in enumerate(inputs):
+        g = wanted[t._grad_node()]
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"One of the differentiated Tensors (inputs[{i}]) appears to not have been "
+                    "used in the graph. Set allow_unused=True if this is the desired behavior.")
+            results.append(Tensor._wrap(np.zeros_like(t._data)) if materialize_grads else None)
+        else:
+            results.append(Tensor._wrap(np.array(g, dtype=t._data.dtype)))
+    return tuple(results)
 
 
 def _run_hooks(node: Node, g: np.ndarray) -> np.ndarray:
@@ -478,5 +663,6 @@ def _accumulate(t, g: np.ndarray) -> None:
         t.grad = _Tensor._wrap(np.array(g, dtype=t._data.dtype))
     elif t.grad._data.flags.writeable and t.grad._data.shape == g.shape:
         np.add(t.grad._data, g, out=t.grad._data, casting="unsafe")
+        t.grad._version_counter.bump()
     else:
         t.grad = _Tensor._wrap(t.grad._data + g)

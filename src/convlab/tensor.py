@@ -3,6 +3,14 @@
 A Tensor holds its values in ``_data`` (a NumPy array) and, when it takes part in a graph, the
 node that made it (``grad_fn``). Methods normalize their arguments, promote dtypes as PyTorch
 does, and hand arrays to the Functions in ``convlab.ops``.
+
+Tensors follow PyTorch's storage model (``convlab.storage``): a view (``view``, slicing,
+``transpose``, ``expand``, ...) shares its base's memory and version counter, and ``_base`` names
+the base. An in-place op (every ``*_`` method, ``x[i] = v``, ``+=`` and the other augmented
+assignments) writes into the memory, so the base and every view see it, bumps the version, and,
+inside a graph, records itself: on a plain tensor its node becomes the tensor's ``grad_fn``; on a
+view it rewrites the base's history (``CopySlices``), and each view's ``grad_fn`` is rebuilt from
+the base's the next time it is used (``AsStridedBackward0``). See ``_inplace``.
 """
 
 from __future__ import annotations
@@ -16,7 +24,8 @@ import numpy as np
 
 from . import _dtype
 from ._dtype import dtype as _DType
-from .autograd import AccumulateGrad, Function, is_grad_enabled
+from . import storage as _storage
+from .autograd import AccumulateGrad, Function, collect_nodes, is_grad_enabled, make_node
 from .autograd import backward as _run_backward
 from .ops import elementwise as E
 from .ops import reduction as R
@@ -264,8 +273,11 @@ class Tensor:
     (convlab.float32, convlab.Size([3]))
     """
 
-    __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_accumulator", "__weakref__",
-                 "__dict__")
+    # _base, _version_counter: the storage model (module docstring). _view_version and
+    # _view_tracks are set on views only: the version their grad_fn was made at, and whether
+    # the view was made in grad mode (only then does it take part in its base's graph).
+    __slots__ = ("_data", "_requires_grad", "grad", "_grad_fn", "_accumulator", "_base",
+                 "_version_counter", "_view_version", "_view_tracks", "__weakref__", "__dict__")
 
     # ---- construction ------------------------------------------------------------------------
 
@@ -281,13 +293,19 @@ class Tensor:
             array = np.array(data._data if isinstance(data, Tensor) else data, dtype=np_dtype)
         else:
             array = np.zeros(_shape_args(args), np_dtype)
+        self._init_fields(array)
+        if requires_grad:
+            self.requires_grad = True
+
+    def _init_fields(self, array: np.ndarray) -> None:
+        """A fresh tensor's fields: ``array``'s values, its own version counter, no graph."""
         self._data = array
         self._requires_grad = False
         self.grad = None
-        self.grad_fn = None
+        self._grad_fn = None
         self._accumulator = None
-        if requires_grad:
-            self.requires_grad = True
+        self._base = None
+        self._version_counter = _storage.VersionCounter()
 
     @classmethod
     def _wrap(cls, array: np.ndarray) -> "Tensor":
@@ -296,14 +314,81 @@ class Tensor:
         t._data = array
         t._requires_grad = False
         t.grad = None
-        t.grad_fn = None
+        t._grad_fn = None
         t._accumulator = None
+        t._base = None
+        t._version_counter = _storage.VersionCounter()
         return t
+
+    def _view_of(self, array: np.ndarray) -> "Tensor":
+        """A view of this tensor over ``array`` (a NumPy view of ``self._data``): the same
+        memory and version counter, ``_base`` the tensor that owns the memory."""
+        t = Tensor._wrap(array)
+        t._base = self if self._base is None else self._base
+        t._version_counter = counter = self._version_counter
+        t._view_version = counter.value
+        t._view_tracks = is_grad_enabled()
+        return t
+
+    def _refresh_view(self) -> None:
+        """Rebuild this view's place in the graph after its memory changed in place: its values
+        now come from its base's current history, so its grad_fn becomes the base's grad_fn seen
+        through the view's geometry (PyTorch's ``AsStridedBackward0``)."""
+        base = self._base
+        self._view_version = self._version_counter.value
+        if self._view_tracks and base._requires_grad:
+            node = make_node(S.AsStrided, (base,),
+                             layout=_storage.layout_of(self._data, base._data))
+            node.output_meta = (self._data.shape, self._data.dtype)
+            self._grad_fn = node
+            self._requires_grad = True
+
+    # ---- storage -----------------------------------------------------------------------------
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's memory has seen (shared with its views)."""
+        return self._version_counter.value
+
+    def _is_view(self) -> bool:
+        return self._base is not None
+
+    def stride(self, dim: int | None = None):
+        """Elements to step in memory for one step along each dim (PyTorch's strides)."""
+        strides = tuple(s // self._data.itemsize for s in self._data.strides)
+        if dim is None:
+            return strides
+        return strides[_normalize_dim(dim, self._data.ndim, "stride")]
+
+    def storage_offset(self) -> int:
+        """Where this tensor's first element lies in its memory, in elements."""
+        start = self.untyped_storage().data_ptr()
+        return (self.data_ptr() - start) // self._data.itemsize
+
+    def data_ptr(self) -> int:
+        """The address of the first element (0 for a tensor with no elements, as PyTorch)."""
+        return self._data.__array_interface__["data"][0] if self._data.size else 0
+
+    def untyped_storage(self) -> _storage.UntypedStorage:
+        return _storage.UntypedStorage(self._data)
 
     # ---- autograd state ----------------------------------------------------------------------
 
     @property
+    def grad_fn(self):
+        """The graph node that made this tensor (None for a leaf)."""
+        if self._base is not None and self._view_version != self._version_counter.value:
+            self._refresh_view()
+        return self._grad_fn
+
+    @grad_fn.setter
+    def grad_fn(self, node) -> None:
+        self._grad_fn = node
+
+    @property
     def requires_grad(self) -> bool:
+        if self._base is not None and self._view_version != self._version_counter.value:
+            self._refresh_view()
         return self._requires_grad
 
     @requires_grad.setter
@@ -334,8 +419,10 @@ class Tensor:
         The leaf keeps only a weak reference to its accumulator (the graphs that use it keep it
         alive), so a leaf and its node form no reference cycle.
         """
-        if self.grad_fn is not None:
-            return self.grad_fn
+        if self._base is not None and self._view_version != self._version_counter.value:
+            self._refresh_view()
+        if self._grad_fn is not None:
+            return self._grad_fn
         node = self._accumulator() if self._accumulator is not None else None
         if node is None:
             node = AccumulateGrad(self)
@@ -377,17 +464,23 @@ class Tensor:
         _run_backward(self, gradient, retain_graph)
 
     def detach(self) -> "Tensor":
-        """The same values (shared memory), cut from the graph."""
-        return Tensor._wrap(self._data)
+        """The same values (shared memory and version counter), cut from the graph: an in-place
+        change through it is seen by the tensors that saved this one for backward."""
+        t = Tensor._wrap(self._data)
+        t._version_counter = self._version_counter
+        return t
 
     def detach_(self) -> "Tensor":
-        self.grad_fn = None
+        if self._base is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self._grad_fn = None
         self._requires_grad = False
         return self
 
     @property
     def data(self) -> "Tensor":
-        """A Tensor sharing this one's memory, outside the graph (PyTorch's ``.data``)."""
+        """A Tensor sharing this one's memory, outside the graph and outside the version count:
+        changes made through it are not checked by backward (PyTorch's ``.data``)."""
         return Tensor._wrap(self._data)
 
     @data.setter
@@ -539,13 +632,15 @@ class Tensor:
         return self
 
     def contiguous(self) -> "Tensor":
-        return self
+        """This tensor if its elements lie in row-major order in memory, else a copy that does."""
+        return self if self._data.flags.c_contiguous else S.Copy.apply(self, "C")
 
     def is_contiguous(self) -> bool:
         return bool(self._data.flags.c_contiguous)
 
     def clone(self) -> "Tensor":
-        return S.Copy.apply(self)
+        """A copy in new memory, laid out as this tensor is (PyTorch's ``preserve_format``)."""
+        return S.Copy.apply(self, "K")
 
     def __repr__(self) -> str:
         from ._printing import tensor_repr
@@ -732,6 +827,20 @@ class Tensor:
     __rand__ = __and__
     __ror__ = __or__
     __rxor__ = __xor__
+
+    def _shift(self, ufunc, other):
+        for t in (self, other):
+            if isinstance(t, (Tensor, float)) and np.asarray(t._data if isinstance(t, Tensor)
+                                                             else t).dtype.kind not in "iub":
+                raise TypeError(f"{ufunc.__name__}: shifts take integer tensors, got "
+                                f"{_dtype.from_numpy_dtype(np.asarray(t._data if isinstance(t, Tensor) else t).dtype)}")
+        return _compare(ufunc, self, other)
+
+    def __lshift__(self, other):
+        return self._shift(np.left_shift, other)
+
+    def __rshift__(self, other):
+        return self._shift(np.right_shift, other)
 
     def __invert__(self):
         if self._data.dtype.kind == "b":
@@ -1132,11 +1241,18 @@ class Tensor:
         return S.Reshape.apply(self, self._resolve_shape("reshape", _shape_args(shape)))
 
     def view(self, *shape):
-        """The same values with another shape. Unlike PyTorch, a tensor whose memory does not
-        allow a view is copied (as ``reshape`` does) instead of raising."""
+        """The same memory seen with another shape; raises, as PyTorch does, when the memory's
+        layout cannot be seen that way (``x.t().view(-1)``): ``reshape`` copies then."""
         if len(shape) == 1 and isinstance(shape[0], (_DType, np.dtype)):
             raise NotImplementedError("view(dtype) is not supported; use .to(dtype)")
-        return S.Reshape.apply(self, self._resolve_shape("view", _shape_args(shape)))
+        out = S.Reshape.apply(self, self._resolve_shape("view", _shape_args(shape)))
+        if out._version_counter is not self._version_counter:  # NumPy had to copy
+            raise RuntimeError(
+                "view size is not compatible with input tensor's size and stride (at least one "
+                "dimension spans across two contiguous subspaces). Use .reshape(...) instead. "
+                f"(input shape {list(self.shape)}, strides {list(self.stride())}, view shape "
+                f"{list(out.shape)})")
+        return out
 
     def view_as(self, other):
         return self.view(other.shape)
@@ -1349,6 +1465,78 @@ class Tensor:
                                f"size ({n}).")
         return self[(slice(None),) * axis + (slice(start, start + length),)]
 
+    def select(self, dim: int, index: int):
+        """The slice at ``index`` along ``dim``, that dim removed (a view, as ``x[..., i]``)."""
+        axis = _normalize_dim(dim, self.ndim, "select")
+        n = self.shape[axis]
+        if not -n <= index < n:
+            raise IndexError(f"select(): index {index} out of range for tensor of size "
+                             f"{list(self.shape)} at dimension {dim}")
+        return self[(slice(None),) * axis + (int(index),)]
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1):
+        """The ``offset``-th diagonal of dims (dim1, dim2) (0 the main one, > 0 above it), as
+        the last dim: a view, stepping by the sum of the two dims' strides."""
+        a = _normalize_dim(dim1, self.ndim, "diagonal")
+        b = _normalize_dim(dim2, self.ndim, "diagonal")
+        if a == b:
+            raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+        d = np.diagonal(self._data, int(offset), a, b)  # NumPy's view: the geometry, read-only
+        out = S.AsStrided.apply(self, _storage.layout_of(d, self._data),
+                                self._data.flags.writeable)
+        return _named(out, "DiagonalBackward0")
+
+    def unfold(self, dimension: int, size: int, step: int):
+        """Every window of ``size`` elements along ``dimension``, ``step`` apart, as a new last
+        dim: a view whose windows overlap when step < size (then it cannot be written to)."""
+        axis = _normalize_dim(dimension, self.ndim, "unfold")
+        n = self.shape[axis] if self.ndim else 1
+        if size < 0 or size > n:
+            raise RuntimeError(f"maximum size for tensor at dimension {axis} is {n} but size is "
+                               f"{size}")
+        if step <= 0:
+            raise RuntimeError(f"step is {step} but must be > 0")
+        data = self._data if self.ndim else self._data.reshape(1)
+        shape, strides = list(data.shape), list(data.strides)
+        shape[axis] = (n - size) // step + 1
+        strides[axis] *= step
+        windows = np.lib.stride_tricks.as_strided(
+            data, tuple(shape) + (size,), tuple(strides) + (data.strides[axis],), writeable=False)
+        out = S.AsStrided.apply(self, _storage.layout_of(windows, self._data),
+                                self._data.flags.writeable and step >= size)
+        return _named(out, "UnfoldBackward0")
+
+    def as_strided(self, size, stride, storage_offset=None):
+        """A window on this tensor's memory with the given sizes and strides (in elements),
+        starting ``storage_offset`` elements into the memory (this tensor's offset if None).
+        Every element must lie inside the memory; windows that repeat an element are
+        read-only."""
+        size, stride = _shape_args((size,)), _shape_args((stride,))
+        if len(size) != len(stride):
+            raise RuntimeError(f"mismatch in length of strides and shape: {len(size)} sizes, "
+                               f"{len(stride)} strides")
+        if builtins.min(stride, default=0) < 0:
+            raise RuntimeError(f"as_strided: Negative strides are not supported at the moment, "
+                               f"got strides: {list(stride)}")
+        start = self.storage_offset()
+        offset = start if storage_offset is None else int(storage_offset)
+        if offset < start:
+            raise NotImplementedError(
+                f"as_strided: a window that starts before this tensor's first element (storage "
+                f"offset {offset} < {start}) is not supported; call it on the base tensor")
+        memory = self.untyped_storage().nbytes() // self._data.itemsize  # in elements
+        if all(size):  # every element must lie inside the memory
+            last = offset + builtins.sum((n - 1) * s for n, s in zip(size, stride))
+            if last >= memory:
+                raise RuntimeError(
+                    f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset "
+                    f"{offset} reach element {last}, out of bounds for storage of {memory} "
+                    "elements")
+        layout = _storage.Layout(_storage.Geometry(self._data.shape, self.stride(), 0),
+                                 _storage.Geometry(size, stride, offset - start), memory - start)
+        writeable = self._data.flags.writeable and not _storage.overlaps_itself(size, stride)
+        return S.AsStrided.apply(self, layout, writeable)
+
     def chunk(self, chunks: int, dim: int = 0):
         axis = _normalize_dim(dim, self.ndim, "chunk")
         if chunks <= 0:
@@ -1421,20 +1609,26 @@ class Tensor:
         return _named(out, _index_name(index)) if out.grad_fn is not None else out
 
     def __setitem__(self, index, value):
-        """``x[index] = value``: written in place; inside a graph, recorded as PyTorch's
-        ``CopySlices`` (the gradient flows to ``value`` and to the cells not written)."""
+        """``x[index] = value``, written in place. Inside a graph, ints and slices select a view
+        that ``copy_`` fills (PyTorch's ``CopySlices``); index tensors record ``index_put_``."""
         index = self._index(index)
         if isinstance(value, Tensor) and value._data.dtype != self._data.dtype:
             value = value.to(self.dtype)
-        records = is_grad_enabled() and (self._requires_grad or (
+        records = is_grad_enabled() and (self.requires_grad or (
             isinstance(value, Tensor) and value._requires_grad))
-        if records:
-            return self._assign(S.IndexPut.apply(self, value, index), "setitem")
-        self._check_inplace()
-        try:
-            self._data[index] = value._data if isinstance(value, Tensor) else value
-        except (IndexError, ValueError) as e:
-            raise type(e)(f"setitem: {e} (tensor of shape {list(self.shape)})") from None
+        if not records:
+            self._check_inplace("setitem", (value,))
+            try:
+                self._data[index] = value._data if isinstance(value, Tensor) else value
+            except (IndexError, ValueError) as e:
+                raise type(e)(f"setitem: {e} (tensor of shape {list(self.shape)})") from None
+            self._version_counter.bump()
+        elif S.is_basic(index):
+            self[index].copy_(value)
+        else:
+            if not isinstance(value, Tensor):
+                value = Tensor._wrap(np.asarray(value, dtype=self._data.dtype))
+            self._inplace("index_put_", lambda: S.IndexPut.apply(self, value, index), value)
 
     def masked_fill(self, mask, value):
         mask_array = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
@@ -1564,123 +1758,206 @@ class Tensor:
 
     # ---- in-place ops ------------------------------------------------------------------------
 
-    def _check_inplace(self):
-        if self.grad_fn is None and self.requires_grad and is_grad_enabled():
-            raise RuntimeError(
-                "a leaf Variable that requires grad is being used in an in-place operation.")
+    def _check_inplace(self, op: str, operands: tuple = ()) -> None:
+        """Refuse, with PyTorch's messages, an in-place change PyTorch refuses."""
+        if is_grad_enabled():
+            base = self._base
+            if base is None:
+                if self._grad_fn is None and self._requires_grad:
+                    raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                                       "in-place operation.")
+            elif base._requires_grad and not self._view_tracks:
+                raise RuntimeError(
+                    "A view was created in no_grad mode and is being modified inplace "
+                    "with grad mode enabled. Given that this use case is ambiguous and "
+                    "error-prone, it is forbidden. You can clarify your code by moving both the "
+                    "view and the inplace either both inside the no_grad block (if you don't "
+                    "want the inplace to be tracked) or both outside (if you want the inplace to "
+                    "be tracked).")
+            elif base._grad_fn is None and base._requires_grad:
+                raise RuntimeError("a view of a leaf Variable that requires grad is being "
+                                   "used in an in-place operation.")
+        data = self._data
+        if not data.flags.writeable:
+            if _storage.overlaps_itself(data.shape, data.strides):
+                raise RuntimeError(
+                    "unsupported operation: more than one element of the written-to "
+                    "tensor refers to a single memory location. Please clone() the tensor before "
+                    "performing the operation.")
+            raise RuntimeError(f"{op}: this tensor's memory is read-only (it came from a "
+                               "read-only NumPy array); clone() it first")
+        for other in operands:
+            if (isinstance(other, Tensor) and other._data is not data
+                    and _storage.shares_root(other._data, data) and _partly_overlap(other, self)):
+                raise RuntimeError(
+                    "unsupported operation: some elements of the input tensor and the "
+                    "written-to tensor refer to a single memory location. Please clone() the "
+                    "tensor before performing the operation.")
 
-    def _assign(self, result: "Tensor", op: str) -> "Tensor":
-        """Make ``self`` hold ``result``, as an in-place op does.
+    def _inplace(self, op: str, compute, *operands) -> "Tensor":
+        """Change this tensor in place to ``compute()``, its new values computed out of place
+        from its current ones (with ``operands``, the other tensors the op reads), and return it.
 
-        Outside a graph the values are written into this tensor's memory, so views and ``.data``
-        see them. When the op is recorded, ``self`` takes the new array and the new node instead:
-        the array that backward saved stays as it was, so the gradient stays right where PyTorch
-        would raise, but views of ``self`` do not see the new values.
+        The values are written into this tensor's memory, so the base and every view see them,
+        and the version is bumped. Inside a graph the change is recorded: the new values' node
+        becomes this tensor's ``grad_fn`` or, for a view, the base's history is rewritten with
+        a ``CopySlices`` node (``ops.shape``). What the new nodes saved of the memory about to be
+        overwritten is copied first, so they keep the values they saw, as PyTorch's in-place
+        ops keep ``original_self``.
         """
-        self._check_inplace()
-        if result._data.shape != self._data.shape:
-            raise RuntimeError(f"{op}: output with shape {list(self.shape)} doesn't match the "
-                               f"broadcast shape {list(result.shape)}")
-        if not np.can_cast(result._data.dtype, self._data.dtype, "same_kind"):
-            raise RuntimeError(f"{op}: result type {result.dtype.name} can't be cast to the "
-                               f"desired output type {self.dtype.name}")
-        if result.grad_fn is not None:
-            result = result.to(self.dtype)
-            self._data, self.grad_fn, self._requires_grad = result._data, result.grad_fn, True
-        elif not self._data.flags.writeable:
-            raise RuntimeError(f"{op}: this tensor's memory is read-only (an expanded tensor "
-                               "repeats one element at several positions); clone() it first")
-        else:
-            np.copyto(self._data, result._data, casting="unsafe")
-        return self
+        self._check_inplace(op, operands)
+        with collect_nodes() as nodes:
+            result = compute()
+            if not isinstance(result, Tensor):
+                result = Tensor._wrap(np.asarray(result))
+            if result._data.shape != self._data.shape:
+                raise RuntimeError(f"{op}: output with shape {list(self.shape)} doesn't match "
+                                   f"the broadcast shape {list(result.shape)}")
+            if result._data.dtype != self._data.dtype:
+                if not np.can_cast(result._data.dtype, self._data.dtype, "same_kind"):
+                    raise RuntimeError(f"{op}: result type {result.dtype.name} can't be cast to "
+                                       f"the desired output type {self.dtype.name}")
+                result = result.to(self.dtype)
+        counter = self._version_counter
+        for node in nodes:
+            _keep_saved_values(node, counter)
+        np.copyto(self._data, result._data)
+        counter.bump()
+        node = result._grad_fn
+        if node is None:  # not recorded: the tensor keeps its history (and backward will
+            return self  # refuse to use what that history saved of the old values)
+        _saved_output_is(node, result, self)
+        if self._base is None:
+            self._grad_fn = node
+            self._requires_grad = True
+            return self
+        base = self._base
+        copy = make_node(S.CopySlices, (base, result),
+                         layout=_storage.layout_of(self._data, base._data))
+        copy.output_meta = (base._data.shape, base._data.dtype)
+        base._grad_fn = copy
+        base._requires_grad = True
+        return self  # its own grad_fn is rebuilt from the base's when next used
 
     def add_(self, other, alpha=1):
-        return self._assign(self + (other if alpha == 1 else other * alpha), "add_")
+        return self._inplace("add_", lambda: self + (other if alpha == 1 else other * alpha),
+                             other)
 
     def sub_(self, other, alpha=1):
-        return self._assign(self - (other if alpha == 1 else other * alpha), "sub_")
+        return self._inplace("sub_", lambda: self - (other if alpha == 1 else other * alpha),
+                             other)
 
     def mul_(self, other):
-        return self._assign(self * other, "mul_")
+        return self._inplace("mul_", lambda: self * other, other)
 
     def div_(self, other):
-        return self._assign(self / other, "div_")
+        return self._inplace("div_", lambda: self / other, other)
 
     def pow_(self, other):
-        return self._assign(self ** other, "pow_")
+        return self._inplace("pow_", lambda: self ** other, other)
 
-    def neg_(self):
-        return self._assign(-self, "neg_")
+    def remainder_(self, other):
+        return self._inplace("remainder_", lambda: self % other, other)
 
-    def sqrt_(self):
-        return self._assign(self.sqrt(), "sqrt_")
-
-    def exp_(self):
-        return self._assign(self.exp(), "exp_")
-
-    def relu_(self):
-        return self._assign(self.relu(), "relu_")
-
-    def clamp_(self, min=None, max=None):
-        return self._assign(self.clamp(min, max), "clamp_")
+    def floor_divide_(self, other):
+        return self._inplace("floor_divide_", lambda: self // other, other)
 
     def addcmul_(self, tensor1, tensor2, value=1):
-        return self._assign(self + tensor1 * tensor2 * value, "addcmul_")
+        return self._inplace("addcmul_", lambda: self + tensor1 * tensor2 * value,
+                             tensor1, tensor2)
 
     def addcdiv_(self, tensor1, tensor2, value=1):
-        return self._assign(self + tensor1 / tensor2 * value, "addcdiv_")
+        return self._inplace("addcdiv_", lambda: self + tensor1 / tensor2 * value,
+                             tensor1, tensor2)
 
     def lerp_(self, end, weight):
-        return self._assign(self.lerp(end, weight), "lerp_")
+        return self._inplace("lerp_", lambda: self.lerp(end, weight), end, weight)
 
-    def masked_fill_(self, mask, value):
-        return self._assign(self.masked_fill(mask, value), "masked_fill_")
-
-    def scatter_(self, dim: int, index, src=None, *, value=None):
-        return self._assign(self.scatter(dim, index, src, value=value), "scatter_")
-
-    def scatter_add_(self, dim: int, index, src):
-        return self._assign(self.scatter_add(dim, index, src), "scatter_add_")
+    def clamp_(self, min=None, max=None):
+        return self._inplace("clamp_", lambda: self.clamp(min, max), min, max)
 
     def clamp_min_(self, min):
-        return self._assign(self.clamp_min(min), "clamp_min_")
+        return self._inplace("clamp_min_", lambda: self.clamp_min(min), min)
 
     def clamp_max_(self, max):
-        return self._assign(self.clamp_max(max), "clamp_max_")
+        return self._inplace("clamp_max_", lambda: self.clamp_max(max), max)
 
-    def copy_(self, src):
+    def masked_fill_(self, mask, value):
+        return self._inplace("masked_fill_", lambda: self.masked_fill(mask, value), value)
+
+    def scatter_(self, dim: int, index, src=None, *, value=None):
+        return self._inplace("scatter_", lambda: self.scatter(dim, index, src, value=value),
+                             src)
+
+    def scatter_add_(self, dim: int, index, src):
+        return self._inplace("scatter_add_", lambda: self.scatter_add(dim, index, src), src)
+
+    def copy_(self, src, non_blocking: bool = False):
         """Write ``src`` (broadcast to this shape, cast to this dtype) into this tensor."""
         src = src if isinstance(src, Tensor) else Tensor._wrap(np.asarray(src))
         _broadcast_check("copy_", self, src)
-        return self._assign(E.CopyFrom.apply(self, src), "copy_")
+        if src._data is self._data:
+            return self
+        return self._inplace("copy_", lambda: E.CopyFrom.apply(self, src), src)
 
     def fill_(self, value):
         if isinstance(value, Tensor):
+            if value.ndim:
+                raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
+                                   f"with {value.ndim} dimensions.")
             value = value.item()
-        return self._assign(E.Fill.apply(self, value), "fill_")
+        return self._inplace("fill_", lambda: E.Fill.apply(self, value))
 
     def zero_(self):
         return _named(self.fill_(0), "ZeroBackward0")
 
+    def _fill_with(self, op: str, values: np.ndarray) -> "Tensor":
+        return self._inplace(op, lambda: E.Fill.apply(self, values))
+
     def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None):
         from ._random import rng
 
-        return self._assign(E.Fill.apply(self, rng(generator).uniform(a, b, self._data.shape)),
-                            "uniform_")
+        return self._fill_with("uniform_", rng(generator).uniform(a, b, self._data.shape))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None):
         from ._random import rng
 
-        return self._assign(
-            E.Fill.apply(self, rng(generator).normal(mean, std, self._data.shape)), "normal_")
+        return self._fill_with("normal_", rng(generator).normal(mean, std, self._data.shape))
 
     def bernoulli_(self, p: float = 0.5, generator=None):
         from ._random import rng
 
         if not isinstance(p, Tensor) and not 0 <= p <= 1:
             raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
-        return self._assign(E.Fill.apply(self, rng(generator).random(self._data.shape) < p),
-                            "bernoulli_")
+        return self._fill_with("bernoulli_", rng(generator).random(self._data.shape) < p)
+
+    # ``x += y`` and the other augmented assignments change x in place, as in PyTorch (without
+    # them Python would rebind the name to a new tensor and x's memory would stay as it was).
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+    __ifloordiv__ = floor_divide_
+    __imod__ = remainder_
+    __ipow__ = pow_
+
+    def __imatmul__(self, other):
+        return self._inplace("__imatmul__", lambda: self @ other, other)
+
+    def __iand__(self, other):
+        return self._inplace("__iand__", lambda: self & other, other)
+
+    def __ior__(self, other):
+        return self._inplace("__ior__", lambda: self | other, other)
+
+    def __ixor__(self, other):
+        return self._inplace("__ixor__", lambda: self ^ other, other)
+
+    def __ilshift__(self, other):
+        return self._inplace("__ilshift__", lambda: self << other, other)
+
+    def __irshift__(self, other):
+        return self._inplace("__irshift__", lambda: self >> other, other)
 
     def bernoulli(self, p=None, *, generator=None):
         """A 0/1 draw per element, 1 with probability given by the element (or by ``p``, a
@@ -1751,6 +2028,68 @@ class Tensor:
 
     def new_tensor(self, data):
         return Tensor._wrap(np.array(data, dtype=self._data.dtype))
+
+
+def _inplace_method(name: str):
+    """``name_``: the out-of-place method ``name`` written back into the tensor."""
+
+    def method(self, *args, **kwargs):
+        return self._inplace(name + "_", lambda: getattr(self, name)(*args, **kwargs), *args)
+
+    method.__name__ = method.__qualname__ = name + "_"
+    method.__doc__ = f"``{name}``, in place: the result is written into this tensor."
+    return method
+
+
+for _name in ("neg", "abs", "exp", "log", "log1p", "sqrt", "rsqrt", "sin", "cos", "tanh",
+              "sigmoid", "relu", "square", "reciprocal", "erf", "sign", "floor", "ceil", "trunc",
+              "frac", "round", "tril", "triu", "logical_not"):
+    if hasattr(Tensor, _name) and not hasattr(Tensor, _name + "_"):
+        setattr(Tensor, _name + "_", _inplace_method(_name))
+Tensor.negative_ = Tensor.neg_
+Tensor.absolute_ = Tensor.abs_
+
+
+def _partly_overlap(a: Tensor, b: Tensor) -> bool:
+    """True when ``a`` and ``b`` share elements without being the same window of memory: an
+    in-place write to ``b`` would change what the op is still reading from ``a``."""
+    x, y = a._data, b._data
+    if (x.__array_interface__["data"][0] == y.__array_interface__["data"][0]
+            and x.shape == y.shape and x.strides == y.strides):
+        return False
+    try:
+        return bool(np.shares_memory(x, y, max_work=1_000_000))
+    except np.exceptions.TooHardError:
+        return True
+
+
+def _keep_saved_values(node, counter) -> None:
+    """Before an in-place write into the memory ``counter`` guards: where ``node`` (made by the
+    op that writes) saved arrays of that memory, give it copies, so its backward sees the values
+    it was computed from."""
+    records = node.saved_versions
+    if not any(r.counter is counter and not r.is_output for _, r in records):
+        return
+    saved, kept = list(node.saved), []
+    for i, r in records:
+        if r.counter is counter and not r.is_output:
+            saved[i] = saved[i].copy()
+        else:
+            kept.append((i, r))
+    node.saved, node.saved_versions = tuple(saved), tuple(kept)
+
+
+def _saved_output_is(node, result: Tensor, tensor: Tensor) -> None:
+    """``result``'s values were just written into ``tensor``: where ``node`` saved its output,
+    it keeps ``tensor``'s memory instead, guarded at the version the write left (so a later
+    in-place change of ``tensor`` is caught, as in PyTorch)."""
+    for i, record in node.saved_versions:
+        if record.is_output and record.counter is result._version_counter:
+            saved = list(node.saved)
+            saved[i] = tensor._data
+            node.saved = tuple(saved)
+            record.counter = tensor._version_counter
+            record.version = record.counter.value
 
 
 def matmul(a, b) -> Tensor:

@@ -35,11 +35,9 @@ class Parameter(Tensor):
             data = Tensor._wrap(np.empty(0, dtype=_dtype.get_default_dtype().numpy))
         if not isinstance(data, Tensor):
             raise TypeError(f"Parameter: data must be a Tensor, got {type(data).__name__}")
-        self._data = data._data  # shared memory, as torch.nn.Parameter(t) shares t's storage
-        self._requires_grad = False
-        self.grad = None
-        self.grad_fn = None
-        self._accumulator = None
+        # shared memory and version counter, as torch.nn.Parameter(t) shares t's storage
+        self._init_fields(data._data)
+        self._version_counter = data._version_counter
         self.requires_grad = requires_grad
 
     def __repr__(self) -> str:

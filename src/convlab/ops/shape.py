@@ -10,16 +10,18 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, unbroadcast
+from ..storage import overlaps_itself, strided
 
-__all__ = ["Reshape", "Permute", "Expand", "Repeat", "Flip", "Roll", "Triangle", "Diag", "Index",
-           "IndexPut", "MaskedFill", "Gather", "Scatter", "ScatterAdd", "Concatenate", "Stack",
-           "Matmul", "Copy"]
+__all__ = ["Reshape", "Permute", "Expand", "Repeat", "Flip", "Roll", "Triangle", "Diag",
+           "Index", "IndexPut", "MaskedFill", "Gather", "Scatter", "ScatterAdd",
+           "Concatenate", "Stack", "Matmul", "Copy", "AsStrided", "CopySlices", "is_basic"]
 
 
 class Reshape(Function):
     """z = x viewed with a new shape (a view when NumPy can make one). Backward reshapes back."""
 
     grad_fn_name = "ViewBackward0"
+    is_view = True
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -34,6 +36,8 @@ class Reshape(Function):
 class Permute(Function):
     """z = x with axes reordered. Backward applies the inverse permutation."""
 
+    is_view = True
+
     @staticmethod
     def forward(ctx, x, axes):
         ctx.axes = axes
@@ -46,6 +50,8 @@ class Permute(Function):
 
 class Expand(Function):
     """z = x broadcast to a larger shape (no copy). Backward sums over the broadcast axes."""
+
+    is_view = True
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -147,22 +153,31 @@ class Diag(Function):
         return gx, None
 
 
-def _is_basic(index) -> bool:
-    """True when ``index`` only holds ints, slices, None and Ellipsis: no element is hit twice."""
+def is_basic(index) -> bool:
+    """True when ``index`` only holds ints, slices, None and Ellipsis: a view, in which no
+    element is hit twice."""
     items = index if isinstance(index, tuple) else (index,)
     return all(isinstance(i, (int, np.integer, slice, type(None), type(Ellipsis))) for i in items)
 
 
 class Index(Function):
-    """z = x[index]. Backward scatters the gradient back; repeated indices accumulate (add.at)."""
+    """z = x[index]: a view for ints, slices, None and Ellipsis, a copy for index arrays.
+    Backward scatters the gradient back; repeated indices accumulate (add.at)."""
+
+    is_view = True  # when the index is basic (else NumPy copies, and the result is no view)
 
     @staticmethod
     def forward(ctx, x, index):
         ctx.shape, ctx.dtype = x.shape, x.dtype
-        if _is_basic(index):
+        if is_basic(index):
             ctx.index = index  # ints, slices, None: small, and no element is taken twice
-        else:
-            ctx.save_for_backward(index)  # holds index arrays: freed after backward
+            items = index if isinstance(index, tuple) else (index,)
+            if Ellipsis not in items:
+                # a trailing ``...`` makes NumPy return a 0-d view where all dims are indexed,
+                # not a scalar copy: x[0, 1] is a view in PyTorch
+                return x[items + (Ellipsis,)]
+            return x[index]
+        ctx.save_for_backward(index)  # holds index arrays: freed after backward
         return x[index]
 
     @staticmethod
@@ -178,7 +193,7 @@ class Index(Function):
 class IndexPut(Function):
     """z = x with z[index] = v. dz/dx is 1 outside the written cells; dz/dv gathers them."""
 
-    grad_fn_name = "CopySlices"
+    grad_fn_name = "IndexPutBackward0"
 
     @staticmethod
     def forward(ctx, x, v, index):
@@ -362,14 +377,65 @@ class Matmul(Function):
 
 
 class Copy(Function):
-    """z = a fresh copy of x (``clone``). The gradient passes through."""
+    """z = a copy of x in new memory (``clone``: ``order`` "K" keeps x's layout; ``contiguous``:
+    "C" lays it out row-major). The gradient passes through."""
 
     grad_fn_name = "CloneBackward0"
 
     @staticmethod
-    def forward(ctx, x):
-        return x.copy()
+    def forward(ctx, x, order):
+        return x.copy(order=order)
 
     @staticmethod
     def backward(ctx, gz):
-        return (gz,)
+        return gz, None
+
+
+class AsStrided(Function):
+    """z = a window on x's memory: ``layout.view`` over the buffer that holds x at
+    ``layout.base`` (``as_strided``, ``Tensor.unfold``, and the node a view gets when its base
+    changed in place: ``AsStridedBackward0``). Backward adds the gradient into zeros laid out
+    as x, at the window's places (accumulating where the window repeats elements)."""
+
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, x, layout, writeable=True):
+        ctx.layout = layout
+        # the buffer starts at x's first element: a window lies inside the memory x spans
+        buffer = np.lib.stride_tricks.as_strided(x, (layout.extent,), (x.itemsize,),
+                                                 writeable=writeable)
+        return strided(buffer, layout.view)
+
+    @staticmethod
+    def backward(ctx, gz):
+        layout = ctx.layout
+        buffer = np.zeros(layout.extent, dtype=gz.dtype)
+        view = layout.view
+        if overlaps_itself(view.shape, view.strides):
+            np.add.at(buffer, strided(np.arange(layout.extent), view), gz)
+        else:
+            strided(buffer, view)[...] = gz
+        # applied, the node has x, layout and writeable as inputs; made by a view's refresh
+        # (``autograd.make_node``), x alone
+        return (strided(buffer, layout.base),) + (None,) * (len(ctx.next_nodes) - 1)
+
+
+class CopySlices(Function):
+    """base' = base with the elements of one of its views replaced by ``value``: the node an
+    in-place op on a view gives the base (``CopySlices``). The gradient of the old base is the
+    incoming one with the view's elements zeroed (they were overwritten); ``value``'s is the
+    incoming one at the view's elements. The node is made by ``Tensor._inplace``, not applied."""
+
+    grad_fn_name = "CopySlices"
+
+    @staticmethod
+    def backward(ctx, g):
+        layout = ctx.layout
+        buffer = np.zeros(layout.extent, dtype=g.dtype)
+        base = strided(buffer, layout.base)
+        base[...] = g
+        view = strided(buffer, layout.view)
+        g_value = view.copy() if ctx.needs_input_grad[1] else None
+        view[...] = 0
+        return (base if ctx.needs_input_grad[0] else None), g_value

@@ -37,13 +37,16 @@ def _check(name: str, input, floating: bool = True) -> Tensor:
     return input
 
 
-def _result(input: Tensor, out: Tensor, inplace: bool) -> Tensor:
-    return input.copy_(out) if inplace else out
+def _result(name: str, input: Tensor, compute, inplace: bool) -> Tensor:
+    """``compute()``, or with ``inplace`` its values written into ``input``: computed inside the
+    in-place op, so what it saves of ``input`` keeps the values it saw (``Tensor._inplace``)."""
+    return input._inplace(name + "_", compute) if inplace else compute()
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0)."""
-    return _result(input, E.Relu.apply(_check("relu", input, floating=False)), inplace)
+    _check("relu", input, floating=False)
+    return _result("relu", input, lambda: E.Relu.apply(input), inplace)
 
 
 def relu_(input: Tensor) -> Tensor:
@@ -52,8 +55,9 @@ def relu_(input: Tensor) -> Tensor:
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x for x > 0, else negative_slope * x."""
-    out = E.LeakyRelu.apply(_check("leaky_relu", input), float(negative_slope))
-    return _result(input, out, inplace)
+    _check("leaky_relu", input)
+    return _result("leaky_relu", input,
+                   lambda: E.LeakyRelu.apply(input, float(negative_slope)), inplace)
 
 
 def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -62,7 +66,8 @@ def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, else alpha * (e^x - 1)."""
-    return _result(input, A.Elu.apply(_check("elu", input), float(alpha)), inplace)
+    _check("elu", input)
+    return _result("elu", input, lambda: A.Elu.apply(input, float(alpha)), inplace)
 
 
 def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
@@ -79,7 +84,8 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x * sigmoid(x)."""
-    return _result(input, A.Silu.apply(_check("silu", input)), inplace)
+    _check("silu", input)
+    return _result("silu", input, lambda: A.Silu.apply(input), inplace)
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
@@ -88,8 +94,9 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
                          f"({max_val})")
-    out = A.Hardtanh.apply(_check("hardtanh", input), float(min_val), float(max_val))
-    return _result(input, out, inplace)
+    _check("hardtanh", input)
+    return _result("hardtanh", input,
+                   lambda: A.Hardtanh.apply(input, float(min_val), float(max_val)), inplace)
 
 
 def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
@@ -108,17 +115,20 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     """relu6(x + 3) / 6: 0 below -3, 1 above 3, a line between."""
-    return _result(input, A.Hardsigmoid.apply(_check("hardsigmoid", input)), inplace)
+    _check("hardsigmoid", input)
+    return _result("hardsigmoid", input, lambda: A.Hardsigmoid.apply(input), inplace)
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * relu6(x + 3) / 6 (MobileNetV3)."""
-    return _result(input, A.Hardswish.apply(_check("hardswish", input)), inplace)
+    _check("hardswish", input)
+    return _result("hardswish", input, lambda: A.Hardswish.apply(input), inplace)
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * tanh(softplus(x)) (YOLOv4)."""
-    return _result(input, A.Mish.apply(_check("mish", input)), inplace)
+    _check("mish", input)
+    return _result("mish", input, lambda: A.Mish.apply(input), inplace)
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:

@@ -31,8 +31,7 @@ def _dropout(name: str, input: Tensor, p: float, training: bool, inplace: bool,
     keep = rng().random(mask_shape or tuple(input.shape)) >= p  # kept with probability 1 - p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     mask = Tensor._wrap((keep * scale).astype(dtype))  # broadcasts over the non-mask dims
-    out = input * mask
-    return input.copy_(out) if inplace else out
+    return input.mul_(mask) if inplace else input * mask
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True,

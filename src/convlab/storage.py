@@ -1,0 +1,141 @@
+"""Memory, views and versions: PyTorch's storage model, over NumPy arrays.
+
+A Tensor's values are a NumPy array, ``tensor._data``. A tensor made by a view op (``view``,
+slicing, ``transpose``, ``expand``, ...) holds a NumPy view of its base's array, so a write
+through any of them is seen by all: they share memory, as PyTorch's views share a storage.
+This module holds the bookkeeping that makes sharing safe, and nothing else:
+
+- :class:`VersionCounter`: one per piece of memory, shared by a base and all its views (and by
+  ``detach()``). Every in-place write bumps it. Autograd notes the version of each tensor an op
+  saves for backward, and backward refuses to use a saved tensor whose version moved.
+- :class:`Geometry`: where a view's elements lie in its base's memory (shape, strides and
+  offset, counted in elements), with :func:`strided` to lay a geometry over a buffer. Autograd
+  routes gradients between a base and its views with it (PyTorch's ``as_strided``).
+- :class:`UntypedStorage`: what ``Tensor.untyped_storage()`` returns: the memory itself.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["VersionCounter", "Geometry", "Layout", "UntypedStorage", "root_array", "layout_of",
+           "strided", "overlaps_itself", "shares_root"]
+
+
+class VersionCounter:
+    """How many in-place changes a piece of memory has seen; shared by a base and its views."""
+
+    value = 0  # the class default: a new counter costs no assignment
+
+    def bump(self) -> None:
+        self.value += 1
+
+
+def root_array(a: np.ndarray) -> np.ndarray:
+    """The array that owns ``a``'s memory: NumPy keeps a view's ``base`` pointing at it, or at
+    a stand-in object whose own ``base`` does (``as_strided``)."""
+    while True:
+        base = a.base
+        if not isinstance(base, np.ndarray):
+            base = getattr(base, "base", None)
+            if not isinstance(base, np.ndarray):
+                return a
+        a = base
+
+
+def shares_root(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when ``a`` and ``b`` are windows on one allocation (not necessarily overlapping)."""
+    return a is b or root_array(a) is root_array(b)
+
+
+def _address(a: np.ndarray) -> int:
+    return a.__array_interface__["data"][0]
+
+
+class Geometry(NamedTuple):
+    """Where an array's elements lie in a buffer: ``element[i] = buffer[offset + i . strides]``."""
+
+    shape: tuple
+    strides: tuple  # in elements, not bytes
+    offset: int  # in elements from the buffer's first element
+
+
+class Layout(NamedTuple):
+    """A view and its base laid over one zero-based buffer of ``extent`` elements: enough to move
+    values (and gradients) between the base's shape and the view's."""
+
+    base: Geometry
+    view: Geometry
+    extent: int
+
+
+def _span(a: np.ndarray) -> tuple[int, int]:
+    """The lowest and one-past-highest byte addresses ``a``'s elements occupy."""
+    lo = hi = _address(a)
+    if a.size == 0:
+        return lo, lo
+    for n, s in zip(a.shape, a.strides):
+        if s < 0:
+            lo += (n - 1) * s
+        else:
+            hi += (n - 1) * s
+    return lo, hi + a.itemsize
+
+
+def _geometry(a: np.ndarray, origin: int) -> Geometry:
+    item = a.itemsize
+    return Geometry(a.shape, tuple(s // item for s in a.strides), (_address(a) - origin) // item)
+
+
+def layout_of(view: np.ndarray, base: np.ndarray) -> Layout:
+    """The layout of ``view`` inside ``base``'s memory, over a buffer that spans both."""
+    lo_b, hi_b = _span(base)
+    lo_v, hi_v = _span(view)
+    lo, hi = min(lo_b, lo_v), max(hi_b, hi_v)
+    return Layout(_geometry(base, lo), _geometry(view, lo), (hi - lo) // base.itemsize)
+
+
+def strided(buffer: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """``geometry`` laid over the 1-D contiguous ``buffer``: a view of it (no copy)."""
+    item = buffer.itemsize
+    return np.lib.stride_tricks.as_strided(
+        buffer[geometry.offset:], geometry.shape, tuple(s * item for s in geometry.strides))
+
+
+def overlaps_itself(shape: tuple, strides: tuple) -> bool:
+    """True when two positions of the layout may share an element (an expanded or unfolded
+    tensor): sorted by stride, each dim must step past everything the smaller ones reach."""
+    reach = 1  # elements spanned by the dims taken so far, plus one
+    for stride, n in sorted((abs(s), n) for s, n in zip(strides, shape) if n > 1):
+        if stride < reach:
+            return True
+        reach += (n - 1) * stride
+    return False
+
+
+class UntypedStorage:
+    """The memory under a tensor and all its views, as ``Tensor.untyped_storage()`` gives it.
+
+    Two tensors share a storage when they are windows on the same allocation:
+    ``a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()``.
+    """
+
+    def __init__(self, array: np.ndarray):
+        self._root = root_array(array)
+
+    def data_ptr(self) -> int:
+        return _span(self._root)[0]
+
+    def nbytes(self) -> int:
+        lo, hi = _span(self._root)
+        return hi - lo
+
+    size = nbytes
+
+    def __len__(self) -> int:
+        return self.nbytes()
+
+    def __repr__(self) -> str:
+        return f"convlab.UntypedStorage(data_ptr={self.data_ptr():#x}, nbytes={self.nbytes()})"
