@@ -199,6 +199,113 @@ def test_other_zip_archives_are_named(tmp_path):
         load(tmp_path / "future.zip")
 
 
+def _archive(root, arrays=(np.arange(2),), json_text=None) -> bytes:
+    """A checkpoint written by hand: ``arrays`` as arrays/<i>.npy, ``root`` as its structure."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for i, array in enumerate(arrays):
+            with z.open(f"arrays/{i}.npy", "w") as member:
+                np.lib.format.write_array(member, array)
+        z.writestr("convlab.json", json_text or json.dumps(
+            {"format": "convlab-checkpoint", "version": 1, "root": root}))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("root, message", [
+    ({"tensor": "0"}, "refers to array '0' at obj; arrays are numbered 0, 1, 2"),
+    ({"tensor": -1}, "refers to array -1 at obj"),
+    ({"tensor": True}, "refers to array True at obj"),
+    ({"tensor": 1}, "refers to arrays/1.npy at obj, which the archive does not hold"),
+    ({"tensor": 0, "requires_grad": "yes"}, "gives requires_grad 'yes' at obj, not true or false"),
+    ({"tensor": 0, "requires_grad": True}, "obj is a int64 tensor marked requires_grad"),
+    ({"nope": 1}, "holds {'nope': 1} at obj, which is none of the tagged forms"),
+    ({"tensor": 0, "tuple": []}, "which is none of the tagged forms"),
+    ({"tuple": 5}, "holds a tuple of 5 at obj, not a list"),
+    ({"dict": [["a"]]}, r"holds the entry \['a'\] in the dict at obj; entries are \[key, value\]"),
+    ({"ordered_dict": [[[1], 2]]}, r"the entry \[\[1\], 2\] in the ordered_dict at obj"),
+    ({"dict": [["a", 1], ["a", 2]]}, "holds the key 'a' twice in the dict at obj"),
+    ({"float": "1.5"}, "holds the float '1.5' at obj; tagged floats are 'nan', 'inf' or '-inf'"),
+    ({"dict": [["w", {"scalar": 0}]]},
+     r"obj\['w'\] is a NumPy scalar, but arrays/0.npy has shape \(2,\)"),
+    ([{"tensor": 0}, {"ndarray": 0}],
+     r"refers to arrays/0.npy as tensor and, at obj\[1\], as ndarray"),
+    ({"bad": "x" * 1000}, r"holds {'bad': 'x{48}\.\.\. at obj"),  # clipped to 60 characters
+])
+def test_structures_save_never_writes_are_refused_naming_the_place(root, message, tmp_path):
+    path = tmp_path / "c.npz"
+    path.write_bytes(_archive(root))
+    with pytest.raises(ValueError, match=message) as info:
+        load(path)
+    assert f"load: {str(path)!r} is corrupt" in str(info.value)
+
+
+def test_json_with_a_repeated_key_is_refused(tmp_path):
+    path = tmp_path / "c.npz"
+    path.write_bytes(_archive(None, json_text='{"format": "convlab-checkpoint", "version": 1, '
+                                              '"root": 1, "root": 2}'))
+    with pytest.raises(ValueError, match="an object holds the key 'root' twice"):
+        load(path)
+
+
+def test_nesting_is_bounded_on_save_and_load(tmp_path):
+    deep = []
+    for _ in range(99):
+        deep = [deep]  # 100 lists, one in another
+    save(deep, tmp_path / "deep.npz")
+    assert load(tmp_path / "deep.npz") == deep
+    with pytest.raises(ValueError, match=r"obj\[0\]\[0\].* is nested in more than 100 containers"):
+        save([deep], tmp_path / "deeper.npz")
+
+
+def _deflated_checkpoint(path, nbytes: int):
+    """A checkpoint whose one array, ``nbytes`` of zeros, is deflated: a few KB on disk."""
+    save({"w": np.zeros(nbytes, np.uint8)}, path)
+    with zipfile.ZipFile(path) as src:
+        members = {name: src.read(name) for name in src.namelist()}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name, data in members.items():
+            dst.writestr(name, data)
+
+
+def test_the_load_limit_bounds_inflation_and_can_be_raised(tmp_path, monkeypatch):
+    path = tmp_path / "c.npz"
+    _deflated_checkpoint(path, 1 << 20)
+    assert path.stat().st_size < 10_000
+    with pytest.raises(ValueError, match=r"inflating its deflated members would take 1048\d{3} "
+                                         r"bytes \(1.0 MiB\), more than the load limit of 100000 "
+                                         r"bytes \(97.7 KiB\); if you trust the file, raise the "
+                                         r"limit with max_bytes= or the environment variable "
+                                         r"CONVLAB_MAX_LOAD_BYTES") as info:
+        load(path, max_bytes=100_000)
+    assert str(path) in str(info.value)
+    monkeypatch.setenv("CONVLAB_MAX_LOAD_BYTES", "100000")
+    with pytest.raises(ValueError, match="more than the load limit of 100000 bytes"):
+        load(path)
+    assert load(path, max_bytes=2 << 20)["w"].shape == (1 << 20,)  # the argument wins
+    monkeypatch.setenv("CONVLAB_MAX_LOAD_BYTES", str(2 << 20))
+    np.testing.assert_array_equal(load(path)["w"], np.zeros(1 << 20, np.uint8))
+
+
+def test_stored_data_is_bounded_by_the_file_not_by_the_limit(tmp_path):
+    save({"w": convlab.zeros(100_000)}, tmp_path / "c.npz")  # 400 KB, stored as they are
+    assert load(tmp_path / "c.npz", max_bytes=128_000)["w"].shape == (100_000,)
+
+
+@pytest.mark.parametrize("max_bytes, error, message", [
+    (0, ValueError, "max_bytes must be a positive number of bytes, got 0"),
+    ("1000", TypeError, "max_bytes must be an int"),
+    (True, TypeError, "max_bytes must be an int"),
+])
+def test_a_bad_load_limit_is_refused(max_bytes, error, message, tmp_path, monkeypatch):
+    save({}, tmp_path / "c.npz")
+    with pytest.raises(error, match=message):
+        load(tmp_path / "c.npz", max_bytes=max_bytes)
+    monkeypatch.setenv("CONVLAB_MAX_LOAD_BYTES", "1G")
+    with pytest.raises(ValueError, match="the environment variable CONVLAB_MAX_LOAD_BYTES is "
+                                         "'1G', not a whole number of bytes"):
+        load(tmp_path / "c.npz")
+
+
 def test_a_pytorch_checkpoint_is_refused_with_a_way_forward(tmp_path):
     torch = pytest.importorskip("torch")
     torch.save({"w": torch.ones(2)}, tmp_path / "model.pt")
@@ -300,6 +407,53 @@ def test_bad_safetensors_files_raise_value_error_naming_the_file(damage, message
     with pytest.raises(ValueError, match=message) as info:
         load_safetensors(path)
     assert "bad.safetensors" in str(info.value)
+
+
+def _safetensors_bytes(header: dict, data: bytes = b"") -> bytes:
+    text = json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + data
+
+
+_F32 = {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}
+
+
+@pytest.mark.parametrize("header, data, message", [
+    ({"__metadata__": {"a": 1}}, b"", "its __metadata__ is {'a': 1}, not an object of strings"),
+    ({"__metadata__": ["x"]}, b"", r"its __metadata__ is \['x'\]"),
+    ({"w": {**_F32, "dtype": ["F32"]}}, bytes(8), r"tensor 'w' has dtype \['F32'\]"),
+    ({"w": {**_F32, "shape": [0, 2 ** 62], "data_offsets": [0, 0]}}, b"",
+     "sizes whose product times the 4-byte item exceeds NumPy's largest array"),
+    ({"w": {**_F32, "dtype": "BF16", "shape": [0, 2 ** 61], "data_offsets": [0, 0]}}, b"",
+     "times the 4-byte item"),  # BF16 loads as float32
+    ({"w": {**_F32, "shape": [1] * 65, "data_offsets": [0, 4]}}, bytes(4),
+     "with 65 dimensions, more than NumPy's"),
+    ({"w": {**_F32, "shape": [0, 2 ** 63], "data_offsets": [0, 0]}}, b"",
+     "a size 9223372036854775808, not an int from 0 to 2\\*\\*63 - 1"),
+    ({"w": {**_F32, "shape": [-1]}}, bytes(8), "a size -1"),
+    ({"w": {**_F32, "shape": [True, 2]}}, bytes(8), "a size True"),
+    ({"w": {**_F32, "data_offsets": [False, 8]}}, bytes(8), r"data_offsets \[False, 8\]"),
+])
+def test_impossible_safetensors_headers_are_refused(header, data, message, tmp_path):
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(_safetensors_bytes(header, data))
+    with pytest.raises(ValueError, match=message) as info:
+        load_safetensors(path)
+    assert str(path) in str(info.value)
+
+
+def test_safetensors_headers_are_bounded_and_unique(tmp_path):
+    path = tmp_path / "big.safetensors"
+    path.write_bytes(_safetensors_bytes({"__metadata__": {"note": "x" * 10_000}}))
+    assert load_safetensors(path) == {}
+    with pytest.raises(ValueError, match=r"its header has 100\d\d bytes, more than the 8192 a "
+                                         r"header may have") as info:
+        load_safetensors(path, max_bytes=1 << 20)
+    assert str(path) in str(info.value)
+    entry = json.dumps(_F32)
+    text = f'{{"w": {entry}, "w": {entry}}}'.encode()
+    path.write_bytes(struct.pack("<Q", len(text)) + text + bytes(8))
+    with pytest.raises(ValueError, match="an object holds the key 'w' twice"):
+        load_safetensors(path)
 
 
 def test_the_two_formats_point_at_each_other(tmp_path):

@@ -24,7 +24,7 @@ import os
 import numpy as np
 
 __all__ = ["ENV_VAR", "DEFAULT_MAX_BYTES", "max_load_bytes", "over_limit", "shape_problem",
-           "read_into", "human_bytes"]
+           "read_into", "count_bytes"]
 
 ENV_VAR = "CONVLAB_MAX_LOAD_BYTES"
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB: 20 times MNIST's training images, 6 times all of CIFAR-10
@@ -65,9 +65,9 @@ def max_load_bytes(max_bytes=None) -> int:
 def over_limit(what: str, nbytes: int, limit: int) -> str:
     """The sentence that refuses ``nbytes`` of ``what`` over the load limit, and says how to
     raise the limit."""
-    return (f"{what} would take {nbytes} bytes ({human_bytes(nbytes)}), more than the load limit "
-            f"of {limit} bytes ({human_bytes(limit)}); if you trust the file, raise the limit "
-            f"with max_bytes= or the environment variable {ENV_VAR}")
+    return (f"{what} would take {count_bytes(nbytes)}, more than the load limit of "
+            f"{count_bytes(limit)}; if you trust the file, raise the limit with max_bytes= or the "
+            f"environment variable {ENV_VAR}")
 
 
 def shape_problem(shape: tuple, itemsize: int) -> str | None:
@@ -102,10 +102,11 @@ def read_into(stream, out) -> int:
     return filled
 
 
-def human_bytes(n: int) -> str:
-    """``n`` bytes in the largest binary unit that keeps it at 1 or more: ``'2.0 GiB'``."""
+def count_bytes(n: int) -> str:
+    """``n`` bytes, and in the largest binary unit that keeps it at 1 or more where that is not
+    bytes: ``'2147483648 bytes (2.0 GiB)'``, ``'96 bytes'``."""
     units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
     value, i = float(n), 0
     while value >= 1024 and i < len(units) - 1:
         value, i = value / 1024, i + 1
-    return f"{n} bytes" if i == 0 else f"{value:.1f} {units[i]}"
+    return f"{n} bytes" if i == 0 else f"{n} bytes ({value:.1f} {units[i]})"

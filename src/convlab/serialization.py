@@ -342,8 +342,8 @@ class _Reader:
             self.loaded[index] = (tag, obj)
         first, obj = self.loaded[index]
         if first != tag:
-            raise self.corrupt(f"{_STRUCTURE} refers to arrays/{index}.npy as a {first} and, at "
-                               f"{where}, as a {tag}")
+            raise self.corrupt(f"{_STRUCTURE} refers to arrays/{index}.npy as {first} and, at "
+                               f"{where}, as {tag}")
         return obj
 
     def _read_array(self, member: str, where: str) -> np.ndarray:

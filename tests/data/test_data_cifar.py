@@ -1,5 +1,6 @@
 """CIFAR10 from the binary and the python version; the restricted unpickler refuses code."""
 
+import codecs
 import os
 import pickle
 
@@ -157,3 +158,65 @@ def test_restricted_load_accepts_arrays_lists_numbers_strings(tmp_path):
         np.testing.assert_array_equal(got["a"], value["a"])
         assert got["b"] == value["b"] and got["c"][0] is True
         np.testing.assert_array_equal(got["c"][1], value["c"][1])
+
+
+class _Call:
+    """Pickles as the call ``function(*args)``, whatever the function: a hostile file's way."""
+
+    def __init__(self, function, *args):
+        self.function, self.args = function, args
+
+    def __reduce__(self):
+        return self.function, self.args
+
+
+_U1 = np.dtype(np.uint8)
+_RECONSTRUCT = np.ndarray((0,)).__reduce__()[0]
+
+
+@pytest.mark.parametrize("call, message", [
+    (_Call(np.ndarray, (4,), _U1), "calls numpy.ndarray((4,), dtype('uint8')) without a buffer, "
+                                   "which hands out uninitialised memory"),
+    (_Call(np.ndarray, (100_000, 3072), _U1, b"\0", 0, (0, 0)),
+     "for shape (100000, 3072) of uint8 = 307200000 bytes from offset 0 of a 1-byte buffer"),
+    (_Call(np.ndarray, (4,), _U1, bytes(8), 6), "= 4 bytes from offset 6 of a 8-byte buffer"),
+    (_Call(np.ndarray, (4,), _U1, bytes(8), -1), "from offset -1 of a 8-byte buffer"),
+    (_Call(np.ndarray, (4,), _U1, bytes(4), 0, (0,)),
+     "with strides (0,) for shape (4,) of uint8 (contiguous: (1,))"),
+    (_Call(np.ndarray, (2, 2), _U1, bytes(8), 0, (2, 2)), "with strides (2, 2) for shape (2, 2)"),
+    (_Call(np.ndarray, (2 ** 40,) * 2, _U1, b"\0"), "with sizes whose product"),
+    (_Call(_RECONSTRUCT, np.ndarray, (10 ** 12,), b"b"),
+     "reconstructs an array of shape (1000000000000,) before filling it, not an empty one"),
+    (_Call(_RECONSTRUCT, np.dtype, (0,), b"b"),
+     "reconstructs an array of dtype, not numpy.ndarray"),
+    (_Call(codecs.encode, "text", "rot13"), "encodes a str with 'rot13'"),
+])
+def test_arrays_their_data_does_not_back_are_refused(tmp_path, call, message):
+    path = tmp_path / "x.pkl"
+    path.write_bytes(pickle.dumps({"data": call}, protocol=2))
+    with pytest.raises(UnsafePickleError) as info:
+        restricted_load(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}: refusing a pickle that ") and "damaged or hostile" in text
+    assert message in text, text
+    assert isinstance(info.value, ValueError)  # what every other bad file raises
+
+
+def test_contiguous_arrays_over_a_buffer_load(tmp_path):
+    path = tmp_path / "x.pkl"
+    values = bytes(range(6))
+    path.write_bytes(pickle.dumps([_Call(np.ndarray, (2, 3), _U1, values),
+                                   _Call(np.ndarray, (2, 3), _U1, values, 0, (1, 2), "F"),
+                                   _Call(np.ndarray, (2,), _U1, values, 4, (1,))], protocol=3))
+    c, f, tail = restricted_load(path)
+    np.testing.assert_array_equal(c, np.arange(6).reshape(2, 3))
+    np.testing.assert_array_equal(f, np.arange(6).reshape(3, 2).T)
+    assert tail.tolist() == [4, 5]
+
+
+def test_a_declared_length_past_the_end_is_refused_before_it_is_allocated(tmp_path):
+    path = tmp_path / "x.pkl"
+    path.write_bytes(b"\x80\x04\x8e" + (2 << 30).to_bytes(8, "little") + b"abc")  # BINBYTES8
+    with pytest.raises(ValueError, match="expected 2147483648 bytes in a bytes8, but only 3 "
+                                         "remain"):
+        restricted_load(path)

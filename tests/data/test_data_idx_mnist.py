@@ -1,6 +1,7 @@
 """IDX files and MNIST / FashionMNIST read from them: values, layouts, and the error messages."""
 
 import gzip
+import struct
 
 import numpy as np
 import pytest
@@ -60,6 +61,51 @@ def test_damaged_gzip_is_reported(tmp_path):
     with pytest.raises(ValueError, match="the gzip data is damaged") as info:
         read_idx(path)
     assert str(path) in str(info.value)
+
+
+def test_gzip_inflation_is_bounded_by_the_load_limit(tmp_path, write_idx, monkeypatch):
+    array = np.arange(24, dtype=">i4").reshape(2, 3, 4)  # 96 bytes of data after 16 of header
+    gz = write_idx(tmp_path / "x-idx3.gz", array, gz=True)
+    with pytest.raises(ValueError) as info:
+        read_idx(gz, max_bytes=50)
+    assert str(info.value) == (
+        f"{gz}: the header says 2 x 3 x 4 int32 = 96 bytes of data after the 16-byte header: "
+        "inflating it would take 96 bytes, more than the load limit of 50 bytes; if you trust "
+        "the file, raise the limit with max_bytes= or the environment variable "
+        "CONVLAB_MAX_LOAD_BYTES")
+    np.testing.assert_array_equal(read_idx(gz, max_bytes=96), array)
+    # a plain file's data is in the file: the limit, which bounds inflation, does not apply
+    plain = write_idx(tmp_path / "x-idx3", array)
+    np.testing.assert_array_equal(read_idx(plain, max_bytes=50), array)
+    monkeypatch.setenv("CONVLAB_MAX_LOAD_BYTES", "50")
+    with pytest.raises(ValueError, match="more than the load limit of 50 bytes"):
+        read_idx(gz)
+
+
+def test_gzip_data_past_the_declared_size_is_refused_without_reading_it(tmp_path):
+    path = tmp_path / "labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 2, 1]) + bytes(1 << 20)))
+    with pytest.raises(ValueError) as info:
+        read_idx(path)
+    assert str(info.value) == (
+        f"{path}: IDX file too long: the header says 3 uint8 = 3 bytes of data after the 8-byte "
+        "header, but more than 3 bytes follow; the file may be damaged or not what its name says")
+
+
+def test_sizes_numpy_cannot_hold_are_refused(tmp_path):
+    path = tmp_path / "x-idx"
+    path.write_bytes(bytes([0, 0, 8, 65]) + struct.pack(">65L", *[1] * 65) + bytes(1))
+    with pytest.raises(ValueError, match="IDX sizes NumPy cannot hold: .* with 65 dimensions, "
+                                         r"more than NumPy's \d+"):
+        read_idx(path)
+
+
+def test_mnist_names_a_gzipped_file_over_the_limit(tmp_path, write_mnist, monkeypatch):
+    write_mnist(tmp_path, gz=True)
+    monkeypatch.setenv("CONVLAB_MAX_LOAD_BYTES", "1000")  # the images are 5 x 28 x 28 = 3920 bytes
+    with pytest.raises(ValueError, match="more than the load limit of 1000 bytes") as info:
+        MNIST(tmp_path)
+    assert str(info.value).startswith(str(tmp_path / "train-images-idx3-ubyte.gz"))
 
 
 @pytest.mark.parametrize("layout", ["root", "raw"])

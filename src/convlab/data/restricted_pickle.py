@@ -103,8 +103,8 @@ class RestrictedUnpickler(pickle.Unpickler):
     def _reconstruct(self, subtype, shape, typecode):
         """NumPy's ``_reconstruct(ndarray, (0,), b'b')``: an empty array for the pickle to fill."""
         if subtype is not self._array_type:
-            raise self._refuse(f"reconstructs an array of {type(subtype).__name__}, not "
-                               "numpy.ndarray")
+            what = getattr(subtype, "__name__", type(subtype).__name__)
+            raise self._refuse(f"reconstructs an array of {what}, not numpy.ndarray")
         if not isinstance(shape, tuple) or shape_problem(shape, 1) or math.prod(shape):
             raise self._refuse(f"reconstructs an array of shape {shape!r} before filling it, not "
                                "an empty one")
