@@ -134,4 +134,10 @@ def dataloader_table(rates: dict[str, Rate], workers: list[int]) -> str:
                          f"{r.images_per_s / base.images_per_s:.2f}x | {r.best_images_per_s:.0f} | "
                          f"{r.best_images_per_s / base.best_images_per_s:.2f}x | "
                          f"{r.main_cpu_us:.0f} us | {r.all_cpu_us:.0f} us |")
+    lines += ["", "Speed-up: images/s over the same library with no workers. CPU per image: in the "
+              "main process (what the training loop loses to loading) and in all processes "
+              "together (what the workers cost). Linux gives each session an equal share of "
+              "busy cores (autogroup), so while other sessions keep both cores busy the workers "
+              "get no more CPU than the main process alone had: the clock gains only in the "
+              "passes when cores were free, which the best column shows."]
     return "\n".join(lines)

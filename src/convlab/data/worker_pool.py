@@ -12,6 +12,14 @@ watches all sockets and all process sentinels at once, so a batch, a worker's de
 ``timeout`` all wake the main process up, and no lock is shared with the workers (a worker can
 be terminated at any moment without leaving one held).
 
+With the fork start method (Python's default on Linux up to 3.13, and PyTorch's) a worker
+starts as a copy of the main process: the dataset is not pickled, and numba's compiled kernels
+are there, ready. Only the calling thread is copied. That is safe here because workers are
+started from the loop's thread between two calls into the engine, when none of convlab's
+threads holds a lock, and because the workers never use the copied thread pool
+(:mod:`.workers` sets one thread); what other threads of a program do at that moment is the
+program's affair, as with PyTorch.
+
 The workers stop, and are joined, when the epoch ends (unless ``persistent_workers``), when the
 iterator is garbage collected (the loop was left with ``break``), and at once on Ctrl-C, a
 timeout or a worker's death. They are daemon processes, which multiprocessing also ends when
@@ -69,10 +77,10 @@ class WorkerPoolIterator:
                 finally:
                     theirs.close()  # the worker's end lives in the worker only
                 self._procs.append(proc)
+            self.start_epoch()
         except BaseException:
             self._shutdown(grace=0)
             raise
-        self.start_epoch()
 
     def start_epoch(self) -> None:
         """Begin a new pass: a fresh pass of the sampler, and the first tasks sent out. Answers
