@@ -47,6 +47,8 @@ GRID = [
     ("AvgPool2d(3, stride=2, padding=1, ceil_mode=True)", (1, 1, 6, 6)),
     ("AvgPool2d(2, divisor_override=3)", (1, 1, 4, 4)),
     ("AvgPool1d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)", (1, 1, 6)),
+    ("LPPool2d(2, 3, stride=2)", (1, 1, 5, 5)),
+    ("LPPool1d(3, 2, stride=2, ceil_mode=True)", (1, 1, 7)),
     ("AdaptiveAvgPool2d(3)", (1, 1, 5, 5)),
     ("AdaptiveMaxPool2d((2, 3))", (1, 1, 5, 7)),
     ("AdaptiveAvgPool1d(4)", (1, 1, 7)),

@@ -121,7 +121,7 @@ class Animation:
 
     @property
     def pool(self) -> str | None:
-        """``"max"`` or ``"avg"`` for a pooling layer, else None."""
+        """``"max"``, ``"avg"`` or ``"lp"`` for a pooling layer, else None."""
         return None if self.op == "conv" else self.op
 
     @property

@@ -134,6 +134,9 @@ def _header(anim) -> list[str]:
                                  f"padding {e.pad_lo}|{e.pad_hi}" for n, e in zip(names, eq)))
     elif anim.op == "max":
         lines.append("max over each window (padding never wins)")
+    elif anim.op == "lp":
+        p = _fmt(anim.layer.norm_type)
+        lines.append(f"power average over each window: (sum of x^{p})^(1/{p})")
     elif anim.op == "avg":
         lines.append(_avg_rule(anim.layer))
     if anim.padding_mode != "zeros":
@@ -166,12 +169,14 @@ def _avg_rule(layer) -> str:
     return "mean over each window: sum / number of real inputs (count_include_pad=False)"
 
 
-def _terms(values, weights=None) -> str:
-    items = [_fmt(v) if weights is None else _times(v, w)
-             for v, w in zip(values, weights if weights is not None else values)]
-    if len(items) > MAX_TERMS:
-        items = items[:MAX_TERMS] + [f"... ({len(items)} terms)"]
-    return items
+def _capped(items: list[str]) -> list[str]:
+    """At most :data:`MAX_TERMS` terms, then how many there are."""
+    return items[:MAX_TERMS] + [f"... ({len(items)} terms)"] if len(items) > MAX_TERMS else items
+
+
+def _terms(values, weights=None) -> list[str]:
+    return _capped([_fmt(v) if weights is None else _times(v, w)
+                    for v, w in zip(values, weights if weights is not None else values)])
 
 
 def _caption(anim, step) -> list[str]:
@@ -182,6 +187,11 @@ def _caption(anim, step) -> list[str]:
         return [f"{where} = {_fmt(t.total)}"]
     if t.op == "max":
         return [f"{where} = max({', '.join(_terms(t.read))}) = {_fmt(t.total)}"]
+    if t.op == "lp":
+        p = _fmt(t.norm_type)
+        scale = f" / {_fmt(t.divisor)}" if t.divisor != 1 else ""
+        powers = _capped([f"{_fmt(v)}^{p}" for v in t.read])
+        return [f"{where} = ({' + '.join(powers)}{scale})^(1/{p}) = {_fmt(t.total)}"]
     if t.op == "avg":
         return [f"{where} = ({' + '.join(_terms(t.read)) or '0'}) / {_fmt(t.divisor)} = "
                 f"{_fmt(t.total)}"]

@@ -59,6 +59,8 @@ SIGNATURES: dict[str, inspect.Signature] = {
     "AvgPool1d": _signature("kernel_size", ("stride", None), ("padding", 0), ("ceil_mode", False),
                             ("count_include_pad", True)),  # no divisor_override in 1-D
     **{f"AvgPool{n}d": _AVG_POOL for n in (2, 3)},
+    **{f"LPPool{n}d": _signature("norm_type", "kernel_size", ("stride", None),
+                                 ("ceil_mode", False)) for n in (1, 2, 3)},
     **{f"Adaptive{kind}Pool{n}d": _ADAPTIVE for kind in ("Avg", "Max") for n in (1, 2, 3)},
     **{f"BatchNorm{n}d": _BATCH_NORM for n in (1, 2, 3)},
     "Linear": _signature("in_features", "out_features", ("bias", True)),

@@ -315,12 +315,12 @@ def describe(layer) -> Layer:
             output_padding=_tuple(getattr(layer, "output_padding", 0), nd) if transposed else (),
             has_bias=_has_bias(layer),
             padding_mode=getattr(layer, "padding_mode", "zeros"), own_params=params)
-    match = re.fullmatch(r"(Max|Avg)Pool([123])d", name)
+    match = re.fullmatch(r"(Max|Avg|LP)Pool([123])d", name)
     if match:
         nd = int(match.group(2))
         stride = layer.stride if layer.stride not in (None, (), []) else layer.kernel_size
         return Layer(name, POOL, nd, kernel_size=_tuple(layer.kernel_size, nd),
-                     stride=_tuple(stride, nd), padding=_tuple(layer.padding, nd),
+                     stride=_tuple(stride, nd), padding=_tuple(getattr(layer, "padding", 0), nd),
                      dilation=_tuple(getattr(layer, "dilation", 1), nd),
                      ceil_mode=bool(layer.ceil_mode), own_params=params)
     match = re.fullmatch(r"Adaptive(Max|Avg)Pool([123])d", name)

@@ -19,8 +19,10 @@ cells are inputs, which are inserted zeros and which are padding.
 
 A pooling layer reads one channel: ``max`` over the window's inputs (padding never wins), the
 mean (``sum / divisor``, the divisor counting the padding or not as the layer does, or
-``divisor_override``), or, for adaptive pooling, over the window ``[floor(j*i/o),
-ceil((j+1)*i/o))`` of each axis, whose width varies with ``j``.
+``divisor_override``), the power average of LP pooling (``(sum x**p) ** (1/p)``; PyTorch
+computes it as a mean times the kernel size, so a window that ``ceil_mode`` cuts short is
+scaled up by ``divisor = real inputs / kernel size``), or, for adaptive pooling, over the window
+``[floor(j*i/o), ceil((j+1)*i/o))`` of each axis, whose width varies with ``j``.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ _PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 class Trace:
     """One output element, taken apart. Arrays over taps have the window's shape ``K``.
 
-    - ``op``: ``"conv"``, ``"max"`` or ``"avg"``;
+    - ``op``: ``"conv"``, ``"max"``, ``"avg"`` or ``"lp"`` (``norm_type`` its power);
     - ``window (C_g, *K)``: the input values each tap reads (0 for zero padding and inserted
       zeros; the mirrored/edge/wrapped value for other padding modes); a pooling trace has one
       channel;
@@ -73,6 +75,7 @@ class Trace:
     op: str = "conv"
     cells: list | None = None
     divisor: float | None = None
+    norm_type: float | None = None
 
     @property
     def products(self) -> np.ndarray | None:
@@ -95,6 +98,11 @@ class Trace:
             return float(self.read.max())
         if self.op == "avg":
             return float(self.read.sum() / self.divisor)
+        if self.op == "lp":
+            p = self.norm_type
+            if math.isinf(p):
+                return float(np.abs(self.read).max())
+            return float((np.sum(self.read ** p) / self.divisor) ** (1 / p))
         return float(self.channel_sums.sum() + (self.bias or 0.0))
 
     def __repr__(self) -> str:
@@ -130,6 +138,10 @@ class Trace:
             if self.op == "max":
                 lines.append(f"  total = max of the inputs (padding never wins) = "
                              f"{_num(self.total)}")
+            elif self.op == "lp":
+                scale = f" / {_num(self.divisor)}" if self.divisor != 1 else ""
+                lines.append(f"  total = (sum of x^{_num(self.norm_type)}{scale})^(1/"
+                             f"{_num(self.norm_type)}) = {_num(self.total)}")
             else:
                 lines.append(f"  total = ({values}) / {_num(self.divisor)} = {_num(self.total)}")
             return "\n".join(lines)
@@ -294,7 +306,7 @@ def _pool_trace(layer, info, xa, index) -> Trace:
     axes = info.axes(xa.shape)
     n, c, *o = index
     _check_index(index, (xa.shape[0], xa.shape[1], *(a.o for a in axes)))
-    op = "max" if "Max" in info.type_name else "avg"
+    op = "max" if "Max" in info.type_name else "lp" if "LP" in info.type_name else "avg"
     if info.kind == ADAPTIVE_POOL:
         bounds = [adaptive_window(oi, a.i, a.o) for oi, a in zip(o, axes)]
         starts = [lo for lo, _ in bounds]
@@ -308,6 +320,8 @@ def _pool_trace(layer, info, xa, index) -> Trace:
                  for m in np.ndindex(*K)}
         taps = {m: tuple(q - a.p_lo for q, a in zip(cell, axes)) for m, cell in cells.items()}
         divisor = _avg_divisor(layer, axes, o, taps)
+        if op == "lp":  # a mean of x**p times the kernel size: 1 unless ceil_mode cut it short
+            divisor = divisor / math.prod(K)
     window = np.zeros((1, *K))
     kinds = np.empty(K, dtype=object)
     positions = []
@@ -318,7 +332,8 @@ def _pool_trace(layer, info, xa, index) -> Trace:
         if inside:
             window[(0, *m)] = xa[(n, c, *pos)]
     return Trace(repr(layer), index, 0, [c], window, kinds, positions, None, None, op=op,
-                 cells=[cells[m] for m in taps], divisor=None if op == "max" else divisor)
+                 cells=[cells[m] for m in taps], divisor=None if op == "max" else divisor,
+                 norm_type=float(layer.norm_type) if op == "lp" else None)
 
 
 def _avg_divisor(layer, axes, o, taps) -> float:
