@@ -61,9 +61,14 @@ def batches(**kwargs):
     return list(DataLoader(**kwargs))
 
 
+def workers_alive():
+    return [p for p in multiprocessing.active_children()
+            if p.name.startswith("convlab-dataloader")]
+
+
 def no_children_left(pids=()):
     """No worker is still a child of ours, and no worker pid is still a process."""
-    assert multiprocessing.active_children() == []
+    assert workers_alive() == []
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
@@ -267,7 +272,7 @@ def test_persistent_workers_last_across_epochs():
     next(it)  # an epoch left unfinished: its batches in flight are dropped
     second = [r["pid"] for r in loader]
     assert set(second) == first and len(second) == 8
-    assert len(multiprocessing.active_children()) == 2
+    assert len(workers_alive()) == 2
     del loader, it
     gc.collect()
     assert no_children_left(first)
@@ -314,13 +319,13 @@ def test_timeout():
 def worker_pids(loader):
     it = iter(loader)
     next(it)
-    return it, [p.pid for p in multiprocessing.active_children()]
+    return it, [p.pid for p in workers_alive()]
 
 
 def test_no_process_left_after_break_gc_exception_and_ctrl_c():
     loader = DataLoader(Slow(20), num_workers=2)
     for i, _ in enumerate(loader):
-        pids = [p.pid for p in multiprocessing.active_children()]
+        pids = [p.pid for p in workers_alive()]
         if i == 1:
             break
     assert len(pids) == 2 and no_children_left(pids)
