@@ -435,3 +435,28 @@ def test_signature_is_torchs(torch):
     def shape(fn):
         return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
     assert shape(DataLoader.__init__) == shape(TorchLoader.__init__)
+
+
+class ReadsManyAtOnce:
+    """``__getitems__``: PyTorch's hook for reading a batch's samples in one call."""
+
+    def __len__(self):
+        return 5
+
+    def __getitem__(self, i):
+        raise AssertionError("the loader should call __getitems__")
+
+    def __getitems__(self, indices):
+        return [(i, get_worker_info() is not None) for i in indices]
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_getitems_reads_a_batch_in_one_call(workers, torch):
+    from torch.utils.data import DataLoader as TorchLoader
+
+    ours = [[b.tolist() for b in batch] for batch in
+            DataLoader(ReadsManyAtOnce(), batch_size=2, num_workers=workers)]
+    theirs = [[b.tolist() for b in batch] for batch in
+              TorchLoader(ReadsManyAtOnce(), batch_size=2, num_workers=0)]
+    assert [b[0] for b in ours] == [b[0] for b in theirs] == [[0, 1], [2, 3], [4]]
+    assert all(b[1] == [bool(workers)] * len(b[0]) for b in ours)

@@ -3,7 +3,8 @@ process (``num_workers=0``) and in each worker process.
 
 A map-style dataset is asked for the samples at the indices the sampler chose; an iterable one
 for its next samples. ``collate_fn`` then merges them (with ``batch_size=None`` it converts the
-single sample). With the default collate function and a dataset that can hand out a whole batch
+single sample). A dataset may read the samples of a batch in one call, ``__getitems__(indices)``,
+as in PyTorch. With the default collate function and a dataset that can hand out a whole batch
 at once (``_get_batch``: ``TensorDataset``, a ``Subset`` of one, the built-in datasets without a
 per-item transform), the batch is one fancy-indexing step instead of a loop over samples.
 """
@@ -42,11 +43,14 @@ def make_fetcher(dataset, auto_collation: bool, batch_size: int | None, drop_las
     if not auto_collation:
         return lambda index: collate_fn(dataset[index])
     get_batch = getattr(dataset, "_get_batch", None) if collate_fn is default_collate else None
+    # PyTorch's way for a dataset to read many samples at once: __getitems__(indices) -> samples.
+    get_items = getattr(dataset, "__getitems__", None)
 
     def fetch(indices):
         batch = get_batch(np.asarray(indices, dtype=np.int64)) if get_batch else None
         if batch is None:
-            batch = collate_fn([dataset[i] for i in indices])
+            samples = get_items(indices) if get_items else [dataset[i] for i in indices]
+            batch = collate_fn(samples)
         return batch
     return fetch
 
