@@ -150,7 +150,9 @@ def test_piped_output_has_no_progress_bar_no_blank_lines_and_fits_80_columns(tmp
     lines = stream.getvalue().splitlines()
     assert "" not in lines
     assert all(len(line) <= 80 for line in lines), [line for line in lines if len(line) > 80]
-    assert any(line.startswith("epoch 1/1 ") for line in lines)
+    header = next(i for i, line in enumerate(lines) if line.split()[:3] == ["epoch", "train",
+                                                                            "loss"])
+    assert lines[header + 1].split()[0] == "1/1"
     assert "1 epoch," in stream.getvalue() and "1 epochs" not in stream.getvalue()
     assert "nan" not in stream.getvalue()
 
@@ -229,3 +231,16 @@ def test_predict_top_must_be_positive(finished_run, tmp_path, capsys):
     Image.fromarray(np.full((8, 8), 255, np.uint8)).save(image)
     assert main(["predict", str(finished_run), str(image), "--top", "0"]) == 2
     assert "--top must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_epoch_lines_fit_80_columns_at_their_widest():
+    stream = io.StringIO()
+    reporter = Reporter(Console(file=stream, width=80))
+    reporter.epochs = 1000
+    reporter.epoch_done({"epoch": 1000, "train_loss": 12.3456, "train_accuracy": 1.0,
+                         "validation_loss": 12.3456, "validation_accuracy": 1.0,
+                         "images_per_second": 123456.0})
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and all(len(line) <= 80 for line in lines)
+    assert lines[1].split() == ["1000/1000", "12.3456", "100.00%", "12.3456", "100.00%",
+                                "123,456"]

@@ -35,6 +35,7 @@ class Reporter:
         self.console = console or Console()
         self.quiet = quiet
         self.epochs = 0
+        self._headed = False  # the epoch lines' column header is printed before the first
 
     def start(self, config, model, n_train: int, n_validation: int, n_test: int) -> None:
         n_params = sum(p.numel() for p in model.parameters())
@@ -81,14 +82,20 @@ class Reporter:
 
             yield advance
 
+    def _columns(self) -> str:
+        """The epoch lines' format: one column each, so every line stays under 80 columns."""
+        width = max(len("epoch"), 2 * len(str(self.epochs)) + 1)
+        return f"{{:>{width}}}  {{:>10}}  {{:>9}}  {{:>8}}  {{:>7}}  {{:>7}}"
+
     def epoch_done(self, row: dict) -> None:
-        epochs = self.epochs
-        width = len(str(epochs))
-        self.console.print(
-            f"epoch {row['epoch']:{width}d}/{epochs}  train loss {row['train_loss']:.4f} acc "
-            f"{row['train_accuracy']:6.2%}  val loss {row['validation_loss']:.4f} acc "
-            f"{row['validation_accuracy']:6.2%}  {row['images_per_second']:,.0f} img/s",
-            soft_wrap=True)
+        if not self._headed:
+            self.console.print(self._columns().format("epoch", "train loss", "train acc",
+                                                      "val loss", "val acc", "img/s"))
+            self._headed = True
+        self.console.print(self._columns().format(
+            f"{row['epoch']}/{self.epochs}", f"{row['train_loss']:.4f}",
+            f"{row['train_accuracy']:.2%}", f"{row['validation_loss']:.4f}",
+            f"{row['validation_accuracy']:.2%}", f"{row['images_per_second']:,.0f}"))
 
     def interrupted(self, out: str, epoch: int) -> None:
         if epoch == 0:
