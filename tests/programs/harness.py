@@ -17,7 +17,8 @@ an argument named ``torch``, so the text is what a PyTorch user writes. A progra
     a first call that gives lazy layers their shapes before the weights are copied;
 ``RANDOM = True``, optional
     the training draws random numbers (dropout, noise): the two curves are then not compared,
-    and the first loss is taken in eval mode.
+    the first loss is taken in eval mode, and the loss must fall below its start at some point
+    (not necessarily at the last step).
 
 A program that trains no model (a textbook section that computes with functions: a hand-written
 cross-correlation, an optimizer written from scratch) defines ``run(torch)`` instead, returning
@@ -73,8 +74,10 @@ def check(program) -> None:
 
     curve_t = program.train(torch, theirs, data)
     curve_c = program.train(convlab, ours, data)
-    assert curve_t[-1] < curve_t[0], f"torch's loss did not fall: {curve_t}"
-    assert curve_c[-1] < curve_c[0], f"convlab's loss did not fall: {curve_c}"
+    for name, curve in (("torch", curve_t), ("convlab", curve_c)):
+        # with dropout the curve is noisy: its best point must beat the start
+        after = min(curve[1:]) if random else curve[-1]
+        assert after < curve[0], f"{name}'s loss did not fall: {curve}"
     if not random:
         assert_same(curve_c, curve_t, "loss per step", CURVE_RTOL, CURVE_ATOL)
 
