@@ -460,3 +460,14 @@ def test_getitems_reads_a_batch_in_one_call(workers, torch):
               TorchLoader(ReadsManyAtOnce(), batch_size=2, num_workers=0)]
     assert [b[0] for b in ours] == [b[0] for b in theirs] == [[0, 1], [2, 3], [4]]
     assert all(b[1] == [bool(workers)] * len(b[0]) for b in ours)
+
+
+def test_torch_utils_data_submodule_paths():
+    from convlab.utils.data.dataloader import DataLoader as FromPath
+    from convlab.utils.data.dataloader import default_collate
+    from convlab.utils.data.dataset import IterableDataset as Iterable
+    from convlab.utils.data.sampler import SubsetRandomSampler
+
+    assert FromPath is DataLoader and Iterable is IterableDataset
+    assert default_collate is convlab.data.default_collate
+    assert SubsetRandomSampler is convlab.utils.data.sampler.SubsetRandomSampler
