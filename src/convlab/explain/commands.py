@@ -41,7 +41,7 @@ def user_errors(command: str):
 
 
 def add_parsers(subparsers) -> None:
-    """Register ``shape``, ``summary``, ``explain`` and ``gallery``."""
+    """Register ``shape``, ``summary``, ``explain``, ``gallery`` and ``explore``."""
     p = subparsers.add_parser(
         "shape", help="a layer's output shape, with the formula filled in",
         description="Shape arithmetic of one layer: per-axis formula, output and weight shapes, "
@@ -113,6 +113,29 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--only", nargs="+", metavar="NAME", help="render only these entries")
     p.add_argument("--ms", type=int, default=700, help="milliseconds per frame (default 700)")
     p.set_defaults(func=_gallery_command)
+
+    p = subparsers.add_parser(
+        "explore", help="an interactive page: a layer you can change, or a model on an image",
+        description="Write (--out) or serve on 127.0.0.1 (--serve) one self-contained HTML page. "
+                    "For a layer: the window sliding over real numbers, each output's trace "
+                    "on hover, the shape formula and the code, with controls for the input size, "
+                    "channels, kernel, stride, padding and its mode, dilation, groups, "
+                    "transposed and the pooling kind; it opens with the numbers of `convlab "
+                    "explain LAYER --input SHAPE --trace ...` for the same --seed. For "
+                    "FILE.py:FACTORY (or a model name) with --image: the summary with receptive "
+                    "fields and each convolution's feature maps.")
+    p.add_argument("layer", help='a layer such as "Conv2d(3, 2, 3, padding=1)", or '
+                                 "FILE.py:FACTORY / a model name with --image")
+    p.add_argument("--input", required=True, help="input shape, e.g. 1x3x5x5 (or 5x5)")
+    p.add_argument("--image", help="a picture to run a model on")
+    p.add_argument("--seed", type=int, default=0, help="seed for the numbers (default 0)")
+    p.add_argument("--num-classes", type=int, default=10,
+                   help="classes, for a convlab.models name (default 10)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", metavar="PAGE.html", help="write the page here")
+    where.add_argument("--serve", action="store_true", help="serve it on 127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="port for --serve (default: any free)")
+    p.set_defaults(func=_explore_command)
 
 
 def _sizes(text: str, nd: int) -> tuple[int, ...]:
@@ -262,4 +285,31 @@ def _gallery_command(args) -> int:
 
     for path in gallery(args.out_dir, args.only, ms=args.ms):
         print(f"wrote {path}")
+    return 0
+
+
+@user_errors("explore")
+def _explore_command(args) -> int:
+    from .._atomic import write_text_atomic
+    from .explore import layer_page, model_page, serve
+    from .shape import parse_shape
+
+    if args.image:
+        from ..vision.image import load_image, to_tensor
+
+        shape = parse_shape(args.input)
+        if len(shape) != 4:
+            raise ValueError(f"--input: a model takes 1xCxHxW, got {args.input!r}")
+        model = load_model(args.layer, shape, args.num_classes)
+        if isinstance(model, str):
+            raise ValueError("--image shows a model: give FILE.py:FACTORY or a model name")
+        image = load_image(args.image, gray=shape[1] == 1, size=shape[2:])
+        page = model_page(model, to_tensor(image), image, args.layer)
+    else:
+        page = layer_page(args.layer, args.input, args.seed)
+    if args.serve:
+        serve(page, args.port)
+        return 0
+    write_text_atomic(args.out, page)
+    print(f"wrote {args.out} ({len(page):,} bytes, self-contained: open it in a browser)")
     return 0
