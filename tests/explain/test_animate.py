@@ -251,3 +251,17 @@ def test_gallery_writes_the_pictures(tmp_path):
     assert [p.name for p in written] == ["im2col.png", "backward.png"]
     with Image.open(written[1]) as im:
         assert im.format == "PNG"
+
+
+@pytest.mark.parametrize("name", sorted(GALLERY))
+def test_every_gallery_entry_renders_the_layers_numbers(name):
+    layer, size, channels = GALLERY[name]
+    a = animate(layer, size, out_channels=channels)
+    shape = (1, a.in_channels, *a.input_values.shape[1:])
+    module, x = example(layer, shape)
+    y = module(convlab.tensor(x)).detach().numpy()
+    for step in a.steps:
+        assert step.value == pytest.approx(float(y[(0, step.channel, *step.output)]), abs=1e-5)
+    renderer = Renderer(a)
+    first, last = renderer.frame(0), renderer.frame(len(a.steps) - 1)
+    assert first.size == last.size == renderer.size
