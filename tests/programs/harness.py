@@ -110,12 +110,17 @@ def assert_same_grad_norms(ours, theirs) -> None:
     theirs_params = dict(theirs.named_parameters())
     ours_params = dict(ours.named_parameters())
     assert list(ours_params) == list(theirs_params)
+    # A gradient that is zero in exact arithmetic (a convolution's bias before a BatchNorm) is
+    # rounding noise in both libraries: norms are compared to the model's largest one.
+    largest = max((np.linalg.norm(numbers(q.grad)) for q in theirs_params.values()
+                   if q.grad is not None), default=0.0)
+    atol = max(GRAD_ATOL, GRAD_RTOL * largest)
     for name, p in ours_params.items():
         q = theirs_params[name]
         assert (p.grad is None) == (q.grad is None), f"grad of {name}: None on one side only"
         if p.grad is not None:
             assert_same(np.linalg.norm(numbers(p.grad)), np.linalg.norm(numbers(q.grad)),
-                        f"gradient norm of {name}", GRAD_RTOL, GRAD_ATOL)
+                        f"gradient norm of {name}", GRAD_RTOL, atol)
 
 
 def labelled_images(rng, n: int, channels: int, size: int, classes: int = 10) -> tuple:
