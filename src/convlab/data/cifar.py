@@ -8,7 +8,7 @@ Two versions exist and both extract into ``root``:
 - python, ``cifar-10-batches-py/``: ``data_batch_1`` ... ``data_batch_5`` and ``test_batch``,
   each a pickled dict with ``data`` (N x 3072 uint8) and ``labels`` (N ints), read through
   :mod:`convlab.data.restricted_pickle`, which refuses anything but arrays, lists, numbers and
-  strings.
+  strings, and any array that the file's own bytes do not hold.
 
 In both, a row of 3072 pixels is 1024 red, then 1024 green, then 1024 blue values, each plane
 row-major: ``reshape(N, 3, 32, 32)`` is CHW.

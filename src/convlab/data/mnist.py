@@ -36,7 +36,9 @@ class MNIST(VisionDataset):
     ``dataset[i]`` is ``(image, label)``; ``data`` holds all images, an ``(N, H, W)`` uint8
     Tensor, and ``targets`` all labels, an ``(N,)`` int64 Tensor; ``classes`` names the labels.
     A missing file raises ``FileNotFoundError`` saying where to get it; a damaged one
-    ``ValueError`` naming the file and the numbers.
+    ``ValueError`` naming the file and the numbers. A gzipped file may inflate to at most the
+    load limit, ``$CONVLAB_MAX_LOAD_BYTES`` or 1 GiB (MNIST's largest file inflates to 47 MB;
+    see :func:`convlab.data.idx.read_idx`).
     """
 
     classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six",
