@@ -52,6 +52,10 @@ GRID = [
     ("AdaptiveAvgPool2d(3)", (1, 1, 5, 5)),
     ("AdaptiveMaxPool2d((2, 3))", (1, 1, 5, 7)),
     ("AdaptiveAvgPool1d(4)", (1, 1, 7)),
+    ("Conv3d(2, 2, 2, padding=1, padding_mode='replicate')", (1, 2, 3, 3, 2)),
+    ("ConvTranspose3d(1, 1, 2, stride=2)", (1, 1, 2, 2, 2)),
+    ("MaxPool3d(2, stride=1, padding=1)", (1, 1, 3, 3, 3)),
+    ("AvgPool3d(2, ceil_mode=True)", (1, 1, 3, 3, 3)),
 ]
 
 
@@ -195,8 +199,8 @@ def test_large_inputs_get_a_window_and_drop_the_numbers():
 
 
 def test_refuses_what_it_cannot_draw():
-    with pytest.raises(ValueError, match="1-D or 2-D"):
-        animate("Conv3d(1, 1, 2)", (3, 3, 3))
+    with pytest.raises(ValueError, match="expected a convolution, transposed convolution or "):
+        animate("Linear(3, 1)", (3,))
     with pytest.raises(ValueError, match="does not fit"):
         animate("Conv2d(1, 1, 5)", (3, 3))
     with pytest.raises(ValueError, match=f"3,844 frames .* limit of {MAX_FRAMES}: .*--window"):
@@ -265,3 +269,11 @@ def test_every_gallery_entry_renders_the_layers_numbers(name):
     renderer = Renderer(a)
     first, last = renderer.frame(0), renderer.frame(len(a.steps) - 1)
     assert first.size == last.size == renderer.size
+
+
+def test_3d_layers_are_drawn_as_depth_slices():
+    a = animate("Conv3d(1, 1, 2, padding=1)", (3, 3, 3))
+    assert len(a.steps) == 64 and a.window == ((0, 4), (0, 4), (0, 4))  # 4x4x4 of 4x4x4
+    renderer = Renderer(a)
+    assert renderer.depths == [0, 1, 2, 3, 4] and renderer.out_depths == [0, 1, 2, 3]
+    assert renderer.frame(21).size == renderer.size

@@ -1,5 +1,6 @@
-"""Animations of the sliding window, for any 1-D or 2-D convolution, transposed convolution or
-pooling layer: one frame per output position (per output channel animated).
+"""Animations of the sliding window, for any 1-D, 2-D or 3-D (drawn as depth slices)
+convolution, transposed convolution or pooling layer: one frame per output position (per output
+channel animated).
 
 Every number drawn comes from :func:`~.trace.trace` of the real layer on the real input, the
 seeded whole-number :func:`~.example.example` that ``explain --trace`` also uses: the cells of
@@ -11,9 +12,9 @@ convolution it equals: its input with ``s-1`` zeros inserted between the cells a
 stride 1. Pooling shows its reduction (``max``, or the sum over the divisor the layer uses),
 adaptive pooling its windows of varying width.
 
-Limits: by default a window of the output is animated, at most 8x8 positions (64 in 1-D), from
-the top-left corner, and the header says so; ``window=`` picks another. More than
-:data:`MAX_FRAMES` frames are refused with a message saying how to ask for fewer.
+Limits: by default a window of the output is animated, at most 8x8 positions (64 in 1-D, 4x4x4
+in 3-D), from the top-left corner, and the header says so; ``window=`` picks another. More
+than :data:`MAX_FRAMES` frames are refused with a message saying how to ask for fewer.
 
 The plan is data you can check: ``steps[f].trace`` is frame ``f``'s trace; ``steps[f].taps``
 are the cells it highlights, in the coordinates of the drawn (padded) grid, with the input
@@ -46,7 +47,7 @@ MAX_FRAMES = 400
 """The most frames one animation may have (about 60 MB of GIF frames at the largest sizes)."""
 MAX_CHANNELS_DRAWN = 6
 """Input channels drawn side by side; a group with more is summed in full in the caption."""
-_DEFAULT_SIDE = {1: 64, 2: 8}  # output positions per axis animated by default
+_DEFAULT_SIDE = {1: 64, 2: 8, 3: 4}  # output positions per axis animated by default
 
 
 @dataclass(frozen=True)
@@ -256,8 +257,8 @@ def _full_shape(info, input_size) -> tuple:
 
 def _parse_window(window, axes) -> tuple:
     """``window`` as ``((start, stop), ...)`` of output positions per axis: None picks the
-    top-left corner, at most 8x8 (64 in 1-D); ``"all"`` every position; else a sequence of
-    ``(start, stop)`` pairs or a string such as ``"0:8,4:12"``."""
+    top-left corner, at most 8x8 (64 in 1-D, 4x4x4 in 3-D); ``"all"`` every position; else a
+    sequence of ``(start, stop)`` pairs or a string such as ``"0:8,4:12"``."""
     if window is None:
         side = _DEFAULT_SIDE[len(axes)]
         return tuple((0, min(a.o, side)) for a in axes)
@@ -314,10 +315,9 @@ def animate(layer, input_size=None, *, numbers: bool | None = None, seed: int = 
     ``"all"`` (each is animated in turn).
     """
     info = describe(layer)
-    if info.kind not in (CONV, CONV_TRANSPOSE, POOL, ADAPTIVE_POOL) or info.nd not in (1, 2):
-        raise ValueError(f"animate: expected a 1-D or 2-D convolution, transposed convolution or "
-                         f"pooling layer, got {info.type_name}; a 3-D layer can be taken "
-                         f"apart with --trace (trace() in Python)")
+    if info.kind not in (CONV, CONV_TRANSPOSE, POOL, ADAPTIVE_POOL) or info.nd not in (1, 2, 3):
+        raise ValueError(f"animate: expected a convolution, transposed convolution or pooling "
+                         f"layer, got {info.type_name}")
     if input_size is None:
         input_size = (5,) * info.nd
     shape = _full_shape(info, input_size)

@@ -92,7 +92,8 @@ def add_parsers(subparsers) -> None:
                         "weights as the GIF, from --seed)")
     p.add_argument("--window", metavar="A:B,C:D",
                    help="animate these output positions per axis (default: the top-left "
-                        "corner, at most 8x8, or 64 in 1-D); 'all' for every position")
+                        "corner, at most 8x8, 64 in 1-D, 4x4x4 in 3-D); 'all' for every "
+                        "position")
     p.add_argument("--channels", default="0", metavar="C,...",
                    help="output channels to animate, in turn (default 0; 'all' for every one)")
     p.add_argument("--numbers", choices=("auto", "yes", "no"), default="auto",

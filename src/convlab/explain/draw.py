@@ -6,7 +6,8 @@ own input and output with the inputs that feed the current output; one grid per 
 (``input``, with padding and inserted zeros, the kernel's footprint on the channels of the
 current output's group) and the ``output`` filling in; a caption with each channel's sum of
 products and the total with the bias. A channel panel on the right shows which input channels
-feed which output channels, one colour per group. 1-D layers are drawn as one row.
+feed which output channels, one colour per group. 1-D layers are drawn as one row; 3-D layers as
+their depth slices side by side, for the input and for the output.
 
 Every number comes from the frame's trace (:attr:`~.animate.Step.trace`), never from a second
 computation.
@@ -68,6 +69,12 @@ def _times(v: float, w: float) -> str:
 def _lift(pos: tuple) -> tuple[int, int]:
     """(row, column) of a 1-D or 2-D position: 1-D layers are one row."""
     return (0, pos[0]) if len(pos) == 1 else pos
+
+
+def _slices(shape: tuple) -> tuple[list, tuple]:
+    """``(depths, plane)`` of a grid: a 3-D grid is drawn as its depth slices (``depths`` the
+    slice indices), a 1-D or 2-D grid as itself (``[None]``)."""
+    return (list(range(shape[0])), shape[1:]) if len(shape) == 3 else ([None], shape)
 
 
 def _rows_cols(shape: tuple) -> tuple[int, int]:
@@ -214,18 +221,24 @@ class Renderer:
 
     def __init__(self, anim):
         self.anim = anim
-        grid_rows, grid_cols = _rows_cols(anim.grid_kinds.shape)
-        out_rows, out_cols = _rows_cols(anim.output_values.shape[1:])
-        in_rows, in_cols = _rows_cols(anim.input_values.shape[1:])
+        self.depths, plane = _slices(anim.grid_kinds.shape)
+        self.out_depths, out_plane = _slices(anim.output_values.shape[1:])
+        grid_rows, grid_cols = _rows_cols(plane)
+        out_rows, out_cols = _rows_cols(out_plane)
+        in_rows, in_cols = _rows_cols(anim.input_values.shape[-2:] if anim.nd == 3
+                                      else anim.input_values.shape[1:])
         drawn = len(anim.channels_drawn) if anim.kind in (CONV, CONV_TRANSPOSE) else 1
         self.drawn = drawn
-        widest = max(drawn * grid_cols + out_cols, grid_rows)
+        panels = drawn * len(self.depths)
+        columns = panels * grid_cols + len(self.out_depths) * out_cols
+        widest = max(columns, grid_rows)
         if anim.numbers:
-            cs = max(24, min(38, 1000 // max(1, drawn * grid_cols + out_cols)))
+            cs = max(24, min(38, 1000 // max(1, columns)))
         else:
             cs = max(6, min(38, 420 // widest))
         self.cs = cs
-        self.transposed = anim.kind == CONV_TRANSPOSE
+        self.grid_cols, self.out_cols = grid_cols, out_cols
+        self.transposed = anim.kind == CONV_TRANSPOSE and anim.nd < 3  # 3-D: the direct view
 
         measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
         self.header = _header(anim)
@@ -244,9 +257,11 @@ class Renderer:
         self.legend_y = self.caption_y + LINE * self.caption_lines + 4
         height = self.legend_y + LINE + MARGIN
 
-        self.grid_xs = [MARGIN + k * (grid_cols * cs + GAP // 2) for k in range(drawn)]
+        self.grid_xs = [MARGIN + k * (grid_cols * cs + GAP // 2) for k in range(panels)]
         self.out_x = self.grid_xs[-1] + grid_cols * cs + GAP
-        panels_width = self.out_x + out_cols * cs
+        self.out_xs = [self.out_x + k * (out_cols * cs + GAP // 2)
+                       for k in range(len(self.out_depths))]
+        panels_width = self.out_xs[-1] + out_cols * cs
         if self.transposed:
             panels_width = max(panels_width, MARGIN + in_cols * cs + GAP + out_cols * cs)
         self.show_channels = anim.kind in (CONV, CONV_TRANSPOSE) and (
@@ -271,19 +286,24 @@ class Renderer:
         padded = PADDING in set(anim.grid_kinds.flat)
         group = set(step.trace.channels) if step.trace.op == "conv" else {step.channel}
         channels = anim.channels_drawn if self.drawn > 1 else [step.trace.channels[0]]
-        for x, c in zip(self.grid_xs, channels):
+        panels = [(c, z) for c in channels for z in self.depths]
+        for x, (c, z) in zip(self.grid_xs, panels):
             label = ("input, zeros inserted, padded" if self.transposed else
                      "input (padded)" if padded else "input")
             if anim.in_channels > 1:
                 label = f"input channel {c}" + ("" if c in group else ", other group")
+            if z is not None:
+                label = f"{'input' if anim.in_channels == 1 else f'channel {c}'}, depth {z}"
             f.text((x, self.grid_y - 16), label, font=f.label_font)
-            _draw_grid(f, anim, step, c, c in group, (x, self.grid_y))
-        f.text((self.out_x, self.grid_y - 16), f"output, channel {step.channel}"
-               if anim.out_channels > 1 else "output", font=f.label_font)
-        _draw_output(f, anim, index, (self.out_x, self.grid_y))
-        grid_rows, grid_cols = _rows_cols(anim.grid_kinds.shape)
-        mid = self.grid_y + min(grid_rows, _rows_cols(anim.output_values.shape[1:])[0]) * cs / 2
-        f.arrow(self.grid_xs[-1] + grid_cols * cs + 10, self.out_x - 10, mid)
+            _draw_grid(f, anim, step, c, c in group, (x, self.grid_y), z)
+        for x, z in zip(self.out_xs, self.out_depths):
+            label = f"output, channel {step.channel}" if anim.out_channels > 1 else "output"
+            if z is not None:
+                label = f"output, depth {z + anim.window[0][0]}"
+            f.text((x, self.grid_y - 16), label, font=f.label_font)
+            _draw_output(f, anim, index, (x, self.grid_y), z)
+        mid = self.grid_y + cs
+        f.arrow(self.grid_xs[-1] + self.grid_cols * cs + 10, self.out_x - 10, mid)
         for row, line in enumerate(_caption(anim, step)):
             f.text((MARGIN, self.caption_y + row * LINE), line)
         _draw_legend(f, anim, (MARGIN, self.legend_y))
@@ -292,14 +312,17 @@ class Renderer:
         return f.image
 
 
-def _draw_grid(f: _Frame, anim, step, channel: int, in_group: bool, origin):
-    taps = {_lift(t.cell): t for t in step.taps} if in_group else {}
+def _draw_grid(f: _Frame, anim, step, channel: int, in_group: bool, origin, z=None):
+    """One input channel's grid (its depth slice ``z`` for a 3-D layer), with the taps."""
+    taps = {t.cell: t for t in step.taps} if in_group else {}
     t = step.trace
     c_local = t.channels.index(channel) if in_group else None
-    for cell in np.ndindex(*anim.grid_kinds.shape):
-        rc = _lift(cell)
+    plane = anim.grid_kinds.shape if z is None else anim.grid_kinds.shape[1:]
+    for position in np.ndindex(*plane):
+        cell = position if z is None else (z, *position)
+        rc = _lift(position)
         kind = anim.grid_kinds[cell]
-        tap = taps.get(rc)
+        tap = taps.get(cell)
         blank = kind == PADDING and anim.op == "max"  # -inf: never wins
         value = None if blank else _cell(anim.grid_values[(channel, *cell)])
         weight = None
@@ -314,21 +337,22 @@ def _draw_grid(f: _Frame, anim, step, channel: int, in_group: bool, origin):
             f.cell(origin, rc, COLORS["padding"], COLORS["padding_edge"], value, COLORS["faint"])
         else:
             f.cell(origin, rc, COLORS["zero"], COLORS["zero_edge"], value, COLORS["faint"])
-    if taps:
-        cells = list(taps)
+    cells = [_lift(c if z is None else c[1:]) for c in taps if z is None or c[0] == z]
+    if cells:
         first = tuple(min(c[i] for c in cells) for i in range(2))
         last = tuple(max(c[i] for c in cells) for i in range(2))
         f.box(origin, first, last, COLORS["footprint"])
 
 
-def _draw_output(f: _Frame, anim, index: int, origin):
-    """The current output channel's window of outputs: done, now, pending."""
+def _draw_output(f: _Frame, anim, index: int, origin, z=None):
+    """The current output channel's window of outputs (its depth slice ``z`` in 3-D): done,
+    now, pending."""
     channel = anim.steps[index].channel
     for order, step in enumerate(anim.steps):
-        if step.channel != channel:
-            continue
         at = anim.output_at(step)
-        rc = _lift(at[1:])
+        if step.channel != channel or (z is not None and at[1] != z):
+            continue
+        rc = _lift(at[1:] if z is None else at[2:])
         value = _cell(anim.output_values[at])
         if order < index:
             f.cell(origin, rc, COLORS["done"], COLORS["done_edge"], value)
