@@ -6,8 +6,8 @@ holds what convlab never loads (complex arrays, repeated names, encrypted member
 are loaded in one child process that may map only 1 GiB more than ``import convlab`` left it
 with (``resource.setrlimit(RLIMIT_AS)``; the size is read from ``/proc``, so Linux only): a
 reader that trusted a declared size would die there of MemoryError; the test requires instead a
-ValueError that names the file and the problem, within seconds. Good files of each format load in the same child, and the child
-first shows that the limit bites.
+ValueError that names the file and the problem, within seconds. Good files of each format load
+in the same child, and the child first shows that the limit bites.
 """
 
 import gzip
