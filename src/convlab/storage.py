@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = ["VersionCounter", "Geometry", "Layout", "UntypedStorage", "root_array", "layout_of",
-           "strided", "overlaps_itself", "shares_root"]
+           "strided", "overlaps_itself", "shares_root", "writable"]
 
 
 class VersionCounter:
@@ -52,6 +52,22 @@ def shares_root(a: np.ndarray, b: np.ndarray) -> bool:
 
 def _address(a: np.ndarray) -> int:
     return a.__array_interface__["data"][0]
+
+
+def writable(a: np.ndarray) -> np.ndarray | None:
+    """``a`` as a writable window on the same memory, or None when that memory is read-only.
+
+    NumPy marks views that repeat elements (``broadcast_to``, overlapping ``as_strided``) and
+    ``diagonal`` read-only whatever their memory; a fill of such a view is well defined, so
+    convlab writes it through this window over the array that owns the memory.
+    """
+    if a.flags.writeable:
+        return a
+    root = root_array(a)
+    if not root.flags.writeable or not root.flags.c_contiguous:
+        return None
+    start = (_address(a) - _address(root)) // a.itemsize
+    return np.lib.stride_tricks.as_strided(root.reshape(-1)[start:], a.shape, a.strides)
 
 
 class Geometry(NamedTuple):

@@ -328,6 +328,8 @@ class Tensor:
         t._version_counter = counter = self._version_counter
         t._view_version = counter.value
         t._view_tracks = is_grad_enabled()
+        if "_one_of_views" in self.__dict__:  # a view of one of split's views is one too
+            t._one_of_views = self._one_of_views
         return t
 
     def _refresh_view(self) -> None:
@@ -1565,14 +1567,14 @@ class Tensor:
         out, start = [], 0
         for size in sizes:
             index = (slice(None),) * axis + (slice(start, start + size),)
-            out.append(_named(self[index], name))
+            out.append(self[index])
             start += size
-        return tuple(out)
+        return _views_of_one_op(out, name)
 
     def unbind(self, dim: int = 0):
         axis = _normalize_dim(dim, self.ndim, "unbind")
-        return tuple(_named(self[(slice(None),) * axis + (i,)], "UnbindBackward0")
-                     for i in range(self.shape[axis]))
+        return _views_of_one_op([self[(slice(None),) * axis + (i,)]
+                                 for i in range(self.shape[axis])], "UnbindBackward0")
 
     # ---- indexing ----------------------------------------------------------------------------
 
@@ -1617,17 +1619,22 @@ class Tensor:
         records = is_grad_enabled() and (self.requires_grad or (
             isinstance(value, Tensor) and value._requires_grad))
         if not records:
-            self._check_inplace("setitem", (value,))
             try:
-                self._data[index] = value._data if isinstance(value, Tensor) else value
+                region = S.basic_view(self._data, index) if S.is_basic(index) else None
+                self._check_inplace("setitem", (value,), region)
+                data = self._data if self._data.flags.writeable else _storage.writable(self._data)
+                data[index] = value._data if isinstance(value, Tensor) else value
             except (IndexError, ValueError) as e:
                 raise type(e)(f"setitem: {e} (tensor of shape {list(self.shape)})") from None
             self._version_counter.bump()
-        elif S.is_basic(index):
-            self[index].copy_(value)
+            return
+        if not isinstance(value, Tensor):
+            value = Tensor._wrap(np.asarray(value, dtype=self._data.dtype))
+        if S.is_basic(index):
+            region = self[index]
+            _broadcast_check("setitem", region, value)
+            region._inplace("setitem", lambda: E.CopyFrom.apply(region, value), value)
         else:
-            if not isinstance(value, Tensor):
-                value = Tensor._wrap(np.asarray(value, dtype=self._data.dtype))
             self._inplace("index_put_", lambda: S.IndexPut.apply(self, value, index), value)
 
     def masked_fill(self, mask, value):
@@ -1758,10 +1765,14 @@ class Tensor:
 
     # ---- in-place ops ------------------------------------------------------------------------
 
-    def _check_inplace(self, op: str, operands: tuple = ()) -> None:
-        """Refuse, with PyTorch's messages, an in-place change PyTorch refuses."""
-        if is_grad_enabled():
-            base = self._base
+    def _check_inplace(self, op: str, operands: tuple = (), data=None) -> None:
+        """Refuse, with PyTorch's messages, an in-place change PyTorch refuses. ``data`` is the
+        array written (``x[i] = v`` writes only a region of ``x``)."""
+        base = self._base
+        recorded = is_grad_enabled() and (
+            (self._requires_grad if base is None else base._requires_grad)
+            or any(isinstance(t, Tensor) and t._requires_grad for t in operands))
+        if recorded:
             if base is None:
                 if self._grad_fn is None and self._requires_grad:
                     raise RuntimeError("a leaf Variable that requires grad is being used in an "
@@ -1777,15 +1788,34 @@ class Tensor:
             elif base._grad_fn is None and base._requires_grad:
                 raise RuntimeError("a view of a leaf Variable that requires grad is being "
                                    "used in an in-place operation.")
-        data = self._data
-        if not data.flags.writeable:
-            if _storage.overlaps_itself(data.shape, data.strides):
+            elif "_one_of_views" in self.__dict__:
                 raise RuntimeError(
-                    "unsupported operation: more than one element of the written-to "
-                    "tensor refers to a single memory location. Please clone() the tensor before "
+                    f"Output {self._one_of_views[1]} of {self._one_of_views[0]} is a view and is "
+                    "being modified inplace. This view is the output of a function that returns "
+                    "multiple views. Such functions do not allow the output views to be modified "
+                    "inplace. You should replace the inplace operation by an out-of-place one.")
+        data = self._data if data is None else data
+        if not data.flags.writeable:
+            if _storage.writable(data) is None:
+                raise RuntimeError(f"{op}: this tensor's memory is read-only (it came from a "
+                                   "read-only NumPy array); clone() it first")
+            # As PyTorch: a dim that repeats one element (expand) takes only a fill outside a
+            # graph; windows that overlap otherwise (unfold) take fills, and convlab refuses
+            # the rest (see below)
+            repeats = any(s == 0 and n > 1 for n, s in zip(data.shape, data.strides))
+            if repeats and (op != "fill_" or recorded):
+                raise RuntimeError(
+                    "unsupported operation: more than one element of the written-to tensor "
+                    "refers to a single memory location. Please clone() the tensor before "
                     "performing the operation.")
-            raise RuntimeError(f"{op}: this tensor's memory is read-only (it came from a "
-                               "read-only NumPy array); clone() it first")
+            if (not repeats and op not in ("fill_", "setitem")
+                    and _storage.overlaps_itself(data.shape, data.strides)):
+                # PyTorch writes such a tensor element by element, so an element that several
+                # windows share is changed once per window, in an order it does not promise
+                raise RuntimeError(
+                    f"{op}: this tensor's windows overlap (as Tensor.unfold's with step < size): "
+                    "an in-place change would depend on the order elements are visited. "
+                    "clone() it first, or change the base tensor instead.")
         for other in operands:
             if (isinstance(other, Tensor) and other._data is not data
                     and _storage.shares_root(other._data, data) and _partly_overlap(other, self)):
@@ -1821,7 +1851,8 @@ class Tensor:
         counter = self._version_counter
         for node in nodes:
             _keep_saved_values(node, counter)
-        np.copyto(self._data, result._data)
+        data = self._data
+        np.copyto(data if data.flags.writeable else _storage.writable(data), result._data)
         counter.bump()
         node = result._grad_fn
         if node is None:  # not recorded: the tensor keeps its history (and backward will
@@ -2028,6 +2059,15 @@ class Tensor:
 
     def new_tensor(self, data):
         return Tensor._wrap(np.array(data, dtype=self._data.dtype))
+
+
+def _views_of_one_op(views: list, name: str) -> tuple:
+    """The views one op returns together (split, chunk, unbind), named as PyTorch names their
+    node. PyTorch refuses to change one of them in place inside a graph: each is marked."""
+    for i, v in enumerate(views):
+        _named(v, name)
+        v._one_of_views = (name, i)
+    return tuple(views)
 
 
 def _inplace_method(name: str):

@@ -14,7 +14,8 @@ from ..storage import overlaps_itself, strided
 
 __all__ = ["Reshape", "Permute", "Expand", "Repeat", "Flip", "Roll", "Triangle", "Diag",
            "Index", "IndexPut", "MaskedFill", "Gather", "Scatter", "ScatterAdd",
-           "Concatenate", "Stack", "Matmul", "Copy", "AsStrided", "CopySlices", "is_basic"]
+           "Concatenate", "Stack", "Matmul", "Copy", "AsStrided", "CopySlices", "is_basic",
+           "basic_view"]
 
 
 class Reshape(Function):
@@ -160,6 +161,14 @@ def is_basic(index) -> bool:
     return all(isinstance(i, (int, np.integer, slice, type(None), type(Ellipsis))) for i in items)
 
 
+def basic_view(x: np.ndarray, index) -> np.ndarray:
+    """``x[index]`` for a basic index, always a view: where every dim is indexed by an int,
+    NumPy gives a scalar copy, but a trailing ``...`` makes it a 0-d view (x[0, 1] is a view
+    in PyTorch)."""
+    items = index if isinstance(index, tuple) else (index,)
+    return x[index] if Ellipsis in items else x[items + (Ellipsis,)]
+
+
 class Index(Function):
     """z = x[index]: a view for ints, slices, None and Ellipsis, a copy for index arrays.
     Backward scatters the gradient back; repeated indices accumulate (add.at)."""
@@ -171,12 +180,7 @@ class Index(Function):
         ctx.shape, ctx.dtype = x.shape, x.dtype
         if is_basic(index):
             ctx.index = index  # ints, slices, None: small, and no element is taken twice
-            items = index if isinstance(index, tuple) else (index,)
-            if Ellipsis not in items:
-                # a trailing ``...`` makes NumPy return a 0-d view where all dims are indexed,
-                # not a scalar copy: x[0, 1] is a view in PyTorch
-                return x[items + (Ellipsis,)]
-            return x[index]
+            return basic_view(x, index)
         ctx.save_for_backward(index)  # holds index arrays: freed after backward
         return x[index]
 

@@ -143,6 +143,7 @@ class Optimizer:
                         continue
                     state = self.state.get(p, {})
                     self._update(p._data, p.grad._data, state, group)
+                    p._version_counter.bump()  # an in-place change, as PyTorch's p.add_()
                     if state:  # plain SGD keeps none, and state_dict() then lists none
                         self.state[p] = state
         self._stepped = True

@@ -25,6 +25,7 @@ import numpy as np
 from ... import _dtype
 from ...autograd import Function, RemovableHandle, is_grad_enabled, no_grad
 from ...tensor import Tensor, device
+from ...storage import VersionCounter
 from ..parameter import Parameter, is_lazy
 
 __all__ = ["Module", "RemovableHandle"]
@@ -506,7 +507,11 @@ class Module:
             for tensor in itertools.chain(module._parameters.values(), module._buffers.values()):
                 if tensor is None or tensor._data.dtype.kind != "f":
                     continue
+                if tensor._data.dtype == np_dtype:
+                    continue
+                # new memory, so a new version count (as PyTorch's new tensors start at 0)
                 tensor._data = tensor._data.astype(np_dtype)
+                tensor._version_counter = VersionCounter()
                 if tensor.grad is not None:
                     tensor.grad = Tensor._wrap(tensor.grad._data.astype(np_dtype))
         return self
@@ -600,6 +605,7 @@ class Module:
                 continue
             with no_grad():
                 param._data[...] = value._data
+                param._version_counter.bump()
         for key in state_dict:
             if key.startswith(prefix):
                 name = key[len(prefix):].split(".", 1)[0]
