@@ -39,7 +39,7 @@ from .._atomic import atomic_path
 from .example import example
 from .layers import ADAPTIVE_POOL, CONV, CONV_TRANSPOSE, POOL, Axis, describe
 from .shape import axis_names, equivalent_axis, parse_shape
-from .trace import INPUT, PADDING, Trace, axis_source, combine_kinds, trace
+from .trace import INPUT, Trace, axis_source, combine_kinds, trace
 
 __all__ = ["animate", "Animation", "Step", "Tap", "MAX_FRAMES", "MAX_CHANNELS_DRAWN"]
 
