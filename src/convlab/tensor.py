@@ -1818,7 +1818,8 @@ class Tensor:
                     "clone() it first, or change the base tensor instead.")
         for other in operands:
             if (isinstance(other, Tensor) and other._data is not data
-                    and _storage.shares_root(other._data, data) and _partly_overlap(other, self)):
+                    and _storage.shares_root(other._data, data)
+                    and _partly_overlap(other._data, data)):
                 raise RuntimeError(
                     "unsupported operation: some elements of the input tensor and the "
                     "written-to tensor refer to a single memory location. Please clone() the "
@@ -2090,10 +2091,9 @@ Tensor.negative_ = Tensor.neg_
 Tensor.absolute_ = Tensor.abs_
 
 
-def _partly_overlap(a: Tensor, b: Tensor) -> bool:
-    """True when ``a`` and ``b`` share elements without being the same window of memory: an
-    in-place write to ``b`` would change what the op is still reading from ``a``."""
-    x, y = a._data, b._data
+def _partly_overlap(x: np.ndarray, y: np.ndarray) -> bool:
+    """True when ``x`` and ``y`` share elements without being the same window of memory: an
+    in-place write to ``y`` would change what the op is still reading from ``x``."""
     if (x.__array_interface__["data"][0] == y.__array_interface__["data"][0]
             and x.shape == y.shape and x.strides == y.strides):
         return False
