@@ -52,7 +52,8 @@ class DataLoader:
         worker_init_fn: called as ``worker_init_fn(worker_id)`` in each worker, after seeding.
         multiprocessing_context: how workers start: a start method's name (``"fork"``,
             ``"spawn"``, ``"forkserver"``) or a ``multiprocessing`` context; default: Python's
-            default (fork on Linux, where the dataset is inherited, not pickled).
+            default (on Linux, fork up to Python 3.13: the workers inherit the dataset; spawn and
+            forkserver pickle it, and everything passed here, to each worker).
         generator: the :class:`convlab.Generator` that ``shuffle`` and the workers' seeds draw
             from (default: the global one).
         prefetch_factor: batches each worker prepares ahead (default 2 with workers).
