@@ -108,6 +108,7 @@ def test_out_of_order_delivery_has_every_batch():
 
 def as_made(i):
     return (convlab.ones(2, requires_grad=True), np.eye(2)[::-1], convlab.arange(6)[::2],
+            convlab.tensor(float(i)), np.zeros((0, 3)), convlab.zeros(2, dtype=convlab.float16),
             {"name": f"s{i}", "ids": [i, np.int16(i)]}, Pair(None, b"raw"))
 
 

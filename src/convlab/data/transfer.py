@@ -65,6 +65,12 @@ def receive(sock: socket.socket):
     return _unpack(structure, arrays)
 
 
+def _contiguous(a: np.ndarray) -> np.ndarray:
+    """``a`` in C order, copied only if it is not (``np.ascontiguousarray`` would also turn a
+    0-d array into a 1-d one)."""
+    return a if a.flags.c_contiguous else a.copy(order="C")
+
+
 def _bytes_of(a: np.ndarray) -> memoryview:
     """The memory of contiguous ``a`` as a flat byte buffer (a view, no copy)."""
     return memoryview(a.reshape(-1).view(np.uint8))
@@ -90,10 +96,10 @@ def _pack(obj, arrays: list):
         data = obj.detach().numpy()
         if data.dtype.kind not in _RAW_KINDS:
             return obj
-        arrays.append(np.ascontiguousarray(data))
+        arrays.append(_contiguous(data))
         return _Slot(len(arrays) - 1, "leaf" if obj.requires_grad else "tensor")
     if isinstance(obj, np.ndarray) and obj.dtype.kind in _RAW_KINDS:
-        arrays.append(np.ascontiguousarray(obj))
+        arrays.append(_contiguous(obj))
         return _Slot(len(arrays) - 1, "array")
     if type(obj) is dict:
         return {key: _pack(value, arrays) for key, value in obj.items()}
