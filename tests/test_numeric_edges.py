@@ -18,7 +18,8 @@ import pytest
 
 import convlab
 import convlab.nn.functional as F
-from convlab.engine import reference, select
+from convlab import engine
+from convlab.engine import conditioning, reference, select
 from convlab.engine.geometry import conv_geometry
 
 INF, NAN = math.inf, math.nan
@@ -191,3 +192,151 @@ def test_values_and_gradients_as_pytorch(case):
     _same(got, want, "value")
     for i, (g, w) in enumerate(zip(got_grads, want_grads)):
         _same(g, w, f"gradient of input {i}")
+
+
+def _image(shape, bad=None, at=None):
+    """A float64 field of normal draws as a nested list, with ``bad`` written at ``at``."""
+    a = np.random.default_rng(0).standard_normal(shape)
+    if bad is not None:
+        a[at] = bad
+    return a.tolist()
+
+
+def _conv_cases() -> list[Case]:
+    """Convolutions the selector gives to the FFT (7x7) and to Winograd (3x3, 16 channels),
+    with a NaN or an inf in the input: PyTorch's NaN and inf stay in the windows that hold it
+    (one NaN pixel with a 7x7 kernel and 4 output channels: 196 NaN outputs)."""
+    cases = []
+    for bad in (NAN, INF, -INF, 1e8):
+        fft_x = _image((1, 1, 38, 38), bad, (0, 0, 19, 19))
+        wino_x = _image((1, 16, 12, 12), bad, (0, 3, 5, 6))
+        cases += [
+            Case(f"conv2d_7x7[{bad}]", lambda m, x, w: m.nn.functional.conv2d(x, w, padding=3),
+                 (fft_x, _image((4, 1, 7, 7)))),
+            Case(f"conv2d_3x3_16ch[{bad}]",
+                 lambda m, x, w: m.nn.functional.conv2d(x, w, padding=1),
+                 (wino_x, _image((16, 16, 3, 3)))),
+        ]
+    return cases
+
+
+CONV_CASES = _conv_cases()
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=[c.name for c in CONV_CASES])
+def test_convolution_with_a_non_finite_or_huge_input_as_pytorch(case):
+    torch = pytest.importorskip("torch")
+    want, want_grads = _run(torch, case)
+    got, got_grads = _run(convlab, case)
+    _same(got, want, "value")
+    for i, (g, w) in enumerate(zip(got_grads, want_grads)):
+        _same(g, w, f"gradient of input {i}")
+
+
+# Every algorithm on a geometry it computes: (x shape, w shape, conv2d options).
+ALGORITHM_CASES = {
+    "fft": ((1, 2, 14, 14), (2, 2, 7, 7), dict(padding=3)),
+    "winograd": ((2, 16, 12, 12), (16, 16, 3, 3), dict(padding=1)),
+    "winograd_dilated": ((1, 16, 12, 12), (16, 16, 3, 3), dict(padding=2, dilation=2)),
+    "im2col": ((2, 3, 20, 20), (4, 3, 3, 3), dict(padding=1, stride=2)),
+    "depthwise": ((2, 4, 20, 20), (4, 1, 3, 3), dict(padding=1, groups=4)),
+    "pointwise": ((2, 4, 20, 20), (5, 4, 1, 1), dict()),
+    "reference": ((1, 2, 9, 9), (3, 2, 3, 3), dict(padding=1)),
+}
+PASSES = {  # pass: (engine function, reference function, which operand gets the bad value)
+    "forward": (engine.conv_forward, reference.conv_forward, "x"),
+    "input_grad": (engine.conv_input_grad, reference.conv_input_grad, "gy"),
+    "weight_grad_x": (engine.conv_weight_grad, reference.conv_weight_grad, "x"),
+    "weight_grad_gy": (engine.conv_weight_grad, reference.conv_weight_grad, "gy"),
+}
+
+
+def _operands(name: str):
+    xs, ws, options = ALGORITHM_CASES[name]
+    G = conv_geometry("conv2d", 2, xs, ws, **options)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(xs)
+    w = rng.standard_normal(ws)
+    gy = rng.standard_normal((xs[0], ws[0], *G.out_size))
+    return G, x, w, gy
+
+
+@pytest.mark.parametrize("bad", [NAN, INF, -INF])
+@pytest.mark.parametrize("which", list(PASSES))
+@pytest.mark.parametrize("name", list(ALGORITHM_CASES))
+def test_every_algorithm_keeps_a_nan_or_inf_in_the_windows_that_hold_it(name, which, bad):
+    """The outputs that are NaN or inf are exactly those of the plain loops, and the others
+    keep their float32 values."""
+    G, x, w, gy = _operands(name)
+    fn, ref, operand = PASSES[which]
+    if operand == "x":
+        x[0, 1, 5, 6] = bad
+    else:
+        gy[0, 1, 3, 4] = bad
+    args = (x, w) if fn is engine.conv_forward else (gy, w) if fn is engine.conv_input_grad \
+        else (x, gy)
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = ref(*args, G)
+        with select.using(name.split("_")[0]):
+            got = fn(*(a.astype(np.float32) for a in args), G)
+    assert np.isnan(want).any() or np.isinf(want).any()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isposinf(got), np.isposinf(want))
+    np.testing.assert_array_equal(np.isneginf(got), np.isneginf(want))
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["fft", "winograd", "im2col", "depthwise", "reference"])
+def test_a_huge_value_moves_no_output_whose_window_does_not_hold_it(name):
+    """The issue's case: ones, with 1e8 at one corner. Every window that misses the corner
+    still sums to its count of ones, to float32 rounding (the FFT gave 47.74 for 49, 20 pixels
+    away)."""
+    xs, ws, options = ALGORITHM_CASES[name]
+    G = conv_geometry("conv2d", 2, xs, ws, **options)
+    x = np.ones(xs, np.float32)
+    x[..., 0, 0] = 1e8
+    w = np.ones(ws, np.float32)
+    with select.using(name):
+        y = engine.conv_forward(x, w, G)
+    ones = reference.conv_forward(np.ones(xs), w.astype(np.float64), G)
+    touched = reference.conv_forward(x.astype(np.float64), w.astype(np.float64), G) != ones
+    np.testing.assert_allclose(y[~touched], ones[~touched], rtol=1e-6)
+
+
+def test_the_issue_case_through_the_selector():
+    """``conv2d`` of 64x64 ones with a 7x7 kernel of ones (the selector's pick: the FFT) and
+    1e8 at one corner: 49 wherever the window misses the corner."""
+    x = convlab.ones(1, 1, 64, 64)
+    x[0, 0, 0, 0] = 1e8
+    y = F.conv2d(x, convlab.ones(1, 1, 7, 7)).numpy()
+    assert select.choose(conv_geometry("conv2d", 2, (1, 1, 64, 64), (1, 1, 7, 7)),
+                         (1, 1, 64, 64)).__name__.endswith("fft")
+    assert y[0, 0, 0, 0] == pytest.approx(1e8 + 48)
+    np.testing.assert_array_equal(y[0, 0, 1:, :], 49)
+    np.testing.assert_array_equal(y[0, 0, :, 1:], 49)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_transforms_take_data_up_to_the_bound_and_no_further(dtype):
+    a = np.random.default_rng(2).standard_normal((4, 8, 16, 16)).astype(dtype)
+    typical = np.median(np.abs(a))
+    limit = conditioning.MAX_SPREAD * typical
+    a[0, 0, 0, 0] = 0.9 * limit
+    assert conditioning.well_scaled(a)
+    a[0, 0, 0, 0] = -1.1 * limit
+    assert not conditioning.well_scaled(a)
+    for bad in (NAN, INF, -INF):
+        a[0, 0, 0, 0] = bad
+        assert not conditioning.well_scaled(a)
+        assert not conditioning.finite(a)
+
+
+def test_ordinary_data_keeps_the_fast_algorithms():
+    """Images, activations (ReLU'd: half zeros) and gradients are far inside the bound, so
+    the selector's speed choices stand; all zeros and empty arrays pass too."""
+    rng = np.random.default_rng(3)
+    normal = rng.standard_normal((16, 64, 28, 28)).astype(np.float32)
+    for data in (normal, np.maximum(normal, 0), rng.random((8, 3, 64, 64), np.float32),
+                 normal * 1e-30, np.zeros((2, 3, 4, 4), np.float32), np.zeros((0, 3, 4, 4))):
+        assert conditioning.well_scaled(data)

@@ -30,6 +30,10 @@ spectrum was then copied to put the frequencies first, and copied again to conju
 with DFT matrices the kernel costs about 6 ms with its products, and the forward 29-33 ms:
 two transforms of the input's and output's 64 planes (8 and 11 ms) and those products. The
 weight gradient took 60 ms, mostly the inverse FFTs of its 256 planes, and takes 29 ms.
+
+A NaN or inf would spread over every plane it is transformed with, and a value far larger than
+the rest would swamp the others' rounding: on such data (:mod:`.conditioning`) each pass hands
+the call to im2col, which reads each window on its own.
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ import math
 import numpy as np
 import scipy.fft
 
-from . import parallel
+from . import im2col, parallel
+from .conditioning import finite, well_scaled
 from .geometry import ConvGeometry
 from .im2col import add_bias
 
@@ -189,6 +194,8 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
                  b: np.ndarray | None = None) -> np.ndarray:
     """``y (N, C_out, *O)``: ``Σ_c X · conj(W)`` per frequency, back to space, the first
     ``O`` values, plus ``b (C_out,)`` where given."""
+    if not (well_scaled(x) and finite(w)):
+        return im2col.conv_forward(x, w, G, b)
     L = transform_length(G)
     X = _per_group(_spectrum(x, L), G.groups)  # (F, g, N, C/g)
     Y = _times_weight_spectrum(X, w, G, L, forward=True)  # (F, g, N, K/g)
@@ -198,6 +205,8 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
 def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
     """``gx (N, C_in, *S)``: ``Σ_k Gy · W`` per frequency, back to space, the first ``S``
     values."""
+    if not (well_scaled(gy) and finite(w)):
+        return im2col.conv_input_grad(gy, w, G)
     L = transform_length(G)
     Gy = _per_group(_spectrum(gy, L), G.groups)  # (F, g, N, K/g)
     Gx = _times_weight_spectrum(Gy, w, G, L, forward=False)  # (F, g, N, C/g)
@@ -234,6 +243,8 @@ def _at_taps(spec: np.ndarray, G: ConvGeometry, L: tuple[int, ...]) -> np.ndarra
 def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarray:
     """``gw (C_out, C_in/groups, *K)``: ``Σ_n conj(Gy) · X`` per frequency, back to space at
     the taps' lags ``t*d - p_lo``."""
+    if not (well_scaled(x) and well_scaled(gy)):
+        return im2col.conv_weight_grad(x, gy, G)
     L = transform_length(G)
     X = _per_group(_spectrum(x, L), G.groups)  # (F, g, N, C/g)
     Gy = _per_group(_spectrum(gy, L, conj=True), G.groups)  # (F, g, N, K/g)

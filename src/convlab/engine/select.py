@@ -22,6 +22,10 @@ The rules, from measurements against PyTorch's CPU convolution (BENCHMARKS.md; i
 - everything else, and the small layers where copying is cheap, is im2col + GEMM (a direct
   compiled loop for 1-3 input channels was tried: 1.4-1.7x im2col's time on the first layers
   of LeNet and a CIFAR net).
+
+The rules see shapes only. Winograd and the FFT also look at the data when they are called: on
+a NaN, an inf, or a value far larger than the typical ones (:mod:`.conditioning`), which
+their transforms would spread beyond the windows that hold it, they hand the call to im2col.
 """
 
 from __future__ import annotations

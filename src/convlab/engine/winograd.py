@@ -39,7 +39,9 @@ convolution is the correlation of ``gy`` with the flipped, channel-transposed ke
 Accuracy: the transforms mix values of different sizes (entries up to 8 and down to 1/24), so
 float32 rounding errors grow about 10-30x over a direct sum: relative to the largest
 ``Σ|w||x|``, the difference from ``reference.py`` stays below 4e-6 in float32 over the tests'
-random draws (bounded there by 2e-5), and below 1e-10 in float64.
+random draws (bounded there by 2e-5), and below 1e-10 in float64. A tile's outputs round
+relative to the tile's largest value, and a NaN or inf makes NaN of the whole tile: on data
+with either (:mod:`.conditioning`) each pass hands the call to im2col.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ from fractions import Fraction
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import jit, parallel
+from . import im2col, jit, parallel
+from .conditioning import finite, well_scaled
 from .geometry import ConvGeometry
 from .im2col import flipped_transpose
 from .parallel import map_chunks, split
@@ -433,6 +436,8 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
                  b: np.ndarray | None = None) -> np.ndarray:
     """``y (N, C_out, *O)`` from ``x (N, C_in, *S)`` and ``w (C_out, C_in/groups, 3, ...)``,
     plus ``b (C_out,)`` where given."""
+    if not (well_scaled(x) and finite(w)):
+        return im2col.conv_forward(x, w, G, b)
     if jit.active() and G.nd in KERNELS:
         y = np.empty((len(x), G.out_channels, *G.out_size), dtype=x.dtype)
         jobs = [(src, dst, lo) for src, dst, lo, _ in _phases(G)]
@@ -449,6 +454,8 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
 def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
     """``gx (N, C_in, *S)``: per phase, ``gy`` correlated with the flipped, transposed kernel,
     padded by ``2 - p_lo`` (the full correlation, cut back where the forward padding was)."""
+    if not (well_scaled(gy) and finite(w)):
+        return im2col.conv_input_grad(gy, w, G)
     gx = np.zeros((len(gy), G.in_channels, *G.in_size), dtype=gy.dtype)
     wt = flipped_transpose(w, G.groups)
     if jit.active() and G.nd in KERNELS:  # the roles swap: gy's phase is read, gx's written
@@ -497,6 +504,8 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
     from ``gy`` (G-transform of F(3, 4) on non-overlapping m-wide tiles), ``Σ Z Vᵀ (ξ, g, K/g,
     C/g)``, then the Aᵀ-transform of F(3, 4) down to the taps.
     """
+    if not (well_scaled(x) and well_scaled(gy)):
+        return im2col.conv_weight_grad(x, gy, G)
     if jit.active() and G.nd in KERNELS:
         acc = _weight_grad_compiled(x, gy, G)
     else:
