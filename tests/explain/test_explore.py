@@ -114,6 +114,15 @@ def test_every_number_equals_convlabs_layer(page, changes):
     np.testing.assert_allclose(shown, y[0, 0].ravel()[:per], atol=1e-5)
 
 
+def test_the_input_cells_hold_the_padding_modes_values(page):
+    snap = page.evaluate("window.convlabPage.snapshot()")
+    x = np.array(snap["x"], np.float32).reshape(3, 5, 5)
+    cells = page.eval_on_selector_all('#inputs .grid[data-channel="1"] .cell',
+                                      "cells => cells.map(c => c.firstChild.textContent)")
+    padded = np.pad(x[1], 1, mode="reflect")  # the opening layer: padding=1, 'reflect'
+    assert [float(v) for v in cells] == padded.ravel().tolist()
+
+
 def test_controls_change_the_picture(page):
     before = page.locator("#output .cell").count()
     page.fill("#s", "2")

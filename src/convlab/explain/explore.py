@@ -145,7 +145,8 @@ def model_page(model, x, image, title: str, max_maps: int = 16) -> str:
             f"<title>convlab explore: {html.escape(title)}</title><style>"
             "body{font-family:DejaVu Sans,Verdana,sans-serif;margin:16px}"
             "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;"
-            "padding:2px 6px;text-align:right}img{image-rendering:pixelated;max-width:100%}"
+            "padding:2px 6px;text-align:right}td:nth-child(-n+2){text-align:left}"
+            "img{image-rendering:pixelated;max-width:100%}"
             "img.input{width:224px}h3{font-size:14px}</style></head><body>"
             f"<h1>{html.escape(title)}</h1>"
             f'<img class="input" alt="input" src="{_png(shown)}">'
