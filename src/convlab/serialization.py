@@ -403,12 +403,12 @@ def _parse_json(text: bytes | str):
     """``json.loads``, refusing an object that repeats a key (JSON readers disagree on which
     one counts) and nesting too deep for Python's parser, as ValueError."""
     def unique(pairs: list) -> dict:
-        obj = dict(pairs)
-        if len(obj) != len(pairs):
-            seen: set = set()
-            repeated = next(k for k, _ in pairs if k in seen or seen.add(k))
-            raise ValueError(f"an object holds the key {repeated!r} twice")
-        return obj
+        seen: set = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"an object holds the key {key!r} twice")
+            seen.add(key)
+        return dict(pairs)
 
     try:
         return json.loads(text, object_pairs_hook=unique)
