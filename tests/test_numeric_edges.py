@@ -3,9 +3,10 @@ and losses, empty and 0-d reductions, and NaN/inf locality and float32 accuracy 
 convolution algorithm.
 
 The table runs each case with both libraries (``m`` is ``convlab`` or ``torch``) on the same
-float64 inputs: the values, and every input's gradient after ``out.sum().backward()``, must
-agree, NaN for NaN and inf for inf. The convolution tests need no PyTorch: their oracle is
-``engine/reference.py``, whose plain loops touch only each output's own window.
+float64 inputs: the values, and every input's gradient after a backward pass from a gradient of
+1 (or inf) at every output, must agree, NaN for NaN and inf for inf. The tests of each
+convolution algorithm need no PyTorch: their oracle is ``engine/reference.py``, whose plain
+loops touch only each output's own window.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ def _unary_cases() -> list[Case]:
         "elu": lambda m, x: m.nn.functional.elu(x),
         "hardsigmoid": lambda m, x: m.nn.functional.hardsigmoid(x),
         "hardswish": lambda m, x: m.nn.functional.hardswish(x),
+        "softplus": lambda m, x: m.nn.functional.softplus(x),
+        "silu": lambda m, x: m.nn.functional.silu(x),
+        "gelu": lambda m, x: m.nn.functional.gelu(x),
+        "mish": lambda m, x: m.nn.functional.mish(x),
+        "prelu": lambda m, x: m.nn.functional.prelu(x, m.tensor([0.25], dtype=m.float64)),
         "clamp": lambda m, x: x.clamp(-1.0, 3.0),
         "clamp_min": lambda m, x: x.clamp_min(0.0),
         "clamp_max": lambda m, x: x.clamp_max(1.0),
