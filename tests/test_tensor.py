@@ -422,3 +422,94 @@ def test_type_errors():
         -convlab.tensor([True])
     with pytest.raises(TypeError, match="can't combine a Tensor with str"):
         convlab.zeros(2) + "a"
+
+
+# ---- storage, views and in-place ops (the answers PyTorch 2.13 gives; the differential table
+# in test_tensor_semantics_vs_torch.py checks many more against torch itself) ----------------
+
+def test_minus_equals_on_parameters_trains():
+    w = convlab.ones(3, requires_grad=True)
+    (w * w).sum().backward()
+    with convlab.no_grad():
+        for p in [w]:
+            p -= 0.1 * p.grad
+    assert w.tolist() == pytest.approx([0.8, 0.8, 0.8])
+    assert w.requires_grad and w.is_leaf
+
+
+def test_a_row_changed_in_place_changes_the_matrix():
+    x = convlab.zeros(2, 3)
+    row = x[0]
+    row += 1
+    x[1, 2] = 7
+    assert x.tolist() == [[1, 1, 1], [0, 0, 7]]
+    assert row._base is x and x._version == 2 and row._version == 2
+
+
+def test_in_place_op_on_a_view_reaches_the_base_gradient():
+    x = convlab.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = x * 2
+    y[:, 0].zero_()
+    y.sum().backward()
+    assert y.tolist() == [[0, 4], [0, 8]]
+    assert x.grad.tolist() == [[0, 2], [0, 2]]
+    assert y.grad_fn.name() == "CopySlices"
+
+
+def test_a_view_taken_before_an_in_place_op_sees_the_new_values():
+    y = convlab.tensor([1.0, 2.0, 3.0], requires_grad=True) * 2
+    v = y[:2]
+    y.mul_(3)
+    v.sum().backward()
+    assert v.tolist() == [6, 12]
+    assert v.grad_fn.name() == "AsStridedBackward0"
+
+
+def test_backward_refuses_a_saved_tensor_changed_in_place():
+    w = convlab.ones(3, requires_grad=True)
+    loss = (w * w).sum()
+    with convlab.no_grad():
+        w.mul_(3)
+    with pytest.raises(RuntimeError, match=r"modified by an inplace operation: "
+                                           r"\[convlab.FloatTensor \[3\]\] is at version 1; "
+                                           r"expected version 0 instead"):
+        loss.backward()
+
+
+def test_changes_through_data_are_not_tracked():
+    w = convlab.ones(3, requires_grad=True)
+    loss = (w * w).sum()
+    w.data.mul_(3)
+    loss.backward()
+    assert w.grad.tolist() == [6, 6, 6] and w._version == 0
+
+
+def test_pytorchs_refusals():
+    leaf = convlab.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+        leaf.add_(1)
+    with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad"):
+        leaf[0].mul_(2)
+    with pytest.raises(RuntimeError, match=r"view size is not compatible .* Use \.reshape"):
+        convlab.ones(2, 3).t().view(6)
+    with pytest.raises(RuntimeError, match="some elements of the input tensor and the "
+                                           "written-to tensor refer to a single memory"):
+        x = convlab.arange(6.0)
+        x[:4].add_(x[2:])
+
+
+def test_views_share_memory_and_copies_do_not():
+    x = convlab.zeros(2, 3)
+    assert x.t()._base is x and x.view(6)._base is x and x[1]._base is x
+    assert x.t().contiguous()._base is None and x.contiguous() is x
+    assert x[1].storage_offset() == 3 and x.t().stride() == (1, 3)
+    assert x[1].untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
+    assert x.detach()._base is None and x.detach()._version_counter is x._version_counter
+
+
+def test_autograd_grad_returns_without_accumulating():
+    x = convlab.tensor([1.0, 2.0], requires_grad=True)
+    (g,) = convlab.autograd.grad((x * x).sum(), x)
+    assert g.tolist() == [2, 4] and x.grad is None
+    with pytest.raises(NotImplementedError, match="first derivatives"):
+        convlab.autograd.grad((x * x).sum(), x, create_graph=True)

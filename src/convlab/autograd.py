@@ -318,9 +318,10 @@ def _type_name(dtype) -> str:
     return "convlab." + legacy.get(dtype.name, dtype.name)
 
 
-def _saved_versions(saved: tuple, tensors: list, result) -> tuple:
-    """For each saved array that is the array of an input tensor or of the output (or a view of
-    one), the ``SavedVersion`` that guards it. ``tensors`` pairs input arrays with their tensors."""
+def _saved_versions(saved: tuple, args: tuple, result) -> tuple:
+    """For each saved array that is the array of an input tensor (of ``args``) or of the output
+    ``result``, or a view of one, the ``SavedVersion`` that guards it."""
+    Tensor = _Tensor
     records = []
     for i, s in enumerate(saved):
         if not isinstance(s, np.ndarray):
@@ -328,9 +329,10 @@ def _saved_versions(saved: tuple, tensors: list, result) -> tuple:
         if s is result._data:
             records.append((i, SavedVersion(result, is_output=True)))
             continue
-        for array, tensor in tensors:
-            if s is array or (s.base is not None and shares_root(s, array)):
-                records.append((i, SavedVersion(tensor)))
+        for a in args:
+            if isinstance(a, Tensor) and (s is a._data or (
+                    s.base is not None and shares_root(s, a._data))):
+                records.append((i, SavedVersion(a)))
                 break
     return tuple(records)
 
@@ -390,14 +392,12 @@ class Function:
         Tensor = _Tensor or _tensor_class()
         arrays = []
         needs = []
-        tensors = []
         any_needs = False
         for a in args:
             if isinstance(a, Tensor):
                 if a._base is not None and a._view_version != a._version_counter.value:
                     a._refresh_view()  # its base changed in place since the view was made
                 arrays.append(a._data)
-                tensors.append((a._data, a))
                 need = a._requires_grad
                 any_needs = any_needs or need
                 needs.append(need)
@@ -423,7 +423,7 @@ class Function:
             result._grad_fn = ctx
             ctx.output_meta = (out.shape, out.dtype)
             if ctx.saved:
-                ctx.saved_versions = _saved_versions(ctx.saved, tensors, result)
+                ctx.saved_versions = _saved_versions(ctx.saved, args, result)
             if _collected is not None:
                 _collected.append(ctx)
         return result
