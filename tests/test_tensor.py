@@ -513,3 +513,14 @@ def test_autograd_grad_returns_without_accumulating():
     assert g.tolist() == [2, 4] and x.grad is None
     with pytest.raises(NotImplementedError, match="first derivatives"):
         convlab.autograd.grad((x * x).sum(), x, create_graph=True)
+
+
+def test_integer_division_by_zero_raises_and_cuda_is_refused():
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        convlab.tensor([3, 4]) // 0
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        convlab.tensor([3, 4]) % convlab.tensor([1, 0])
+    assert (convlab.tensor([3.0, -4.0]) // 0).tolist() == [float("inf"), float("-inf")]
+    with pytest.raises(AssertionError, match="CPU only"):
+        convlab.ones(2).cuda()
+    assert not convlab.ones(2).is_xpu and not convlab.ones(2).is_mps

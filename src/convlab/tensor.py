@@ -512,6 +512,14 @@ class Tensor:
     def is_cuda(self) -> bool:
         return False
 
+    is_xpu = is_mps = is_meta = is_sparse = is_quantized = is_cuda
+
+    def cuda(self, device=None, non_blocking: bool = False):
+        """convlab has no GPU: raises as a CPU-only PyTorch does (AssertionError)."""
+        raise AssertionError(
+            "convlab runs on the CPU only (it has no CUDA): keep tensors on the CPU, e.g. "
+            "device = 'cuda' if convlab.cuda.is_available() else 'cpu'; x.to(device)")
+
     def dim(self) -> int:
         return self._data.ndim
 
@@ -687,10 +695,22 @@ class Tensor:
     def __rtruediv__(self, other):
         return _binary(E.Div, "div", other, self, float_result=True)
 
+    def _check_integer_divisor(self, other) -> None:
+        """Integer division by 0 has no value: PyTorch raises (NumPy would give 0)."""
+        divisor = other._data if isinstance(other, Tensor) else np.asarray(other)
+        if _promote(self, other).kind in "iub" and divisor.size and not np.all(divisor):
+            raise RuntimeError("ZeroDivisionError: integer division by zero (the divisor holds "
+                               "a 0); divide floating-point tensors to get inf")
+
     def __floordiv__(self, other):
-        return _compare(np.floor_divide, self, other)
+        self._check_integer_divisor(other)
+        with np.errstate(divide="ignore", invalid="ignore"):  # floats: inf and nan, as PyTorch
+            return _compare(np.floor_divide, self, other)
+
+    floor_divide = __floordiv__
 
     def __mod__(self, other):
+        self._check_integer_divisor(other)
         out = _binary(E.Remainder, "remainder", self, other)
         return _named(out, "RemainderBackward1") if isinstance(other, Tensor) else out
 
