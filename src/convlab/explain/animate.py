@@ -12,7 +12,7 @@ convolution it equals: its input with ``s-1`` zeros inserted between the cells a
 stride 1. Pooling shows its reduction (``max``, or the sum over the divisor the layer uses),
 adaptive pooling its windows of varying width.
 
-Limits: by default a window of the output is animated, at most 8x8 positions (64 in 1-D, 4x4x4
+Limits: by default a window of the output is animated, at most 8x8 positions (16 in 1-D, 4x4x4
 in 3-D), from the top-left corner, and the header says so; ``window=`` picks another. More
 than :data:`MAX_FRAMES` frames are refused with a message saying how to ask for fewer.
 
@@ -47,7 +47,7 @@ MAX_FRAMES = 400
 """The most frames one animation may have (about 60 MB of GIF frames at the largest sizes)."""
 MAX_CHANNELS_DRAWN = 6
 """Input channels drawn side by side; a group with more is summed in full in the caption."""
-_DEFAULT_SIDE = {1: 64, 2: 8, 3: 4}  # output positions per axis animated by default
+_DEFAULT_SIDE = {1: 16, 2: 8, 3: 4}  # output positions per axis animated by default
 
 
 @dataclass(frozen=True)
@@ -257,7 +257,7 @@ def _full_shape(info, input_size) -> tuple:
 
 def _parse_window(window, axes) -> tuple:
     """``window`` as ``((start, stop), ...)`` of output positions per axis: None picks the
-    top-left corner, at most 8x8 (64 in 1-D, 4x4x4 in 3-D); ``"all"`` every position; else a
+    top-left corner, at most 8x8 (16 in 1-D, 4x4x4 in 3-D); ``"all"`` every position; else a
     sequence of ``(start, stop)`` pairs or a string such as ``"0:8,4:12"``."""
     if window is None:
         side = _DEFAULT_SIDE[len(axes)]
@@ -310,9 +310,9 @@ def animate(layer, input_size=None, *, numbers: bool | None = None, seed: int = 
     full shape such as ``"1x3x5x5"``; default 5 per axis).
 
     ``numbers`` writes the values in the cells (default: when the grids are at most 12 cells
-    wide); ``seed`` makes the :func:`~.example.example`; ``window`` picks the outputs animated
-    (see :func:`_parse_window`); ``out_channels`` is an output channel, a list of them, or
-    ``"all"`` (each is animated in turn).
+    wide, 24 in 1-D); ``seed`` makes the :func:`~.example.example`; ``window`` picks the outputs
+    animated (see :func:`_parse_window`); ``out_channels`` is an output channel, a list of them,
+    or ``"all"`` (each is animated in turn).
     """
     info = describe(layer)
     if info.kind not in (CONV, CONV_TRANSPOSE, POOL, ADAPTIVE_POOL) or info.nd not in (1, 2, 3):
@@ -371,7 +371,8 @@ def animate(layer, input_size=None, *, numbers: bool | None = None, seed: int = 
             steps.append(Step(position, co, t, offset))
             out[(row, *o)] = t.total
     if numbers is None:
-        numbers = max(*grid_shape, *out.shape[1:]) <= 12
+        limit = 24 if info.nd == 1 else 12  # a 1-D layer is one row: room for more cells
+        numbers = max(*grid_shape, *out.shape[1:]) <= limit
     title = layer.strip() if isinstance(layer, str) else repr(layer)
     op = steps[0].trace.op
     return Animation(title, info.kind, axes, kinds, values, sources, steps, module, sample, out,

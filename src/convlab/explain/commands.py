@@ -92,7 +92,7 @@ def add_parsers(subparsers) -> None:
                         "weights as the GIF, from --seed)")
     p.add_argument("--window", metavar="A:B,C:D",
                    help="animate these output positions per axis (default: the top-left "
-                        "corner, at most 8x8, 64 in 1-D, 4x4x4 in 3-D); 'all' for every "
+                        "corner, at most 8x8, 16 in 1-D, 4x4x4 in 3-D); 'all' for every "
                         "position")
     p.add_argument("--channels", default="0", metavar="C,...",
                    help="output channels to animate, in turn (default 0; 'all' for every one)")

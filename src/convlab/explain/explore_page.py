@@ -162,7 +162,8 @@ function axes(c) {
       }
       if (o < 1) throw new Error(`${names[a]}: the output size ${o} is too small`);
       return {i, o, k, s, d, transposed: true, pLo: d * (k - 1) - p,
-              formula: `${names[a]}: (${i} - 1)*${s} - 2*${p} + ${d}*(${k}-1) + ${c.op} + 1 = ${o}`};
+              formula: `${names[a]}: (${i} - 1)*${s} - 2*${p} + ${d}*(${k}-1) + ${c.op} + 1 = ` +
+                       `${o}`};
     }
     if (c.mode === "reflect" && p >= i) {
       throw new Error(`padding_mode='reflect' needs padding less than the input size, but got ` +

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from ..engine import geometry
 from .layer_spec import LayerSpec, parse_layer
 
-__all__ = ["Layer", "Axis", "describe", "adaptive_window", "CONV", "CONV_TRANSPOSE", "POOL", "ADAPTIVE_POOL",
-           "LINEAR", "FLATTEN", "POINTWISE", "OTHER"]
+__all__ = ["Layer", "Axis", "describe", "adaptive_window", "CONV", "CONV_TRANSPOSE", "POOL",
+           "ADAPTIVE_POOL", "LINEAR", "FLATTEN", "POINTWISE", "OTHER"]
 
 CONV, CONV_TRANSPOSE, POOL, ADAPTIVE_POOL = "conv", "conv_transpose", "pool", "adaptive_pool"
 LINEAR, FLATTEN, POINTWISE, OTHER = "linear", "flatten", "pointwise", "other"
