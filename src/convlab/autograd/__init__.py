@@ -37,7 +37,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .storage import shares_root
+from ..storage import shares_root
 
 __all__ = [
     "Function",
@@ -292,7 +292,7 @@ class SavedVersion:
     def check(self, node: FunctionCtx) -> None:
         if self.counter.value == self.version:
             return
-        from ._dtype import from_numpy_dtype
+        from .._dtype import from_numpy_dtype
 
         producer = node if self.is_output else self.producer
         made_by = "" if producer is None else f", which is output 0 of {_short_name(producer)},"
@@ -434,7 +434,7 @@ _Tensor = None  # convlab.tensor.Tensor, imported on first use: tensor.py import
 
 def _tensor_class():
     global _Tensor
-    from .tensor import Tensor as _Tensor
+    from ..tensor import Tensor as _Tensor
 
     return _Tensor
 
@@ -514,7 +514,7 @@ def _seed(tensor, gradient, i: int) -> np.ndarray:
         return np.ones_like(tensor._data)
     grad = gradient._data if isinstance(gradient, _Tensor) else np.asarray(gradient)
     if grad.shape != tensor._data.shape:
-        from .tensor import Size
+        from ..tensor import Size
 
         raise RuntimeError(
             f"Mismatch in shape: grad_output[{i}] has a shape of {Size(grad.shape)!r} and "
