@@ -51,7 +51,7 @@ class AlexNet:
         return AlexNet()
 
     materialize, loss_of = d2l_mini.materialize, d2l_mini.loss_of
-    train = staticmethod(d2l_mini.trainer(lr=0.05, max_epochs=6))
+    train = staticmethod(d2l_mini.trainer(lr=0.05, max_epochs=4))
 
 
 class VGG:
