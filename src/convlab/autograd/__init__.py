@@ -49,6 +49,8 @@ __all__ = [
     "unbroadcast",
     "backward",
     "grad",
+    "gradcheck",
+    "GradcheckError",
     "RemovableHandle",
 ]
 
@@ -568,7 +570,11 @@ def _run(seeds: dict, retain_graph: bool, wanted: dict | None = None) -> None:
         for i, (child, cg) in enumerate(zip(node.next_nodes, input_grads)):
             if child is None or cg is None:
                 continue
-            shape, dtype = child.output_meta
+            meta = child.output_meta
+            if meta is None:  # a Function with several outputs: a tuple, one slot each
+                sends.append((child, cg))
+                continue
+            shape, dtype = meta
             if cg.shape != shape:
                 raise _wrong_shape(node, i, cg, shape)
             sends.append((child, cg if cg.dtype == dtype else cg.astype(dtype)))
@@ -576,7 +582,15 @@ def _run(seeds: dict, retain_graph: bool, wanted: dict | None = None) -> None:
             node.release()
         for child, cg in sends:
             pending = grads.get(child)
-            grads[child] = cg if pending is None else pending + cg
+            grads[child] = cg if pending is None else _add(pending, cg)
+
+
+def _add(a, b):
+    """The sum of two gradients sent to one node: arrays, or tuples of arrays and None (one
+    slot per output of a Function with several)."""
+    if not isinstance(a, tuple):
+        return a + b
+    return tuple(y if x is None else x if y is None else x + y for x, y in zip(a, b))
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
@@ -666,3 +680,8 @@ def _accumulate(t, g: np.ndarray) -> None:
         t.grad._version_counter.bump()
     else:
         t.grad = _Tensor._wrap(t.grad._data + g)
+
+
+# PyTorch's autograd.function (custom Functions on Tensors) and gradcheck, built on the above
+from . import function  # noqa: E402
+from .gradcheck import GradcheckError, gradcheck  # noqa: E402
