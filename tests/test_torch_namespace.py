@@ -171,3 +171,12 @@ def test_functions_take_numpys_axis_and_keepdims_as_torch_does():
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
     with pytest.raises(TypeError, match="got both 'dim' and its alias 'axis'"):
         convlab.sum(convlab.tensor(x), dim=0, axis=0)
+
+
+def test_creation_takes_the_shape_as_size_keyword_as_torch():
+    torch = pytest.importorskip("torch")
+    for name in ("rand", "randn", "zeros", "ones", "empty"):
+        for lib in (convlab, torch):
+            assert tuple(getattr(lib, name)(size=(8, 8)).shape) == (8, 8), name
+            with pytest.raises(TypeError):
+                getattr(lib, name)(2, size=(2,))

@@ -36,10 +36,16 @@ def _infer_dtype(array: np.ndarray, from_python: bool) -> np.dtype:
 
 
 def _cpu_only(device_arg) -> None:
-    """Refuse a device other than the CPU, as PyTorch without CUDA refuses ``device='cuda'``
-    (``convlab.device`` raises the error); ``None`` and ``'cpu'`` pass."""
-    if device_arg is not None:
-        device(device_arg)
+    """Refuse a device other than the CPU: ``'cuda'`` with the AssertionError a CPU-only
+    PyTorch raises (as ``Tensor.cuda()`` does), other names as ``convlab.device`` does;
+    ``None`` and ``'cpu'`` pass."""
+    if device_arg is None:
+        return
+    if str(device_arg).split(":")[0] == "cuda":
+        raise AssertionError(f"convlab runs on the CPU only (it has no CUDA), got device="
+                             f"{device_arg!r}; choose the device as PyTorch code does: 'cuda' if "
+                             "convlab.cuda.is_available() else 'cpu'")
+    device(device_arg)
 
 
 def _finish(array: np.ndarray, requires_grad: bool) -> Tensor:
@@ -109,20 +115,29 @@ def _float(dtype) -> np.dtype:
     return _dtype.to_numpy_dtype(dtype) if dtype is not None else _dtype.get_default_dtype().numpy
 
 
-def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def _sizes(sizes: tuple, size) -> tuple:
+    """The shape from ``f(2, 3)``, ``f((2, 3))`` or the keyword form ``f(size=(2, 3))``."""
+    if size is None:
+        return _shape_args(sizes)
+    if sizes:
+        raise TypeError(f"got the shape twice: {sizes} and size={size}")
+    return _shape_args((size,))
+
+
+def zeros(*sizes, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     _cpu_only(device)
-    return _finish(np.zeros(_shape_args(size), _float(dtype)), requires_grad)
+    return _finish(np.zeros(_sizes(sizes, size), _float(dtype)), requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def ones(*sizes, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     _cpu_only(device)
-    return _finish(np.ones(_shape_args(size), _float(dtype)), requires_grad)
+    return _finish(np.ones(_sizes(sizes, size), _float(dtype)), requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def empty(*sizes, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Uninitialized in PyTorch; zero-filled here, so programs stay repeatable."""
     _cpu_only(device)
-    return zeros(*size, dtype=dtype, requires_grad=requires_grad)
+    return zeros(*_sizes(sizes, size), dtype=dtype, requires_grad=requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -186,17 +201,19 @@ def eye(n: int, m: int | None = None, dtype=None, device=None,
     return _finish(np.eye(n, m, dtype=_float(dtype)), requires_grad)
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def rand(*sizes, size=None, generator=None, dtype=None, device=None,
+         requires_grad: bool = False) -> Tensor:
     """Uniform samples from [0, 1), drawn from the seeded generator."""
     _cpu_only(device)
-    shape = _shape_args(size)
+    shape = _sizes(sizes, size)
     return _finish(rng(generator).random(shape).astype(_float(dtype)), requires_grad)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def randn(*sizes, size=None, generator=None, dtype=None, device=None,
+          requires_grad: bool = False) -> Tensor:
     """Standard normal samples, drawn from the seeded generator."""
     _cpu_only(device)
-    shape = _shape_args(size)
+    shape = _sizes(sizes, size)
     return _finish(rng(generator).standard_normal(shape).astype(_float(dtype)), requires_grad)
 
 
