@@ -61,7 +61,8 @@ def run(torch):
     K = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
     Xr, Kr = X.reshape(1, 1, 2, 2), K.reshape(1, 1, 2, 2)
     results = {"trans_conv": trans_conv(torch, X, K)}
-    for name, kwargs in (("plain", {}), ("padding 1", {"padding": 1}), ("stride 2", {"stride": 2})):
+    variants = (("plain", {}), ("padding 1", {"padding": 1}), ("stride 2", {"stride": 2}))
+    for name, kwargs in variants:
         tconv = nn.ConvTranspose2d(1, 1, kernel_size=2, bias=False, **kwargs)
         tconv.weight.data = Kr
         results[f"ConvTranspose2d {name}"] = tconv(Xr)

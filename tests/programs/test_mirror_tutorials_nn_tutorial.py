@@ -173,7 +173,8 @@ class Sequential:
         train_dl, valid_dl = loaders(torch, data)
         opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
         return fit(torch, 4, model, torch.nn.functional.cross_entropy, opt,
-                   WrappedDataLoader(train_dl, preprocess), WrappedDataLoader(valid_dl, preprocess))
+                   WrappedDataLoader(train_dl, preprocess),
+                   WrappedDataLoader(valid_dl, preprocess))
 
 
 def test_logistic_regression_updated_by_hand():

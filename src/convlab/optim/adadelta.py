@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._steps import count_step, effective_gradient
 from .optimizer import Optimizer, _check_nonnegative
 
 __all__ = ["Adadelta"]
@@ -42,16 +43,12 @@ class Adadelta(Optimizer):
 
     def _update(self, x: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         lr, rho, eps = float(group["lr"]), float(group["rho"]), float(group["eps"])
-        weight_decay = float(group["weight_decay"])
         if not state:
             state["step"] = self._step_counter()
             state["square_avg"] = self._zeros_like(x)
             state["acc_delta"] = self._zeros_like(x)
-        state["step"]._data += 1
-        if group["maximize"]:
-            g = -g
-        if weight_decay != 0:
-            g = g + weight_decay * x
+        count_step(state)
+        g = effective_gradient(x, g, group)
         s, u = state["square_avg"]._data, state["acc_delta"]._data
         s *= rho
         s += (1 - rho) * g * g

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._steps import count_step, effective_gradient
 from .optimizer import Optimizer, _check_nonnegative
 
 __all__ = ["Adagrad"]
@@ -51,13 +52,9 @@ class Adagrad(Optimizer):
         if not state:  # a group added after construction
             state.update(self._initial_state(x, group))
         lr, eps = float(group["lr"]), float(group["eps"])
-        weight_decay, lr_decay = float(group["weight_decay"]), float(group["lr_decay"])
-        state["step"]._data += 1
-        step = float(state["step"]._data)
-        if group["maximize"]:
-            g = -g
-        if weight_decay != 0:
-            g = g + weight_decay * x
+        lr_decay = float(group["lr_decay"])
+        step = count_step(state)
+        g = effective_gradient(x, g, group)
         clr = lr / (1 + (step - 1) * lr_decay)
         total = state["sum"]._data
         total += g * g

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .adam import Adam
+from ._steps import count_step, effective_gradient
 from .optimizer import Optimizer
 
 __all__ = ["Adamax"]
@@ -37,18 +38,13 @@ class Adamax(Optimizer):
 
     def _update(self, x: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         lr, eps = float(group["lr"]), float(group["eps"])
-        weight_decay = float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
         if not state:
             state["step"] = self._step_counter()
             state["exp_avg"] = self._zeros_like(x)
             state["exp_inf"] = self._zeros_like(x)
-        state["step"]._data += 1
-        step = float(state["step"]._data)
-        if group["maximize"]:
-            g = -g
-        if weight_decay != 0:
-            g = g + weight_decay * x
+        step = count_step(state)
+        g = effective_gradient(x, g, group)
         m, u = state["exp_avg"]._data, state["exp_inf"]._data
         m += (1 - beta1) * (g - m)
         u *= beta2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._steps import count_step, effective_gradient
 from .optimizer import Optimizer, _check_nonnegative
 
 __all__ = ["ASGD"]
@@ -40,7 +41,6 @@ class ASGD(Optimizer):
     def _update(self, x: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         lr, lambd = float(group["lr"]), float(group["lambd"])
         alpha, t0 = float(group["alpha"]), float(group["t0"])
-        weight_decay = float(group["weight_decay"])
         if not state:
             state["step"] = self._step_counter()
             state["eta"] = self._step_counter()
@@ -48,12 +48,8 @@ class ASGD(Optimizer):
             state["mu"] = self._step_counter()
             state["mu"]._data += 1
             state["ax"] = self._zeros_like(x)
-        state["step"]._data += 1
-        step = float(state["step"]._data)
-        if group["maximize"]:
-            g = -g
-        if weight_decay != 0:
-            g = g + weight_decay * x
+        step = count_step(state)
+        g = effective_gradient(x, g, group)
         eta, mu = float(state["eta"]._data), float(state["mu"]._data)
         x *= 1 - lambd * eta
         x -= eta * g

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .adam import Adam
+from ._steps import count_step, effective_gradient, update_moments
 from .optimizer import Optimizer, _check_nonnegative
 
 __all__ = ["NAdam"]
@@ -45,7 +46,7 @@ class NAdam(Optimizer):
 
     def _update(self, x: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         lr, eps = float(group["lr"]), float(group["eps"])
-        weight_decay, momentum_decay = float(group["weight_decay"]), float(group["momentum_decay"])
+        momentum_decay = float(group["momentum_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
         if not state:
             state["step"] = self._step_counter()
@@ -53,23 +54,14 @@ class NAdam(Optimizer):
             state["mu_product"]._data += 1
             state["exp_avg"] = self._zeros_like(x)
             state["exp_avg_sq"] = self._zeros_like(x)
-        state["step"]._data += 1
-        step = float(state["step"]._data)
-        if group["maximize"]:
-            g = -g
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                x *= 1 - lr * weight_decay
-            else:
-                g = g + weight_decay * x
+        step = count_step(state)
+        g = effective_gradient(x, g, group)
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
         state["mu_product"]._data *= mu  # in the step counter's dtype, as PyTorch rounds it
         mu_product = float(state["mu_product"]._data)
         m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-        m += (1 - beta1) * (g - m)
-        v *= beta2
-        v += (1 - beta2) * g * g
+        update_moments(m, v, g, beta1, beta2)
         denom = np.sqrt(v / (1 - beta2 ** step))
         denom += eps
         x -= lr * (1.0 - mu) / (1.0 - mu_product) * g / denom

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from .adam import Adam
+from ._steps import count_step, effective_gradient, update_moments
 from .optimizer import Optimizer
 
 __all__ = ["RAdam"]
@@ -47,25 +48,15 @@ class RAdam(Optimizer):
 
     def _update(self, x: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         lr, eps = float(group["lr"]), float(group["eps"])
-        weight_decay = float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
         if not state:
             state["step"] = self._step_counter()
             state["exp_avg"] = self._zeros_like(x)
             state["exp_avg_sq"] = self._zeros_like(x)
-        state["step"]._data += 1
-        step = float(state["step"]._data)
-        if group["maximize"]:
-            g = -g
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                x *= 1 - lr * weight_decay
-            else:
-                g = g + weight_decay * x
+        step = count_step(state)
+        g = effective_gradient(x, g, group)
         m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-        m += (1 - beta1) * (g - m)
-        v *= beta2
-        v += (1 - beta2) * g * g
+        update_moments(m, v, g, beta1, beta2)
         correction2 = 1 - beta2 ** step
         m_hat = m / (1 - beta1 ** step)
         rho_inf = 2 / (1 - beta2) - 1

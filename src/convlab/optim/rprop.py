@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._steps import count_step
 from .optimizer import Optimizer, _check_nonnegative
 
 __all__ = ["Rprop"]
@@ -50,7 +51,7 @@ class Rprop(Optimizer):
             state["prev"] = self._zeros_like(x)
             state["step_size"] = self._zeros_like(x)
             state["step_size"]._data += float(group["lr"])
-        state["step"]._data += 1
+        count_step(state)
         if group["maximize"]:
             g = -g
         prev, size = state["prev"]._data, state["step_size"]._data
