@@ -311,10 +311,7 @@ class OneCycleLR(LRScheduler):
 
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
-                                 "option enabled")
-            self.use_beta1 = "betas" in optimizer.defaults
+            self.use_beta1 = _cycles_beta1(optimizer)
             if last_epoch == -1:
                 for group, high, low in zip(groups, _per_group("max_momentum", max_momentum,
                                                                groups),
@@ -615,10 +612,7 @@ class CyclicLR(LRScheduler):
             "iterations" if mode == "exp_range" else "cycle")
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
-                                 "option enabled")
-            self.use_beta1 = "betas" in optimizer.defaults
+            self.use_beta1 = _cycles_beta1(optimizer)
             self.base_momentums = _per_group("base_momentum", base_momentum, groups)
             self.max_momentums = _per_group("max_momentum", max_momentum, groups)
             if last_epoch == -1:
@@ -760,6 +754,14 @@ class ChainedScheduler(_Combined):
         for scheduler in self._schedulers:
             scheduler.step()
         self._last_lr = self._current_lrs()
+
+
+def _cycles_beta1(optimizer: Optimizer) -> bool:
+    """Whether a momentum-cycling schedule moves Adam's beta1 (True) or SGD's momentum."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option "
+                         "enabled")
+    return "betas" in optimizer.defaults
 
 
 def _per_group(name: str, value, groups: list) -> list:
