@@ -1,5 +1,6 @@
 """Mirrors pytorch/examples, imagenet/main.py (commit 493da9304e56ff5160f78d01a54992db35df2a98):
-the ImageNet training script's loop. An AlexNet-style model whose ``features`` are wrapped in
+the ImageNet training script's loop, seeded (``cudnn.deterministic = True``). An AlexNet-style
+model whose ``features`` are wrapped in
 ``torch.nn.DataParallel`` (the script's branch for alexnet and vgg), CrossEntropyLoss, SGD with
 momentum and weight decay, ``StepLR(step_size=30, gamma=0.1)``, the ``AverageMeter`` and
 ``ProgressMeter`` bookkeeping, ``accuracy(output, target, topk=(1, 5))`` built from ``topk``,
@@ -125,6 +126,7 @@ def train_epoch(torch, train_loader, model, criterion, optimizer, epoch):
 
 
 def train(torch, model, data):
+    torch.backends.cudnn.deterministic = True  # the script's --seed branch
     criterion = torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.SGD(model.parameters(), 0.05, momentum=0.9, weight_decay=1e-4)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30, gamma=0.1)

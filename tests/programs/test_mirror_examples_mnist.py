@@ -1,11 +1,14 @@
 """Mirrors pytorch/examples, mnist/main.py (commit f15fac72e01158bcb704dded7c7e511f7a712a5f):
-the two-conv MNIST net with dropout and log_softmax, trained with Adadelta and a StepLR
-schedule from a DataLoader, evaluated with no_grad and argmax, its state_dict saved.
+the two-conv MNIST net with dropout and log_softmax, on the device ``torch.accelerator`` offers
+(the CPU here), trained with Adadelta and a StepLR schedule from a DataLoader, evaluated with
+no_grad and argmax, its state_dict saved.
 
 Cut to 8 synthetic 28x28 digits, batches of 4, three epochs.
 """
 
+import os
 import sys
+import tempfile
 
 from harness import check, labelled_images
 
@@ -67,7 +70,10 @@ def evaluate(torch, model, test_loader):
     return test_loss / len(test_loader.dataset), correct
 
 
-def train(torch, model, data, tmp_dir=None):
+def train(torch, model, data):
+    use_accel = torch.accelerator.is_available()
+    device = torch.accelerator.current_accelerator() if use_accel else torch.device("cpu")
+    model = model.to(device)
     optimizer = torch.optim.Adadelta(model.parameters(), lr=1.0)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
     losses = []
@@ -82,6 +88,8 @@ def train(torch, model, data, tmp_dir=None):
         test_loss, _ = evaluate(torch, model, loader(torch, data))
         losses.append(test_loss)
         scheduler.step()
+    with tempfile.TemporaryDirectory() as folder:
+        torch.save(model.state_dict(), os.path.join(folder, "mnist_cnn.pt"))
     return losses
 
 
