@@ -21,6 +21,8 @@ weight times ``-inf`` is NaN). Both repairs run only when a result is not finite
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from scipy.special import xlogy
@@ -91,12 +93,17 @@ def _upstream(gy: np.ndarray, reduction: str, denominator) -> np.ndarray:
     return gy
 
 
+def _finite(a: np.ndarray) -> bool:
+    """No inf or NaN in ``a``; a 0-d ``a`` (the usual reduced loss) without a ufunc call."""
+    return math.isfinite(a) if a.ndim == 0 else bool(np.isfinite(a).all())
+
+
 def _class_losses(products: np.ndarray, support, axis: int) -> np.ndarray:
     """``-sum_c products`` per position, where ``products = Q * (log-)probabilities``; with a
     ``support`` (class-index targets), a non-finite loss is summed again over the support
     only, so a 0 coefficient times ``-inf`` or NaN outside it counts 0, as in PyTorch."""
     losses = -np.add.reduce(products, axis=axis)
-    if support is not None and not np.isfinite(losses).all():
+    if support is not None and not _finite(losses):
         losses = -np.add.reduce(np.where(support, products, 0), axis=axis)
     return losses
 
@@ -107,7 +114,7 @@ def _positional_upstream(gy: np.ndarray, ctx) -> np.ndarray:
     G = _upstream(gy, ctx.reduction, ctx.denominator)
     if ctx.reduction == "none":
         G = np.expand_dims(G, ctx.axis)
-    if ctx.support is not None and not np.isfinite(G).all():
+    if ctx.support is not None and not _finite(G):
         G = np.where(ctx.support.any(axis=ctx.axis, keepdims=True), G, 0).astype(G.dtype)
     return G
 
@@ -139,7 +146,7 @@ class CrossEntropy(Function):
         log_p, Q = ctx.saved
         G = _positional_upstream(gy, ctx)
         gx = gQ = None
-        if np.isfinite(G).all():
+        if _finite(G):
             if ctx.needs_input_grad[0]:
                 gx = np.exp(log_p)
                 gx *= np.add.reduce(Q, axis=ctx.axis, keepdims=True)
@@ -176,7 +183,7 @@ class NllLoss(Function):
     def backward(ctx, gy):
         (Q,) = ctx.saved
         G = _positional_upstream(gy, ctx)
-        if np.isfinite(G).all():
+        if _finite(G):
             return -G * Q, None, None, None, None, None
         with np.errstate(invalid="ignore"):  # inf * 0: PyTorch writes 0 off the support
             gx = np.where(ctx.support, -G * Q, 0).astype(Q.dtype, copy=False)
