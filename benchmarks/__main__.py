@@ -10,6 +10,7 @@ command restarts itself without them before anything imports NumPy (DESIGN.md, P
     python -m benchmarks conv --one-core --no-write # one thread each, CPU time: for development
     python -m benchmarks conv --no-jit              # convlab's NumPy paths, no compiled kernels
     python -m benchmarks train                      # the digits CNN in both libraries
+    python -m benchmarks overhead                   # small ops: the per-op bookkeeping
     python -m benchmarks dataloader                 # CIFAR-style loading, 0 and 2 workers
 """
 
@@ -116,6 +117,31 @@ def _train(args) -> None:
         write_section(args.section or "train", body)
 
 
+def _overhead(args) -> None:
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from .overhead import measure, overhead_table
+    from .report import environment, load_average, write_section
+    from .timing import use_cpu_time
+
+    threadpool_limits(1)
+    torch.set_num_threads(1)
+    use_cpu_time()
+    env = environment()
+    print("\n".join(env), flush=True)
+    rows = measure(args.repeats, args.min_time)
+    settings = (f"one thread each, CPU time per call, median of {args.repeats} interleaved "
+                f"repeats of at least {args.min_time:g} s; load average at the end: "
+                f"{load_average()}")
+    title = args.title or "Per-op overhead: small ops, convlab / PyTorch"
+    body = "\n".join([f"## {title}", "", f"`{_command()}`", "", *[f"- {line}" for line in env],
+                      "", overhead_table(rows, settings)])
+    print(body)
+    if args.write:
+        write_section(args.section or "overhead", body)
+
+
 def _dataloader(args) -> None:
     from .dataloader import dataloader_table, measure
     from .report import environment, load_average, write_section
@@ -170,6 +196,12 @@ def main(argv=None) -> None:
     loading.add_argument("--no-write", dest="write", action="store_false")
     loading.add_argument("--title")
     loading.add_argument("--section")
+    overhead = sub.add_parser("overhead", help="small ops: the per-op bookkeeping")
+    overhead.add_argument("--repeats", type=int, default=9)
+    overhead.add_argument("--min-time", type=float, default=0.1, help="seconds per sample")
+    overhead.add_argument("--no-write", dest="write", action="store_false")
+    overhead.add_argument("--title")
+    overhead.add_argument("--section")
     memory = sub.add_parser("_memory", help=argparse.SUPPRESS)
     memory.add_argument("case")
     memory.add_argument("library", choices=("convlab", "torch"))
@@ -181,6 +213,8 @@ def main(argv=None) -> None:
         _train(args)
     elif args.command == "dataloader":
         _dataloader(args)
+    elif args.command == "overhead":
+        _overhead(args)
     else:
         from .conv import memory_child
 

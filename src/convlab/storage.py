@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = ["VersionCounter", "Geometry", "Layout", "UntypedStorage", "root_array", "layout_of",
-           "strided", "overlaps_itself", "shares_root", "writable"]
+           "strided", "overlaps_itself", "shares_root", "writable", "address"]
 
 
 class VersionCounter:
@@ -36,6 +36,11 @@ class VersionCounter:
 def root_array(a: np.ndarray) -> np.ndarray:
     """The array that owns ``a``'s memory: NumPy keeps a view's ``base`` pointing at it, or at
     a stand-in object whose own ``base`` does (``as_strided``)."""
+    base = a.base
+    if base is None:  # the common cases first: an array that owns its memory, or a view of one
+        return a
+    if type(base) is np.ndarray and base.base is None:
+        return base
     while True:
         base = a.base
         if not isinstance(base, np.ndarray):
@@ -50,8 +55,10 @@ def shares_root(a: np.ndarray, b: np.ndarray) -> bool:
     return a is b or root_array(a) is root_array(b)
 
 
-def _address(a: np.ndarray) -> int:
-    return a.__array_interface__["data"][0]
+def address(a: np.ndarray) -> int:
+    """The byte address of ``a``'s first element (``ctypes.data``: 3x as fast as reading
+    ``__array_interface__``)."""
+    return a.ctypes.data
 
 
 def writable(a: np.ndarray) -> np.ndarray | None:
@@ -66,7 +73,7 @@ def writable(a: np.ndarray) -> np.ndarray | None:
     root = root_array(a)
     if not root.flags.writeable or not root.flags.c_contiguous:
         return None
-    start = (_address(a) - _address(root)) // a.itemsize
+    start = (address(a) - address(root)) // a.itemsize
     return np.lib.stride_tricks.as_strided(root.reshape(-1)[start:], a.shape, a.strides)
 
 
@@ -87,9 +94,10 @@ class Layout(NamedTuple):
     extent: int
 
 
-def _span(a: np.ndarray) -> tuple[int, int]:
-    """The lowest and one-past-highest byte addresses ``a``'s elements occupy."""
-    lo = hi = _address(a)
+def _span(a: np.ndarray, start: int) -> tuple[int, int]:
+    """The lowest and one-past-highest byte addresses ``a``'s elements occupy (``start``: the
+    address of its first element)."""
+    lo = hi = start
     if a.size == 0:
         return lo, lo
     for n, s in zip(a.shape, a.strides):
@@ -100,17 +108,19 @@ def _span(a: np.ndarray) -> tuple[int, int]:
     return lo, hi + a.itemsize
 
 
-def _geometry(a: np.ndarray, origin: int) -> Geometry:
+def _geometry(a: np.ndarray, start: int, origin: int) -> Geometry:
     item = a.itemsize
-    return Geometry(a.shape, tuple(s // item for s in a.strides), (_address(a) - origin) // item)
+    return Geometry(a.shape, tuple(s // item for s in a.strides), (start - origin) // item)
 
 
 def layout_of(view: np.ndarray, base: np.ndarray) -> Layout:
     """The layout of ``view`` inside ``base``'s memory, over a buffer that spans both."""
-    lo_b, hi_b = _span(base)
-    lo_v, hi_v = _span(view)
+    at_base, at_view = address(base), address(view)
+    lo_b, hi_b = _span(base, at_base)
+    lo_v, hi_v = _span(view, at_view)
     lo, hi = min(lo_b, lo_v), max(hi_b, hi_v)
-    return Layout(_geometry(base, lo), _geometry(view, lo), (hi - lo) // base.itemsize)
+    return Layout(_geometry(base, at_base, lo), _geometry(view, at_view, lo),
+                  (hi - lo) // base.itemsize)
 
 
 def strided(buffer: np.ndarray, geometry: Geometry) -> np.ndarray:
@@ -142,10 +152,10 @@ class UntypedStorage:
         self._root = root_array(array)
 
     def data_ptr(self) -> int:
-        return _span(self._root)[0]
+        return _span(self._root, address(self._root))[0]
 
     def nbytes(self) -> int:
-        lo, hi = _span(self._root)
+        lo, hi = _span(self._root, address(self._root))
         return hi - lo
 
     size = nbytes

@@ -25,7 +25,8 @@ import numpy as np
 from . import _dtype
 from ._dtype import dtype as _DType
 from . import storage as _storage
-from .autograd import AccumulateGrad, Function, collect_nodes, is_grad_enabled, make_node
+from .autograd import (OUTPUT, AccumulateGrad, Function, collect_nodes, is_grad_enabled,
+                       make_node, saved_version)
 from .autograd import backward as _run_backward
 from .ops import elementwise as E
 from .ops import reduction as R
@@ -214,9 +215,10 @@ def _index_name(index) -> str:
 
 def _named(t: "Tensor", name: str) -> "Tensor":
     """Give ``t``'s graph node PyTorch's name for the op that made it, where one Function stands
-    for several ops (``Reshape`` for view, squeeze and unsqueeze). No-op outside a graph."""
-    if t.grad_fn is not None:
-        t.grad_fn.grad_fn_name = name
+    for several ops (``Reshape`` for view, squeeze and unsqueeze). No-op outside a graph.
+    (``t`` was just made, so its own ``_grad_fn`` is current.)"""
+    if t._grad_fn is not None:
+        t._grad_fn.grad_fn_name = name
     return t
 
 
@@ -275,7 +277,9 @@ class Tensor:
 
     # _base, _version_counter: the storage model (module docstring). _view_version and
     # _view_tracks are set on views only: the version their grad_fn was made at, and whether
-    # the view was made in grad mode (only then does it take part in its base's graph).
+    # the view was made in grad mode (only then does it take part in its base's graph); for one
+    # of the views split, chunk or unbind return, _view_tracks is (op name, index) instead of
+    # True, as PyTorch refuses in-place changes to those inside a graph.
     __slots__ = ("_data", "_requires_grad", "grad", "_grad_fn", "_accumulator", "_base",
                  "_version_counter", "_view_version", "_view_tracks", "__weakref__", "__dict__")
 
@@ -320,16 +324,26 @@ class Tensor:
         t._version_counter = _storage.VersionCounter()
         return t
 
-    def _view_of(self, array: np.ndarray) -> "Tensor":
+    def _view_of(self, array: np.ndarray, grad_mode: bool) -> "Tensor":
         """A view of this tensor over ``array`` (a NumPy view of ``self._data``): the same
-        memory and version counter, ``_base`` the tensor that owns the memory."""
-        t = Tensor._wrap(array)
-        t._base = self if self._base is None else self._base
+        memory and version counter, ``_base`` the tensor that owns the memory. ``grad_mode``:
+        whether grad mode is on as the view is made (only then is it part of the graph)."""
+        t = object.__new__(Tensor)
+        t._data = array
+        t._requires_grad = False
+        t.grad = None
+        t._grad_fn = None
+        t._accumulator = None
+        base = self._base
         t._version_counter = counter = self._version_counter
         t._view_version = counter.value
-        t._view_tracks = is_grad_enabled()
-        if "_one_of_views" in self.__dict__:  # a view of one of split's views is one too
-            t._one_of_views = self._one_of_views
+        if base is None:
+            t._base = self
+            t._view_tracks = grad_mode
+        else:
+            t._base = base
+            tracks = self._view_tracks  # a view of one of split's views is one too
+            t._view_tracks = tracks if grad_mode and tracks.__class__ is tuple else grad_mode
         return t
 
     def _refresh_view(self) -> None:
@@ -369,7 +383,7 @@ class Tensor:
 
     def data_ptr(self) -> int:
         """The address of the first element (0 for a tensor with no elements, as PyTorch)."""
-        return self._data.__array_interface__["data"][0] if self._data.size else 0
+        return _storage.address(self._data) if self._data.size else 0
 
     def untyped_storage(self) -> _storage.UntypedStorage:
         return _storage.UntypedStorage(self._data)
@@ -1600,6 +1614,8 @@ class Tensor:
 
     def _index(self, index):
         """``index`` with Tensors turned into arrays, checked the way PyTorch checks them."""
+        if index.__class__ is slice or index.__class__ is int:  # the common case, as it is
+            return index
         items = index if isinstance(index, tuple) else (index,)
         out = []
         for item in items:
@@ -1628,7 +1644,7 @@ class Tensor:
             out = S.Index.apply(self, index)
         except IndexError as e:
             raise IndexError(f"index: {e} (tensor of shape {list(self.shape)})") from None
-        return _named(out, _index_name(index)) if out.grad_fn is not None else out
+        return _named(out, _index_name(index)) if out._grad_fn is not None else out
 
     def __setitem__(self, index, value):
         """``x[index] = value``, written in place. Inside a graph, ints and slices select a view
@@ -1639,14 +1655,18 @@ class Tensor:
         records = is_grad_enabled() and (self.requires_grad or (
             isinstance(value, Tensor) and value._requires_grad))
         if not records:
+            data = self._data
             try:
-                region = S.basic_view(self._data, index) if S.is_basic(index) else None
-                self._check_inplace("setitem", (value,), region)
-                data = self._data if self._data.flags.writeable else _storage.writable(self._data)
+                if isinstance(value, Tensor) or not data.flags.writeable:
+                    region = None  # a read-only tensor may have writable regions (expanded)
+                    if not data.flags.writeable and S.is_basic(index):
+                        region = S.basic_view(data, index)
+                    self._check_inplace("setitem", (value,), region)
+                    data = data if data.flags.writeable else _storage.writable(data)
                 data[index] = value._data if isinstance(value, Tensor) else value
             except (IndexError, ValueError) as e:
                 raise type(e)(f"setitem: {e} (tensor of shape {list(self.shape)})") from None
-            self._version_counter.bump()
+            self._version_counter.value += 1
             return
         if not isinstance(value, Tensor):
             value = Tensor._wrap(np.asarray(value, dtype=self._data.dtype))
@@ -1785,13 +1805,19 @@ class Tensor:
 
     # ---- in-place ops ------------------------------------------------------------------------
 
-    def _check_inplace(self, op: str, operands: tuple = (), data=None) -> None:
-        """Refuse, with PyTorch's messages, an in-place change PyTorch refuses. ``data`` is the
-        array written (``x[i] = v`` writes only a region of ``x``)."""
+    def _check_inplace(self, op: str, operands: tuple = (), data=None) -> bool:
+        """Refuse, with PyTorch's messages, an in-place change PyTorch refuses, and say whether
+        the graph will record it. ``data`` is the array written (``x[i] = v`` writes only a
+        region of ``x``)."""
         base = self._base
-        recorded = is_grad_enabled() and (
-            (self._requires_grad if base is None else base._requires_grad)
-            or any(isinstance(t, Tensor) and t._requires_grad for t in operands))
+        recorded = False
+        if is_grad_enabled():
+            recorded = self._requires_grad if base is None else base._requires_grad
+            if not recorded:
+                for t in operands:
+                    if isinstance(t, Tensor) and t._requires_grad:
+                        recorded = True
+                        break
         if recorded:
             if base is None:
                 if self._grad_fn is None and self._requires_grad:
@@ -1808,9 +1834,9 @@ class Tensor:
             elif base._grad_fn is None and base._requires_grad:
                 raise RuntimeError("a view of a leaf Variable that requires grad is being "
                                    "used in an in-place operation.")
-            elif "_one_of_views" in self.__dict__:
+            elif self._view_tracks.__class__ is tuple:
                 raise RuntimeError(
-                    f"Output {self._one_of_views[1]} of {self._one_of_views[0]} is a view and is "
+                    f"Output {self._view_tracks[1]} of {self._view_tracks[0]} is a view and is "
                     "being modified inplace. This view is the output of a function that returns "
                     "multiple views. Such functions do not allow the output views to be modified "
                     "inplace. You should replace the inplace operation by an out-of-place one.")
@@ -1844,6 +1870,7 @@ class Tensor:
                     "unsupported operation: some elements of the input tensor and the "
                     "written-to tensor refer to a single memory location. Please clone() the "
                     "tensor before performing the operation.")
+        return recorded
 
     def _inplace(self, op: str, compute, *operands) -> "Tensor":
         """Change this tensor in place to ``compute()``, its new values computed out of place
@@ -1856,25 +1883,17 @@ class Tensor:
         overwritten is copied first, so they keep the values they saw, as PyTorch's in-place
         ops keep ``original_self``.
         """
-        self._check_inplace(op, operands)
-        with collect_nodes() as nodes:
-            result = compute()
-            if not isinstance(result, Tensor):
-                result = Tensor._wrap(np.asarray(result))
-            if result._data.shape != self._data.shape:
-                raise RuntimeError(f"{op}: output with shape {list(self.shape)} doesn't match "
-                                   f"the broadcast shape {list(result.shape)}")
-            if result._data.dtype != self._data.dtype:
-                if not np.can_cast(result._data.dtype, self._data.dtype, "same_kind"):
-                    raise RuntimeError(f"{op}: result type {result.dtype.name} can't be cast to "
-                                       f"the desired output type {self.dtype.name}")
-                result = result.to(self.dtype)
-        counter = self._version_counter
-        for node in nodes:
-            _keep_saved_values(node, counter)
+        if self._check_inplace(op, operands):
+            with collect_nodes() as nodes:
+                result = self._new_values(op, compute)
+            counter = self._version_counter
+            for node in nodes:
+                _keep_saved_values(node, counter)
+        else:
+            result = self._new_values(op, compute)
         data = self._data
         np.copyto(data if data.flags.writeable else _storage.writable(data), result._data)
-        counter.bump()
+        self._version_counter.bump()
         node = result._grad_fn
         if node is None:  # not recorded: the tensor keeps its history (and backward will
             return self  # refuse to use what that history saved of the old values)
@@ -1890,6 +1909,22 @@ class Tensor:
         base._grad_fn = copy
         base._requires_grad = True
         return self  # its own grad_fn is rebuilt from the base's when next used
+
+    def _new_values(self, op: str, compute) -> "Tensor":
+        """``compute()``, checked to fit this tensor: its shape, and a dtype that casts to this
+        tensor's (then cast)."""
+        result = compute()
+        if not isinstance(result, Tensor):
+            result = Tensor._wrap(np.asarray(result))
+        if result._data.shape != self._data.shape:
+            raise RuntimeError(f"{op}: output with shape {list(self.shape)} doesn't match "
+                               f"the broadcast shape {list(result.shape)}")
+        if result._data.dtype != self._data.dtype:
+            if not np.can_cast(result._data.dtype, self._data.dtype, "same_kind"):
+                raise RuntimeError(f"{op}: result type {result.dtype.name} can't be cast to "
+                                   f"the desired output type {self.dtype.name}")
+            result = result.to(self.dtype)
+        return result
 
     def add_(self, other, alpha=1):
         return self._inplace("add_", lambda: self + (other if alpha == 1 else other * alpha),
@@ -2087,7 +2122,8 @@ def _views_of_one_op(views: list, name: str) -> tuple:
     node. PyTorch refuses to change one of them in place inside a graph: each is marked."""
     for i, v in enumerate(views):
         _named(v, name)
-        v._one_of_views = (name, i)
+        if v._base is not None and v._view_tracks:
+            v._view_tracks = (name, i)  # (truthy: it takes part in the graph)
     return tuple(views)
 
 
@@ -2114,8 +2150,8 @@ Tensor.absolute_ = Tensor.abs_
 def _partly_overlap(x: np.ndarray, y: np.ndarray) -> bool:
     """True when ``x`` and ``y`` share elements without being the same window of memory: an
     in-place write to ``y`` would change what the op is still reading from ``x``."""
-    if (x.__array_interface__["data"][0] == y.__array_interface__["data"][0]
-            and x.shape == y.shape and x.strides == y.strides):
+    if (x.shape == y.shape and x.strides == y.strides
+            and _storage.address(x) == _storage.address(y)):
         return False
     try:
         return bool(np.shares_memory(x, y, max_work=1_000_000))
@@ -2128,14 +2164,14 @@ def _keep_saved_values(node, counter) -> None:
     op that writes) saved arrays of that memory, give it copies, so its backward sees the values
     it was computed from."""
     records = node.saved_versions
-    if not any(r.counter is counter and not r.is_output for _, r in records):
+    if not any(r[1] is counter and r[3] is not OUTPUT for r in records):
         return
     saved, kept = list(node.saved), []
-    for i, r in records:
-        if r.counter is counter and not r.is_output:
-            saved[i] = saved[i].copy()
+    for record in records:
+        if record[1] is counter and record[3] is not OUTPUT:
+            saved[record[0]] = saved[record[0]].copy()
         else:
-            kept.append((i, r))
+            kept.append(record)
     node.saved, node.saved_versions = tuple(saved), tuple(kept)
 
 
@@ -2143,13 +2179,15 @@ def _saved_output_is(node, result: Tensor, tensor: Tensor) -> None:
     """``result``'s values were just written into ``tensor``: where ``node`` saved its output,
     it keeps ``tensor``'s memory instead, guarded at the version the write left (so a later
     in-place change of ``tensor`` is caught, as in PyTorch)."""
-    for i, record in node.saved_versions:
-        if record.is_output and record.counter is result._version_counter:
+    records = node.saved_versions
+    for k, (position, counter, _, producer) in enumerate(records):
+        if producer is OUTPUT and counter is result._version_counter:
             saved = list(node.saved)
-            saved[i] = tensor._data
+            saved[position] = tensor._data
             node.saved = tuple(saved)
-            record.counter = tensor._version_counter
-            record.version = record.counter.value
+            node.saved_versions = (records[:k] + (saved_version(position, tensor, OUTPUT),)
+                                   + records[k + 1:])
+            return
 
 
 def matmul(a, b) -> Tensor:

@@ -247,7 +247,7 @@ class FunctionCtx(Node):
     # What a new node starts with, set on the class so that creating one (once per op of every
     # step) assigns only the three links below.
     saved = ()
-    saved_versions = ()  # (position in saved, SavedVersion) for each saved array a tensor owns
+    saved_versions = ()  # a saved_version record for each saved array a tensor owns
     released = False
     retained_output = None  # weak reference to the output, set by retain_grad()
     output_meta = None  # (shape, dtype) of the output: what its gradient must be
@@ -278,32 +278,37 @@ class FunctionCtx(Node):
             self.released = True
 
 
-class SavedVersion:
-    """What a node remembers of a tensor whose array it saved: its version counter and the value
-    it had, and enough to name the tensor in the error if the two differ at backward."""
+# What a node remembers of a tensor whose array it saved, as a tuple (made once per saved array
+# of every op, so no class): (position in ``saved``, the tensor's version counter, the version
+# it had, the node that made the tensor: None for a leaf, OUTPUT for the saving node's own
+# output). Backward compares the counter with the version before it uses the array.
+OUTPUT = "output"
 
-    __slots__ = ("counter", "version", "shape", "dtype", "producer", "is_output")
 
-    def __init__(self, tensor, is_output: bool = False):
-        self.counter = tensor._version_counter
-        self.version = self.counter.value
-        self.shape, self.dtype = tensor._data.shape, tensor._data.dtype
-        self.producer = None if is_output else tensor._grad_fn
-        self.is_output = is_output
+def saved_version(position: int, tensor, producer) -> tuple:
+    counter = tensor._version_counter
+    return position, counter, counter.value, producer
 
-    def check(self, node: FunctionCtx) -> None:
-        if self.counter.value == self.version:
-            return
-        from .._dtype import from_numpy_dtype
 
-        producer = node if self.is_output else self.producer
-        made_by = "" if producer is None else f", which is output 0 of {_short_name(producer)},"
-        raise RuntimeError(
-            "one of the variables needed for gradient computation has been modified by an "
-            f"inplace operation: [{_type_name(from_numpy_dtype(self.dtype))} "
-            f"{list(self.shape)}]{made_by} is at version {self.counter.value}; expected version "
-            f"{self.version} instead. Hint: the tensor was saved by {node.name()} and changed in "
-            "place afterwards; clone() it before changing it, or change it out of place.")
+def check_saved(node: "FunctionCtx", records: tuple, arrays) -> None:
+    """Raise PyTorch's error if a tensor ``node`` saved (``arrays[position]``) has changed in
+    place since."""
+    for position, counter, version, producer in records:
+        if counter.value != version:
+            from .._dtype import from_numpy_dtype
+
+            array = arrays[position]
+            array = array._data if hasattr(array, "_data") else array
+            producer = node if producer is OUTPUT else producer
+            made_by = ("" if producer is None
+                       else f", which is output 0 of {_short_name(producer)},")
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: [{_type_name(from_numpy_dtype(array.dtype))} "
+                f"{list(array.shape)}]{made_by} is at version {counter.value}; expected "
+                f"version {version} instead. Hint: the tensor was saved by {node.name()} and "
+                "changed in place afterwards; clone() it before changing it, or change it out "
+                "of place.")
 
 
 def _short_name(node: Node) -> str:
@@ -321,20 +326,20 @@ def _type_name(dtype) -> str:
 
 
 def _saved_versions(saved: tuple, args: tuple, result) -> tuple:
-    """For each saved array that is the array of an input tensor (of ``args``) or of the output
-    ``result``, or a view of one, the ``SavedVersion`` that guards it."""
+    """A ``saved_version`` record for each saved array that is the array of an input tensor (of
+    ``args``) or of the output ``result``, or a view of one."""
     Tensor = _Tensor
     records = []
     for i, s in enumerate(saved):
-        if not isinstance(s, np.ndarray):
-            continue
         if s is result._data:
-            records.append((i, SavedVersion(result, is_output=True)))
+            records.append(saved_version(i, result, OUTPUT))
+            continue
+        if not isinstance(s, np.ndarray):
             continue
         for a in args:
             if isinstance(a, Tensor) and (s is a._data or (
                     s.base is not None and shares_root(s, a._data))):
-                records.append((i, SavedVersion(a)))
+                records.append(saved_version(i, a, a._grad_fn))
                 break
     return tuple(records)
 
@@ -416,8 +421,10 @@ class Function:
         out = cls.forward(ctx, *arrays, **kwargs)
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)
-        if cls.is_view and out.base is not None and shares_root(out, arrays[0]):
-            result = args[0]._view_of(out)
+        base = out.base
+        if cls.is_view and base is not None and (
+                base is arrays[0] or base is arrays[0].base or shares_root(out, arrays[0])):
+            result = args[0]._view_of(out, getattr(_state, "enabled", True))
         else:
             result = Tensor._wrap(out)
         if record:
@@ -555,8 +562,8 @@ def _run(seeds: dict, retain_graph: bool, wanted: dict | None = None) -> None:
             continue
         if node.released:
             raise RuntimeError(_FREED)
-        for _, saved in node.saved_versions:
-            saved.check(node)
+        if node.saved_versions:
+            check_saved(node, node.saved_versions, node.saved)
         if node.retained_output is not None and wanted is None:  # after the hooks: .grad is
             out = node.retained_output()  # what the node used
             if out is not None:

@@ -31,7 +31,7 @@ import functools
 
 import numpy as np
 
-from . import FunctionCtx, SavedVersion, _FREED, _wrong_count, no_grad
+from . import OUTPUT, FunctionCtx, _FREED, _wrong_count, check_saved, no_grad, saved_version
 from . import is_grad_enabled
 
 __all__ = ["Function", "FunctionCtx", "once_differentiable", "InplaceFunction"]
@@ -55,6 +55,7 @@ class _TensorFunctionCtx(FunctionCtx):
         self.grad_fn_name = function_class.__name__ + "Backward"
         self._to_save = ()
         self._saved = ()
+        self._versions = ()
         self._dirty = ()
         self._non_differentiable = ()
 
@@ -81,12 +82,10 @@ class _TensorFunctionCtx(FunctionCtx):
         if self.released:
             raise RuntimeError(_FREED)
         Tensor = _tensor_class()
-        out = []
-        for kind, value, version in self._saved:
-            if version is not None:
-                version.check(self)
-            out.append(Tensor._wrap(value) if kind == "output" else value)
-        return tuple(out)
+        values = [value for _, value in self._saved]
+        check_saved(self, self._versions, values)
+        return tuple(Tensor._wrap(value) if kind == "output" else value
+                     for kind, value in self._saved)
 
     saved_variables = saved_tensors
 
@@ -146,7 +145,7 @@ class Function:
                 raise TypeError(f"{cls.__name__}.forward must return Tensors (or a tuple of "
                                 f"them); output {i} is {type(o).__name__}")
         if not record:
-            ctx._saved = tuple(("input", t, None) for t in ctx._to_save)
+            ctx._saved = tuple(("input", t) for t in ctx._to_save)
             return outputs
         outs = tuple(_attach(ctx, i, o, len(outs), args) for i, o in enumerate(outs))
         ctx.output_metas = tuple(None if o is None else (o._data.shape, o._data.dtype)
@@ -181,15 +180,17 @@ def _keep_saved(ctx: _TensorFunctionCtx, outs: tuple) -> None:
     """Store what forward saved: inputs as themselves, outputs by their memory (an output holds
     this node as its grad_fn: keeping the tensor would make a reference cycle), each with the
     version it had."""
-    saved = []
-    for t in ctx._to_save:
+    saved, versions = [], []
+    for i, t in enumerate(ctx._to_save):
         if t is None:
-            saved.append(("input", None, None))
+            saved.append(("input", None))
         elif _find(t, outs) >= 0:
-            saved.append(("output", t._data, SavedVersion(t, is_output=True)))
+            saved.append(("output", t._data))
+            versions.append(saved_version(i, t, OUTPUT))
         else:
-            saved.append(("input", t, SavedVersion(t)))
-    ctx._saved = tuple(saved)
+            saved.append(("input", t))
+            versions.append(saved_version(i, t, t._grad_fn))
+    ctx._saved, ctx._versions = tuple(saved), tuple(versions)
     ctx._to_save = ()
 
 

@@ -157,6 +157,8 @@ class Diag(Function):
 def is_basic(index) -> bool:
     """True when ``index`` only holds ints, slices, None and Ellipsis: a view, in which no
     element is hit twice."""
+    if index.__class__ is slice or index.__class__ is int:  # the common case, quickly
+        return True
     items = index if isinstance(index, tuple) else (index,)
     return all(isinstance(i, (int, np.integer, slice, type(None), type(Ellipsis))) for i in items)
 
@@ -165,8 +167,10 @@ def basic_view(x: np.ndarray, index) -> np.ndarray:
     """``x[index]`` for a basic index, always a view: where every dim is indexed by an int,
     NumPy gives a scalar copy, but a trailing ``...`` makes it a 0-d view (x[0, 1] is a view
     in PyTorch)."""
-    items = index if isinstance(index, tuple) else (index,)
-    return x[index] if Ellipsis in items else x[items + (Ellipsis,)]
+    out = x[index]
+    if isinstance(out, np.ndarray):
+        return out
+    return x[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
 
 
 class Index(Function):
@@ -180,7 +184,8 @@ class Index(Function):
         ctx.shape, ctx.dtype = x.shape, x.dtype
         if is_basic(index):
             ctx.index = index  # ints, slices, None: small, and no element is taken twice
-            return basic_view(x, index)
+            out = x[index]
+            return out if out.__class__ is np.ndarray else basic_view(x, index)
         ctx.save_for_backward(index)  # holds index arrays: freed after backward
         return x[index]
 
