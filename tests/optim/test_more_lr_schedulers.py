@@ -1,4 +1,4 @@
-"""ConstantLR, LinearLR, PolynomialLR, CosineAnnealingWarmRestarts, CyclicLR, SequentialLR and
+"""MultiplicativeLR, ConstantLR, LinearLR, PolynomialLR, CosineAnnealingWarmRestarts, CyclicLR, SequentialLR and
 ChainedScheduler give PyTorch's numbers, to the last bit, step after step."""
 
 import pytest
@@ -10,6 +10,8 @@ from test_lr_scheduler import _momenta, _optimizers
 torch = pytest.importorskip("torch")
 
 SCHEDULES = [
+    ("MultiplicativeLR", dict(lr_lambda=lambda epoch: 0.95), "SGD"),
+    ("MultiplicativeLR", dict(lr_lambda=[lambda e: 0.9, lambda e: 1 / (e + 1)]), "Adam"),
     ("ConstantLR", dict(), "SGD"),
     ("ConstantLR", dict(factor=0.5, total_iters=4), "Adam"),
     ("LinearLR", dict(), "SGD"),

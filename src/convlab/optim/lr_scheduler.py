@@ -25,9 +25,9 @@ import warnings
 
 from .optimizer import Optimizer
 
-__all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR",
-           "CosineAnnealingLR", "OneCycleLR", "ReduceLROnPlateau", "ConstantLR", "LinearLR",
-           "PolynomialLR", "CosineAnnealingWarmRestarts", "CyclicLR", "SequentialLR",
+__all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR",
+           "ExponentialLR", "CosineAnnealingLR", "OneCycleLR", "ReduceLROnPlateau", "ConstantLR",
+           "LinearLR", "PolynomialLR", "CosineAnnealingWarmRestarts", "CyclicLR", "SequentialLR",
            "ChainedScheduler"]
 
 
@@ -143,6 +143,17 @@ class LambdaLR(LRScheduler):
             if saved is not None:
                 fn.__dict__.update(saved)
         self.__dict__.update(state)
+
+
+class MultiplicativeLR(LambdaLR):
+    """Multiply the lr by ``lr_lambda(epoch)`` each epoch (one function or one per group):
+    ``lr_t = lr_{t-1} * lr_lambda(t)``, where LambdaLR scales the initial lr instead."""
+
+    def get_lr(self) -> list:
+        if self.last_epoch > 0:
+            return [lr * fn(self.last_epoch)
+                    for fn, lr in zip(self.lr_lambdas, self._current_lrs())]
+        return self._current_lrs()
 
 
 class StepLR(LRScheduler):
