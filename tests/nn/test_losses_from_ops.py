@@ -103,3 +103,27 @@ def test_bad_input_raises_as_torch(call, error, message):
     for lib in (convlab, torch):
         with pytest.raises(error, match=message):
             call(lib)
+
+
+@pytest.mark.parametrize("x1, x2, kwargs", [
+    (X1, X2, dict()), (X1, X2[:1], dict(eps=0.5)), (X1.T, X3.T, dict(dim=0)),
+    (np.zeros((2, 3)), np.ones((2, 3)), dict()),  # a zero vector: the eps floor
+])
+def test_cosine_similarity_matches_torch_with_gradients(x1, x2, kwargs):
+    ours = [convlab.tensor(a, requires_grad=True) for a in (x1, x2)]
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x1, x2)]
+    a = convlab.nn.CosineSimilarity(**kwargs)(*ours)
+    b = torch.nn.CosineSimilarity(**kwargs)(*theirs)
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-14)
+    upstream = rng.standard_normal(tuple(b.shape))
+    a.backward(convlab.tensor(upstream))
+    b.backward(torch.tensor(upstream))
+    for x, y in zip(ours, theirs):
+        np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_pairwise_distance_module_matches_torch():
+    a = convlab.nn.PairwiseDistance(p=1.0, keepdim=True)(convlab.tensor(X1), convlab.tensor(X2))
+    b = torch.nn.PairwiseDistance(p=1.0, keepdim=True)(torch.tensor(X1), torch.tensor(X2))
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+    assert repr(convlab.nn.PairwiseDistance()) == repr(torch.nn.PairwiseDistance())

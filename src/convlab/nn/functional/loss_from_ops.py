@@ -17,24 +17,17 @@ import math
 from ..._creation import arange
 from ...autograd import no_grad
 from ...tensor import Tensor, where
+from .distance import pairwise_distance
 from .loss import _check_same_size, _check_tensors, _reduce, _reduction
 
 __all__ = ["cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
            "hinge_embedding_loss", "multilabel_soft_margin_loss", "multi_margin_loss",
-           "soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss", "pairwise_distance"]
+           "soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss"]
 
 
 def _log_sigmoid(x: Tensor) -> Tensor:
     """log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)), without overflow for large |x|."""
     return x.clamp(max=0) - (-x.abs()).exp().log1p()
-
-
-def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
-                      keepdim: bool = False) -> Tensor:
-    """``||x1 - x2 + eps||_p`` along the last dim: shapes ``(N, D)`` or ``(D,)`` (broadcast);
-    ``eps`` keeps the norm's gradient finite where the two points coincide."""
-    _check_tensors("pairwise_distance", x1=x1, x2=x2)
-    return (x1 - x2 + eps).norm(p, dim=-1, keepdim=keepdim)
 
 
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
