@@ -172,6 +172,14 @@ def _reduction_cases() -> list[Case]:
         Case("prod_over_empty_dim", lambda m, x: x.reshape(3, 0).prod(1), ([],)),
         Case("prod_all_empty", lambda m, x: x.reshape(0, 3).prod(), ([],)),
         Case("prod_zeros", lambda m, x: x.reshape(2, 3).prod(1), ([0.0, 2.0, 0.0, 0.0, 3.0, 4.0],)),
+        Case("std_constant<-inf", lambda m, x: x.std(), ([2.0, 2.0, 2.0],), upstream=INF),
+        Case("std_dim_constant<-inf", lambda m, x: x.reshape(2, 2).std(1),
+             ([2.0, 2.0, 1.0, 3.0],), upstream=INF),
+        Case("norm_inf<-inf", lambda m, x: x.norm(p=INF), ([1.0, -3.0, 3.0, 0.0],), upstream=INF),
+        Case("amax_tie<-inf", lambda m, x: x.amax(0), ([1.0, 3.0, 3.0],), upstream=INF),
+        Case("logsumexp_-inf", lambda m, x: x.logsumexp(0), ([-INF, 1.0],)),
+        Case("log_softmax_-inf", lambda m, x: x.log_softmax(0), ([-INF, 1.0, 2.0],)),
+        Case("softmax_-inf", lambda m, x: x.softmax(0), ([-INF, 1.0, 2.0],)),
     ]
 
 

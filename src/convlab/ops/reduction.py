@@ -107,9 +107,9 @@ class Std(Function):
     def backward(ctx, gz):
         centered, z = ctx.saved
         g = _expand(gz, ctx.shape, ctx.axes, ctx.keepdim)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            dx = np.where(z == 0, 0, centered / (z * z.dtype.type(ctx.denominator)))
-        return g * dx.astype(z.dtype, copy=False), None, None, None
+        with np.errstate(invalid="ignore", divide="ignore"):  # selected after the product:
+            gx = np.where(z == 0, 0, g * centered / (z * z.dtype.type(ctx.denominator)))
+        return gx.astype(z.dtype, copy=False), None, None, None  # an inf g gives 0, not NaN
 
 
 class Prod(Function):
@@ -157,7 +157,8 @@ class MaxMin(Function):
         hit = x == z
         count = hit.sum(axis=ctx.axes, keepdims=True)
         g = _expand(gz, x.shape, ctx.axes, ctx.keepdim)
-        return g * hit / count.astype(gz.dtype), None, None, None
+        with np.errstate(invalid="ignore"):  # an inf g times a 0 is NaN, as in PyTorch's amax
+            return g * hit / count.astype(gz.dtype), None, None, None
 
 
 class LogSumExp(Function):
@@ -218,7 +219,7 @@ class Norm(Function):
             else:
                 dx = np.sign(x) * np.abs(x) ** (p - 1) / z ** (p - 1)
             dx = np.where(z == 0, 0, dx).astype(x.dtype, copy=False)
-        return g * dx, None, None, None
+            return g * dx, None, None, None  # an inf g times a 0 is NaN, as in PyTorch
 
 
 def _softmax(x, axis):
