@@ -127,3 +127,16 @@ def test_pairwise_distance_module_matches_torch():
     b = torch.nn.PairwiseDistance(p=1.0, keepdim=True)(torch.tensor(X1), torch.tensor(X2))
     np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
     assert repr(convlab.nn.PairwiseDistance()) == repr(torch.nn.PairwiseDistance())
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(p=1.0, dim=0), dict(dim=-1, eps=0.5)])
+def test_normalize_matches_torch_with_gradients(kwargs):
+    x = np.vstack([X1, np.zeros((1, D))])  # a zero row: divided by eps, stays zero
+    ours, theirs = convlab.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    a = convlab.nn.functional.normalize(ours, **kwargs)
+    b = torch.nn.functional.normalize(theirs, **kwargs)
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-14)
+    upstream = rng.standard_normal(x.shape)
+    a.backward(convlab.tensor(upstream))
+    b.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-12)

@@ -15,7 +15,7 @@ from .encoding import one_hot
 from .linear import linear
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,
                    huber_loss, kl_div, l1_loss, mse_loss, nll_loss, smooth_l1_loss)
-from .distance import cosine_similarity, pairwise_distance
+from .distance import cosine_similarity, normalize, pairwise_distance
 from .loss_from_ops import (cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_loss,
                             margin_ranking_loss, multi_margin_loss, multilabel_soft_margin_loss,
                             poisson_nll_loss, soft_margin_loss, triplet_margin_loss)

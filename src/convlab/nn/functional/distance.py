@@ -1,5 +1,6 @@
-"""Distances and similarities between batches of vectors, as ``torch.nn.functional``:
-``pairwise_distance`` (a p-norm of the difference) and ``cosine_similarity``.
+"""Norms, distances and similarities of batches of vectors, as ``torch.nn.functional``:
+``normalize`` (to unit p-norm), ``pairwise_distance`` (a p-norm of the difference) and
+``cosine_similarity``.
 
 >>> import convlab
 >>> import convlab.nn.functional as F
@@ -13,7 +14,14 @@ from ...autograd import no_grad
 from ...tensor import Tensor
 from .loss import _check_tensors
 
-__all__ = ["pairwise_distance", "cosine_similarity"]
+__all__ = ["normalize", "pairwise_distance", "cosine_similarity"]
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """``input / max(||input||_p, eps)`` along ``dim``: each vector scaled to unit norm (a
+    vector shorter than ``eps`` is divided by ``eps``, so zeros stay zeros). Same shape out."""
+    _check_tensors("normalize", input=input)
+    return input / input.norm(p, dim=dim, keepdim=True).clamp_min(eps).expand_as(input)
 
 
 def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
