@@ -524,3 +524,12 @@ def test_integer_division_by_zero_raises_and_cuda_is_refused():
     with pytest.raises(AssertionError, match="CPU only"):
         convlab.ones(2).cuda()
     assert not convlab.ones(2).is_xpu and not convlab.ones(2).is_mps
+
+
+def test_plus_equals_on_a_slice_writes_the_slice_back_onto_itself():
+    """``Y[a:b] += t`` is ``Y[a:b] = Y[a:b].__iadd__(t)``: the value written is the region
+    itself (d2l's hand-written transposed convolution)."""
+    y = convlab.zeros(3, 3)
+    for i in range(2):
+        y[i:i + 2, i:i + 2] += convlab.ones(2, 2)
+    assert y.tolist() == [[1, 1, 0], [1, 2, 1], [0, 1, 1]]

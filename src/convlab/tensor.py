@@ -1658,9 +1658,9 @@ class Tensor:
             data = self._data
             try:
                 if isinstance(value, Tensor) or not data.flags.writeable:
-                    region = None  # a read-only tensor may have writable regions (expanded)
-                    if not data.flags.writeable and S.is_basic(index):
-                        region = S.basic_view(data, index)
+                    # the region written, for the checks: a read-only tensor may have writable
+                    # regions (expanded), and x[a:b] = x[a:b] (after +=) overlaps only itself
+                    region = S.basic_view(data, index) if S.is_basic(index) else None
                     self._check_inplace("setitem", (value,), region)
                     data = data if data.flags.writeable else _storage.writable(data)
                 data[index] = value._data if isinstance(value, Tensor) else value
