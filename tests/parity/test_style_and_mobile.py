@@ -89,7 +89,9 @@ def test_style_transfer_generator_trains_to_the_same_weights_in_float64():
     assert repr(ours) == repr(theirs)
     assert_same(fit(convlab, ours), fit(torch, theirs), "loss per step", rtol=1e-12, atol=0)
     assert_same_grads(ours, theirs, rtol=1e-7, atol=1e-12)
-    assert_same_state(ours, theirs, rtol=1e-9, atol=1e-12)
+    # the biases whose gradient is zero (above) end as round-off of about 1e-12, of either
+    # sign, in both libraries: an absolute tolerance a little above that round-off
+    assert_same_state(ours, theirs, rtol=1e-9, atol=1e-11)
 
 
 def test_mobilenet_style_regressor_trains_to_the_same_weights():
