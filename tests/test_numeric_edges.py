@@ -180,6 +180,14 @@ def _reduction_cases() -> list[Case]:
         Case("logsumexp_-inf", lambda m, x: x.logsumexp(0), ([-INF, 1.0],)),
         Case("log_softmax_-inf", lambda m, x: x.log_softmax(0), ([-INF, 1.0, 2.0],)),
         Case("softmax_-inf", lambda m, x: x.softmax(0), ([-INF, 1.0, 2.0],)),
+        Case("max_nan", lambda m, x: x.max(), ([1.0, NAN, 3.0],)),
+        Case("max_tie<-inf", lambda m, x: x.max(), ([3.0, 1.0, 3.0],), upstream=INF),
+        Case("min_nan", lambda m, x: x.min(), ([1.0, NAN, 3.0],)),
+        Case("sort_0d", lambda m, x: x.reshape(()).sort().values, ([3.0],)),
+        Case("sort_0d_descending", lambda m, x: x.reshape(()).sort(descending=True).values,
+             ([3.0],)),
+        Case("topk_0d", lambda m, x: x.reshape(()).topk(1).values, ([3.0],)),
+        Case("topk_0d_k0", lambda m, x: x.reshape(()).topk(0).values, ([3.0],)),
     ]
 
 

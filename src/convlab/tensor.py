@@ -1148,7 +1148,7 @@ class Tensor:
         name = "max" if largest else "min"
         if dim is None:
             self._check_nonempty(name, None)
-            out = R.MaxMin.apply(self, tuple(range(self.ndim)), False, largest)
+            out = R.MaxMin.apply(self, tuple(range(self.ndim)), False, largest, True)
             return _named(out, "MaxBackward1" if largest else "MinBackward1")
         if isinstance(dim, Tensor):
             return (maximum if largest else minimum)(self, dim)
@@ -1208,6 +1208,11 @@ class Tensor:
 
     def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
         axis = _normalize_dim(dim, self.ndim, "topk")
+        if self.ndim == 0:  # PyTorch: the tensor itself at index 0, for k = 0 too
+            if k not in (0, 1):
+                raise RuntimeError(f"topk: selected index k ({k}) out of range for a 0-d tensor")
+            values, index = self.reshape(1).topk(1, 0, largest, sorted)
+            return TopkResult(_named(values.reshape(()), "TopkBackward0"), index.reshape(()))
         if not 0 <= k <= self.shape[axis]:
             raise RuntimeError(f"topk: k ({k}) is out of range for dimension {axis} of size "
                                f"{self.shape[axis]}")
@@ -1218,6 +1223,9 @@ class Tensor:
 
     def sort(self, dim: int = -1, descending: bool = False):
         axis = _normalize_dim(dim, self.ndim, "sort")
+        if self.ndim == 0:
+            values, index = self.reshape(1).sort(0, descending)
+            return SortResult(_named(values.reshape(()), "SortBackward0"), index.reshape(()))
         key = -self._data if descending else self._data
         index = Tensor._wrap(np.argsort(key, axis=axis, kind="stable").astype(np.int64))
         return SortResult(_named(self.gather(axis, index), "SortBackward0"), index)

@@ -140,25 +140,33 @@ class Prod(Function):
 
 class MaxMin(Function):
     """z = max (or min) of x over axes. The gradient is split evenly among the tied extremes,
-    as PyTorch's ``amax``/``amin`` and full ``max()`` do."""
+    as PyTorch's ``amax``/``amin`` and full ``max()`` do. ``amax`` multiplies by the 0/1 mask
+    of the extremes (an inf gradient makes NaN elsewhere); full ``max()`` (``select``) picks
+    the gradient for the extremes, a NaN counting as the extreme, and 0 elsewhere."""
 
     grad_fn_name = "AmaxBackward0"  # the Tensor methods rename it for amin, max() and min()
 
     @staticmethod
-    def forward(ctx, x, axes, keepdim, largest):
+    def forward(ctx, x, axes, keepdim, largest, select=False):
         z = (np.max if largest else np.min)(x, axis=axes, keepdims=True)
         ctx.save_for_backward(x, z)
-        ctx.axes, ctx.keepdim = axes, keepdim
+        ctx.axes, ctx.keepdim, ctx.select = axes, keepdim, select
         return z if keepdim else np.squeeze(z, axis=axes)
 
     @staticmethod
     def backward(ctx, gz):
         x, z = ctx.saved
         hit = x == z
+        if ctx.select:
+            hit |= np.isnan(x) & np.isnan(z)
         count = hit.sum(axis=ctx.axes, keepdims=True)
         g = _expand(gz, x.shape, ctx.axes, ctx.keepdim)
         with np.errstate(invalid="ignore"):  # an inf g times a 0 is NaN, as in PyTorch's amax
-            return g * hit / count.astype(gz.dtype), None, None, None
+            if ctx.select:
+                gx = np.where(hit, g / count.astype(gz.dtype), 0).astype(gz.dtype)
+            else:
+                gx = g * hit / count.astype(gz.dtype)
+        return (gx,) + (None,) * (len(ctx.next_nodes) - 1)  # select is passed by max() only
 
 
 class LogSumExp(Function):
