@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import convlab
-from convlab.autograd import Function, FunctionCtx, unbroadcast
+from convlab.autograd import ArrayFunction, FunctionCtx, unbroadcast
 
 
 def leaf(*values, dtype=convlab.float64):
@@ -163,7 +163,7 @@ def test_a_leaf_and_its_graph_node_form_no_reference_cycle():
 # ---- what the graph records ---------------------------------------------------------------------
 
 
-class Recorder(Function):
+class Recorder(ArrayFunction):
     """y = 2 x, remembering the ctx it was given."""
 
     ctx_types = []
@@ -482,7 +482,7 @@ def test_setitem_on_a_leaf_that_requires_grad_raises():
 # ---- custom Functions ---------------------------------------------------------------------------
 
 
-class Square(Function):
+class Square(ArrayFunction):
     """y = x^2. dy/dx = 2 x."""
 
     @staticmethod
@@ -510,7 +510,7 @@ def test_a_custom_function_joins_the_graph():
 def test_needs_input_grad_says_which_inputs_want_a_gradient():
     seen = []
 
-    class Probe(Function):
+    class Probe(ArrayFunction):
         @staticmethod
         def forward(ctx, a, b, k):
             return a * b * k
@@ -525,7 +525,7 @@ def test_needs_input_grad_says_which_inputs_want_a_gradient():
 
 
 def test_wrong_number_of_gradients_raises_with_the_function_name():
-    class TooFew(Function):
+    class TooFew(ArrayFunction):
         @staticmethod
         def forward(ctx, a, b):
             return a + b
@@ -540,7 +540,7 @@ def test_wrong_number_of_gradients_raises_with_the_function_name():
 
 
 def test_gradient_of_the_wrong_shape_raises_with_the_function_name():
-    class WrongShape(Function):
+    class WrongShape(ArrayFunction):
         @staticmethod
         def forward(ctx, a):
             return a.sum()

@@ -25,9 +25,10 @@ import numpy as np
 from . import _dtype
 from ._dtype import dtype as _DType
 from . import storage as _storage
-from .autograd import (OUTPUT, AccumulateGrad, Function, collect_nodes, is_grad_enabled,
-                       make_node, saved_version)
-from .autograd import backward as _run_backward
+from .autograd import graph as _graph
+from .autograd.graph import (OUTPUT, AccumulateGrad, ArrayFunction, collect_nodes,
+                             is_grad_enabled, make_node, saved_version)
+from .autograd.graph import backward as _run_backward
 from .ops import elementwise as E
 from .ops import reduction as R
 from .ops import shape as S
@@ -186,7 +187,7 @@ def _broadcast_check(op: str, a, b) -> None:
                 f"non-singleton dimension {dim} (shapes {list(sa)} and {list(sb)})")
 
 
-def _binary(fn: type[Function], op: str, a, b, float_result: bool = False) -> "Tensor":
+def _binary(fn: type[ArrayFunction], op: str, a, b, float_result: bool = False) -> "Tensor":
     dtype = _promote(a, b)
     if float_result and dtype.kind != "f":
         dtype = _dtype.get_default_dtype().numpy
@@ -1238,7 +1239,7 @@ class Tensor:
         axes = _normalize_dims(dim, self.ndim, "count_nonzero")
         return Tensor._wrap(np.asarray(np.count_nonzero(self._data, axis=axes), dtype=np.int64))
 
-    def _scan(self, fn: type[Function], op: str, dim, dtype) -> "Tensor":
+    def _scan(self, fn: type[ArrayFunction], op: str, dim, dtype) -> "Tensor":
         """A running reduction along ``dim``: integers and bools run in int64, as in PyTorch."""
         axis = _normalize_dim(dim, self.ndim, op)
         x = self if dtype is None else self.to(dtype)
@@ -2297,3 +2298,6 @@ def stack(tensors, dim: int = 0) -> Tensor:
 
 
 __all__ += ["matmul", "maximum", "minimum", "where", "cat", "concat", "stack"]
+
+
+_graph.use_tensor_class(Tensor)  # the graph below wraps op results in it

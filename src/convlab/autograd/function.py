@@ -22,7 +22,7 @@ The ``setup_context(ctx, inputs, output)`` style, ``ctx.needs_input_grad``, ``ma
 ``mark_non_differentiable`` and ``set_materialize_grads`` behave as in PyTorch.
 
 convlab's own ops use the leaner contract of ``convlab.autograd.ArrayFunction`` (ndarrays in
-and out); both kinds of node live in the same graph.
+and out, ``graph.py``); both kinds of node live in the same graph.
 """
 
 from __future__ import annotations
@@ -31,16 +31,15 @@ import functools
 
 import numpy as np
 
-from . import OUTPUT, FunctionCtx, _FREED, _wrong_count, check_saved, no_grad, saved_version
-from . import is_grad_enabled
+from . import graph
+from .graph import (_FREED, OUTPUT, FunctionCtx, _wrong_count, check_saved, is_grad_enabled,
+                    no_grad, saved_version)
 
 __all__ = ["Function", "FunctionCtx", "once_differentiable", "InplaceFunction"]
 
 
 def _tensor_class():
-    from ..tensor import Tensor
-
-    return Tensor
+    return graph._Tensor
 
 
 class _TensorFunctionCtx(FunctionCtx):

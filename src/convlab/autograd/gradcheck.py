@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import grad as _grad
-from . import no_grad
+from . import graph
+from .graph import grad as _grad
+from .graph import no_grad
 
 __all__ = ["gradcheck", "GradcheckError"]
 
@@ -26,9 +27,7 @@ def _as_tuple(x) -> tuple:
 
 
 def _outputs(func, inputs) -> list:
-    from ..tensor import Tensor
-
-    return [o for o in _as_tuple(func(*inputs)) if isinstance(o, Tensor)]
+    return [o for o in _as_tuple(func(*inputs)) if isinstance(o, graph._Tensor)]
 
 
 def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
@@ -43,8 +42,7 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
     >>> convlab.autograd.gradcheck(lambda t: (t * t).sin(), x)
     True
     """
-    from ..tensor import Tensor
-
+    Tensor = graph._Tensor
     inputs = _as_tuple(inputs)
     wrt = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     if not wrt:

@@ -1,1 +1,1 @@
-"""Differentiable ops: one ``Function`` per op, ndarrays in and out."""
+"""Differentiable ops: one ``ArrayFunction`` per op, ndarrays in and out."""

@@ -12,14 +12,14 @@ import math
 import numpy as np
 from scipy.special import erf
 
-from ..autograd import Function, unbroadcast
+from ..autograd.graph import ArrayFunction, unbroadcast
 from .elementwise import sigmoid, zero_where
 
 __all__ = ["Elu", "Gelu", "Silu", "Hardtanh", "Softplus", "Hardsigmoid", "Hardswish", "Mish",
            "Prelu"]
 
 
-class Elu(Function):
+class Elu(ArrayFunction):
     """z = x for x > 0, else alpha * (e^x - 1). dz/dx = 1 for x > 0, else z + alpha (1 where
     x is NaN, as PyTorch)."""
 
@@ -42,7 +42,7 @@ _INV_SQRT_2 = 1 / math.sqrt(2)
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 
 
-class Gelu(Function):
+class Gelu(ArrayFunction):
     """z = x * Phi(x), Phi the standard normal CDF (``approximate='none'``), or its tanh form
     ``0.5 x (1 + tanh(u))``, ``u = sqrt(2/pi) (x + 0.044715 x^3)`` (``approximate='tanh'``).
 
@@ -71,7 +71,7 @@ class Gelu(Function):
         return (gz * dz).astype(gz.dtype, copy=False), None
 
 
-class Silu(Function):
+class Silu(ArrayFunction):
     """z = x * sigmoid(x) (the swish). dz/dx = s (1 + x (1 - s)), s = sigmoid(x)."""
 
     @staticmethod
@@ -86,7 +86,7 @@ class Silu(Function):
         return (gz * s * (1 + x * (1 - s)),)
 
 
-class Hardtanh(Function):
+class Hardtanh(ArrayFunction):
     """z = clamp(x, min_val, max_val) (ReLU6 is min 0, max 6). dz/dx = 1 strictly between the
     bounds, else 0 (0 at the bounds themselves, 1 where x is NaN, as PyTorch)."""
 
@@ -108,7 +108,7 @@ def _softplus(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 
-class Softplus(Function):
+class Softplus(ArrayFunction):
     """z = log(1 + e^(beta x)) / beta, a smooth ReLU; z = x where beta x > threshold (the two
     agree there to float precision). dz/dx = sigmoid(beta x), or 1 past the threshold."""
 
@@ -125,7 +125,7 @@ class Softplus(Function):
         return np.where(bx > ctx.threshold, gz, gz * sigmoid(bx)), None, None
 
 
-class Hardsigmoid(Function):
+class Hardsigmoid(ArrayFunction):
     """z = relu6(x + 3) / 6, a piecewise-linear sigmoid. dz/dx = 1/6 for -3 < x < 3, else 0."""
 
     @staticmethod
@@ -139,7 +139,7 @@ class Hardsigmoid(Function):
         return zero_where(~((x > -3) & (x < 3)), gz / gz.dtype.type(6))  # NaN: 0, as PyTorch
 
 
-class Hardswish(Function):
+class Hardswish(ArrayFunction):
     """z = x * relu6(x + 3) / 6 (MobileNetV3's cheap swish).
     dz/dx = 0 for x <= -3, x/3 + 1/2 for -3 < x < 3, 1 for x >= 3 (PyTorch's choice at the
     kinks; 1 where x is NaN)."""
@@ -156,7 +156,7 @@ class Hardswish(Function):
         return zero_where(x <= -3, slope.astype(gz.dtype, copy=False))
 
 
-class Mish(Function):
+class Mish(ArrayFunction):
     """z = x tanh(softplus(x)). dz/dx = t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x))."""
 
     @staticmethod
@@ -171,7 +171,7 @@ class Mish(Function):
         return gz * (t + x * sigmoid(x) * (1 - t * t))
 
 
-class Prelu(Function):
+class Prelu(ArrayFunction):
     """z = x for x > 0, else w x, with a learned slope ``w`` per channel (or one for all).
 
     dz/dx = 1 for x > 0, else w;  dz/dw = x for x <= 0, else 0, summed over all but the channel.

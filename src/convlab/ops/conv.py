@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd.graph import ArrayFunction
 from ..engine import conv as engine
 from ..engine.geometry import ConvGeometry
 
@@ -26,7 +26,7 @@ def _unbatched(y: np.ndarray, batched: bool) -> np.ndarray:
     return y if batched else y[0]  # (1, C, *S) -> (C, *S)
 
 
-class Conv(Function):
+class Conv(ArrayFunction):
     """``y = x ⋆ w + b``, cross-correlation as in PyTorch.
 
     Shape: ``x (N, C_in, *S)`` or ``(C_in, *S)``, ``w (C_out, C_in/groups, *K)``, ``b (C_out,)``
@@ -54,7 +54,7 @@ class Conv(Function):
         return gx, gw, gb, None
 
 
-class ConvTranspose(Function):
+class ConvTranspose(ArrayFunction):
     """The transposed convolution of the convolution with geometry ``G``, plus ``b``.
 
     Shape: ``x (N, C_in, *I)`` or unbatched, ``w (C_in, C_out/groups, *K)``, ``b (C_out,)`` or
@@ -83,7 +83,7 @@ class ConvTranspose(Function):
         return gx, gw, gb, None
 
 
-class Unfold(Function):
+class Unfold(ArrayFunction):
     """im2col: ``(N, C, *S) -> (N, C*prod(K), L)`` (or unbatched); backward is col2im (fold)."""
 
     @staticmethod
@@ -96,7 +96,7 @@ class Unfold(Function):
         return _unbatched(engine.fold(_batched(gy, ctx.batched), ctx.G), ctx.batched), None
 
 
-class Fold(Function):
+class Fold(ArrayFunction):
     """col2im: ``(N, C*prod(K), L) -> (N, C, *S)`` (or unbatched), overlapping blocks summed;
     backward is im2col (unfold). ``G`` is the geometry of the unfold it inverts."""
 

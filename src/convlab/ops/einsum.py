@@ -15,7 +15,7 @@ import string
 
 import numpy as np
 
-from ..autograd import Function, unbroadcast
+from ..autograd.graph import ArrayFunction, unbroadcast
 
 __all__ = ["parse", "Einsum"]
 
@@ -80,7 +80,7 @@ def parse(equation: str, shapes: list[tuple]) -> tuple[list[str], str, dict]:
     return inputs, output, sizes
 
 
-class Einsum(Function):
+class Einsum(ArrayFunction):
     """z = einsum(inputs -> output) of the operands: the sum, over the subscripts not in the
     output, of the product of the operands' elements.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import erf
 
-from ..autograd import Function, unbroadcast
+from ..autograd.graph import ArrayFunction, unbroadcast
 
 __all__ = [
     "Add", "Sub", "Mul", "Div", "Remainder", "Pow", "Neg", "Abs", "Exp", "Log", "Log1p", "Sqrt",
@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 
-class Add(Function):
+class Add(ArrayFunction):
     """z = x + y. dz/dx = 1, dz/dy = 1 (summed back over broadcast axes)."""
 
     @staticmethod
@@ -35,7 +35,7 @@ class Add(Function):
         return gx, gy
 
 
-class Sub(Function):
+class Sub(ArrayFunction):
     """z = x - y. dz/dx = 1, dz/dy = -1."""
 
     @staticmethod
@@ -51,7 +51,7 @@ class Sub(Function):
         return gx, gy
 
 
-class Mul(Function):
+class Mul(ArrayFunction):
     """z = x * y. dz/dx = y, dz/dy = x."""
 
     @staticmethod
@@ -70,7 +70,7 @@ class Mul(Function):
         return gx, gy
 
 
-class Div(Function):
+class Div(ArrayFunction):
     """z = x / y. dz/dx = 1/y, dz/dy = -x/y^2 = -z/y."""
 
     @staticmethod
@@ -89,7 +89,7 @@ class Div(Function):
         return gx, gy
 
 
-class Remainder(Function):
+class Remainder(ArrayFunction):
     """z = x mod y with the sign of y (Python's %): z = x - floor(x / y) y.
     dz/dx = 1, dz/dy = -floor(x / y)."""
 
@@ -109,7 +109,7 @@ class Remainder(Function):
         return gx, gy
 
 
-class Pow(Function):
+class Pow(ArrayFunction):
     """z = x ** y. dz/dx = y * x^(y-1); dz/dy = z * log(x) (taken as 0 where x == 0 and y >= 0)."""
 
     @staticmethod
@@ -136,7 +136,7 @@ class Pow(Function):
         return gx, gy
 
 
-class Neg(Function):
+class Neg(ArrayFunction):
     """z = -x."""
 
     @staticmethod
@@ -148,7 +148,7 @@ class Neg(Function):
         return (-gz,)
 
 
-class Abs(Function):
+class Abs(ArrayFunction):
     """z = |x|. dz/dx = sign(x) (0 at 0, as PyTorch)."""
 
     @staticmethod
@@ -162,7 +162,7 @@ class Abs(Function):
         return (gz * np.sign(x),)
 
 
-class Exp(Function):
+class Exp(ArrayFunction):
     """z = e^x. dz/dx = z."""
 
     @staticmethod
@@ -177,7 +177,7 @@ class Exp(Function):
         return (gz * z,)
 
 
-class Log(Function):
+class Log(ArrayFunction):
     """z = ln x. dz/dx = 1/x."""
 
     @staticmethod
@@ -193,7 +193,7 @@ class Log(Function):
             return (gz / x,)
 
 
-class Log1p(Function):
+class Log1p(ArrayFunction):
     """z = ln(1 + x). dz/dx = 1/(1 + x)."""
 
     grad_fn_name = "Log1PBackward0"
@@ -210,7 +210,7 @@ class Log1p(Function):
         return (gz / (1 + x),)
 
 
-class Sqrt(Function):
+class Sqrt(ArrayFunction):
     """z = sqrt(x). dz/dx = 1 / (2 z)."""
 
     @staticmethod
@@ -227,7 +227,7 @@ class Sqrt(Function):
             return (gz / (2 * z),)
 
 
-class Rsqrt(Function):
+class Rsqrt(ArrayFunction):
     """z = 1 / sqrt(x). dz/dx = -z^3 / 2."""
 
     @staticmethod
@@ -243,7 +243,7 @@ class Rsqrt(Function):
         return (gz * (-0.5 * z**3),)
 
 
-class Reciprocal(Function):
+class Reciprocal(ArrayFunction):
     """z = 1 / x. dz/dx = -1/x^2 = -z^2."""
 
     @staticmethod
@@ -259,7 +259,7 @@ class Reciprocal(Function):
         return (-gz * z * z,)
 
 
-class Sin(Function):
+class Sin(ArrayFunction):
     """z = sin x. dz/dx = cos x."""
 
     @staticmethod
@@ -273,7 +273,7 @@ class Sin(Function):
         return (gz * np.cos(x),)
 
 
-class Cos(Function):
+class Cos(ArrayFunction):
     """z = cos x. dz/dx = -sin x."""
 
     @staticmethod
@@ -287,7 +287,7 @@ class Cos(Function):
         return (-gz * np.sin(x),)
 
 
-class Tanh(Function):
+class Tanh(ArrayFunction):
     """z = tanh x. dz/dx = 1 - z^2."""
 
     @staticmethod
@@ -302,7 +302,7 @@ class Tanh(Function):
         return (gz * (1 - z * z),)
 
 
-class Erf(Function):
+class Erf(ArrayFunction):
     """z = erf x = 2/sqrt(pi) * integral from 0 to x of e^(-t^2) dt. dz/dx = 2/sqrt(pi) e^(-x^2)."""
 
     @staticmethod
@@ -339,7 +339,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
-class Sigmoid(Function):
+class Sigmoid(ArrayFunction):
     """z = 1 / (1 + e^-x). dz/dx = z (1 - z)."""
 
     @staticmethod
@@ -354,7 +354,7 @@ class Sigmoid(Function):
         return (gz * z * (1 - z),)
 
 
-class Relu(Function):
+class Relu(ArrayFunction):
     """z = max(x, 0). dz/dx = 1 where x > 0, else 0 (0 at x = 0, as PyTorch)."""
 
     @staticmethod
@@ -369,7 +369,7 @@ class Relu(Function):
         return (zero_where(z <= 0, gz),)  # a NaN output passes the gradient on, as PyTorch
 
 
-class LeakyRelu(Function):
+class LeakyRelu(ArrayFunction):
     """z = x where x > 0, else slope * x."""
 
     @staticmethod
@@ -384,7 +384,7 @@ class LeakyRelu(Function):
         return np.where(x > 0, gz, gz * gz.dtype.type(ctx.negative_slope)), None
 
 
-class Clamp(Function):
+class Clamp(ArrayFunction):
     """z = min(max(x, lo), hi). dz/dx = 1 inside [lo, hi] (bounds included, as PyTorch), else 0
     (also where x is NaN, and everywhere when lo > hi)."""
 
@@ -423,7 +423,7 @@ def _extreme_grads(ctx, gz, largest: bool):
     return gx, gy
 
 
-class Maximum(Function):
+class Maximum(ArrayFunction):
     """z = max(x, y) elementwise. dz/dx = 1 where x > y, 1/2 where x == y, 0 where x < y (and
     1 to both where either is NaN), as PyTorch."""
 
@@ -437,7 +437,7 @@ class Maximum(Function):
         return _extreme_grads(ctx, gz, largest=True)
 
 
-class Minimum(Function):
+class Minimum(ArrayFunction):
     """z = min(x, y) elementwise. dz/dx = 1 where x < y, 1/2 where x == y, 0 where x > y (and
     1 to both where either is NaN), as PyTorch."""
 
@@ -451,7 +451,7 @@ class Minimum(Function):
         return _extreme_grads(ctx, gz, largest=False)
 
 
-class Lerp(Function):
+class Lerp(ArrayFunction):
     """z = x + w (y - x): from x (w = 0) to y (w = 1), w a number or an array.
     dz/dx = 1 - w, dz/dy = w, dz/dw = y - x.
 
@@ -478,7 +478,7 @@ class Lerp(Function):
         return gx, gy, gw
 
 
-class Step(Function):
+class Step(ArrayFunction):
     """z = f(x) for a step function f: round, floor, ceil, trunc, sign, or a Bernoulli draw
     (u < p for a fixed uniform u). f is flat between its jumps, so dz/dx = 0, which PyTorch also
     takes at the jumps: the adjoint sends back zeros. The Tensor methods name the node."""
@@ -492,7 +492,7 @@ class Step(Function):
         return np.zeros_like(gz), None
 
 
-class Frac(Function):
+class Frac(ArrayFunction):
     """z = x - trunc(x), the fractional part with the sign of x. dz/dx = 1 (between the jumps,
     and at them as PyTorch takes it)."""
 
@@ -505,7 +505,7 @@ class Frac(Function):
         return (gz,)
 
 
-class Where(Function):
+class Where(ArrayFunction):
     """z = x where cond else y. The gradient goes to whichever side was chosen."""
 
     @staticmethod
@@ -524,7 +524,7 @@ class Where(Function):
         return None, gx, gy
 
 
-class Cast(Function):
+class Cast(ArrayFunction):
     """z = x converted to another dtype; the gradient is converted back."""
 
     grad_fn_name = "ToCopyBackward0"
@@ -539,7 +539,7 @@ class Cast(Function):
         return gz.astype(ctx.dtype), None
 
 
-class Fill(Function):
+class Fill(ArrayFunction):
     """z = x with every element replaced by ``value`` (a number, or an array that broadcasts to
     x's shape): ``fill_``, ``zero_``, ``uniform_``. x's old values are gone: its gradient is 0."""
 
@@ -554,7 +554,7 @@ class Fill(Function):
         return np.zeros_like(gz), None
 
 
-class CopyFrom(Function):
+class CopyFrom(ArrayFunction):
     """z = src broadcast to x's shape and cast to x's dtype (``x.copy_(src)``). x's old values
     are gone: its gradient is 0; src's is the gradient summed back over the broadcast axes."""
 

@@ -20,7 +20,7 @@ import itertools
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd.graph import ArrayFunction
 
 __all__ = ["GridSample", "MODES", "PADDING_MODES"]
 
@@ -64,7 +64,7 @@ def source_index(coord: np.ndarray, size: int, padding_mode: str, align_corners:
     return x, dx
 
 
-class GridSample(Function):
+class GridSample(ArrayFunction):
     """``y[n, c, p] = sum over the pixels q read for point p of w(p, q) * x[n, c, q]``.
 
     Shape: ``x (N, C, *S_in)``, ``grid (N, *S_out, d)`` with ``d = len(S_in)`` (2 or 3),

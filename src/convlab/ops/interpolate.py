@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd.graph import ArrayFunction
 
 __all__ = ["Resample", "nearest_matrix", "linear_matrix"]
 
@@ -63,7 +63,7 @@ def _along(x: np.ndarray, M: np.ndarray, axis: int) -> np.ndarray:
     return np.moveaxis(y, 0, axis)
 
 
-class Resample(Function):
+class Resample(ArrayFunction):
     """y = x resampled along the spatial axes ``2, 3, ...`` by one matrix each.
 
     Shape: ``x (N, C, *I)``, ``matrices[k] (O_k, I_k)``, ``y (N, C, *O)``.

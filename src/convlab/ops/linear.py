@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..autograd import Function
+from ..autograd.graph import ArrayFunction
 
 __all__ = ["Linear"]
 
 
-class Linear(Function):
+class Linear(ArrayFunction):
     """y = x W^T + b.
 
     Shape: ``x (*, in)``, ``W (out, in)``, ``b (out,)`` or None, ``y (*, out)``.

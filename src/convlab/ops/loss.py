@@ -27,7 +27,7 @@ import numpy as np
 
 from scipy.special import xlogy
 
-from ..autograd import Function, unbroadcast
+from ..autograd.graph import ArrayFunction, unbroadcast
 from .elementwise import sigmoid
 
 __all__ = ["CrossEntropy", "NllLoss", "MseLoss", "HuberLoss", "KlDiv", "BinaryCrossEntropy",
@@ -119,7 +119,7 @@ def _positional_upstream(gy: np.ndarray, ctx) -> np.ndarray:
     return G
 
 
-class CrossEntropy(Function):
+class CrossEntropy(ArrayFunction):
     """Cross-entropy of ``softmax(x)`` along ``axis`` against coefficients ``Q`` (see the
     module docstring), ``support`` None for probability targets. Shape: ``x``, ``Q``,
     ``support`` ``(N, C, *d)`` (or ``(C,)``), output per ``reduction``: ``(N, *d)`` for
@@ -165,7 +165,7 @@ class CrossEntropy(Function):
         return gx, gQ, None, None, None, None, None
 
 
-class NllLoss(Function):
+class NllLoss(ArrayFunction):
     """Negative log-likelihood of log-probabilities ``x`` against coefficients ``Q``, read
     only on the ``support`` (the target classes of the non-ignored positions)."""
 
@@ -190,7 +190,7 @@ class NllLoss(Function):
         return gx, None, None, None, None, None
 
 
-class MseLoss(Function):
+class MseLoss(ArrayFunction):
     """l = (x - y)^2 per element. dl/dx = 2 (x - y), dl/dy = -2 (x - y).
 
     Shape: ``x`` and ``y`` broadcast together (each gradient is summed back to its own shape).
@@ -212,7 +212,7 @@ class MseLoss(Function):
         return gx, gt, None
 
 
-class HuberLoss(Function):
+class HuberLoss(ArrayFunction):
     """Squared near zero, absolute far from it, per element of ``d = x - y``::
 
         l = 0.5 d^2                    where |d| < delta
@@ -242,7 +242,7 @@ class HuberLoss(Function):
                 None, None, None, None)
 
 
-class KlDiv(Function):
+class KlDiv(ArrayFunction):
     """The pointwise Kullback-Leibler divergence of ``q`` (the target) from ``p``, given
     ``x = log p``: ``l = q log q - q x`` (0 where q = 0), or, with ``log_target`` (``y = log q``),
     ``l = e^y (y - x)``. Summed over the classes it is ``KL(q || p) >= 0``.
@@ -272,7 +272,7 @@ class KlDiv(Function):
         return gx, gy, None
 
 
-class BinaryCrossEntropy(Function):
+class BinaryCrossEntropy(ArrayFunction):
     """l = -w (y log x + (1 - y) log(1 - x)), each log clamped at -100 (as PyTorch).
 
     dl/dx = w (x - y) / max(x (1 - x), 1e-12);  dl/dy = -w (log x - log(1 - x)), with the
@@ -312,7 +312,7 @@ def _softplus(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 
-class BinaryCrossEntropyWithLogits(Function):
+class BinaryCrossEntropyWithLogits(ArrayFunction):
     """BCE on ``sigmoid(x)``, computed from the logits without forming the probabilities::
 
         l = w ((1 - y) x + (1 + (pw - 1) y) softplus(-x))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function, unbroadcast
+from ..autograd.graph import ArrayFunction, unbroadcast
 
 __all__ = ["Normalize", "BatchNorm", "LayerNorm", "GroupNorm", "moments"]
 
@@ -34,7 +34,7 @@ def moments(x: np.ndarray, axes: tuple) -> tuple[np.ndarray, np.ndarray]:
     return mean, d.mean(axis=axes, keepdims=True)
 
 
-class Normalize(Function):
+class Normalize(ArrayFunction):
     """``y = (x - mean) / sqrt(var + eps) * w + b``; see the module docstring.
 
     Shape: ``x (...)``, seen as ``view_shape`` (GroupNorm splits the channels into groups)

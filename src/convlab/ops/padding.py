@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from ..autograd import Function
+from ..autograd.graph import ArrayFunction
 from ..engine import padding as engine
 
 __all__ = ["Pad"]
 
 
-class Pad(Function):
+class Pad(ArrayFunction):
     """``y = pad(x)`` along the last ``len(widths)`` axes (see :mod:`convlab.engine.padding`).
 
     ``widths`` holds one ``(lo, hi)`` pair per padded axis, in axis order; negative widths crop.

@@ -1,6 +1,6 @@
 """Differentiable pooling ops: max (as a gather), max unpooling, average, adaptive average, LP.
 
-Max pooling is split in two, because a Function returns one array and ``return_indices`` needs
+Max pooling is split in two, because an ArrayFunction returns one array and ``return_indices`` needs
 two: choosing *where* the maxima are (the engine's argmax, not differentiable, run by the public
 function) and *reading* them, :class:`GatherPlanes`, which is linear. The gradient of the read is
 a scatter into the chosen positions, where overlapping windows that picked the same element
@@ -17,13 +17,13 @@ import math
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd.graph import ArrayFunction
 from ..engine import pooling as engine
 
 __all__ = ["GatherPlanes", "MaxUnpool", "AvgPool", "AdaptiveAvgPool", "LPPool"]
 
 
-class GatherPlanes(Function):
+class GatherPlanes(ArrayFunction):
     """``y[b, j] = x[b].flat[indices[b, j]]``: read each plane at given flat positions.
 
     ``indices`` is an int64 array (not differentiable), ``nd`` the number of trailing axes that
@@ -46,7 +46,7 @@ class GatherPlanes(Function):
         return engine.scatter_add_planes(gy, ctx.indices, ctx.plane_shape), None, None
 
 
-class MaxUnpool(Function):
+class MaxUnpool(ArrayFunction):
     """``y[b].flat[indices[b, j]] = x[b, j]``, zeros elsewhere (the last write wins on repeats).
 
     Backward: ``gx[b, j] = gy[b].flat[indices[b, j]]``, a gather.
@@ -64,7 +64,7 @@ class MaxUnpool(Function):
         return engine.gather_planes(gy, ctx.indices, ctx.nd), None, None
 
 
-class AvgPool(Function):
+class AvgPool(ArrayFunction):
     """``y[j] = (Σ over window j of x) / divisor[j]``, zero padding (see ``engine.avg_pool``).
 
     Backward: ``gy / divisor`` added back to every element of each window; the padding is
@@ -85,7 +85,7 @@ class AvgPool(Function):
         return (engine.avg_pool_backward(gy, ctx.input_shape, *ctx.args),) + (None,) * 6
 
 
-class AdaptiveAvgPool(Function):
+class AdaptiveAvgPool(ArrayFunction):
     """``y[j] = mean of x over [floor(j*i/o), ceil((j+1)*i/o))`` per axis: ``y = A x`` per axis.
 
     Backward: ``Aᵀ gy`` per axis.
@@ -103,7 +103,7 @@ class AdaptiveAvgPool(Function):
         return engine.adaptive_avg_pool_backward(gy, ctx.input_size), None
 
 
-class LPPool(Function):
+class LPPool(ArrayFunction):
     """Power-average pooling, composed exactly as ``F.lp_pool2d`` composes it::
 
         a = avg_pool(x ** p)              (no padding, ceil_mode as given)

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd.graph import ArrayFunction
 
 __all__ = ["Sum", "Mean", "Var", "Std", "Prod", "MaxMin", "LogSumExp", "Norm", "Softmax",
            "LogSoftmax", "Cumsum", "Cumprod", "keepdims_shape"]
@@ -29,7 +29,7 @@ def _expand(g, shape, axes, keepdim):
     return np.broadcast_to(g, shape)
 
 
-class Sum(Function):
+class Sum(ArrayFunction):
     """z = sum of x over axes. dz/dx = 1 everywhere."""
 
     @staticmethod
@@ -42,7 +42,7 @@ class Sum(Function):
         return _expand(gz, ctx.shape, ctx.axes, ctx.keepdim).astype(ctx.dtype), None, None, None
 
 
-class Mean(Function):
+class Mean(ArrayFunction):
     """z = mean of x over axes. dz/dx = 1/n."""
 
     @staticmethod
@@ -67,7 +67,7 @@ def _centered(ctx, x, axes, correction):
         return x - np.sum(x, axis=axes, keepdims=True) / x.dtype.type(n)
 
 
-class Var(Function):
+class Var(ArrayFunction):
     """z = sum((x - mean)^2) / (n - correction). dz/dx = 2 (x - mean) / (n - correction)."""
 
     @staticmethod
@@ -89,7 +89,7 @@ class Var(Function):
             return g * centered * scale, None, None, None
 
 
-class Std(Function):
+class Std(ArrayFunction):
     """z = sqrt(var(x)). dz/dx = (x - mean) / ((n - correction) z), taken as 0 where z == 0
     (constant input), as PyTorch does."""
 
@@ -112,7 +112,7 @@ class Std(Function):
         return gx.astype(z.dtype, copy=False), None, None, None  # an inf g gives 0, not NaN
 
 
-class Prod(Function):
+class Prod(ArrayFunction):
     """z = product of x over an axis. dz/dx_i = product of the others (exact with zeros)."""
 
     @staticmethod
@@ -138,7 +138,7 @@ class Prod(Function):
         return _expand(gz, x.shape, axes, ctx.keepdim) * others, None, None
 
 
-class MaxMin(Function):
+class MaxMin(ArrayFunction):
     """z = max (or min) of x over axes. The gradient is split evenly among the tied extremes,
     as PyTorch's ``amax``/``amin`` and full ``max()`` do. ``amax`` multiplies by the 0/1 mask
     of the extremes (an inf gradient makes NaN elsewhere); full ``max()`` (``select``) picks
@@ -169,7 +169,7 @@ class MaxMin(Function):
         return (gx,) + (None,) * (len(ctx.next_nodes) - 1)  # select is passed by max() only
 
 
-class LogSumExp(Function):
+class LogSumExp(ArrayFunction):
     """z = log(sum(exp(x))) over axes, computed as m + log(sum(exp(x - m))). dz/dx = softmax(x)."""
 
     grad_fn_name = "LogsumexpBackward0"
@@ -191,7 +191,7 @@ class LogSumExp(Function):
         return g * np.exp(x - z), None, None
 
 
-class Norm(Function):
+class Norm(ArrayFunction):
     """z = (sum |x|^p)^(1/p) over axes; p = inf gives max |x|, p = 0 the count of nonzeros.
     dz/dx = sign(x) |x|^(p-1) / z^(p-1) (zero where z == 0, and everywhere for p = 0)."""
 
@@ -236,7 +236,7 @@ def _softmax(x, axis):
         return e / np.sum(e, axis=axis, keepdims=True)
 
 
-class Softmax(Function):
+class Softmax(ArrayFunction):
     """z_i = e^{x_i} / sum_j e^{x_j} along one axis. dx = z * (g - sum(g * z))."""
 
     @staticmethod
@@ -252,7 +252,7 @@ class Softmax(Function):
         return z * (gz - np.sum(gz * z, axis=ctx.axis, keepdims=True)), None
 
 
-class LogSoftmax(Function):
+class LogSoftmax(ArrayFunction):
     """z_i = x_i - logsumexp(x) along one axis. dx = g - softmax(x) * sum(g)."""
 
     @staticmethod
@@ -270,7 +270,7 @@ class LogSoftmax(Function):
         return gz - np.exp(z) * np.sum(gz, axis=ctx.axis, keepdims=True), None
 
 
-class Cumsum(Function):
+class Cumsum(ArrayFunction):
     """z_j = x_0 + ... + x_j along an axis. dz_j/dx_i = 1 for i <= j, so the adjoint sums the
     gradient from the other end: gx_i = g_i + ... + g_{n-1}, a reversed cumulative sum."""
 
@@ -285,7 +285,7 @@ class Cumsum(Function):
         return np.cumsum(gz[reverse], axis=ctx.axis)[reverse], None
 
 
-class Cumprod(Function):
+class Cumprod(ArrayFunction):
     """z_j = x_0 x_1 ... x_j along an axis. dz_j/dx_k = prod_{i <= j, i != k} x_i for k <= j.
 
     The adjoint gx_k = sum_{j >= k} g_j dz_j/dx_k factors as P_k S_k with P_k = x_0 ... x_{k-1}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function, unbroadcast
+from ..autograd.graph import ArrayFunction, unbroadcast
 from ..storage import overlaps_itself, strided
 
 __all__ = ["Reshape", "Permute", "Expand", "Repeat", "Flip", "Roll", "Triangle", "Diag",
@@ -18,7 +18,7 @@ __all__ = ["Reshape", "Permute", "Expand", "Repeat", "Flip", "Roll", "Triangle",
            "basic_view"]
 
 
-class Reshape(Function):
+class Reshape(ArrayFunction):
     """z = x viewed with a new shape (a view when NumPy can make one). Backward reshapes back."""
 
     grad_fn_name = "ViewBackward0"
@@ -34,7 +34,7 @@ class Reshape(Function):
         return gz.reshape(ctx.shape), None
 
 
-class Permute(Function):
+class Permute(ArrayFunction):
     """z = x with axes reordered. Backward applies the inverse permutation."""
 
     is_view = True
@@ -49,7 +49,7 @@ class Permute(Function):
         return np.transpose(gz, np.argsort(ctx.axes)), None
 
 
-class Expand(Function):
+class Expand(ArrayFunction):
     """z = x broadcast to a larger shape (no copy). Backward sums over the broadcast axes."""
 
     is_view = True
@@ -64,7 +64,7 @@ class Expand(Function):
         return unbroadcast(gz, ctx.shape), None
 
 
-class Repeat(Function):
+class Repeat(ArrayFunction):
     """z = x tiled ``reps`` times per axis (``Tensor.repeat``). Backward sums the tiles."""
 
     @staticmethod
@@ -85,7 +85,7 @@ class Repeat(Function):
         return g, None
 
 
-class Flip(Function):
+class Flip(ArrayFunction):
     """z = x reversed along axes. Backward flips back."""
 
     @staticmethod
@@ -98,7 +98,7 @@ class Flip(Function):
         return np.flip(gz, ctx.axes), None
 
 
-class Roll(Function):
+class Roll(ArrayFunction):
     """z = x shifted cyclically by ``shifts`` along ``axes`` (None: the flattened x).
     Backward rolls back by -shifts."""
 
@@ -113,7 +113,7 @@ class Roll(Function):
         return np.roll(gz, back, ctx.axes), None, None
 
 
-class Triangle(Function):
+class Triangle(ArrayFunction):
     """z = x with the elements above (``tril``) or below (``triu``) the ``diagonal``-th diagonal
     of its last two axes set to 0: a mask, so the adjoint applies the same mask."""
 
@@ -129,7 +129,7 @@ class Triangle(Function):
         return (np.triu if ctx.upper else np.tril)(gz, ctx.diagonal), None, None
 
 
-class Diag(Function):
+class Diag(ArrayFunction):
     """``diag``: a vector of length n becomes the k-th diagonal of an (n + |k|)-square matrix;
     a matrix gives its k-th diagonal as a vector. The two are each other's adjoint: embedding
     backward extracts, extracting backward embeds into zeros of the matrix's shape."""
@@ -173,7 +173,7 @@ def basic_view(x: np.ndarray, index) -> np.ndarray:
     return x[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
 
 
-class Index(Function):
+class Index(ArrayFunction):
     """z = x[index]: a view for ints, slices, None and Ellipsis, a copy for index arrays.
     Backward scatters the gradient back; repeated indices accumulate (add.at)."""
 
@@ -199,7 +199,7 @@ class Index(Function):
         return gx, None
 
 
-class IndexPut(Function):
+class IndexPut(ArrayFunction):
     """z = x with z[index] = v. dz/dx is 1 outside the written cells; dz/dv gathers them."""
 
     grad_fn_name = "IndexPutBackward0"
@@ -222,7 +222,7 @@ class IndexPut(Function):
         return gx, gv, None
 
 
-class MaskedFill(Function):
+class MaskedFill(ArrayFunction):
     """z = x with value where mask is True. The filled cells get no gradient."""
 
     @staticmethod
@@ -251,7 +251,7 @@ def _corner(index: np.ndarray) -> tuple:
     return tuple(slice(0, n) for n in index.shape)
 
 
-class Gather(Function):
+class Gather(ArrayFunction):
     """z[i][j][k] = x[i][index[i][j][k]][k] (for dim=1). Backward scatter-adds into x."""
 
     @staticmethod
@@ -270,7 +270,7 @@ class Gather(Function):
         return gx, None, None
 
 
-class Scatter(Function):
+class Scatter(ArrayFunction):
     """z = x, then z[i][index[i][j][k]][k] = src[i][j][k] (for dim=1); ``src`` is an array or a
     number. The adjoint of the write: x's gradient is g with the written cells set to 0, src's
     gathers g from those cells. Where index repeats a cell one src element wins the write, and
@@ -298,7 +298,7 @@ class Scatter(Function):
         return gx, None, None, gsrc
 
 
-class ScatterAdd(Function):
+class ScatterAdd(ArrayFunction):
     """z = x, then z[i][index[i][j][k]][k] += src[i][j][k] (for dim=1), repeated cells adding
     up. dz/dx = 1; src's gradient gathers g from the cells it was added to."""
 
@@ -320,7 +320,7 @@ class ScatterAdd(Function):
         return gz, None, None, gsrc
 
 
-class Concatenate(Function):
+class Concatenate(ArrayFunction):
     """z = x_1, x_2, ... joined along an axis. Backward splits the gradient at the same places."""
 
     grad_fn_name = "CatBackward0"
@@ -337,7 +337,7 @@ class Concatenate(Function):
         return (None, *np.split(gz, cuts, axis=ctx.axis))
 
 
-class Stack(Function):
+class Stack(ArrayFunction):
     """z = x_1, x_2, ... stacked along a new axis. Backward unstacks."""
 
     @staticmethod
@@ -350,7 +350,7 @@ class Stack(Function):
         return (None, *(np.take(gz, i, axis=ctx.axis) for i in range(gz.shape[ctx.axis])))
 
 
-class Matmul(Function):
+class Matmul(ArrayFunction):
     """z = x @ y with NumPy's (= PyTorch's) rules for 1-D and batched operands.
     dz/dx = g @ y^T, dz/dy = x^T @ g, summed over broadcast batch axes.
 
@@ -385,7 +385,7 @@ class Matmul(Function):
         return gx, gy
 
 
-class Copy(Function):
+class Copy(ArrayFunction):
     """z = a copy of x in new memory (``clone``: ``order`` "K" keeps x's layout; ``contiguous``:
     "C" lays it out row-major). The gradient passes through."""
 
@@ -400,7 +400,7 @@ class Copy(Function):
         return gz, None
 
 
-class AsStrided(Function):
+class AsStrided(ArrayFunction):
     """z = a window on x's memory: ``layout.view`` over the buffer that holds x at
     ``layout.base`` (``as_strided``, ``Tensor.unfold``, and the node a view gets when its base
     changed in place: ``AsStridedBackward0``). Backward adds the gradient into zeros laid out
@@ -430,7 +430,7 @@ class AsStrided(Function):
         return (strided(buffer, layout.base),) + (None,) * (len(ctx.next_nodes) - 1)
 
 
-class CopySlices(Function):
+class CopySlices(ArrayFunction):
     """base' = base with the elements of one of its views replaced by ``value``: the node an
     in-place op on a view gives the base (``CopySlices``). The gradient of the old base is the
     incoming one with the view's elements zeroed (they were overwritten); ``value``'s is the

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 import numpy as np
 
 from ... import _dtype
-from ...autograd import Function, RemovableHandle, is_grad_enabled, no_grad
+from ...autograd.graph import ArrayFunction, RemovableHandle, is_grad_enabled, no_grad
 from ...tensor import Tensor, device
 from ...storage import VersionCounter
 from ..parameter import Parameter, is_lazy
@@ -57,7 +57,7 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
     __str__ = __repr__
 
 
-class _HookTap(Function):
+class _HookTap(ArrayFunction):
     """Identity on the way forward; on the way back it hands the gradient to ``on_grad``, which
     returns the gradient to pass on. Placed on a module's inputs and outputs, it lets a backward
     hook see exactly the gradients that flow through that module."""
