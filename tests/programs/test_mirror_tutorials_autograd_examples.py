@@ -17,8 +17,6 @@ Cut to 200 points and 50 steps.
 
 import math
 
-import pytest
-
 from harness import compare_runs
 
 
@@ -103,8 +101,6 @@ def test_polynomial_fitted_by_hand():
     compare_runs(Program, rtol=1e-4)
 
 
-@pytest.mark.xfail(strict=True, reason="custom autograd Functions on Tensors (issue 14 item 3, "
-                   "autograd.py): ctx.saved_tensors is missing and forward receives ndarrays")
 def test_polynomial_through_a_custom_function():
     class Program:
         @staticmethod
