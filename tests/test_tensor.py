@@ -533,3 +533,11 @@ def test_plus_equals_on_a_slice_writes_the_slice_back_onto_itself():
     for i in range(2):
         y[i:i + 2, i:i + 2] += convlab.ones(2, 2)
     assert y.tolist() == [[1, 1, 0], [1, 2, 1], [0, 1, 1]]
+
+
+def test_methods_take_numpys_axis_and_keepdims():
+    x = convlab.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    assert x.argmax(axis=1).tolist() == [1, 0]
+    assert x.sum(axis=0, keepdims=True).shape == (1, 3)
+    with pytest.raises(TypeError, match="both 'dim' and its NumPy spelling 'axis'"):
+        x.sum(axis=0, dim=0)

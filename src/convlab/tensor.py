@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import collections
+import functools
 import math
 import weakref
 
@@ -2124,6 +2125,32 @@ class Tensor:
 
     def new_tensor(self, data):
         return Tensor._wrap(np.array(data, dtype=self._data.dtype))
+
+
+def _numpy_keywords(method):
+    """``method`` that also takes NumPy's spellings ``axis=`` and ``keepdims=``, as PyTorch's
+    argument parser does (``x.argmax(axis=1)``)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if kwargs:
+            for numpy_name, name in (("axis", "dim"), ("keepdims", "keepdim")):
+                if numpy_name in kwargs:
+                    if name in kwargs:
+                        raise TypeError(f"{method.__name__}() got both '{name}' and its NumPy "
+                                        f"spelling '{numpy_name}'")
+                    kwargs[name] = kwargs.pop(numpy_name)
+        return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+for _name in ("all", "any", "softmax", "log_softmax", "sum", "mean", "var", "std", "prod", "max",
+              "min", "amax", "amin", "argmax", "argmin", "logsumexp", "norm", "topk", "sort",
+              "argsort", "count_nonzero", "cumsum", "cumprod", "unflatten", "squeeze",
+              "unsqueeze", "narrow", "select", "chunk", "split", "unbind", "gather", "scatter",
+              "scatter_add", "index_select", "unique", "size"):
+    setattr(Tensor, _name, _numpy_keywords(getattr(Tensor, _name)))
 
 
 def _views_of_one_op(views: list, name: str) -> tuple:

@@ -68,8 +68,6 @@ def test_training():
     check(sys.modules[__name__])
 
 
-@pytest.mark.xfail(strict=True, reason="Tensor.argmax(axis=1): the Tensor methods do not take "
-                   "NumPy's axis keyword yet (tensor.py; the functions convlab.argmax do)")
 def test_d2l_accuracy_with_numpy_axis():
     torch = pytest.importorskip("torch")
     scores = np.random.default_rng(0).standard_normal((8, 10)).astype(np.float32)
