@@ -180,6 +180,7 @@ def _reduction_cases() -> list[Case]:
         Case("logsumexp_-inf", lambda m, x: x.logsumexp(0), ([-INF, 1.0],)),
         Case("log_softmax_-inf", lambda m, x: x.log_softmax(0), ([-INF, 1.0, 2.0],)),
         Case("softmax_-inf", lambda m, x: x.softmax(0), ([-INF, 1.0, 2.0],)),
+        Case("abs_nan", lambda m, x: x.abs(), ([1.0, NAN, 0.0, -2.0],)),
         Case("max_nan", lambda m, x: x.max(), ([1.0, NAN, 3.0],)),
         Case("max_tie<-inf", lambda m, x: x.max(), ([3.0, 1.0, 3.0],), upstream=INF),
         Case("min_nan", lambda m, x: x.min(), ([1.0, NAN, 3.0],)),

@@ -467,6 +467,14 @@ def iadd_keeps_identity(lib):
 
 
 @version_case
+def matmul_equals_rebinds(lib):
+    a = lib.ones(2, 2)
+    b = a
+    a @= lib.ones(2, 2) * 2
+    return a is b, a, b
+
+
+@version_case
 def row_plus_equals_reaches_the_matrix(lib):
     x = lib.zeros(2, 3)
     row = x[0]

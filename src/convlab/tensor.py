@@ -2030,6 +2030,7 @@ class Tensor:
 
     # ``x += y`` and the other augmented assignments change x in place, as in PyTorch (without
     # them Python would rebind the name to a new tensor and x's memory would stay as it was).
+    # ``x @= y`` rebinds, as in PyTorch, which has no in-place matrix product.
     __iadd__ = add_
     __isub__ = sub_
     __imul__ = mul_
@@ -2037,9 +2038,6 @@ class Tensor:
     __ifloordiv__ = floor_divide_
     __imod__ = remainder_
     __ipow__ = pow_
-
-    def __imatmul__(self, other):
-        return self._inplace("__imatmul__", lambda: self @ other, other)
 
     def __iand__(self, other):
         return self._inplace("__iand__", lambda: self & other, other)

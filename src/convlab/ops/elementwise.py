@@ -149,7 +149,7 @@ class Neg(ArrayFunction):
 
 
 class Abs(ArrayFunction):
-    """z = |x|. dz/dx = sign(x) (0 at 0, as PyTorch)."""
+    """z = |x|. dz/dx = sign(x): 0 at 0 and at NaN, as PyTorch's sgn."""
 
     @staticmethod
     def forward(ctx, x):
@@ -159,7 +159,10 @@ class Abs(ArrayFunction):
     @staticmethod
     def backward(ctx, gz):
         (x,) = ctx.saved
-        return (gz * np.sign(x),)
+        sign = np.sign(x)
+        if np.isnan(sign).any():
+            sign = np.nan_to_num(sign, nan=0.0)
+        return (gz * sign,)
 
 
 class Exp(ArrayFunction):
