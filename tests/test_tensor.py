@@ -541,3 +541,14 @@ def test_methods_take_numpys_axis_and_keepdims():
     assert x.sum(axis=0, keepdims=True).shape == (1, 3)
     with pytest.raises(TypeError, match="both 'dim' and its NumPy spelling 'axis'"):
         x.sum(axis=0, dim=0)
+
+
+def test_type_takes_legacy_types_and_names():
+    x = convlab.tensor([1, 2])
+    assert x.type() == "convlab.LongTensor"
+    assert x.type(convlab.FloatTensor).dtype == convlab.float32
+    assert x.type("torch.DoubleTensor").dtype == convlab.float64
+    with pytest.raises(ValueError, match="invalid type 'torch.Nope'"):
+        x.type("torch.Nope")
+    assert convlab.tensor([1.0]).sinh().item() == pytest.approx(1.1752012)
+    assert convlab.tensor([1.0]).cosh().item() == pytest.approx(1.5430806)

@@ -258,6 +258,7 @@ def _legacy_constructor(name: str, dtype: _dtype.dtype):
     construct.__name__ = construct.__qualname__ = name
     construct.__doc__ = (f"PyTorch's legacy constructor: ``{name}(data)`` is a {dtype} tensor "
                          f"of ``data``, ``{name}(2, 3)`` {dtype} zeros of that shape.")
+    construct.dtype = dtype  # what ``x.type(convlab.FloatTensor)`` converts to
     return construct
 
 

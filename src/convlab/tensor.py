@@ -625,13 +625,32 @@ class Tensor:
             return self
         return E.Cast.apply(self, np_dtype)
 
+    _LEGACY_TYPES = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor",
+                     "int32": "IntTensor", "bool": "BoolTensor", "uint8": "ByteTensor",
+                     "float16": "HalfTensor", "int16": "ShortTensor", "int8": "CharTensor"}
+
     def type(self, dtype=None):
+        """The legacy type name (``'convlab.FloatTensor'``), or this tensor converted to
+        ``dtype``: a dtype, a legacy type (``convlab.FloatTensor``) or its name
+        (``'torch.FloatTensor'``)."""
         if dtype is None:
-            return {"float32": "convlab.FloatTensor", "float64": "convlab.DoubleTensor",
-                    "int64": "convlab.LongTensor", "int32": "convlab.IntTensor",
-                    "bool": "convlab.BoolTensor", "uint8": "convlab.ByteTensor"}.get(
-                self.dtype.name, f"convlab.{self.dtype.name}")
-        return self.to(dtype)
+            return "convlab." + self._LEGACY_TYPES.get(self.dtype.name, self.dtype.name)
+        if isinstance(dtype, str):
+            names = {v: k for k, v in self._LEGACY_TYPES.items()}
+            name = dtype.rsplit(".", 1)[-1]
+            if name not in names:
+                raise ValueError(f"type(): invalid type {dtype!r}; expected one of "
+                                 f"{sorted('torch.' + n for n in names)} or a dtype")
+            dtype = _dtype.from_numpy_dtype(np.dtype(names[name]))
+        return self.to(getattr(dtype, "dtype", dtype))
+
+    def sinh(self):
+        """Hyperbolic sine, ``(e^x - e^-x) / 2``."""
+        return (self.exp() - (-self).exp()) / 2
+
+    def cosh(self):
+        """Hyperbolic cosine, ``(e^x + e^-x) / 2``."""
+        return (self.exp() + (-self).exp()) / 2
 
     def type_as(self, other: "Tensor") -> "Tensor":
         return self.to(other.dtype)
