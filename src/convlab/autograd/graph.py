@@ -227,6 +227,19 @@ class Node:
         return f"<{self.name()} object at {id(self):#x}>"
 
 
+class ShownNode(Node):
+    """A node that only shows PyTorch's graph in ``next_functions``, where one convlab op stands
+    for several of PyTorch's (``F.linear``: a transpose of the weight, then ``addmm``).
+    Gradients never pass through it."""
+
+    def __init__(self, name: str, child: Node):
+        self._name = name
+        self.next_nodes = (child,)
+
+    def name(self) -> str:
+        return self._name
+
+
 class AccumulateGrad(Node):
     """The node of a leaf tensor that requires grad: backward adds into ``leaf.grad``."""
 
@@ -265,6 +278,15 @@ class FunctionCtx(Node):
 
     def name(self) -> str:
         return self.grad_fn_name or self.fn_cls.grad_fn_name
+
+    @property
+    def next_functions(self) -> tuple:
+        """PyTorch's view of the graph links: ``((node, 0), (None, 0), ...)``, one per tensor
+        input, in PyTorch's order where an op says it differs (``graph_links``)."""
+        links = tuple((node, 0) for node, need in zip(self.next_nodes, self.needs_input_grad)
+                      if need is not None)
+        reorder = getattr(self.fn_cls, "graph_links", None)
+        return reorder(self, links) if reorder is not None else links
 
     def release(self) -> None:
         """Free the arrays forward kept for backward, once backward has used them and the graph
@@ -413,7 +435,7 @@ class ArrayFunction:
                 needs.append(need)
             else:
                 arrays.append(a)
-                needs.append(False)
+                needs.append(None)  # not a tensor (falsy; next_functions leaves it out)
         needs = tuple(needs)
         record = any_needs and cls.differentiable and getattr(_state, "enabled", True)
         if record:

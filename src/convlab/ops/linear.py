@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..autograd.graph import ArrayFunction
+from ..autograd.graph import ArrayFunction, ShownNode
 
 __all__ = ["Linear"]
 
@@ -33,6 +33,15 @@ class Linear(ArrayFunction):
         if b is not None:
             y += b
         return y
+
+    @staticmethod
+    def graph_links(ctx, links: tuple) -> tuple:
+        """``next_functions`` as PyTorch's for a 2-D input: ``addmm(bias, input, weight.t())``
+        or ``mm(input, weight.t())``, the weight behind a ``TBackward0``."""
+        if ctx.name() not in ("AddmmBackward0", "MmBackward0"):
+            return links
+        x, (w, _), *b = links
+        return (*b, x, (None if w is None else ShownNode("TBackward0", w), 0))
 
     @staticmethod
     def backward(ctx, gy):
