@@ -1,0 +1,186 @@
+"""An ONNX graph as an ordinary convlab Module.
+
+The graph's initializers (and the float tensors of its Constant nodes) become Parameters, so an
+imported network fine-tunes like any other; integer initializers (shapes, axes, indices) become
+buffers. Each node becomes a child module named after the node, whose ``repr`` shows its operator and
+attributes, and whose ``forward`` is the matching function of :mod:`convlab.onnx.ops`. The graph's
+``forward`` runs the nodes in the file's order (ONNX stores them topologically sorted), passing
+values by name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+
+import convlab
+from convlab import nn
+
+from ._require import require
+from .ops import OPS
+
+_REQUIRED = object()
+_ONNX_DOMAINS = ("", "ai.onnx")
+
+
+def _safe(name: str, taken: set) -> str:
+    """A Module attribute name for an ONNX name (which may hold dots, slashes, colons...)."""
+    safe = re.sub(r"\W", "_", name) or "value"
+    if safe[0].isdigit():
+        safe = "_" + safe
+    candidate, k = safe, 1
+    while candidate in taken:
+        candidate, k = f"{safe}_{k}", k + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _array_tensor(array: np.ndarray):
+    return convlab.from_numpy(np.array(array, copy=True))
+
+
+def _attribute_value(attribute):
+    """An AttributeProto as a Python value: numbers, strings, lists, or a Tensor for TENSOR."""
+    onnx = require()
+    from onnx import numpy_helper
+
+    value = onnx.helper.get_attribute_value(attribute)
+    if attribute.type == onnx.AttributeProto.TENSOR:
+        return _array_tensor(numpy_helper.to_array(value))
+    if isinstance(value, bytes):
+        return value.decode()
+    if attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [v.decode() if isinstance(v, bytes) else v for v in value]
+    return value
+
+
+class OnnxNode(nn.Module):
+    """One ONNX node: its operator, attributes and opset; ``forward(*inputs)`` computes its outputs.
+
+    ``repr`` reads ``Conv(kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[1, 1])``.
+    """
+
+    def __init__(self, op_type: str, name: str, attributes: dict, opset: int,
+                 inputs: list[str], outputs: list[str]):
+        super().__init__()
+        self.op_type, self.name, self.opset = op_type, name, opset
+        self.inputs, self.outputs = inputs, outputs
+        self.n_outputs = len(outputs)
+        self._attributes = attributes
+
+    def attr(self, name: str, default=_REQUIRED):
+        """The attribute ``name``, or ``default`` when the node does not set it."""
+        if name in self._attributes:
+            return self._attributes[name]
+        if default is _REQUIRED:
+            raise ValueError(f"ONNX node {self.name!r} ({self.op_type}, opset {self.opset}) lacks "
+                             f"its required attribute {name!r}")
+        return default
+
+    def forward(self, *inputs):
+        return OPS[self.op_type](self, *inputs)
+
+    def _get_name(self) -> str:
+        return self.op_type
+
+    def extra_repr(self) -> str:
+        shown = []
+        for key, value in sorted(self._attributes.items()):
+            if isinstance(value, convlab.Tensor):
+                value = f"tensor{list(value.shape)}" if value.numel() > 4 else value.tolist()
+            shown.append(f"{key}={value}")
+        return ", ".join(shown)
+
+
+class OnnxModel(nn.Module):
+    """The whole graph: Parameters for its weights, one :class:`OnnxNode` per node.
+
+    ``forward(*inputs)`` takes the graph's inputs in order (Tensors) and returns its output, or a
+    tuple when the graph has several.
+    """
+
+    def __init__(self, model):
+        super().__init__()
+        graph = model.graph
+        opset = {o.domain: o.version for o in model.opset_import}
+        self.opset = max((opset.get(d, 0) for d in _ONNX_DOMAINS), default=0) or 1
+        self._check_supported(graph)
+        taken, self._stored = set(), {}
+        from onnx import numpy_helper
+
+        for initializer in graph.initializer:
+            self._store(initializer.name, numpy_helper.to_array(initializer), taken, graph)
+        names = set(self._stored)
+        self.input_names = [i.name for i in graph.input if i.name not in names]
+        self.output_names = [o.name for o in graph.output]
+        self.nodes = nn.ModuleDict()
+        self._order = []
+        for k, proto in enumerate(graph.node):
+            attributes = {a.name: _attribute_value(a) for a in proto.attribute}
+            value = attributes.get("value")
+            if (proto.op_type == "Constant" and isinstance(value, convlab.Tensor)
+                    and value.dtype.is_floating_point and value.numel() > 1):
+                self._store(proto.output[0], value.numpy(), taken, graph)
+                continue
+            key = _safe(proto.name or f"{proto.op_type}_{k}", taken)
+            self.nodes[key] = OnnxNode(proto.op_type, proto.name or key, attributes, self.opset,
+                                       list(proto.input), list(proto.output))
+            self._order.append(key)
+
+    def _check_supported(self, graph) -> None:
+        missing = [f"{n.op_type} (node {n.name!r}, domain {n.domain or 'ai.onnx'})"
+                   for n in graph.node if n.domain not in _ONNX_DOMAINS or n.op_type not in OPS]
+        if missing:
+            raise NotImplementedError(
+                f"convlab.onnx cannot run this model (opset {self.opset}): unsupported operator"
+                f"{'s' if len(missing) > 1 else ''} " + ", ".join(missing))
+
+    def _store(self, onnx_name: str, array: np.ndarray, taken: set, graph) -> None:
+        """A float weight as a Parameter, anything else (shapes, indices) as a buffer."""
+        attribute = _safe(onnx_name, taken)
+        tensor = _array_tensor(array)
+        if tensor.dtype.is_floating_point:
+            self.register_parameter(attribute, nn.Parameter(tensor))
+        else:
+            self.register_buffer(attribute, tensor)
+        self._stored[onnx_name] = attribute
+
+    def forward(self, *inputs):
+        if len(inputs) != len(self.input_names):
+            raise TypeError(f"this ONNX model takes {len(self.input_names)} input(s) "
+                            f"{self.input_names}, got {len(inputs)}")
+        values = {"": None}
+        values.update({name: getattr(self, attribute) for name, attribute in self._stored.items()})
+        values.update(zip(self.input_names, inputs))
+        for key in self._order:
+            node = self.nodes[key]
+            result = node(*[values[name] for name in node.inputs])
+            if not isinstance(result, tuple):
+                result = (result,)
+            values.update(zip(node.outputs, result))
+        outputs = tuple(values[name] for name in self.output_names)
+        return outputs[0] if len(outputs) == 1 else outputs
+
+
+def read_model(source):
+    """An onnx ModelProto from a path, bytes, or a ModelProto (returned as is)."""
+    onnx = require()
+    if isinstance(source, onnx.ModelProto):
+        return source
+    if isinstance(source, (bytes, bytearray)):
+        return onnx.load_model_from_string(bytes(source))
+    if isinstance(source, (str, os.PathLike)):
+        if not os.path.isfile(source):
+            raise FileNotFoundError(f"convlab.onnx.load: no ONNX file at {os.fspath(source)!r}")
+        return onnx.load(os.fspath(source))
+    raise TypeError("convlab.onnx.load: expected a path, bytes or an onnx.ModelProto, got "
+                    f"{type(source).__name__}")
+
+
+def load(source) -> OnnxModel:
+    """Import an ONNX model (path, bytes or ModelProto) as a convlab Module."""
+    return OnnxModel(read_model(source))

@@ -1,0 +1,793 @@
+"""ONNX operators as convlab computations: one function per operator, built from differentiable ops.
+
+Each function takes the node (for its attributes, opset and output count) and the node's inputs as
+Tensors (``None`` for an omitted optional input) and returns a Tensor or a tuple of Tensors, one per
+output. Because every function is written with ``convlab.nn.functional`` and Tensor methods, the
+gradient of an imported graph comes from convlab's autograd with nothing written here.
+
+Inputs that ONNX uses as *data about shapes* (``Reshape``'s shape, ``Slice``'s starts, the axes of
+the reductions since opset 13/18) are read as plain integers with :func:`ints`; their gradient is
+zero by definition. Where an operator moved an attribute to an input across opsets (Squeeze, Split,
+Slice, Pad, Clip, the reductions), the input is used when given and the attribute otherwise, which
+reads every opset from 7 on.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import convlab
+import convlab.nn.functional as F
+from convlab._dtype import from_numpy_dtype
+
+OPS = {}
+
+
+def op(*names):
+    """Register the decorated function as the implementation of the ONNX operators ``names``."""
+    def register(fn):
+        for name in names:
+            OPS[name] = fn
+        return fn
+    return register
+
+
+def ints(t) -> list[int]:
+    """The integer values of a shape-like input (a Tensor, array or list) as a Python list."""
+    if t is None:
+        return None
+    values = t.detach().numpy() if isinstance(t, convlab.Tensor) else np.asarray(t)
+    return [int(v) for v in values.reshape(-1)]
+
+
+def const(array, like=None):
+    """A constant Tensor (no gradient) from a NumPy array, in ``like``'s dtype when given."""
+    array = np.asarray(array)
+    if like is not None:
+        array = array.astype(like.numpy().dtype)
+    return convlab.from_numpy(np.ascontiguousarray(array))
+
+
+def _axis(axis: int, rank: int) -> int:
+    return axis + rank if axis < 0 else axis
+
+
+def _spatial_pads(node, x_shape, kernel, strides, dilations) -> tuple[list[int], list[int]]:
+    """(begin, end) padding of each spatial axis from ``pads`` or ``auto_pad``.
+
+    SAME_* pads so that output = ceil(input / stride): total = max((O - 1)*S + (K - 1)*D + 1 - I, 0),
+    split in half with the odd element at the end (SAME_UPPER) or at the beginning (SAME_LOWER).
+    """
+    n = len(kernel)
+    auto_pad = node.attr("auto_pad", "NOTSET")
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        begin, end = [], []
+        for i, k, s, d in zip(x_shape[2:], kernel, strides, dilations):
+            total = max((math.ceil(i / s) - 1) * s + (k - 1) * d + 1 - i, 0)
+            small = total // 2
+            begin.append(small if auto_pad == "SAME_UPPER" else total - small)
+            end.append(total - small if auto_pad == "SAME_UPPER" else small)
+        return begin, end
+    if auto_pad == "VALID":
+        return [0] * n, [0] * n
+    pads = node.attr("pads", [0] * (2 * n))
+    return list(pads[:n]), list(pads[n:])
+
+
+def _torch_pad_list(begin, end) -> list[int]:
+    """ONNX's (begin..., end...) per axis in order -> F.pad's (last_begin, last_end, ...) list."""
+    widths = []
+    for b, e in zip(reversed(begin), reversed(end)):
+        widths += [b, e]
+    return widths
+
+
+def _by_rank(name: str, n: int):
+    if n not in (1, 2, 3):
+        raise NotImplementedError(f"{name} on {n} spatial dimensions: convlab has 1d, 2d and 3d")
+    return getattr(F, f"{name}{n}d")
+
+
+# --- convolution -------------------------------------------------------------------------------
+
+@op("Conv")
+def conv(node, x, w, b=None):
+    """y = conv(x, w) + b. x: (N, C_in, *I), w: (C_out, C_in/group, *K) -> (N, C_out, *O)."""
+    kernel = list(w.shape[2:])
+    n = len(kernel)
+    strides = node.attr("strides", [1] * n)
+    dilations = node.attr("dilations", [1] * n)
+    begin, end = _spatial_pads(node, x.shape, kernel, strides, dilations)
+    padding = begin
+    if begin != end:  # PyTorch pads symmetrically: pad the asymmetric part first
+        x = F.pad(x, _torch_pad_list(begin, end))
+        padding = 0
+    return _by_rank("conv", n)(x, w, b, stride=strides, padding=padding, dilation=dilations,
+                               groups=node.attr("group", 1))
+
+
+@op("ConvTranspose")
+def conv_transpose(node, x, w, b=None):
+    """y = conv_transpose(x, w) + b, then cropped by pads (or grown by output_padding).
+
+    The full output along an axis has (I - 1)*S + (K - 1)*D + 1 elements; ONNX's output is that
+    minus pads_begin and pads_end plus output_padding at the end. With ``output_shape`` (or SAME_*)
+    the pads are derived: total = full + output_padding - output_shape.
+    """
+    kernel = list(w.shape[2:])
+    n = len(kernel)
+    strides = node.attr("strides", [1] * n)
+    dilations = node.attr("dilations", [1] * n)
+    out_pad = node.attr("output_padding", [0] * n)
+    full = [(i - 1) * s + (k - 1) * d + 1 for i, s, k, d in zip(x.shape[2:], strides, kernel, dilations)]
+    auto_pad = node.attr("auto_pad", "NOTSET")
+    output_shape = node.attr("output_shape", None)
+    if output_shape is None and auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        output_shape = [i * s for i, s in zip(x.shape[2:], strides)]
+    if output_shape is not None:
+        output_shape = list(output_shape)[-n:]
+        begin, end = [], []
+        for f, p, o in zip(full, out_pad, output_shape):
+            total = f + p - o
+            if auto_pad == "SAME_UPPER":
+                begin.append(total // 2)
+                end.append(total - total // 2)
+            else:
+                begin.append(total - total // 2)
+                end.append(total // 2)
+    else:
+        pads = node.attr("pads", [0] * (2 * n))
+        begin, end = list(pads[:n]), list(pads[n:])
+    y = _by_rank("conv_transpose", n)(x, w, None, stride=strides, groups=node.attr("group", 1),
+                                      dilation=dilations)
+    # negative widths crop: remove pads at both ends, add output_padding zeros at the end
+    y = F.pad(y, _torch_pad_list([-p for p in begin], [p - e for p, e in zip(out_pad, end)]))
+    if b is not None:
+        y = y + b.reshape(1, -1, *([1] * n))
+    return y
+
+
+# --- pooling -------------------------------------------------------------------------------------
+
+def _pool_geometry(node, x):
+    kernel = list(node.attr("kernel_shape"))
+    n = len(kernel)
+    strides = node.attr("strides", [1] * n)
+    dilations = node.attr("dilations", [1] * n)
+    begin, end = _spatial_pads(node, x.shape, kernel, strides, dilations)
+    return kernel, strides, dilations, begin, end
+
+
+@op("MaxPool")
+def max_pool(node, x):
+    """Max over each window; the optional second output holds the flat index of each maximum in x
+    (row-major over the whole tensor, or column-major over H, W when storage_order = 1)."""
+    kernel, strides, dilations, begin, end = _pool_geometry(node, x)
+    n = len(kernel)
+    ceil_mode = bool(node.attr("ceil_mode", 0))
+    pool = _by_rank("max_pool", n)
+    fits = begin == end and all(2 * p <= k for p, k in zip(begin, kernel))
+    padded = x if fits else F.pad(x, _torch_pad_list(begin, end), value=-math.inf)
+    y, where = pool(padded, kernel, strides, begin if fits else 0, dilations, ceil_mode,
+                    return_indices=True)
+    if node.n_outputs < 2:
+        return y
+    padded_shape = [i + (0 if fits else b + e) for i, b, e in zip(x.shape[2:], begin, end)]
+    coords = np.unravel_index(where.numpy(), padded_shape)
+    if not fits:
+        coords = [c - b for c, b in zip(coords, begin)]
+    if node.attr("storage_order", 0) == 1:
+        flat = np.ravel_multi_index(tuple(reversed(coords)), tuple(reversed(x.shape[2:])))
+    else:
+        flat = np.ravel_multi_index(tuple(coords), tuple(x.shape[2:]))
+    N, C = x.shape[:2]
+    plane = int(np.prod(x.shape[2:]))
+    base = (np.arange(N)[:, None] * C + np.arange(C)[None, :]) * plane
+    return y, const((flat + base.reshape(N, C, *([1] * n))).astype(np.int64))
+
+
+@op("AveragePool")
+def average_pool(node, x):
+    """Mean over each window. ONNX counts only real elements by default (count_include_pad = 0),
+    PyTorch counts the padding: the padded sum is divided by the count of real elements, itself the
+    same pooling applied to a mask of ones."""
+    kernel, strides, dilations, begin, end = _pool_geometry(node, x)
+    if any(d != 1 for d in dilations):
+        raise NotImplementedError(f"AveragePool (node {node.name!r}) with dilations {dilations}: "
+                                  "convlab's avg_pool has no dilation")
+    n = len(kernel)
+    pool = _by_rank("avg_pool", n)
+    ceil_mode = bool(node.attr("ceil_mode", 0))
+    widths = _torch_pad_list(begin, end)
+    mean = pool(F.pad(x, widths), kernel, strides, 0, ceil_mode)
+    if node.attr("count_include_pad", 0):
+        return mean
+    ones = F.pad(convlab.ones(1, 1, *x.shape[2:], dtype=x.dtype), widths)
+    return mean / pool(ones, kernel, strides, 0, ceil_mode)
+
+
+@op("LpPool")
+def lp_pool(node, x):
+    """(sum over the window of |x|^p)^(1/p), the sum taken as mean * window size."""
+    kernel, strides, dilations, begin, end = _pool_geometry(node, x)
+    p = node.attr("p", 2)
+    pool = _by_rank("avg_pool", len(kernel))
+    padded = F.pad(x.abs() ** p, _torch_pad_list(begin, end))
+    total = pool(padded, kernel, strides, 0, bool(node.attr("ceil_mode", 0))) * float(np.prod(kernel))
+    return total ** (1.0 / p)
+
+
+@op("GlobalAveragePool")
+def global_average_pool(node, x):
+    return x.mean(dim=tuple(range(2, x.dim())), keepdim=True)
+
+
+@op("GlobalMaxPool")
+def global_max_pool(node, x):
+    return x.amax(dim=tuple(range(2, x.dim())), keepdim=True)
+
+
+@op("GlobalLpPool")
+def global_lp_pool(node, x):
+    p = node.attr("p", 2)
+    return (x.abs() ** p).sum(dim=tuple(range(2, x.dim())), keepdim=True) ** (1.0 / p)
+
+
+# --- normalization -------------------------------------------------------------------------------
+
+@op("BatchNormalization")
+def batch_norm(node, x, scale, bias, mean, var):
+    """y = scale * (x - mean) / sqrt(var + eps) + bias, per channel (axis 1).
+
+    In training mode (opset 14+) the batch statistics normalize, and the running ones come back as
+    mean * momentum + batch_mean * (1 - momentum): ONNX's momentum is 1 minus PyTorch's.
+    """
+    eps = node.attr("epsilon", 1e-5)
+    if not node.attr("training_mode", 0):
+        return F.batch_norm(x, mean, var, scale, bias, training=False, eps=eps)
+    dims = (0,) + tuple(range(2, x.dim()))
+    batch_mean = x.mean(dim=dims)
+    batch_var = ((x - batch_mean.reshape(1, -1, *([1] * (x.dim() - 2)))) ** 2).mean(dim=dims)
+    y = F.batch_norm(x, batch_mean, batch_var, scale, bias, training=False, eps=eps)
+    momentum = node.attr("momentum", 0.9)
+    return (y, mean * momentum + batch_mean * (1 - momentum),
+            var * momentum + batch_var * (1 - momentum))[:node.n_outputs]
+
+
+@op("InstanceNormalization")
+def instance_norm(node, x, scale, bias):
+    return F.instance_norm(x, weight=scale, bias=bias, eps=node.attr("epsilon", 1e-5))
+
+
+@op("LayerNormalization")
+def layer_norm(node, x, scale, bias=None):
+    """Normalize over the axes from ``axis`` to the last; the extra outputs are the mean and
+    1/std, kept with size 1 along the normalized axes."""
+    axis = _axis(node.attr("axis", -1), x.dim())
+    dims = tuple(range(axis, x.dim()))
+    eps = node.attr("epsilon", 1e-5)
+    mean = x.mean(dim=dims, keepdim=True)
+    inv_std = 1.0 / (((x - mean) ** 2).mean(dim=dims, keepdim=True) + eps).sqrt()
+    y = (x - mean) * inv_std * scale
+    if bias is not None:
+        y = y + bias
+    return (y, mean, inv_std)[:node.n_outputs]
+
+
+@op("LRN")
+def lrn(node, x):
+    """y = x / (bias + alpha/size * sum of x^2 over the size channels around c)^beta."""
+    size = node.attr("size")
+    square = F.pad(x * x, [0, 0] * (x.dim() - 2) + [(size - 1) // 2, size // 2])
+    window = sum(square[:, i:i + x.shape[1]] for i in range(size))
+    return x / (node.attr("bias", 1.0) + node.attr("alpha", 1e-4) / size * window) ** node.attr("beta", 0.75)
+
+
+# --- dense ---------------------------------------------------------------------------------------
+
+@op("Gemm")
+def gemm(node, a, b, c=None):
+    """Y = alpha * A' @ B' + beta * C, where A' is A or its transpose (transA), B' likewise."""
+    a = a.t() if node.attr("transA", 0) else a
+    b = b.t() if node.attr("transB", 0) else b
+    y = node.attr("alpha", 1.0) * (a @ b)
+    if c is not None:
+        y = y + node.attr("beta", 1.0) * c
+    return y
+
+
+@op("MatMul")
+def matmul(node, a, b):
+    return convlab.matmul(a, b)
+
+
+# --- activations ---------------------------------------------------------------------------------
+
+@op("Relu")
+def relu(node, x):
+    return F.relu(x)
+
+
+@op("LeakyRelu")
+def leaky_relu(node, x):
+    return F.leaky_relu(x, node.attr("alpha", 0.01))
+
+
+@op("PRelu")
+def prelu(node, x, slope):
+    return convlab.where(x >= 0, x, x * slope)
+
+
+@op("Sigmoid")
+def sigmoid(node, x):
+    return convlab.sigmoid(x)
+
+
+@op("Tanh")
+def tanh(node, x):
+    return convlab.tanh(x)
+
+
+@op("Elu")
+def elu(node, x):
+    return F.elu(x, node.attr("alpha", 1.0))
+
+
+@op("Selu")
+def selu(node, x):
+    """gamma * elu(x, alpha), ONNX's defaults being SELU's fixed constants."""
+    alpha = node.attr("alpha", 1.67326319217681884765625)
+    return node.attr("gamma", 1.05070102214813232421875) * F.elu(x, alpha)
+
+
+@op("Softplus")
+def softplus(node, x):
+    return F.softplus(x)
+
+
+@op("Softsign")
+def softsign(node, x):
+    return x / (1 + x.abs())
+
+
+@op("HardSigmoid")
+def hard_sigmoid(node, x):
+    """max(0, min(1, alpha * x + beta)): ONNX's alpha 0.2 differs from PyTorch's 1/6."""
+    return (node.attr("alpha", 0.2) * x + node.attr("beta", 0.5)).clamp(0.0, 1.0)
+
+
+@op("HardSwish")
+def hard_swish(node, x):
+    return F.hardswish(x)
+
+
+@op("Gelu")
+def gelu(node, x):
+    return F.gelu(x, approximate=node.attr("approximate", "none"))
+
+
+@op("Clip")
+def clip(node, x, low=None, high=None):
+    """Clamp to [min, max]: attributes until opset 11, inputs since."""
+    low = low if low is not None else node.attr("min", None)
+    high = high if high is not None else node.attr("max", None)
+    if isinstance(low, convlab.Tensor):
+        low = low.item()
+    if isinstance(high, convlab.Tensor):
+        high = high.item()
+    if low is None and high is None:
+        return x
+    return x.clamp(low, high)
+
+
+@op("Softmax", "LogSoftmax")
+def softmax(node, x):
+    """Before opset 13 ONNX flattens x to 2-D at ``axis`` (default 1) and normalizes each row;
+    since 13 it normalizes along ``axis`` (default -1) as PyTorch does."""
+    fn = F.softmax if node.op_type == "Softmax" else F.log_softmax
+    if node.opset >= 13:
+        return fn(x, dim=node.attr("axis", -1))
+    axis = _axis(node.attr("axis", 1), x.dim())
+    rows = int(np.prod(x.shape[:axis]))
+    return fn(x.reshape(rows, -1), dim=1).reshape(x.shape)
+
+
+# --- elementwise -----------------------------------------------------------------------------------
+
+_BINARY = {"Add": lambda a, b: a + b, "Sub": lambda a, b: a - b, "Mul": lambda a, b: a * b,
+           "Pow": lambda a, b: a ** b, "Equal": lambda a, b: a == b, "Less": lambda a, b: a < b,
+           "Greater": lambda a, b: a > b, "LessOrEqual": lambda a, b: a <= b,
+           "GreaterOrEqual": lambda a, b: a >= b, "And": lambda a, b: a & b,
+           "Or": lambda a, b: a | b, "Xor": lambda a, b: a ^ b}
+
+
+@op(*_BINARY)
+def binary(node, a, b):
+    """Elementwise with NumPy broadcasting (ONNX's since opset 7); Pow keeps the base's dtype."""
+    y = _BINARY[node.op_type](a, b)
+    if node.op_type == "Pow" and y.dtype != a.dtype:
+        y = y.to(a.dtype)
+    return y
+
+
+@op("Div")
+def div(node, a, b):
+    """a / b; integer division truncates toward zero, as ONNX (C) does."""
+    if a.dtype.is_floating_point:
+        return a / b
+    return convlab.div(a, b, rounding_mode="trunc")
+
+
+_UNARY = {"Neg": lambda x: -x, "Abs": lambda x: x.abs(), "Exp": lambda x: x.exp(),
+          "Log": lambda x: x.log(), "Sqrt": lambda x: x.sqrt(), "Reciprocal": lambda x: 1 / x,
+          "Floor": lambda x: x.floor(), "Ceil": lambda x: x.ceil(), "Erf": lambda x: convlab.erf(x),
+          "Sin": lambda x: x.sin(), "Cos": lambda x: x.cos(), "Sign": lambda x: x.sign(),
+          "Not": lambda x: ~x, "Round": lambda x: x.round(), "Identity": lambda x: x}
+
+
+@op(*_UNARY)
+def unary(node, x):
+    return _UNARY[node.op_type](x)
+
+
+@op("Sum", "Mean", "Max", "Min")
+def variadic(node, *xs):
+    """Elementwise over any number of broadcast inputs."""
+    y = xs[0]
+    for x in xs[1:]:
+        if node.op_type in ("Sum", "Mean"):
+            y = y + x
+        else:
+            y = convlab.maximum(y, x) if node.op_type == "Max" else convlab.minimum(y, x)
+    return y / len(xs) if node.op_type == "Mean" else y
+
+
+@op("Where")
+def where(node, condition, a, b):
+    return convlab.where(condition, a, b)
+
+
+# --- shapes --------------------------------------------------------------------------------------
+
+@op("Flatten")
+def flatten(node, x):
+    """(d0, ..., d_{axis-1}, d_axis, ...) -> (d0*...*d_{axis-1}, d_axis*...)."""
+    axis = _axis(node.attr("axis", 1), x.dim())
+    return x.reshape(int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis:])))
+
+
+@op("Reshape")
+def reshape(node, x, shape=None):
+    """A 0 in the target copies the input's size at that position unless allowzero = 1."""
+    target = ints(shape) if shape is not None else list(node.attr("shape"))
+    if not node.attr("allowzero", 0):
+        target = [x.shape[i] if s == 0 else s for i, s in enumerate(target)]
+    return x.reshape(*target)
+
+
+@op("Transpose")
+def transpose(node, x):
+    return x.permute(*node.attr("perm", list(reversed(range(x.dim())))))
+
+
+@op("Squeeze")
+def squeeze(node, x, axes=None):
+    axes = ints(axes) if axes is not None else node.attr("axes", None)
+    if axes is None:
+        axes = [i for i, s in enumerate(x.shape) if s == 1]
+    axes = {_axis(a, x.dim()) for a in axes}
+    return x.reshape(*[s for i, s in enumerate(x.shape) if i not in axes])
+
+
+@op("Unsqueeze")
+def unsqueeze(node, x, axes=None):
+    axes = ints(axes) if axes is not None else node.attr("axes")
+    rank = x.dim() + len(axes)
+    axes = {_axis(a, rank) for a in axes}
+    sizes = iter(x.shape)
+    return x.reshape(*[1 if i in axes else next(sizes) for i in range(rank)])
+
+
+@op("Concat")
+def concat(node, *xs):
+    return convlab.cat(list(xs), dim=node.attr("axis"))
+
+
+@op("Split")
+def split(node, x, sizes=None):
+    """Into given sizes (attribute, or input since opset 13), else into equal parts: one per output,
+    or num_outputs (opset 18) with a smaller last part."""
+    axis = _axis(node.attr("axis", 0), x.dim())
+    sizes = ints(sizes) if sizes is not None else node.attr("split", None)
+    if sizes is None:
+        parts = node.attr("num_outputs", node.n_outputs)
+        step = -(-x.shape[axis] // parts)
+        sizes = [min(step, x.shape[axis] - i * step) for i in range(parts)]
+    return tuple(convlab.split(x, list(sizes), dim=axis))
+
+
+def _take(x, axis: int, index):
+    """x's entries at the integer positions ``index`` (a NumPy array) along ``axis``; differentiable."""
+    index = np.asarray(index, dtype=np.int64)
+    picked = x.index_select(axis, const(index.reshape(-1)))
+    return picked.reshape(*x.shape[:axis], *index.shape, *x.shape[axis + 1:])
+
+
+@op("Slice")
+def slice_(node, x, starts=None, ends=None, axes=None, steps=None):
+    """x[starts:ends:steps] along axes, with ends clamped to the size (INT_MAX means 'to the end')
+    and negative steps walking backward."""
+    if starts is None:
+        starts, ends, axes = node.attr("starts"), node.attr("ends"), node.attr("axes", None)
+    starts, ends, axes, steps = ints(starts), ints(ends), ints(axes), ints(steps)
+    axes = list(range(len(starts))) if axes is None else axes
+    steps = [1] * len(starts) if steps is None else steps
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        axis = _axis(axis, x.dim())
+        positions = range(x.shape[axis])[slice(start, end, step)]
+        if step == 1:
+            x = x.narrow(axis, positions.start, len(positions))
+        else:
+            x = _take(x, axis, list(positions))
+    return x
+
+
+@op("Gather")
+def gather(node, x, indices):
+    """out[i..., j..., k...] = x[i..., indices[j...], k...] along ``axis``; negatives count back."""
+    axis = _axis(node.attr("axis", 0), x.dim())
+    index = indices.numpy().astype(np.int64)
+    return _take(x, axis, np.where(index < 0, index + x.shape[axis], index))
+
+
+@op("Shape")
+def shape(node, x):
+    start, end = node.attr("start", 0), node.attr("end", None)
+    return const(np.array(list(x.shape)[slice(start, end)], dtype=np.int64))
+
+
+@op("Size")
+def size(node, x):
+    return const(np.array(x.numel(), dtype=np.int64))
+
+
+@op("Cast")
+def cast(node, x):
+    from onnx.helper import tensor_dtype_to_np_dtype
+
+    return x.to(from_numpy_dtype(tensor_dtype_to_np_dtype(node.attr("to"))))
+
+
+@op("Constant")
+def constant(node):
+    """The value held by whichever value* attribute the node has."""
+    for name in ("value", "value_float", "value_floats", "value_int", "value_ints"):
+        value = node.attr(name, None)
+        if value is not None:
+            if isinstance(value, convlab.Tensor):
+                return value
+            kind = np.float32 if "float" in name else np.int64
+            return const(np.array(value, dtype=kind))
+    raise NotImplementedError(f"Constant node {node.name!r}: only numeric value attributes")
+
+
+@op("ConstantOfShape")
+def constant_of_shape(node, shape):
+    value = node.attr("value", None)
+    fill = value.numpy().reshape(-1) if value is not None else np.zeros(1, np.float32)
+    return const(np.full(ints(shape), fill[0], dtype=fill.dtype))
+
+
+@op("Expand")
+def expand(node, x, shape):
+    target = np.broadcast_shapes(tuple(x.shape), tuple(ints(shape)))
+    return x.expand(*target)
+
+
+@op("Tile")
+def tile(node, x, repeats):
+    return x.repeat(*ints(repeats))
+
+
+@op("Range")
+def range_(node, start, limit, delta):
+    return const(np.arange(start.item(), limit.item(), delta.item()).astype(start.numpy().dtype))
+
+
+def _pad_index(mode: str, n: int, begin: int, end: int) -> np.ndarray:
+    """Source positions for an axis of size n padded by (begin, end) in a non-constant mode."""
+    where = np.arange(-begin, n + end)
+    if mode == "edge":
+        return np.clip(where, 0, n - 1)
+    if mode == "wrap":
+        return where % n
+    period = 2 * (n - 1)  # reflect: ... 2 1 | 0 1 2 ... n-1 | n-2 ...
+    where = np.abs(where) % period if period else np.zeros_like(where)
+    return np.where(where >= n, period - where, where)
+
+
+@op("Pad")
+def pad(node, x, pads=None, value=None, axes=None):
+    """Pad each axis by (begin, end): with a constant, or from the input itself (edge, reflect,
+    wrap), the latter gathered by index so that the gradient sums back to the source entries."""
+    pads = ints(pads) if pads is not None else list(node.attr("pads", node.attr("paddings", None)))
+    axes = [_axis(a, x.dim()) for a in ints(axes)] if axes is not None else list(range(x.dim()))
+    k = len(axes)
+    begin, end = [0] * x.dim(), [0] * x.dim()
+    for a, b, e in zip(axes, pads[:k], pads[k:]):
+        begin[a], end[a] = b, e
+    mode = node.attr("mode", "constant")
+    if mode == "constant":
+        fill = value.item() if value is not None and value.numel() else node.attr("value", 0.0)
+        return F.pad(x, _torch_pad_list(begin, end), value=fill)
+    for axis in range(x.dim()):
+        if begin[axis] or end[axis]:
+            x = _take(x, axis, _pad_index(mode, x.shape[axis], begin[axis], end[axis]))
+    return x
+
+
+# --- resampling ----------------------------------------------------------------------------------
+
+def _source_coordinates(mode: str, out: int, n: int, scale: float, roi) -> np.ndarray:
+    """Where output position i samples the input, for ONNX's coordinate_transformation_mode."""
+    i = np.arange(out, dtype=np.float64)
+    if mode == "asymmetric":
+        return i / scale
+    if mode == "align_corners":
+        return i * (n - 1) / (out - 1) if out > 1 else np.zeros_like(i)
+    if mode == "pytorch_half_pixel":
+        return (i + 0.5) / scale - 0.5 if out > 1 else np.zeros_like(i)
+    if mode == "half_pixel":
+        return (i + 0.5) / scale - 0.5
+    if mode == "half_pixel_symmetric":
+        adjustment = out / (n * scale)
+        center = n / 2 * (1 - adjustment)
+        return center + (i + 0.5) / scale - 0.5
+    if mode == "tf_crop_and_resize":
+        start, end = roi
+        if out > 1:
+            return start * (n - 1) + i * (end - start) * (n - 1) / (out - 1)
+        return np.full_like(i, 0.5 * (start + end) * (n - 1))
+    raise NotImplementedError(f"Resize coordinate_transformation_mode {mode!r}")
+
+
+def _nearest(source: np.ndarray, rule: str) -> np.ndarray:
+    if rule == "floor":
+        return np.floor(source)
+    if rule == "ceil":
+        return np.ceil(source)
+    if rule == "round_prefer_ceil":
+        return np.floor(source + 0.5)
+    return np.ceil(source - 0.5)  # round_prefer_floor, the default
+
+
+def _resize_axis(node, x, axis, out, scale, mode, transform, roi):
+    """Resample one axis: nearest picks one source entry, linear mixes the two around it."""
+    n = x.shape[axis]
+    source = _source_coordinates(transform, out, n, scale, roi)
+    if mode == "nearest":
+        index = _nearest(source, node.attr("nearest_mode", "round_prefer_floor"))
+        return _take(x, axis, np.clip(index, 0, n - 1).astype(np.int64))
+    if mode != "linear":
+        raise NotImplementedError(f"Resize mode {mode!r} (node {node.name!r}): convlab has nearest "
+                                  "and linear")
+    source = np.clip(source, 0, n - 1)
+    low = np.floor(source).astype(np.int64)
+    high = np.minimum(low + 1, n - 1)
+    weight = (source - low).reshape([-1 if a == axis else 1 for a in range(x.dim())])
+    weight = const(weight, like=x)
+    return _take(x, axis, low) * (1 - weight) + _take(x, axis, high) * weight
+
+
+@op("Resize", "Upsample")
+def resize(node, x, roi=None, scales=None, sizes=None):
+    """Resample each axis to out = floor(size * scale) (or the given sizes), coordinate by
+    coordinate: separable, so nearest and (bi/tri)linear are one axis after another."""
+    if node.op_type == "Upsample":
+        scales, roi = (roi if roi is not None else node.attr("scales")), None
+        transform, mode, node_nearest = "asymmetric", node.attr("mode", "nearest"), "floor"
+    else:
+        transform = node.attr("coordinate_transformation_mode", "half_pixel")
+        mode = node.attr("mode", "nearest")
+        node_nearest = None
+    rank = x.dim()
+    axes = node.attr("axes", None)
+    axes = list(range(rank)) if axes is None else [_axis(a, rank) for a in axes]
+    scale_values = (scales.numpy().reshape(-1).tolist()
+                    if isinstance(scales, convlab.Tensor) else scales) or None
+    size_values = ints(sizes) if sizes is not None and sizes.numel() else None
+    roi_values = roi.numpy().reshape(-1).tolist() if roi is not None and roi.numel() else None
+    if size_values is not None:
+        policy = node.attr("keep_aspect_ratio_policy", "stretch")
+        ratios = [s / x.shape[a] for a, s in zip(axes, size_values)]
+        if policy != "stretch":
+            ratio = min(ratios) if policy == "not_larger" else max(ratios)
+            ratios = [ratio] * len(axes)
+            size_values = [int(round(ratio * x.shape[a])) for a in axes]
+        scale_values = ratios
+    else:
+        size_values = [int(math.floor(x.shape[a] * s)) for a, s in zip(axes, scale_values)]
+    if node_nearest is not None:
+        node = _WithDefault(node, "nearest_mode", node_nearest)
+    for k, (axis, out, scale) in enumerate(zip(axes, size_values, scale_values)):
+        if out == x.shape[axis] and scale == 1 and transform != "tf_crop_and_resize":
+            continue
+        roi_axis = (roi_values[k], roi_values[k + len(axes)]) if roi_values else (0.0, 1.0)
+        x = _resize_axis(node, x, axis, out, scale, mode, transform, roi_axis)
+    return x
+
+
+class _WithDefault:
+    """A node seen with one attribute fixed (Upsample's nearest is always floor)."""
+
+    def __init__(self, node, name, value):
+        self._node, self._name, self._value = node, name, value
+        self.name = node.name
+
+    def attr(self, name, default=None):
+        return self._value if name == self._name else self._node.attr(name, default)
+
+
+# --- reductions ----------------------------------------------------------------------------------
+
+_REDUCE = {
+    "ReduceMean": lambda x, d, k: x.mean(dim=d, keepdim=k),
+    "ReduceSum": lambda x, d, k: x.sum(dim=d, keepdim=k),
+    "ReduceMax": lambda x, d, k: x.amax(dim=d, keepdim=k),
+    "ReduceMin": lambda x, d, k: x.amin(dim=d, keepdim=k),
+    "ReduceProd": lambda x, d, k: _prod(x, d, k),
+    "ReduceL1": lambda x, d, k: x.abs().sum(dim=d, keepdim=k),
+    "ReduceL2": lambda x, d, k: (x * x).sum(dim=d, keepdim=k).sqrt(),
+    "ReduceSumSquare": lambda x, d, k: (x * x).sum(dim=d, keepdim=k),
+    "ReduceLogSum": lambda x, d, k: x.sum(dim=d, keepdim=k).log(),
+    "ReduceLogSumExp": lambda x, d, k: convlab.logsumexp(x, dim=d, keepdim=k),
+}
+
+
+def _prod(x, dims, keepdim):
+    for d in sorted(dims, reverse=True):
+        x = x.prod(dim=d, keepdim=keepdim)
+    return x
+
+
+@op(*_REDUCE)
+def reduce(node, x, axes=None):
+    """Reduce over ``axes`` (attribute, or input since opset 13/18); no axes means all of them,
+    unless noop_with_empty_axes = 1, which returns x unchanged."""
+    axes = ints(axes) if axes is not None else node.attr("axes", None)
+    if not axes:
+        if node.attr("noop_with_empty_axes", 0):
+            return x
+        axes = list(range(x.dim()))
+    dims = tuple(sorted(_axis(a, x.dim()) for a in axes))
+    return _REDUCE[node.op_type](x, dims, bool(node.attr("keepdims", 1)))
+
+
+@op("ArgMax", "ArgMin")
+def arg_extreme(node, x):
+    """Index of the max (min) along ``axis``; the first one, or the last with select_last_index."""
+    axis = _axis(node.attr("axis", 0), x.dim())
+    keep = bool(node.attr("keepdims", 1))
+    values = x.numpy()
+    if node.attr("select_last_index", 0):
+        values = np.flip(values, axis)
+    index = (np.argmax if node.op_type == "ArgMax" else np.argmin)(values, axis=axis)
+    if node.attr("select_last_index", 0):
+        index = x.shape[axis] - 1 - index
+    return const(np.expand_dims(index, axis) if keep else index)
+
+
+# --- training-only -------------------------------------------------------------------------------
+
+@op("Dropout")
+def dropout(node, x, ratio=None, training=None):
+    """Identity at inference (the mask output is all true); in training mode (opset 12+) random."""
+    if training is not None and bool(training.item()):
+        p = ratio.item() if ratio is not None else node.attr("ratio", 0.5)
+        y = F.dropout(x, p, training=True)
+        mask = y != 0
+    else:
+        y, mask = x, const(np.ones(tuple(x.shape), dtype=bool))
+    return (y, mask)[:node.n_outputs]
