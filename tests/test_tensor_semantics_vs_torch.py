@@ -235,7 +235,8 @@ def _unary_chain(lib, op):
 
 
 @pytest.mark.parametrize("op", ["exp_", "sqrt_", "neg_", "relu_", "sigmoid_", "tanh_", "abs_",
-                                "log_", "zero_", "reciprocal_", "square_", "floor_", "sin_"])
+                                "log_", "zero_", "reciprocal_", "square_", "floor_", "sin_",
+                                "sinh_", "cosh_", "t_", "fix_", "clip_"])
 def test_unary_in_place_op_is_recorded(op):
     check(lambda lib: _unary_chain(lib, op))
 
@@ -464,6 +465,25 @@ def iadd_keeps_identity(lib):
     y = x
     x += 1
     return x is y, y
+
+
+@version_case
+def metadata_in_place(lib):
+    x = lib.tensor(BASE.copy(), requires_grad=True)
+    y = x * 2
+    y.t_()
+    z = y.unsqueeze_(0)
+    (z * z).sum().backward()
+    return y.shape, z is y, x.grad, _name(y.grad_fn), y.is_contiguous()
+
+
+@version_case
+def comparison_and_scan_in_place(lib):
+    x = lib.tensor([1.0, 2.0, 3.0])
+    x.gt_(1.5)
+    y = lib.tensor([1.0, 2.0, 3.0])
+    y.cumsum_(0)
+    return x, y
 
 
 @version_case

@@ -645,12 +645,12 @@ class Tensor:
         return self.to(getattr(dtype, "dtype", dtype))
 
     def sinh(self):
-        """Hyperbolic sine, ``(e^x - e^-x) / 2``."""
-        return (self.exp() - (-self).exp()) / 2
+        """Hyperbolic sine, ``(e^x - e^-x) / 2`` (its last node named as PyTorch's)."""
+        return _named((self.exp() - (-self).exp()) / 2, "SinhBackward0")
 
     def cosh(self):
-        """Hyperbolic cosine, ``(e^x + e^-x) / 2``."""
-        return (self.exp() + (-self).exp()) / 2
+        """Hyperbolic cosine, ``(e^x + e^-x) / 2`` (its last node named as PyTorch's)."""
+        return _named((self.exp() + (-self).exp()) / 2, "CoshBackward0")
 
     def type_as(self, other: "Tensor") -> "Tensor":
         return self.to(other.dtype)
@@ -2192,12 +2192,42 @@ def _inplace_method(name: str):
 
 
 for _name in ("neg", "abs", "exp", "log", "log1p", "sqrt", "rsqrt", "sin", "cos", "tanh",
-              "sigmoid", "relu", "square", "reciprocal", "erf", "sign", "floor", "ceil", "trunc",
-              "frac", "round", "tril", "triu", "logical_not"):
+              "sinh", "cosh", "sigmoid", "relu", "square", "reciprocal", "erf", "sign", "floor",
+              "ceil", "trunc", "frac", "round", "tril", "triu", "logical_not", "logical_and",
+              "logical_or", "logical_xor", "eq", "ne", "lt", "le", "gt", "ge", "cumsum",
+              "cumprod"):
     if hasattr(Tensor, _name) and not hasattr(Tensor, _name + "_"):
         setattr(Tensor, _name + "_", _inplace_method(_name))
 Tensor.negative_ = Tensor.neg_
 Tensor.absolute_ = Tensor.abs_
+Tensor.fix_ = Tensor.trunc_
+Tensor.clip_ = Tensor.clamp_
+Tensor.subtract_ = Tensor.sub_
+Tensor.multiply_ = Tensor.mul_
+Tensor.divide_ = Tensor.true_divide_ = Tensor.div_
+
+
+def _restride_method(name: str):
+    """``name_`` for a view op (``t_``, ``transpose_``, ``squeeze_``, ``unsqueeze_``): the
+    tensor itself takes the view's shape and strides over the same memory, and, in a graph, the
+    view op's node."""
+
+    def method(self, *args):
+        self._check_inplace(name + "_")
+        view = getattr(self, name)(*args)
+        self._data = view._data
+        if view._grad_fn is not None:  # PyTorch numbers the in-place forms' nodes 1
+            self._grad_fn, self._requires_grad = view._grad_fn, True
+            self._grad_fn.grad_fn_name = view._grad_fn.name().replace("Backward0", "Backward1")
+        return self
+
+    method.__name__ = method.__qualname__ = name + "_"
+    method.__doc__ = f"``{name}``, in place: this tensor takes the view's shape and strides."
+    return method
+
+
+for _name in ("t", "transpose", "squeeze", "unsqueeze", "swapaxes"):
+    setattr(Tensor, _name + "_", _restride_method(_name))
 
 
 def _partly_overlap(x: np.ndarray, y: np.ndarray) -> bool:
