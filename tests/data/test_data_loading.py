@@ -152,8 +152,6 @@ def test_loader_argument_errors():
         DataLoader(ds, shuffle=True, sampler=SequentialSampler(ds))
     with pytest.raises(ValueError, match="batch_sampler option is mutually exclusive"):
         DataLoader(ds, batch_size=4, batch_sampler=[[0]])
-    with pytest.raises(ValueError, match="num_workers=2, but convlab loads data in the main process"):
-        DataLoader(ds, num_workers=2)
     with pytest.raises(ValueError, match="batch_size should be a positive integer value, but got batch_size=0"):
         DataLoader(ds, batch_size=0)
 

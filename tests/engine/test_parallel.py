@@ -38,3 +38,29 @@ def test_map_chunks_keeps_the_order_and_matmul_splits_rows(monkeypatch):
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((3, 9, 5)), rng.standard_normal((5, 4))
     np.testing.assert_allclose(parallel.matmul(a, b), a @ b, rtol=1e-12)
+
+
+def _conv_in_child(queue):
+    import convlab
+    import convlab.nn.functional as F
+
+    queue.put(tuple(F.conv2d(convlab.randn(16, 64, 28, 28), convlab.randn(64, 64, 3, 3),
+                             padding=1).shape))
+
+
+def test_a_forked_child_makes_its_own_thread_pool():
+    """The parent's pool threads do not exist in a forked child: it must not wait on them."""
+    import multiprocessing
+
+    import convlab
+    import convlab.nn.functional as F
+
+    F.conv2d(convlab.randn(16, 64, 28, 28), convlab.randn(64, 64, 3, 3), padding=1)  # pool up
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_conv_in_child, args=(queue,))
+    child.start()
+    child.join(60)
+    if child.is_alive():
+        child.kill()
+    assert queue.get(timeout=1) == (16, 64, 28, 28)

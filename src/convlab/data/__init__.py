@@ -10,14 +10,17 @@ and transforms a CNN course needs, with ``torch`` spelled ``convlab``.
 from . import transforms
 from .cifar import CIFAR10
 from .dataloader import DataLoader, default_collate, default_convert
-from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from .dataset import (ChainDataset, ConcatDataset, Dataset, IterableDataset, Subset,
+                      TensorDataset, random_split)
 from .digits import Digits
 from .mnist import MNIST, FashionMNIST
 from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
                       SubsetRandomSampler, WeightedRandomSampler)
 from .vision_dataset import VisionDataset
+from .workers import WorkerInfo, get_worker_info
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split",
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
+           "ChainDataset", "random_split", "get_worker_info", "WorkerInfo",
            "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "BatchSampler",
            "DataLoader", "default_collate", "default_convert",

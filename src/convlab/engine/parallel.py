@@ -36,6 +36,16 @@ _pool: ThreadPoolExecutor | None = None
 _lock = threading.Lock()
 
 
+def _forget_pool() -> None:
+    """In a forked child: the parent's pool threads do not exist there, so its copy of the pool
+    would wait on them for ever; the child makes its own on first use."""
+    global _pool, _lock
+    _pool, _lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
 def start() -> ThreadPoolExecutor | None:
     """The thread pool, made on first use, when the BLAS is also held to one thread
     (``threadpoolctl`` sees the BLAS libraries loaded at that time). No pool without
