@@ -15,8 +15,7 @@ import numpy as np
 import convlab
 
 from ._require import require
-from .importer import _ONNX_DOMAINS, load
-from .ops import OPS
+from .importer import load, unsupported
 
 require()
 import onnx.backend.base as _base  # noqa: E402  (after the check that names the extra)
@@ -49,9 +48,9 @@ class ConvlabBackend(_base.Backend):
 
     @classmethod
     def is_compatible(cls, model, device: str = "CPU", **kwargs) -> bool:
-        """Whether every node is an ai.onnx operator that convlab implements (onnx's test runner
-        skips the others as unsupported)."""
-        return all(n.domain in _ONNX_DOMAINS and n.op_type in OPS for n in model.graph.node)
+        """Whether convlab implements every operator and element type of ``model`` (onnx's test
+        runner skips the others as unsupported)."""
+        return not unsupported(model)
 
     @classmethod
     def supports_device(cls, device: str) -> bool:

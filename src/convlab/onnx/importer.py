@@ -108,7 +108,7 @@ class OnnxModel(nn.Module):
         graph = model.graph
         opset = {o.domain: o.version for o in model.opset_import}
         self.opset = max((opset.get(d, 0) for d in _ONNX_DOMAINS), default=0) or 1
-        self._check_supported(graph)
+        self._check_supported(model)
         taken, self._stored = set(), {}
         from onnx import numpy_helper
 
@@ -131,13 +131,11 @@ class OnnxModel(nn.Module):
                                        list(proto.input), list(proto.output))
             self._order.append(key)
 
-    def _check_supported(self, graph) -> None:
-        missing = [f"{n.op_type} (node {n.name!r}, domain {n.domain or 'ai.onnx'})"
-                   for n in graph.node if n.domain not in _ONNX_DOMAINS or n.op_type not in OPS]
+    def _check_supported(self, model) -> None:
+        missing = unsupported(model)
         if missing:
-            raise NotImplementedError(
-                f"convlab.onnx cannot run this model (opset {self.opset}): unsupported operator"
-                f"{'s' if len(missing) > 1 else ''} " + ", ".join(missing))
+            raise NotImplementedError(f"convlab.onnx cannot run this model (opset {self.opset}): "
+                                      + "; ".join(missing))
 
     def _store(self, onnx_name: str, array: np.ndarray, taken: set, graph) -> None:
         """A float weight as a Parameter, anything else (shapes, indices) as a buffer."""
@@ -164,6 +162,33 @@ class OnnxModel(nn.Module):
             values.update(zip(node.outputs, result))
         outputs = tuple(values[name] for name in self.output_names)
         return outputs[0] if len(outputs) == 1 else outputs
+
+
+# ONNX element types convlab has a dtype for (TensorProto.FLOAT, UINT8, INT8, INT16, INT32, INT64,
+# BOOL, FLOAT16, DOUBLE); the others (bfloat16, float8, int4, unsigned 16-64 bit, strings) it lacks.
+_DTYPES = {1, 2, 3, 5, 6, 7, 9, 10, 11}
+
+
+def unsupported(model) -> list[str]:
+    """What in ``model`` convlab cannot run: operators (named with their node and domain) and
+    element types of the graph's inputs, outputs and Cast targets. Empty when all is supported."""
+    graph = model.graph
+    found = [f"unsupported operator {n.op_type} (node {n.name!r}, domain {n.domain or 'ai.onnx'})"
+             for n in graph.node if n.domain not in _ONNX_DOMAINS or n.op_type not in OPS]
+    for value in list(graph.input) + list(graph.output):
+        kind = value.type.tensor_type.elem_type
+        if kind not in _DTYPES:
+            found.append(f"{value.name!r} has element type {_type_name(kind)}, which convlab lacks")
+    for n in graph.node:
+        for a in n.attribute:
+            if n.op_type == "Cast" and a.name == "to" and a.i not in _DTYPES:
+                found.append(f"node {n.name!r} casts to {_type_name(a.i)}, which convlab lacks")
+    return found
+
+
+def _type_name(kind: int) -> str:
+    onnx = require()
+    return onnx.TensorProto.DataType.Name(kind) if kind else "no tensor type"
 
 
 def read_model(source):

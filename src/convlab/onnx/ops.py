@@ -152,32 +152,56 @@ def conv_transpose(node, x, w, b=None):
 # --- pooling -------------------------------------------------------------------------------------
 
 def _pool_geometry(node, x):
+    """Window, strides, dilations, pads (begin, end) and, per axis, the zeros to add past the end
+    so that the last window fits.
+
+    out = floor_or_ceil((I + pad_begin + pad_end - ((K - 1)*D + 1)) / S) + 1, and in ceil_mode a
+    last window that would start past the input and its leading padding is dropped (ONNX's rule,
+    and PyTorch's).
+    """
     kernel = list(node.attr("kernel_shape"))
     n = len(kernel)
     strides = node.attr("strides", [1] * n)
     dilations = node.attr("dilations", [1] * n)
     begin, end = _spatial_pads(node, x.shape, kernel, strides, dilations)
-    return kernel, strides, dilations, begin, end
+    ceil_mode = node.attr("ceil_mode", 0)
+    extra = []
+    for i, k, s, d, b, e in zip(x.shape[2:], kernel, strides, dilations, begin, end):
+        span = (k - 1) * d + 1
+        room = i + b + e - span
+        out = (-(-room // s) if ceil_mode else room // s) + 1
+        if ceil_mode and (out - 1) * s >= i + b:
+            out -= 1
+        extra.append(max((out - 1) * s + span - (i + b + e), 0))
+    return kernel, strides, dilations, begin, end, extra
+
+
+def _window_sum(x, kernel, strides, dilations):
+    """Sum over each (dilated) window of an already padded x: a depthwise convolution with ones.
+
+    x: (N, C, *I) -> (N, C, *O); a learner can read pooling as the convolution it is.
+    """
+    C = x.shape[1]
+    ones = convlab.ones(C, 1, *kernel, dtype=x.dtype)
+    return _by_rank("conv", len(kernel))(x, ones, None, stride=strides, dilation=dilations, groups=C)
 
 
 @op("MaxPool")
 def max_pool(node, x):
     """Max over each window; the optional second output holds the flat index of each maximum in x
-    (row-major over the whole tensor, or column-major over H, W when storage_order = 1)."""
-    kernel, strides, dilations, begin, end = _pool_geometry(node, x)
+    (row-major over the whole tensor, or column-major over H, W when storage_order = 1).
+
+    x is padded with -inf (pads, then what the last ceil_mode window needs), so the pooling itself
+    runs without padding."""
+    kernel, strides, dilations, begin, end, extra = _pool_geometry(node, x)
     n = len(kernel)
-    ceil_mode = bool(node.attr("ceil_mode", 0))
-    pool = _by_rank("max_pool", n)
-    fits = begin == end and all(2 * p <= k for p, k in zip(begin, kernel))
-    padded = x if fits else F.pad(x, _torch_pad_list(begin, end), value=-math.inf)
-    y, where = pool(padded, kernel, strides, begin if fits else 0, dilations, ceil_mode,
-                    return_indices=True)
+    tail = [e + x_ for e, x_ in zip(end, extra)]
+    padded = F.pad(x, _torch_pad_list(begin, tail), value=-math.inf)
+    y, where = _by_rank("max_pool", n)(padded, kernel, strides, 0, dilations, return_indices=True)
     if node.n_outputs < 2:
         return y
-    padded_shape = [i + (0 if fits else b + e) for i, b, e in zip(x.shape[2:], begin, end)]
-    coords = np.unravel_index(where.numpy(), padded_shape)
-    if not fits:
-        coords = [c - b for c, b in zip(coords, begin)]
+    coords = np.unravel_index(where.numpy(), padded.shape[2:])
+    coords = [c - b for c, b in zip(coords, begin)]
     if node.attr("storage_order", 0) == 1:
         flat = np.ravel_multi_index(tuple(reversed(coords)), tuple(reversed(x.shape[2:])))
     else:
@@ -188,35 +212,36 @@ def max_pool(node, x):
     return y, const((flat + base.reshape(N, C, *([1] * n))).astype(np.int64))
 
 
+def _window_count(x, geometry, include_pad: bool):
+    """How many entries each window averages: real ones, or real and padding (not the zeros added
+    for ceil_mode's last window)."""
+    kernel, strides, dilations, begin, end, extra = geometry
+    mask = convlab.ones(1, 1, *x.shape[2:], dtype=x.dtype)
+    if include_pad:
+        mask = F.pad(mask, _torch_pad_list(begin, end), value=1.0)
+        mask = F.pad(mask, _torch_pad_list([0] * len(kernel), extra))
+    else:
+        mask = F.pad(mask, _torch_pad_list(begin, [e + x_ for e, x_ in zip(end, extra)]))
+    return _window_sum(mask, kernel, strides, dilations)
+
+
 @op("AveragePool")
 def average_pool(node, x):
-    """Mean over each window. ONNX counts only real elements by default (count_include_pad = 0),
-    PyTorch counts the padding: the padded sum is divided by the count of real elements, itself the
-    same pooling applied to a mask of ones."""
-    kernel, strides, dilations, begin, end = _pool_geometry(node, x)
-    if any(d != 1 for d in dilations):
-        raise NotImplementedError(f"AveragePool (node {node.name!r}) with dilations {dilations}: "
-                                  "convlab's avg_pool has no dilation")
-    n = len(kernel)
-    pool = _by_rank("avg_pool", n)
-    ceil_mode = bool(node.attr("ceil_mode", 0))
-    widths = _torch_pad_list(begin, end)
-    mean = pool(F.pad(x, widths), kernel, strides, 0, ceil_mode)
-    if node.attr("count_include_pad", 0):
-        return mean
-    ones = F.pad(convlab.ones(1, 1, *x.shape[2:], dtype=x.dtype), widths)
-    return mean / pool(ones, kernel, strides, 0, ceil_mode)
+    """Mean over each window: the window sum divided by the count of entries. ONNX counts only real
+    entries by default (count_include_pad = 0); PyTorch's default counts the padding too."""
+    geometry = kernel, strides, dilations, begin, end, extra = _pool_geometry(node, x)
+    padded = F.pad(x, _torch_pad_list(begin, [e + x_ for e, x_ in zip(end, extra)]))
+    total = _window_sum(padded, kernel, strides, dilations)
+    return total / _window_count(x, geometry, bool(node.attr("count_include_pad", 0)))
 
 
 @op("LpPool")
 def lp_pool(node, x):
-    """(sum over the window of |x|^p)^(1/p), the sum taken as mean * window size."""
-    kernel, strides, dilations, begin, end = _pool_geometry(node, x)
+    """(sum over the window of |x|^p)^(1/p)."""
+    kernel, strides, dilations, begin, end, extra = _pool_geometry(node, x)
     p = node.attr("p", 2)
-    pool = _by_rank("avg_pool", len(kernel))
-    padded = F.pad(x.abs() ** p, _torch_pad_list(begin, end))
-    total = pool(padded, kernel, strides, 0, bool(node.attr("ceil_mode", 0))) * float(np.prod(kernel))
-    return total ** (1.0 / p)
+    padded = F.pad(x.abs() ** p, _torch_pad_list(begin, [e + x_ for e, x_ in zip(end, extra)]))
+    return _window_sum(padded, kernel, strides, dilations) ** (1.0 / p)
 
 
 @op("GlobalAveragePool")
@@ -635,8 +660,8 @@ def _source_coordinates(mode: str, out: int, n: int, scale: float, roi) -> np.nd
     i = np.arange(out, dtype=np.float64)
     if mode == "asymmetric":
         return i / scale
-    if mode == "align_corners":
-        return i * (n - 1) / (out - 1) if out > 1 else np.zeros_like(i)
+    if mode == "align_corners":  # ONNX divides by the unrounded resized length n * scale
+        return i * (n - 1) / (n * scale - 1) if n * scale > 1 else np.zeros_like(i)
     if mode == "pytorch_half_pixel":
         return (i + 0.5) / scale - 0.5 if out > 1 else np.zeros_like(i)
     if mode == "half_pixel":
@@ -663,22 +688,56 @@ def _nearest(source: np.ndarray, rule: str) -> np.ndarray:
     return np.ceil(source - 0.5)  # round_prefer_floor, the default
 
 
-def _resize_axis(node, x, axis, out, scale, mode, transform, roi):
-    """Resample one axis: nearest picks one source entry, linear mixes the two around it."""
-    n = x.shape[axis]
-    source = _source_coordinates(transform, out, n, scale, roi)
+def _cubic_weights(t: np.ndarray, A: float) -> list[np.ndarray]:
+    """Keys' cubic convolution weights of the taps at floor - 1, floor, floor + 1, floor + 2 for
+    fractional offsets t in [0, 1) (A = -0.75 as in ONNX's default, -0.5 in some libraries)."""
+    def near(d):  # |d| <= 1
+        return ((A + 2) * d - (A + 3)) * d * d + 1
+
+    def far(d):  # 1 < |d| < 2
+        return ((A * d - 5 * A) * d + 8 * A) * d - 4 * A
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+
+
+def _taps(node, source: np.ndarray, n: int, mode: str):
+    """(index, weight) pairs whose weighted sum is each output entry; weight None means 1."""
     if mode == "nearest":
         index = _nearest(source, node.attr("nearest_mode", "round_prefer_floor"))
-        return _take(x, axis, np.clip(index, 0, n - 1).astype(np.int64))
-    if mode != "linear":
-        raise NotImplementedError(f"Resize mode {mode!r} (node {node.name!r}): convlab has nearest "
-                                  "and linear")
-    source = np.clip(source, 0, n - 1)
-    low = np.floor(source).astype(np.int64)
-    high = np.minimum(low + 1, n - 1)
-    weight = (source - low).reshape([-1 if a == axis else 1 for a in range(x.dim())])
-    weight = const(weight, like=x)
-    return _take(x, axis, low) * (1 - weight) + _take(x, axis, high) * weight
+        return [(np.clip(index, 0, n - 1), None)]
+    if mode == "linear":
+        source = np.clip(source, 0, n - 1)
+        low = np.floor(source)
+        return [(low, 1 - (source - low)), (np.minimum(low + 1, n - 1), source - low)]
+    if mode == "cubic":
+        low = np.floor(source)
+        weights = _cubic_weights(source - low, node.attr("cubic_coeff_a", -0.75))
+        index = [low + k for k in (-1, 0, 1, 2)]
+        if node.attr("exclude_outside", 0):  # taps outside the input weigh 0, the rest renormalized
+            weights = [np.where((i >= 0) & (i < n), w, 0.0) for i, w in zip(index, weights)]
+            total = sum(weights)
+            weights = [w / total for w in weights]
+        return [(np.clip(i, 0, n - 1), w) for i, w in zip(index, weights)]
+    raise NotImplementedError(f"Resize mode {mode!r} (node {node.name!r})")
+
+
+def _resize_axis(node, x, axis, out, scale, mode, transform, roi):
+    """Resample one axis as a weighted sum of gathered input entries (nearest: one tap, linear:
+    two, cubic: four); with tf_crop_and_resize, positions outside the input take
+    extrapolation_value."""
+    n = x.shape[axis]
+    source = _source_coordinates(transform, out, n, scale, roi)
+    shape = [-1 if a == axis else 1 for a in range(x.dim())]
+    y = None
+    for index, weight in _taps(node, source, n, mode):
+        term = _take(x, axis, index.astype(np.int64))
+        if weight is not None:
+            term = term * const(weight.reshape(shape), like=x)
+        y = term if y is None else y + term
+    if transform == "tf_crop_and_resize":
+        outside = ((source < 0) | (source > n - 1)).reshape(shape)
+        fill = node.attr("extrapolation_value", 0.0)
+        y = y * const(~outside, like=x) + const(outside * fill, like=x)
+    return y
 
 
 @op("Resize", "Upsample")
@@ -692,6 +751,9 @@ def resize(node, x, roi=None, scales=None, sizes=None):
         transform = node.attr("coordinate_transformation_mode", "half_pixel")
         mode = node.attr("mode", "nearest")
         node_nearest = None
+    if node.attr("antialias", 0):
+        raise NotImplementedError(f"Resize (node {node.name!r}) with antialias = 1: convlab "
+                                  "resamples without the antialiasing filter")
     rank = x.dim()
     axes = node.attr("axes", None)
     axes = list(range(rank)) if axes is None else [_axis(a, rank) for a in axes]
