@@ -30,12 +30,12 @@ class ConvlabRep(_base.BackendRep):
     def run(self, inputs, **kwargs):
         if isinstance(inputs, np.ndarray):
             inputs = [inputs]
-        tensors = [convlab.from_numpy(np.ascontiguousarray(x)) for x in inputs]
+        tensors = [convlab.from_numpy(np.array(x, order="C")) for x in inputs]
         with convlab.no_grad():
             outputs = self.module(*tensors)
         if not isinstance(outputs, tuple):
             outputs = (outputs,)
-        return [o.numpy() for o in outputs]
+        return [o.detach().numpy() for o in outputs]
 
 
 class ConvlabBackend(_base.Backend):

@@ -47,7 +47,7 @@ def const(array, like=None):
     array = np.asarray(array)
     if like is not None:
         array = array.astype(like.numpy().dtype)
-    return convlab.from_numpy(np.ascontiguousarray(array))
+    return convlab.from_numpy(np.array(array, order="C"))  # ascontiguousarray would make 0-d 1-d
 
 
 def _axis(axis: int, rank: int) -> int:
@@ -407,6 +407,18 @@ def clip(node, x, low=None, high=None):
     return x.clamp(low, high)
 
 
+@op("Celu")
+def celu(node, x):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    alpha = node.attr("alpha", 1.0)
+    return F.elu(x / alpha) * alpha
+
+
+@op("ThresholdedRelu")
+def thresholded_relu(node, x):
+    return convlab.where(x > node.attr("alpha", 1.0), x, convlab.zeros_like(x))
+
+
 @op("Softmax", "LogSoftmax")
 def softmax(node, x):
     """Before opset 13 ONNX flattens x to 2-D at ``axis`` (default 1) and normalizes each row;
@@ -442,19 +454,39 @@ def div(node, a, b):
     """a / b; integer division truncates toward zero, as ONNX (C) does."""
     if a.dtype.is_floating_point:
         return a / b
-    return convlab.div(a, b, rounding_mode="trunc")
+    p, q = a.numpy(), b.numpy()
+    return const((np.abs(p) // np.abs(q) * np.sign(p) * np.sign(q)).astype(p.dtype))
 
 
 _UNARY = {"Neg": lambda x: -x, "Abs": lambda x: x.abs(), "Exp": lambda x: x.exp(),
           "Log": lambda x: x.log(), "Sqrt": lambda x: x.sqrt(), "Reciprocal": lambda x: 1 / x,
           "Floor": lambda x: x.floor(), "Ceil": lambda x: x.ceil(), "Erf": lambda x: convlab.erf(x),
           "Sin": lambda x: x.sin(), "Cos": lambda x: x.cos(), "Sign": lambda x: x.sign(),
-          "Not": lambda x: ~x, "Round": lambda x: x.round(), "Identity": lambda x: x}
+          "Not": lambda x: ~x, "Round": lambda x: x.round(), "Identity": lambda x: x,
+          "IsNaN": lambda x: x.isnan(), "Sinh": lambda x: x.sinh(), "Cosh": lambda x: x.cosh()}
 
 
 @op(*_UNARY)
 def unary(node, x):
     return _UNARY[node.op_type](x)
+
+
+@op("IsInf")
+def is_inf(node, x):
+    infinite = x.isinf()
+    if not node.attr("detect_positive", 1):
+        infinite = infinite & (x < 0)
+    if not node.attr("detect_negative", 1):
+        infinite = infinite & (x > 0)
+    return infinite
+
+
+@op("LpNormalization")
+def lp_normalization(node, x):
+    """x / ||x||_p along axis (p = 1 or 2)."""
+    axis, p = node.attr("axis", -1), node.attr("p", 2)
+    norm = x.abs().sum(dim=axis, keepdim=True) if p == 1 else (x * x).sum(dim=axis, keepdim=True).sqrt()
+    return x / (norm + (norm == 0).to(norm.dtype))  # a zero vector stays zero
 
 
 @op("Sum", "Mean", "Max", "Min")
@@ -469,12 +501,44 @@ def variadic(node, *xs):
     return y / len(xs) if node.op_type == "Mean" else y
 
 
+@op("Mod")
+def mod(node, a, b):
+    """Remainder with the divisor's sign (fmod = 0, Python's %) or the dividend's (fmod = 1, C's);
+    with a gradient to carry, a - q * b keeps it (q = floor or trunc of a / b, constant almost
+    everywhere)."""
+    truncate = bool(node.attr("fmod", 0))
+    if a.requires_grad or b.requires_grad:
+        q = (a / b).trunc() if truncate else (a / b).floor()
+        return a - q.detach() * b
+    p, d = a.numpy(), b.numpy()
+    return const(np.fmod(p, d) if truncate else np.mod(p, d))
+
+
 @op("Where")
 def where(node, condition, a, b):
     return convlab.where(condition, a, b)
 
 
 # --- shapes --------------------------------------------------------------------------------------
+
+@op("DepthToSpace", "SpaceToDepth")
+def depth_space(node, x):
+    """Move (block x block) groups of channels into space or back: (N, C*b*b, H, W) <-> (N, C, H*b,
+    W*b). DCR mode orders the channels as (b, b, C), CRD mode (PyTorch's pixel_shuffle) as
+    (C, b, b)."""
+    b = node.attr("blocksize")
+    N, C, H, W = x.shape
+    if node.op_type == "SpaceToDepth":
+        y = x.reshape(N, C, H // b, b, W // b, b)
+        crd = node.attr("mode", "DCR") == "CRD"
+        y = y.permute(0, 1, 3, 5, 2, 4) if crd else y.permute(0, 3, 5, 1, 2, 4)
+        return y.reshape(N, C * b * b, H // b, W // b)
+    if node.attr("mode", "DCR") == "CRD":
+        y = x.reshape(N, C // (b * b), b, b, H, W).permute(0, 1, 4, 2, 5, 3)
+    else:
+        y = x.reshape(N, b, b, C // (b * b), H, W).permute(0, 3, 4, 1, 5, 2)
+    return y.reshape(N, C // (b * b), H * b, W * b)
+
 
 @op("Flatten")
 def flatten(node, x):
@@ -567,6 +631,14 @@ def gather(node, x, indices):
     return _take(x, axis, np.where(index < 0, index + x.shape[axis], index))
 
 
+@op("GatherElements")
+def gather_elements(node, x, indices):
+    """out[i][j][k] = x[indices[i][j][k]][j][k] along ``axis`` (PyTorch's gather)."""
+    axis = _axis(node.attr("axis", 0), x.dim())
+    index = indices.numpy().astype(np.int64)
+    return convlab.gather(x, axis, const(np.where(index < 0, index + x.shape[axis], index)))
+
+
 @op("Shape")
 def shape(node, x):
     start, end = node.attr("start", 0), node.attr("end", None)
@@ -583,6 +655,11 @@ def cast(node, x):
     from onnx.helper import tensor_dtype_to_np_dtype
 
     return x.to(from_numpy_dtype(tensor_dtype_to_np_dtype(node.attr("to"))))
+
+
+@op("CastLike")
+def cast_like(node, x, target):
+    return x.to(target.dtype)
 
 
 @op("Constant")
@@ -614,6 +691,30 @@ def expand(node, x, shape):
 @op("Tile")
 def tile(node, x, repeats):
     return x.repeat(*ints(repeats))
+
+
+@op("Trilu")
+def trilu(node, x, k=None):
+    """Keep the upper (upper = 1) or lower triangle of the last two axes, shifted by diagonal k."""
+    k = ints(k)[0] if k is not None else 0
+    return x.triu(k) if node.attr("upper", 1) else x.tril(k)
+
+
+@op("CumSum")
+def cumsum(node, x, axis):
+    """Running sum along axis; exclusive drops each entry's own term, reverse runs from the end."""
+    axis = _axis(ints(axis)[0], x.dim())
+    if node.attr("reverse", 0):
+        x = x.flip(axis)
+    y = x.cumsum(axis).to(x.dtype)
+    if node.attr("exclusive", 0):
+        y = y - x
+    return y.flip(axis) if node.attr("reverse", 0) else y
+
+
+@op("Einsum")
+def einsum(node, *xs):
+    return convlab.einsum(node.attr("equation"), *xs)
 
 
 @op("Range")
@@ -824,6 +925,19 @@ def reduce(node, x, axes=None):
             return x
         axes = list(range(x.dim()))
     dims = tuple(sorted(_axis(a, x.dim()) for a in axes))
+    if node.op_type in ("ReduceMax", "ReduceMin") and any(x.shape[d] == 0 for d in dims):
+        # ONNX defines the max (min) of nothing as the dtype's lowest (highest) value
+        kept = [1 if d in dims else s for d, s in enumerate(x.shape)]
+        if not node.attr("keepdims", 1):
+            kept = [s for d, s in enumerate(x.shape) if d not in dims]
+        kind, high = x.numpy().dtype, node.op_type == "ReduceMin"
+        if kind.kind == "f":
+            fill = np.inf if high else -np.inf
+        elif kind.kind == "b":
+            fill = high
+        else:
+            fill = np.iinfo(kind).max if high else np.iinfo(kind).min
+        return const(np.full(kept, fill, dtype=kind))
     return _REDUCE[node.op_type](x, dims, bool(node.attr("keepdims", 1)))
 
 
