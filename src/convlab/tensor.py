@@ -990,10 +990,11 @@ class Tensor:
             raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
         operands = [self] + [b for b in (min, max) if b is not None]
         dtype = _promote(*operands)
-        lo = None if min is None else (min._data if isinstance(min, Tensor) else
-                                       np.asarray(min, dtype))
-        hi = None if max is None else (max._data if isinstance(max, Tensor) else
-                                       np.asarray(max, dtype))
+        # tensor bounds stay tensors (they get gradients); numbers become arrays
+        lo = None if min is None else _as_operand(min, dtype) if isinstance(min, Tensor) else \
+            np.asarray(min, dtype)
+        hi = None if max is None else _as_operand(max, dtype) if isinstance(max, Tensor) else \
+            np.asarray(max, dtype)
         out = E.Clamp.apply(_as_operand(self, dtype), lo, hi)
         tensor_bounds = isinstance(min, Tensor) or isinstance(max, Tensor)
         return _named(out, "ClampBackward0") if tensor_bounds else out

@@ -389,7 +389,8 @@ class LeakyRelu(ArrayFunction):
 
 class Clamp(ArrayFunction):
     """z = min(max(x, lo), hi). dz/dx = 1 inside [lo, hi] (bounds included, as PyTorch), else 0
-    (also where x is NaN, and everywhere when lo > hi)."""
+    (also where x is NaN, and everywhere when lo > hi). Tensor bounds get the gradient where
+    they won: lo where x < lo (and lo <= hi), hi where x > hi or lo > hi (z is hi there)."""
 
     grad_fn_name = "ClampBackward1"  # PyTorch's name for number bounds (tensor bounds: ...0)
 
@@ -411,7 +412,19 @@ class Clamp(ArrayFunction):
             inside &= x >= lo
         if hi is not None:
             inside &= x <= hi
-        return unbroadcast(zero_where(~inside, gz), x.shape), None, None
+        gx = unbroadcast(zero_where(~inside, gz), x.shape)
+        need_lo, need_hi = ctx.needs_input_grad[1:]
+        if not (need_lo or need_hi):
+            return gx, None, None
+        crossed = (lo > hi) if lo is not None and hi is not None else np.False_
+        g_lo = g_hi = None
+        if need_lo:
+            won = (x < lo) & ~crossed
+            g_lo = unbroadcast(zero_where(~np.broadcast_to(won, gz.shape), gz), np.shape(lo))
+        if need_hi:
+            won = ((x > hi) | crossed) & ~np.isnan(x)
+            g_hi = unbroadcast(zero_where(~np.broadcast_to(won, gz.shape), gz), np.shape(hi))
+        return gx, g_lo, g_hi
 
 
 def _extreme_grads(ctx, gz, largest: bool):
