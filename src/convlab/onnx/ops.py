@@ -342,6 +342,9 @@ def leaky_relu(node, x):
 
 @op("PRelu")
 def prelu(node, x, slope):
+    """x where x >= 0, else slope * x. Before opset 7 a 1-D slope is per channel (axis 1)."""
+    if node.opset < 7 and slope.dim() == 1 and x.dim() > 2:
+        slope = slope.reshape(-1, *([1] * (x.dim() - 2)))
     return convlab.where(x >= 0, x, x * slope)
 
 
