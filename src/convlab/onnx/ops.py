@@ -46,7 +46,7 @@ def const(array, like=None):
     """A constant Tensor (no gradient) from a NumPy array, in ``like``'s dtype when given."""
     array = np.asarray(array)
     if like is not None:
-        array = array.astype(like.numpy().dtype)
+        array = array.astype(like.detach().numpy().dtype)
     return convlab.from_numpy(np.array(array, order="C"))  # ascontiguousarray would make 0-d 1-d
 
 
@@ -200,7 +200,7 @@ def max_pool(node, x):
     y, where = _by_rank("max_pool", n)(padded, kernel, strides, 0, dilations, return_indices=True)
     if node.n_outputs < 2:
         return y
-    coords = np.unravel_index(where.numpy(), padded.shape[2:])
+    coords = np.unravel_index(where.detach().numpy(), padded.shape[2:])
     coords = [c - b for c, b in zip(coords, begin)]
     if node.attr("storage_order", 0) == 1:
         flat = np.ravel_multi_index(tuple(reversed(coords)), tuple(reversed(x.shape[2:])))
@@ -457,7 +457,7 @@ def div(node, a, b):
     """a / b; integer division truncates toward zero, as ONNX (C) does."""
     if a.dtype.is_floating_point:
         return a / b
-    p, q = a.numpy(), b.numpy()
+    p, q = a.detach().numpy(), b.detach().numpy()
     return const((np.abs(p) // np.abs(q) * np.sign(p) * np.sign(q)).astype(p.dtype))
 
 
@@ -513,7 +513,7 @@ def mod(node, a, b):
     if a.requires_grad or b.requires_grad:
         q = (a / b).trunc() if truncate else (a / b).floor()
         return a - q.detach() * b
-    p, d = a.numpy(), b.numpy()
+    p, d = a.detach().numpy(), b.detach().numpy()
     return const(np.fmod(p, d) if truncate else np.mod(p, d))
 
 
@@ -630,7 +630,7 @@ def slice_(node, x, starts=None, ends=None, axes=None, steps=None):
 def gather(node, x, indices):
     """out[i..., j..., k...] = x[i..., indices[j...], k...] along ``axis``; negatives count back."""
     axis = _axis(node.attr("axis", 0), x.dim())
-    index = indices.numpy().astype(np.int64)
+    index = indices.detach().numpy().astype(np.int64)
     return _take(x, axis, np.where(index < 0, index + x.shape[axis], index))
 
 
@@ -638,7 +638,7 @@ def gather(node, x, indices):
 def gather_elements(node, x, indices):
     """out[i][j][k] = x[indices[i][j][k]][j][k] along ``axis`` (PyTorch's gather)."""
     axis = _axis(node.attr("axis", 0), x.dim())
-    index = indices.numpy().astype(np.int64)
+    index = indices.detach().numpy().astype(np.int64)
     return convlab.gather(x, axis, const(np.where(index < 0, index + x.shape[axis], index)))
 
 
@@ -681,7 +681,7 @@ def constant(node):
 @op("ConstantOfShape")
 def constant_of_shape(node, shape):
     value = node.attr("value", None)
-    fill = value.numpy().reshape(-1) if value is not None else np.zeros(1, np.float32)
+    fill = value.detach().numpy().reshape(-1) if value is not None else np.zeros(1, np.float32)
     return const(np.full(ints(shape), fill[0], dtype=fill.dtype))
 
 
@@ -722,7 +722,7 @@ def einsum(node, *xs):
 
 @op("Range")
 def range_(node, start, limit, delta):
-    return const(np.arange(start.item(), limit.item(), delta.item()).astype(start.numpy().dtype))
+    return const(np.arange(start.item(), limit.item(), delta.item()).astype(start.detach().numpy().dtype))
 
 
 def _pad_index(mode: str, n: int, begin: int, end: int) -> np.ndarray:
@@ -861,10 +861,10 @@ def resize(node, x, roi=None, scales=None, sizes=None):
     rank = x.dim()
     axes = node.attr("axes", None)
     axes = list(range(rank)) if axes is None else [_axis(a, rank) for a in axes]
-    scale_values = (scales.numpy().reshape(-1).tolist()
+    scale_values = (scales.detach().numpy().reshape(-1).tolist()
                     if isinstance(scales, convlab.Tensor) else scales) or None
     size_values = ints(sizes) if sizes is not None and sizes.numel() else None
-    roi_values = roi.numpy().reshape(-1).tolist() if roi is not None and roi.numel() else None
+    roi_values = roi.detach().numpy().reshape(-1).tolist() if roi is not None and roi.numel() else None
     if size_values is not None:
         policy = node.attr("keep_aspect_ratio_policy", "stretch")
         ratios = [s / x.shape[a] for a, s in zip(axes, size_values)]
@@ -933,7 +933,7 @@ def reduce(node, x, axes=None):
         kept = [1 if d in dims else s for d, s in enumerate(x.shape)]
         if not node.attr("keepdims", 1):
             kept = [s for d, s in enumerate(x.shape) if d not in dims]
-        kind, high = x.numpy().dtype, node.op_type == "ReduceMin"
+        kind, high = x.detach().numpy().dtype, node.op_type == "ReduceMin"
         if kind.kind == "f":
             fill = np.inf if high else -np.inf
         elif kind.kind == "b":
@@ -949,7 +949,7 @@ def arg_extreme(node, x):
     """Index of the max (min) along ``axis``; the first one, or the last with select_last_index."""
     axis = _axis(node.attr("axis", 0), x.dim())
     keep = bool(node.attr("keepdims", 1))
-    values = x.numpy()
+    values = x.detach().numpy()
     if node.attr("select_last_index", 0):
         values = np.flip(values, axis)
     index = (np.argmax if node.op_type == "ArgMax" else np.argmin)(values, axis=axis)
