@@ -21,6 +21,7 @@ from ._random import (Generator, default_generator, get_rng_state, initial_seed,
 from ._threads import get_num_threads, set_num_threads
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Size, Tensor, cat, concat, device, matmul, maximum, minimum, stack, where
+from . import inplace  # noqa: F401  (gives Tensor its in-place methods)
 
 float = float32
 double = float64
