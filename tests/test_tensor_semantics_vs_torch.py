@@ -703,17 +703,21 @@ def optimizer_steps_a_viewed_parameter(lib):
     return column, w._version, column._version
 
 
-def gan_sequence(lib):
-    """Discriminator step before the generator's backward through the discriminator."""
+def _gan(lib):
+    """A generator's and a discriminator's weights (linear maps), a batch of noise, and the
+    discriminator's optimizer."""
     rng = np.random.default_rng(1)
     g_w = lib.tensor(rng.normal(size=(4, 4)), requires_grad=True)
     d_w = lib.tensor(rng.normal(size=(4, 1)), requires_grad=True)
     z = lib.tensor(rng.normal(size=(8, 4)))
-    fake = z @ g_w
-    d_out = fake @ d_w
-    loss_d = d_out.mean()
-    loss_g = -d_out.mean()
-    opt_d = lib.optim.SGD([d_w], lr=0.1)
+    return g_w, d_w, z, lib.optim.SGD([d_w], lr=0.1)
+
+
+def gan_sequence(lib):
+    """Discriminator step before the generator's backward through the discriminator."""
+    g_w, d_w, z, opt_d = _gan(lib)
+    d_out = (z @ g_w) @ d_w
+    loss_d, loss_g = d_out.mean(), -d_out.mean()
     loss_d.backward(retain_graph=True)
     opt_d.step()
     loss_g.backward()
@@ -722,11 +726,7 @@ def gan_sequence(lib):
 
 def gan_sequence_done_right(lib):
     """The fix PyTorch's message asks for: the generator's loss from a fresh forward pass."""
-    rng = np.random.default_rng(1)
-    g_w = lib.tensor(rng.normal(size=(4, 4)), requires_grad=True)
-    d_w = lib.tensor(rng.normal(size=(4, 1)), requires_grad=True)
-    z = lib.tensor(rng.normal(size=(8, 4)))
-    opt_d = lib.optim.SGD([d_w], lr=0.1)
+    g_w, d_w, z, opt_d = _gan(lib)
     fake = z @ g_w
     (fake.detach() @ d_w).mean().backward()
     opt_d.step()
