@@ -3,6 +3,7 @@
 Needs the optional ``onnx`` package (``pip install 'convlab[onnx]'``); ``import convlab`` does not.
 """
 
+from .exporter import export
 from .importer import OnnxModel, OnnxNode, load
 
-__all__ = ["OnnxModel", "OnnxNode", "load"]
+__all__ = ["OnnxModel", "OnnxNode", "export", "load"]
