@@ -17,7 +17,7 @@ from convlab.data import Digits
 from convlab.training import TrainConfig, train
 from convlab.training.datasets import prepare_image
 from convlab.training.report import Reporter
-from convlab.vision.image import prepare_drawing, prepare_photo, text_picture
+from convlab.pictures.image import prepare_drawing, prepare_photo, text_picture
 
 N_DRAWN = 40
 

@@ -39,7 +39,7 @@ from . import accelerator  # noqa: E402  (PyTorch's device-neutral "no accelerat
 # Submodules loaded on first use, as SciPy does: ``convlab.explain.summary(...)`` works after a
 # plain ``import convlab``, and ``import convlab`` does not pay for the data sets, the drawing
 # (matplotlib, Pillow, rich) or the models until a program asks for them.
-_LAZY_SUBMODULES = ("data", "explain", "models", "training", "utils", "vision")
+_LAZY_SUBMODULES = ("data", "explain", "models", "pictures", "training", "utils", "vision")
 
 
 def __getattr__(name: str):

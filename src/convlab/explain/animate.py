@@ -131,7 +131,7 @@ class Animation:
         weight = getattr(self.layer, "weight", None)
         if weight is None:
             return None
-        from ..vision.image import as_array
+        from ..pictures.image import as_array
 
         return np.asarray(as_array(weight), dtype=np.float64)
 

@@ -121,8 +121,8 @@ def _png(array) -> str:
 def model_page(model, x, image, title: str, max_maps: int = 16) -> str:
     """A page for ``model`` on input ``x`` (``(1, C, H, W)``; ``image`` the picture it was made
     from, uint8): the summary with receptive fields, then each convolution's feature maps."""
-    from ..vision.features import feature_maps
-    from ..vision.image import tile, to_image
+    from ..pictures.feature_maps import feature_maps
+    from ..pictures.image import tile, to_image
     from .summary import summary
 
     table = summary(model, tuple(x.shape))

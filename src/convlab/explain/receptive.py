@@ -182,7 +182,7 @@ class ReceptiveFieldMap:
         import matplotlib.pyplot as plt
         from matplotlib.patches import Rectangle
 
-        from ..vision.image import to_image
+        from ..pictures.image import to_image
 
         counts = self.counts if self.counts.ndim == 2 else self.counts[None, :]
         H, W = counts.shape

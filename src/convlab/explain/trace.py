@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine import geometry
-from ..vision.image import as_array
+from ..pictures.image import as_array
 from .layers import ADAPTIVE_POOL, CONV, CONV_TRANSPOSE, POOL, adaptive_window, describe
 from .shape import axis_names
 

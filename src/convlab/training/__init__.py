@@ -1,5 +1,5 @@
-"""Training a CNN end to end: data sets, the loop, checkpoints, figures and the commands
-``convlab train``, ``convlab evaluate`` and ``convlab predict``."""
+"""Training a CNN end to end: data sets, the loop, checkpoints and figures (the commands
+``convlab train``, ``evaluate`` and ``predict`` are wired in ``convlab.cli.training``)."""
 
 from .datasets import DATASETS, load_datasets
 from .loop import TrainConfig, evaluate, train

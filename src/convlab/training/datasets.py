@@ -45,7 +45,7 @@ def prepare_image(path: str, data: str, normalize: bool = True) -> np.ndarray:
     (:func:`convlab.vision.prepare_drawing`), or a photo resized and cut to the middle
     (:func:`convlab.vision.prepare_photo`). ``normalize`` then applies the training images'
     mean and standard deviation; without it the values are in [0, 1], ready to show."""
-    from ..vision.image import prepare_drawing, prepare_photo
+    from ..pictures.image import prepare_drawing, prepare_photo
 
     info = DATASETS[data]
     if info.box is None:

@@ -10,7 +10,7 @@ import os
 import numpy as np
 
 from .._atomic import atomic_path
-from ..vision import draw_feature_maps, feature_maps
+from ..pictures import draw_feature_maps, feature_maps
 
 
 def _pyplot():

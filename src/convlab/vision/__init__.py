@@ -1,9 +1,9 @@
 """``convlab.vision``: photos in and out, the classic image kernels, filters and feature maps."""
 
-from .features import draw_feature_maps, feature_maps
+from ..pictures import draw_feature_maps, feature_maps
 from .filter import filter_image, random_filter
-from .image import (display_range, load_image, sample_photo, save_image, tile, to_image,
-                    to_tensor)
+from ..pictures import (display_range, load_image, sample_photo, save_image, tile, to_image,
+                        to_tensor)
 from .kernels import KERNELS, kernel
 
 __all__ = ["load_image", "save_image", "sample_photo", "to_tensor", "to_image", "display_range",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .image import load_image, to_tensor
+from ..pictures.image import load_image, to_tensor
 from .kernels import kernel as named_kernel
 
 __all__ = ["filter_image", "random_filter", "as_image"]

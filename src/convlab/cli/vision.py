@@ -10,14 +10,14 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from ..explain.commands import user_errors
+from .errors import user_errors
 
 __all__ = ["add_parsers"]
 
 
 def add_parsers(subparsers) -> None:
     """Register ``filter`` and ``features``."""
-    from .kernels import KERNELS
+    from ..vision.kernels import KERNELS
 
     p = subparsers.add_parser(
         "filter", help="apply a kernel or a random conv layer to a photo",
@@ -69,9 +69,9 @@ def _padding(text: str):
 
 @user_errors("filter")
 def _filter_command(args) -> int:
-    from .filter import as_image, filter_image, random_filter
-    from .image import save_image, tile, to_image
-    from .kernels import kernel
+    from ..vision.filter import as_image, filter_image, random_filter
+    from ..pictures.image import save_image, tile, to_image
+    from ..vision.kernels import kernel
 
     photo = as_image(args.image, gray=args.gray, size=args.size)
     padding = _padding(args.padding)
@@ -102,7 +102,7 @@ def _features_command(args) -> int:
 
     from ..training.datasets import prepare_image
     from ..training.loop import load_checkpoint, model_from_checkpoint
-    from .features import draw_feature_maps, feature_maps
+    from ..pictures.feature_maps import draw_feature_maps, feature_maps
 
     for path in (args.checkpoint, args.image):
         if not Path(path).exists():

@@ -7,37 +7,17 @@ prints one line to stderr and exits 2, without a traceback.
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import re
 import sys
 from pathlib import Path
 
-__all__ = ["add_parsers", "load_model", "user_errors"]
+from .errors import user_errors
 
-_USER_ERRORS = (ValueError, TypeError, IndexError, KeyError, FileNotFoundError, OSError,
-                RuntimeError, MemoryError)
-
+__all__ = ["add_parsers", "load_model"]
 
 # argparse takes "-1,0,0,0" for an option unless it looks like a negative number
 _NEGATIVE_LIST = re.compile(r"^-\d+([,x:]-?\d+)*$")
-
-
-def user_errors(command: str):
-    """Decorator: turn the errors a user can cause into one line on stderr and exit code 2."""
-    def wrap(func):
-        @functools.wraps(func)
-        def run(args) -> int:
-            try:
-                return int(func(args) or 0)
-            except _USER_ERRORS as error:
-                message = error.args[0] if isinstance(error, KeyError) and error.args else error
-                if isinstance(error, MemoryError):
-                    message = "out of memory: try a smaller --input"
-                print(f"convlab {command}: error: {message}", file=sys.stderr)
-                return 2
-        return run
-    return wrap
 
 
 def add_parsers(subparsers) -> None:
@@ -140,7 +120,7 @@ def add_parsers(subparsers) -> None:
 
 
 def _sizes(text: str, nd: int) -> tuple[int, ...]:
-    from .shape import parse_shape
+    from ..explain.shape import parse_shape
 
     sizes = parse_shape(text)
     if len(sizes) == 1:
@@ -153,8 +133,8 @@ def _sizes(text: str, nd: int) -> tuple[int, ...]:
 @user_errors("shape")
 def _shape_command(args) -> int:
     from ..engine.geometry import resolve_output_padding
-    from .layers import CONV_TRANSPOSE
-    from .shape import axis_names, padding_for, shape
+    from ..explain.layers import CONV_TRANSPOSE
+    from ..explain.shape import axis_names, padding_for, shape
 
     report = shape(args.layer, args.input)
     print(report)
@@ -203,8 +183,8 @@ def load_model(text: str, input_shape: tuple, num_classes: int = 10):
 def _summary_command(args) -> int:
     from rich.console import Console
 
-    from .shape import parse_shape
-    from .summary import summary
+    from ..explain.shape import parse_shape
+    from ..explain.summary import summary
 
     input_shape = parse_shape(args.input)
     model = load_model(args.model, input_shape, args.num_classes)
@@ -216,8 +196,8 @@ def _summary_command(args) -> int:
 
 
 def _rf_map(model, input_shape: tuple, args) -> None:
-    from ..vision.image import load_image
-    from .receptive import receptive_field_map
+    from ..pictures.image import load_image
+    from ..explain.receptive import receptive_field_map
 
     unit = _ints(args.unit, "--unit", "3,4")
     rf = receptive_field_map(model, input_shape, unit, -1 if args.layer is None else args.layer)
@@ -231,10 +211,10 @@ def _rf_map(model, input_shape: tuple, args) -> None:
 
 @user_errors("explain")
 def _explain_command(args) -> int:
-    from .animate import animate
-    from .layer_spec import parse_layer
-    from .layers import describe
-    from .shape import parse_shape, shape
+    from ..explain.animate import animate
+    from ..explain.layer_spec import parse_layer
+    from ..explain.layers import describe
+    from ..explain.shape import parse_shape, shape
 
     spec = parse_layer(args.layer)
     if isinstance(spec, list):
@@ -273,8 +253,8 @@ def _ints(text: str, option: str, example: str) -> tuple[int, ...]:
 
 
 def _trace(spec, dims: tuple, index_text: str, seed: int):
-    from .example import example
-    from .trace import trace
+    from ..explain.example import example
+    from ..explain.trace import trace
 
     layer, x = example(spec, dims, seed)
     return trace(layer, x, _ints(index_text, "--trace", "0,0,1,1"))
@@ -282,7 +262,7 @@ def _trace(spec, dims: tuple, index_text: str, seed: int):
 
 @user_errors("gallery")
 def _gallery_command(args) -> int:
-    from .gallery import gallery
+    from ..explain.gallery import gallery
 
     for path in gallery(args.out_dir, args.only, ms=args.ms):
         print(f"wrote {path}")
@@ -292,11 +272,11 @@ def _gallery_command(args) -> int:
 @user_errors("explore")
 def _explore_command(args) -> int:
     from .._atomic import write_text_atomic
-    from .explore import layer_page, model_page, serve
-    from .shape import parse_shape
+    from ..explain.explore import layer_page, model_page, serve
+    from ..explain.shape import parse_shape
 
     if args.image:
-        from ..vision.image import load_image, to_tensor
+        from ..pictures.image import load_image, to_tensor
 
         shape = parse_shape(args.input)
         if len(shape) != 4:

@@ -8,10 +8,10 @@ import numpy as np
 
 from .. import no_grad, tensor
 from ..models import MODELS
-from .datasets import DATASETS, load_test_set, normalized, prepare_image
-from .loop import (OPTIMIZERS, SCHEDULES, TrainConfig, evaluate, load_checkpoint,
+from ..training.datasets import DATASETS, load_test_set, normalized, prepare_image
+from ..training.loop import (OPTIMIZERS, SCHEDULES, TrainConfig, evaluate, load_checkpoint,
                    model_from_checkpoint, train)
-from .report import Reporter
+from ..training.report import Reporter
 
 # the flags that set a TrainConfig field; they default to None ("not given"), so that a resumed
 # run can tell a flag the user gave from the run's own value
@@ -117,7 +117,7 @@ def _predict(args: argparse.Namespace) -> int:
         guesses = ", ".join(f"{classes[c]} {q:.1%}" for c, q in zip(k, p))
         reporter.console.print(f"{path}: {guesses}", soft_wrap=True, markup=False)
         if args.show:
-            from ..vision.image import text_picture
+            from ..pictures.image import text_picture
 
             size = pixels.shape[-1]
             print(f"{path} as the model sees it ({size}x{size}):")

@@ -1,5 +1,7 @@
-"""The ``convlab`` command: train, evaluate and predict; shape, summary, explain, gallery;
-filter and features. Each subcommand lives beside the code it drives and registers itself here.
+"""The ``convlab`` command: train, evaluate and predict; shape, summary, explain, gallery and
+explore; filter and features. The wiring of each group lives in this package (``training``,
+``explain``, ``vision``, and ``errors`` for what they share), above the code it drives: the
+library's packages never import their commands.
 """
 
 from __future__ import annotations
@@ -7,13 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import __version__
+from .. import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .explain.commands import add_parsers as explain_parsers
-    from .training.commands import add_parsers as training_parsers
-    from .vision.commands import add_parsers as vision_parsers
+    from .explain import add_parsers as explain_parsers
+    from .training import add_parsers as training_parsers
+    from .vision import add_parsers as vision_parsers
 
     parser = argparse.ArgumentParser(
         prog="convlab", description="Convolution from scratch: train CNNs and see what a "
