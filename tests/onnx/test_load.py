@@ -86,6 +86,13 @@ def test_weights_are_parameters_and_fine_tune():
     assert losses[-1] < losses[0]
 
 
+def test_running_statistics_are_buffers_not_parameters():
+    model = convlab.nn.Sequential(convlab.nn.Conv2d(1, 4, 3, bias=False), convlab.nn.BatchNorm2d(4))
+    imported = convlab.onnx.load(convlab.onnx.export(model, convlab.randn(1, 1, 8, 8)))
+    assert sorted(tuple(p.shape) for p in imported.parameters()) == [(4,), (4,), (4, 1, 3, 3)]
+    assert sorted(tuple(b.shape) for b in imported.buffers()) == [(4,), (4,)]
+
+
 def test_repr_lists_the_layers_and_summary_runs():
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(),
                                 torch.nn.MaxPool2d(2))

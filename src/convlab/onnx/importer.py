@@ -112,8 +112,10 @@ class OnnxModel(nn.Module):
         taken, self._stored = set(), {}
         from onnx import numpy_helper
 
+        state = _state_only(graph)
         for initializer in graph.initializer:
-            self._store(initializer.name, numpy_helper.to_array(initializer), taken, graph)
+            self._store(initializer.name, numpy_helper.to_array(initializer), taken,
+                        initializer.name in state)
         names = set(self._stored)
         self.input_names = [i.name for i in graph.input if i.name not in names]
         self.output_names = [o.name for o in graph.output]
@@ -124,7 +126,7 @@ class OnnxModel(nn.Module):
             value = attributes.get("value")
             if (proto.op_type == "Constant" and isinstance(value, convlab.Tensor)
                     and value.dtype.is_floating_point and value.numel() > 1):
-                self._store(proto.output[0], value.numpy(), taken, graph)
+                self._store(proto.output[0], value.numpy(), taken, proto.output[0] in state)
                 continue
             key = _safe(proto.name or f"{proto.op_type}_{k}", taken)
             self.nodes[key] = OnnxNode(proto.op_type, proto.name or key, attributes, self.opset,
@@ -137,11 +139,12 @@ class OnnxModel(nn.Module):
             raise NotImplementedError(f"convlab.onnx cannot run this model (opset {self.opset}): "
                                       + "; ".join(missing))
 
-    def _store(self, onnx_name: str, array: np.ndarray, taken: set, graph) -> None:
-        """A float weight as a Parameter, anything else (shapes, indices) as a buffer."""
+    def _store(self, onnx_name: str, array: np.ndarray, taken: set, is_state: bool) -> None:
+        """A float weight as a Parameter; running statistics, resize scales and anything not
+        float (shapes, indices) as a buffer."""
         attribute = _safe(onnx_name, taken)
         tensor = _array_tensor(array)
-        if tensor.dtype.is_floating_point:
+        if tensor.dtype.is_floating_point and not is_state:
             self.register_parameter(attribute, nn.Parameter(tensor))
         else:
             self.register_buffer(attribute, tensor)
@@ -162,6 +165,21 @@ class OnnxModel(nn.Module):
             values.update(zip(node.outputs, result))
         outputs = tuple(values[name] for name in self.output_names)
         return outputs[0] if len(outputs) == 1 else outputs
+
+
+# Inputs that hold state or settings, not weights: BatchNormalization's running mean and variance,
+# Resize's roi and scales, Upsample's scales.
+_STATE_INPUTS = {"BatchNormalization": (3, 4), "Resize": (1, 2), "Upsample": (1,)}
+
+
+def _state_only(graph) -> set[str]:
+    """Names of the values that nodes read only as state or settings (see _STATE_INPUTS)."""
+    state, weights = set(), set()
+    for node in graph.node:
+        positions = _STATE_INPUTS.get(node.op_type, ())
+        for k, name in enumerate(node.input):
+            (state if k in positions else weights).add(name)
+    return state - weights
 
 
 # ONNX element types convlab has a dtype for (TensorProto.FLOAT, UINT8, INT8, INT16, INT32, INT64,
