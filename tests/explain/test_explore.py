@@ -105,6 +105,12 @@ def test_every_number_equals_convlabs_layer(page, changes):
     page.evaluate(f"window.convlabPage.set({changes!r})".replace("True", "true"))
     assert page.evaluate("window.convlabPage.error()") == ""
     snap = page.evaluate("window.convlabPage.snapshot()")
+    c = snap["config"]  # the page's numbers are convlab's example for the layer and seed
+    module, x = example(snap["text"], (1, c["cin"], c["H"], c["W"]), c["seed"])
+    np.testing.assert_array_equal(np.array(snap["x"]), x.ravel())
+    if snap["w"] is not None:
+        np.testing.assert_array_equal(np.array(snap["w"]), module.weight.detach().numpy().ravel())
+        np.testing.assert_array_equal(np.array(snap["b"]), module.bias.detach().numpy().ravel())
     y = _convlab_outputs(snap)
     assert list(y.shape) == snap["shape"]
     np.testing.assert_allclose(np.array(snap["outputs"]), y.ravel(), rtol=1e-6, atol=1e-5)

@@ -22,7 +22,7 @@ import numpy as np
 
 from .layer_spec import LayerSpec, parse_layer
 
-__all__ = ["example", "MAX_INPUT_VALUES"]
+__all__ = ["example", "whole_numbers", "MAX_INPUT_VALUES"]
 
 MAX_INPUT_VALUES = 2 ** 24
 """The largest input :func:`example` makes (16.7 million values: 4096x4096, 64 MB as float32);
@@ -43,6 +43,27 @@ def check_input_size(input_shape, what: str = "explain", hint: str = _PICTURE_HI
                          f"{hint}")
 
 
+def whole_numbers(seed: int, stream: int, shape, choices) -> np.ndarray:
+    """An array of ``shape`` whose elements are drawn from ``choices`` by a hash of (``seed``,
+    ``stream``, the element's flat index): a counter-based generator, so the explorer page's
+    script (``explore_page.py``, ``draw``) makes the very same numbers for any layer, where a
+    sequential generator would tie the two to one order of drawing."""
+    mask = np.uint64(0xFFFFFFFF)
+    i = np.arange(math.prod(shape), dtype=np.uint64)
+    start = (seed * 0x85EBCA77 + stream * 0xC2B2AE3D) & 0xFFFFFFFF
+    h = (i * np.uint64(0x9E3779B1) + np.uint64(start)) & mask
+    h ^= h >> np.uint64(16)
+    h = (h * np.uint64(0x7FEB352D)) & mask
+    h ^= h >> np.uint64(15)
+    h = (h * np.uint64(0x846CA68B)) & mask
+    h ^= h >> np.uint64(16)
+    choices = np.asarray(choices, np.float32)
+    return choices[(h % np.uint64(len(choices))).astype(np.intp)].reshape(shape)
+
+
+WEIGHTS, BIASES, INPUTS = (-1, 1, 2), (-2, -1, 0, 1, 2), (0, 1, 2, 3)  # streams 0, 1, 2
+
+
 def example(layer, input_shape, seed: int = 0):
     """``(module, x)``: ``layer`` as a convlab module and an input of ``input_shape`` (a float32
     NumPy array of whole numbers 0..3).
@@ -55,7 +76,6 @@ def example(layer, input_shape, seed: int = 0):
 
     input_shape = tuple(int(n) for n in input_shape)
     check_input_size(input_shape)
-    rng = np.random.default_rng(seed)
     if isinstance(layer, str):
         layer = parse_layer(layer)
         if isinstance(layer, list):
@@ -66,10 +86,9 @@ def example(layer, input_shape, seed: int = 0):
         module = layer.build()
         weight = getattr(module, "weight", None)
         if weight is not None:
-            values = rng.choice(np.array([-1.0, 1.0, 2.0], np.float32), size=tuple(weight.shape))
+            values = whole_numbers(seed, 0, tuple(weight.shape), WEIGHTS)
             module.weight = Parameter(convlab.tensor(values))
         if getattr(module, "bias", None) is not None:
-            values = rng.integers(-2, 3, size=tuple(module.bias.shape)).astype(np.float32)
+            values = whole_numbers(seed, 1, tuple(module.bias.shape), BIASES)
             module.bias = Parameter(convlab.tensor(values))
-    x = rng.integers(0, 4, size=input_shape, dtype=np.int8).astype(np.float32)
-    return module, x
+    return module, whole_numbers(seed, 2, input_shape, INPUTS)

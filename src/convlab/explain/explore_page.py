@@ -3,7 +3,8 @@ ships with the package). :mod:`.explore` fills in ``__DATA__`` with the opening 
 
 The script recomputes a layer the learner builds with the controls: its geometry (the output
 size formulas of :mod:`convlab.engine.geometry`), a whole-number example (the opening layer's
-is convlab's own, embedded; others come from a small seeded generator, shown on the page), and
+embedded; others from the same counter-based generator as convlab's, ``draw``, so every layer
+shows the numbers ``convlab explain --trace`` gives it for the seed), and
 every output as a trace, the same loop as :func:`convlab.explain.trace.trace`: per tap the
 padded-view cell, where it reads (zero padding, ``reflect``, ``replicate`` or ``circular``
 copies, the zeros a transposed convolution inserts), the products per input channel of the
@@ -93,13 +94,17 @@ let model = null;     // {config, x, w, b, y, traces...}
 let current = 0;      // the output position shown
 let timer = null;
 
-function mulberry32(a) {
-  return function () {
-    a |= 0; a = (a + 0x6D2B79F5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+// convlab.explain.example.whole_numbers: element i of a stream, a hash of (seed, stream, i),
+// so any layer on the page gets the numbers convlab explain --trace uses for it
+function draw(seed, stream, i, choices) {
+  let h = (Math.imul(i, 0x9E3779B1) + Math.imul(seed, 0x85EBCA77) +
+           Math.imul(stream, 0xC2B2AE3D)) >>> 0;
+  h = (h ^ (h >>> 16)) >>> 0;
+  h = Math.imul(h, 0x7FEB352D) >>> 0;
+  h = (h ^ (h >>> 15)) >>> 0;
+  h = Math.imul(h, 0x846CA68B) >>> 0;
+  h = (h ^ (h >>> 16)) >>> 0;
+  return choices[h % choices.length];
 }
 
 function fmt(v) {
@@ -219,16 +224,16 @@ function makeExample(c, A) {
     return {x: opening.x, w: opening.w, b: opening.b, from: "convlab's example (seed " +
             c.seed + "), the numbers of convlab explain --trace"};
   }
-  const rand = mulberry32(c.seed * 7919 + 1);
-  const x = Array.from({length: c.cin * c.H * c.W}, () => Math.floor(rand() * 4));
+  const x = Array.from({length: c.cin * c.H * c.W}, (_, i) => draw(c.seed, 2, i, [0, 1, 2, 3]));
   let w = null, b = null;
   if (c.kind === "conv") {
     const wn = c.transposed ? c.cin * (c.cout / c.groups) * c.k * c.k
                             : c.cout * (c.cin / c.groups) * c.k * c.k;
-    w = Array.from({length: wn}, () => [-1, 1, 2][Math.floor(rand() * 3)]);
-    b = Array.from({length: c.cout}, () => Math.floor(rand() * 5) - 2);
+    w = Array.from({length: wn}, (_, i) => draw(c.seed, 0, i, [-1, 1, 2]));
+    b = Array.from({length: c.cout}, (_, i) => draw(c.seed, 1, i, [-2, -1, 0, 1, 2]));
   }
-  return {x, w, b, from: "the page's own whole-number example (seed " + c.seed + ")"};
+  return {x, w, b, from: "convlab's example (seed " + c.seed + "), the numbers of convlab " +
+          "explain --trace for this layer"};
 }
 
 // One output taken apart: the same loop as convlab.explain.trace.
