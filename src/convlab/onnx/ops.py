@@ -273,9 +273,13 @@ def batch_norm(node, x, scale, bias, mean, var):
     if not node.attr("training_mode", 0):
         return F.batch_norm(x, mean, var, scale, bias, training=False, eps=eps)
     dims = (0,) + tuple(range(2, x.dim()))
+    per_channel = (1, -1) + (1,) * (x.dim() - 2)  # (C,) -> (1, C, 1, ...)
     batch_mean = x.mean(dim=dims)
-    batch_var = ((x - batch_mean.reshape(1, -1, *([1] * (x.dim() - 2)))) ** 2).mean(dim=dims)
-    y = F.batch_norm(x, batch_mean, batch_var, scale, bias, training=False, eps=eps)
+    centered = x - batch_mean.reshape(per_channel)
+    batch_var = (centered ** 2).mean(dim=dims)
+    # written out rather than F.batch_norm, which takes its statistics as constants
+    y = centered / (batch_var.reshape(per_channel) + eps).sqrt() * scale.reshape(per_channel)
+    y = y + bias.reshape(per_channel)
     momentum = node.attr("momentum", 0.9)
     return (y, mean * momentum + batch_mean * (1 - momentum),
             var * momentum + batch_var * (1 - momentum))[:node.n_outputs]
