@@ -12,6 +12,7 @@ command restarts itself without them before anything imports NumPy (DESIGN.md, P
     python -m benchmarks train                      # the digits CNN in both libraries
     python -m benchmarks overhead                   # small ops: the per-op bookkeeping
     python -m benchmarks dataloader                 # CIFAR-style loading, 0 and 2 workers
+    python -m benchmarks nets --one-core --profile  # whole networks: step, inference, memory
 """
 
 from __future__ import annotations
@@ -161,6 +162,52 @@ def _dataloader(args) -> None:
         write_section(args.section or "dataloader", body)
 
 
+def _nets(args) -> None:
+    from .nets import measure, nets_table, profile, profile_clock, profile_table
+    from .networks import NETWORKS
+    from .report import environment, load_average, write_section
+
+    _threads(args)
+    names = args.networks or list(NETWORKS)
+    unknown = set(names) - set(NETWORKS)
+    if unknown:
+        sys.exit(f"unknown network(s) {sorted(unknown)}; known: {list(NETWORKS)}")
+    env = environment()
+    print("\n".join(env), flush=True)
+    results = []
+    for batch in args.batch:
+        for name in names:
+            r = measure(name, batch, args.repeats, args.min_time, args.memory, args.one_core)
+            results.append(r)
+            print(f"{name:14s} batch {batch:4d}  step {r.train['convlab'] * 1e3:8.1f} / "
+                  f"{r.train['torch'] * 1e3:8.1f} ms = {r.train['convlab'] / r.train['torch']:5.2f}"
+                  f"   infer {r.infer['convlab'] * 1e3:8.2f} / {r.infer['torch'] * 1e3:8.2f} ms = "
+                  f"{r.infer['convlab'] / r.infer['torch']:5.2f}", flush=True)
+    clock = "CPU time, one thread each" if args.one_core else f"wall time, {args.threads} threads"
+    settings = (f"float32, SGD lr 0.01 momentum 0.9; {clock}; median of {args.repeats} "
+                f"interleaved repeats of at least {args.min_time:g} s each; peak memory: growth "
+                "of the resident set during one training step in a fresh process; load average "
+                f"at the end: {load_average()}")
+    title = args.title or ("Whole networks, convlab / PyTorch: "
+                           + ("one core" if args.one_core else f"{args.threads} threads"))
+    body = "\n".join([f"## {title}", "", f"`{_command()}`", "", *[f"- {line}" for line in env],
+                      "", nets_table(results, settings)])
+    if args.profile:
+        tables = [profile_table(name, args.batch[0], profile(name, args.batch[0], args.profile,
+                                                             profile_clock(args.one_core)))
+                  for name in names]
+        body += "\n\n" + "\n\n".join([
+            f"Where a training step's time goes (batch {args.batch[0]}, mean of {args.profile} "
+            "steps; convlab: self time of each op's forward and backward, timed by wrapping "
+            "every ArrayFunction; PyTorch: self CPU time of its aten ops under "
+            "torch.profiler; both: the optimizer timed apart, and the step's time that no op "
+            "accounts for in the last row). Both timers add their own cost to that row.",
+            *tables])
+    print(body)
+    if args.write:
+        write_section(args.section or ("nets-one-core" if args.one_core else "nets"), body)
+
+
 def main(argv=None) -> None:
     _restart_without_throttles()
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
@@ -202,6 +249,24 @@ def main(argv=None) -> None:
     overhead.add_argument("--no-write", dest="write", action="store_false")
     overhead.add_argument("--title")
     overhead.add_argument("--section")
+    nets = sub.add_parser("nets", help="whole networks: training step, inference, memory")
+    nets.add_argument("--networks", nargs="*", help="network names (default: all)")
+    nets.add_argument("--batch", type=int, nargs="+", default=[32],
+                      help="batch sizes (e.g. --batch 32 128)")
+    nets.add_argument("--repeats", type=int, default=5)
+    nets.add_argument("--min-time", type=float, default=0.5, help="seconds per timed sample")
+    nets.add_argument("--no-memory", dest="memory", action="store_false")
+    nets.add_argument("--profile", type=int, default=0, metavar="STEPS",
+                      help="also a per-op time table of each network over STEPS steps")
+    nets.add_argument("--threads", type=int, default=2, help="PyTorch threads")
+    nets.add_argument("--no-jit", action="store_true",
+                      help="convlab without its compiled (numba) kernels: the NumPy paths")
+    nets.add_argument("--one-core", action="store_true",
+                      help="one thread in both libraries, timed by CPU time")
+    nets.add_argument("--no-write", dest="write", action="store_false")
+    nets.add_argument("--title")
+    nets.add_argument("--section", help="the section of BENCHMARKS.md to (re)write (default: "
+                                        "nets, or nets-one-core with --one-core)")
     memory = sub.add_parser("_memory", help=argparse.SUPPRESS)
     memory.add_argument("case")
     memory.add_argument("library", choices=("convlab", "torch"))
@@ -215,6 +280,8 @@ def main(argv=None) -> None:
         _dataloader(args)
     elif args.command == "overhead":
         _overhead(args)
+    elif args.command == "nets":
+        _nets(args)
     else:
         from .conv import memory_child
 
