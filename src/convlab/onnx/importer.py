@@ -123,14 +123,18 @@ class OnnxModel(nn.Module):
         self._order = []
         for k, proto in enumerate(graph.node):
             attributes = {a.name: _attribute_value(a) for a in proto.attribute}
-            value = attributes.get("value")
-            if (proto.op_type == "Constant" and isinstance(value, convlab.Tensor)
-                    and value.dtype.is_floating_point and value.numel() > 1):
-                self._store(proto.output[0], value.numpy(), taken, proto.output[0] in state)
-                continue
             key = _safe(proto.name or f"{proto.op_type}_{k}", taken)
-            self.nodes[key] = OnnxNode(proto.op_type, proto.name or key, attributes, self.opset,
-                                       list(proto.input), list(proto.output))
+            node = OnnxNode(proto.op_type, proto.name or key, attributes, self.opset,
+                            list(proto.input), list(proto.output))
+            if proto.op_type == "Constant":
+                # a stored value, as an initializer is: float weights (more than one number)
+                # become Parameters, the rest buffers
+                value = node()
+                weight = value.dtype.is_floating_point and value.numel() > 1
+                self._store(proto.output[0], value.numpy(), taken,
+                            not weight or proto.output[0] in state)
+                continue
+            self.nodes[key] = node
             self._order.append(key)
 
     def _check_supported(self, model) -> None:
@@ -140,8 +144,8 @@ class OnnxModel(nn.Module):
                                       + "; ".join(missing))
 
     def _store(self, onnx_name: str, array: np.ndarray, taken: set, is_state: bool) -> None:
-        """A float weight as a Parameter; running statistics, resize scales and anything not
-        float (shapes, indices) as a buffer."""
+        """A float weight as a Parameter; running statistics, resize scales, scalars and anything
+        not float (shapes, indices) as a buffer."""
         attribute = _safe(onnx_name, taken)
         tensor = _array_tensor(array)
         if tensor.dtype.is_floating_point and not is_state:
