@@ -22,6 +22,7 @@ from .ops import elementwise as E
 from .ops import shape as S
 from .tensor import Tensor, _broadcast_check, _named
 
+
 def _check_inplace(self, op: str, operands: tuple = (), data=None) -> bool:
     """Refuse, with PyTorch's messages, an in-place change PyTorch refuses, and say whether
     the graph will record it. ``data`` is the array written (``x[i] = v`` writes only a
@@ -288,7 +289,11 @@ def __setitem__(self, index, value):
 
 # ---- attached to Tensor -------------------------------------------------------------------
 
-for _method in (_check_inplace, _inplace, _new_values, add_, sub_, mul_, div_, pow_, remainder_, floor_divide_, addcmul_, addcdiv_, lerp_, clamp_, clamp_min_, clamp_max_, masked_fill_, scatter_, scatter_add_, copy_, fill_, zero_, _fill_with, uniform_, normal_, bernoulli_, __iand__, __ior__, __ixor__, __ilshift__, __irshift__, __setitem__):
+for _method in (
+    _check_inplace, _inplace, _new_values, add_, sub_, mul_, div_, pow_, remainder_,
+    floor_divide_, addcmul_, addcdiv_, lerp_, clamp_, clamp_min_, clamp_max_, masked_fill_,
+    scatter_, scatter_add_, copy_, fill_, zero_, _fill_with, uniform_, normal_, bernoulli_,
+    __iand__, __ior__, __ixor__, __ilshift__, __irshift__, __setitem__):
     setattr(Tensor, _method.__name__, _method)
 Tensor.__iadd__ = add_
 Tensor.__isub__ = sub_

@@ -887,11 +887,12 @@ class Tensor:
     __rxor__ = __xor__
 
     def _shift(self, ufunc, other):
+        """``self << other`` or ``>>``: integer (and bool) tensors only."""
         for t in (self, other):
-            if isinstance(t, (Tensor, float)) and np.asarray(t._data if isinstance(t, Tensor)
-                                                             else t).dtype.kind not in "iub":
-                raise TypeError(f"{ufunc.__name__}: shifts take integer tensors, got "
-                                f"{_dtype.from_numpy_dtype(np.asarray(t._data if isinstance(t, Tensor) else t).dtype)}")
+            kind = (t._data if isinstance(t, Tensor) else np.asarray(t)).dtype.kind
+            if kind not in "iub":
+                raise TypeError(f"{ufunc.__name__}: shifts take integer tensors, got a "
+                                f"{'float' if kind == 'f' else kind} operand")
         return _compare(ufunc, self, other)
 
     def __lshift__(self, other):
