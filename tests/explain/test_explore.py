@@ -98,6 +98,7 @@ def test_opens_with_the_numbers_of_explain_trace(page):
     assert "input channel 2:" in text and "bias" in text
     assert "floor((5 + 2*1 - 1*(3-1) - 1) / 1) + 1 = 5" in page.inner_text("#formula")
     assert f"torch.nn.{OPENING}" in page.inner_text("#code")
+    assert "--seed 0 --trace 0,0,1,1" in page.inner_text("#code")  # the output shown
 
 
 @pytest.mark.parametrize("changes", CONFIGS)

@@ -385,7 +385,7 @@ function render() {
     div.dataset.value = tr.total;
   });
   $("trace").textContent = traceText(t);
-  $("code").textContent = codeText(m);
+  $("code").textContent = codeText(m, t);
 }
 
 function traceText(t) {
@@ -406,14 +406,15 @@ function traceText(t) {
   return lines.join("\n");
 }
 
-function codeText(m) {
+function codeText(m, t) {  // t: the output shown, which the explain line traces
   const c = m.config, A = m.axes;
   const outC = c.kind === "conv" ? c.cout : c.cin;
   return `import convlab as torch          # or: import torch - the same code runs in both\n` +
          `layer = torch.nn.${m.text}\n` +
          `x = torch.zeros(1, ${c.cin}, ${c.H}, ${c.W})\n` +
          `y = layer(x)                      # shape (1, ${outC}, ${A[0].o}, ${A[1].o})\n` +
-         `# convlab explain "${m.text}" --input 1x${c.cin}x${c.H}x${c.W} --trace 0,0,0,0`;
+         `# convlab explain "${m.text}" --input 1x${c.cin}x${c.H}x${c.W} --seed ${c.seed} ` +
+         `--trace 0,${t.co},${t.o.join(",")}`;
 }
 
 function readControls() {
