@@ -552,3 +552,16 @@ def test_type_takes_legacy_types_and_names():
         x.type("torch.Nope")
     assert convlab.tensor([1.0]).sinh().item() == pytest.approx(1.1752012)
     assert convlab.tensor([1.0]).cosh().item() == pytest.approx(1.5430806)
+
+
+def test_tensors_of_one_allocation_keep_their_own_versions(tmp_path):
+    """Tensors loaded from one file are windows on one buffer: each keeps its own version, and
+    what an op saved of one is guarded by that one's."""
+    convlab.save({"a": convlab.ones(3), "b": convlab.full((3,), 2.0)}, tmp_path / "ab.npz")
+    loaded = convlab.load(tmp_path / "ab.npz")
+    a, b = loaded["a"].requires_grad_(), loaded["b"].requires_grad_()
+    loss = (a * b).sum()  # saves both
+    b.detach().add_(0)  # b changed in place: backward must notice, though a comes first
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    assert a._version == 0 and b._version == 1

@@ -361,11 +361,19 @@ def _saved_versions(saved: tuple, args: tuple, result) -> tuple:
             continue
         if not isinstance(s, np.ndarray):
             continue
-        for a in args:
-            if isinstance(a, Tensor) and (s is a._data or (
-                    s.base is not None and shares_root(s, a._data))):
+        for a in args:  # the input's own array, as almost always
+            if isinstance(a, Tensor) and s is a._data:
                 records.append(saved_version(i, a, a._grad_fn))
                 break
+        else:
+            if s.base is None:
+                continue
+            for a in args:  # a view of an input's memory (not merely of the same allocation:
+                # tensors loaded from one file share one buffer)
+                if (isinstance(a, Tensor) and shares_root(s, a._data)
+                        and np.may_share_memory(s, a._data)):
+                    records.append(saved_version(i, a, a._grad_fn))
+                    break
     return tuple(records)
 
 
