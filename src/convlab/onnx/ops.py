@@ -334,11 +334,6 @@ def matmul(node, a, b):
 
 # --- activations ---------------------------------------------------------------------------------
 
-@op("Relu")
-def relu(node, x):
-    return F.relu(x)
-
-
 @op("LeakyRelu")
 def leaky_relu(node, x):
     return F.leaky_relu(x, node.attr("alpha", 0.01))
@@ -350,16 +345,6 @@ def prelu(node, x, slope):
     if node.opset < 7 and slope.dim() == 1 and x.dim() > 2:
         slope = slope.reshape(-1, *([1] * (x.dim() - 2)))
     return convlab.where(x >= 0, x, x * slope)
-
-
-@op("Sigmoid")
-def sigmoid(node, x):
-    return convlab.sigmoid(x)
-
-
-@op("Tanh")
-def tanh(node, x):
-    return convlab.tanh(x)
 
 
 @op("Elu")
@@ -374,25 +359,10 @@ def selu(node, x):
     return node.attr("gamma", 1.05070102214813232421875) * F.elu(x, alpha)
 
 
-@op("Softplus")
-def softplus(node, x):
-    return F.softplus(x)
-
-
-@op("Softsign")
-def softsign(node, x):
-    return x / (1 + x.abs())
-
-
 @op("HardSigmoid")
 def hard_sigmoid(node, x):
     """max(0, min(1, alpha * x + beta)): ONNX's alpha 0.2 differs from PyTorch's 1/6."""
     return (node.attr("alpha", 0.2) * x + node.attr("beta", 0.5)).clamp(0.0, 1.0)
-
-
-@op("HardSwish")
-def hard_swish(node, x):
-    return F.hardswish(x)
 
 
 @op("Gelu")
@@ -470,7 +440,9 @@ _UNARY = {"Neg": lambda x: -x, "Abs": lambda x: x.abs(), "Exp": lambda x: x.exp(
           "Floor": lambda x: x.floor(), "Ceil": lambda x: x.ceil(), "Erf": lambda x: convlab.erf(x),
           "Sin": lambda x: x.sin(), "Cos": lambda x: x.cos(), "Sign": lambda x: x.sign(),
           "Not": lambda x: ~x, "Round": lambda x: x.round(), "Identity": lambda x: x,
-          "IsNaN": lambda x: x.isnan(), "Sinh": lambda x: x.sinh(), "Cosh": lambda x: x.cosh()}
+          "IsNaN": lambda x: x.isnan(), "Sinh": lambda x: x.sinh(), "Cosh": lambda x: x.cosh(),
+          "Relu": F.relu, "Sigmoid": convlab.sigmoid, "Tanh": convlab.tanh, "Softplus": F.softplus,
+          "Softsign": lambda x: x / (1 + x.abs()), "HardSwish": F.hardswish}
 
 
 @op(*_UNARY)
