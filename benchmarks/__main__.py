@@ -12,7 +12,7 @@ command restarts itself without them before anything imports NumPy (DESIGN.md, P
     python -m benchmarks train                      # the digits CNN in both libraries
     python -m benchmarks overhead                   # small ops: the per-op bookkeeping
     python -m benchmarks dataloader                 # CIFAR-style loading, 0 and 2 workers
-    python -m benchmarks nets --one-core --profile  # whole networks: step, inference, memory
+    python -m benchmarks nets --one-core --profile 5  # whole networks: step, inference, memory
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def _dataloader(args) -> None:
 
 
 def _nets(args) -> None:
-    from .nets import measure, nets_table, profile, profile_clock, profile_table
+    from .nets import measure, nets_table, profile, profile_table
     from .networks import NETWORKS
     from .report import environment, load_average, write_section
 
@@ -193,15 +193,15 @@ def _nets(args) -> None:
     body = "\n".join([f"## {title}", "", f"`{_command()}`", "", *[f"- {line}" for line in env],
                       "", nets_table(results, settings)])
     if args.profile:
-        tables = [profile_table(name, args.batch[0], profile(name, args.batch[0], args.profile,
-                                                             profile_clock(args.one_core)))
+        tables = [profile_table(name, args.batch[0], profile(name, args.batch[0], args.profile))
                   for name in names]
         body += "\n\n" + "\n\n".join([
             f"Where a training step's time goes (batch {args.batch[0]}, mean of {args.profile} "
             "steps; convlab: self time of each op's forward and backward, timed by wrapping "
             "every ArrayFunction; PyTorch: self CPU time of its aten ops under "
-            "torch.profiler; both: the optimizer timed apart, and the step's time that no op "
-            "accounts for in the last row). Both timers add their own cost to that row.",
+            "torch.profiler; both: wall time, the optimizer timed apart, and the step's time "
+            "that no op accounts for in the last row). Both timers add their own cost to that "
+            f"row. Load average after the profiles: {load_average()}.",
             *tables])
     print(body)
     if args.write:

@@ -29,7 +29,7 @@ from .networks import NETWORKS, inputs
 from .timing import interleaved
 
 __all__ = ["Setup", "Result", "setup", "measure", "memory_child", "step_memory", "profile",
-           "nets_table", "profile_table", "profile_clock"]
+           "nets_table", "profile_table"]
 
 LR, MOMENTUM = 0.01, 0.9
 FIRST_LOSS_RTOL = 1e-4  # float32; the two libraries sum in different orders
@@ -291,10 +291,15 @@ class _OpTimer:
             setattr(cls, method, original)
 
 
-def profile(name: str, batch: int, steps: int, clock) -> dict[str, dict[str, float]]:
+def profile(name: str, batch: int, steps: int) -> dict[str, dict[str, float]]:
     """Seconds per training step by op kind, ``{"convlab": {kind: s}, "torch": {kind: s}}``,
     averaged over ``steps`` steps of network ``name``; forward, loss and backward are split by
-    op, the optimizer is timed apart, and what no op accounts for is the overhead row."""
+    op, the optimizer is timed apart, and what no op accounts for is the overhead row.
+
+    Wall time in both libraries, also with ``--one-core``: PyTorch's profiler times its ops by
+    the wall clock, and the overhead row subtracts them from the step's time, so the step must
+    be timed by the same clock. Other processes' load therefore counts here."""
+    clock = time.perf_counter
     import torch
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
@@ -366,8 +371,3 @@ def profile_table(name: str, batch: int, kinds: dict[str, dict[str, float]]) -> 
     lines.append(f"| **step** | **{total_ours * 1e3:.1f}** | | **{total_theirs * 1e3:.1f}** | | "
                  f"**{total_ours / total_theirs:.2f}** |")
     return "\n".join(lines)
-
-
-def profile_clock(one_core: bool):
-    """CPU time on one core (other processes' load drops out), the wall clock otherwise."""
-    return time.process_time if one_core else time.perf_counter
