@@ -22,12 +22,18 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.graph import ArrayFunction, unbroadcast
+from ..engine import batchnorm
 
 __all__ = ["Normalize", "BatchNorm", "LayerNorm", "GroupNorm", "moments"]
 
 
 def moments(x: np.ndarray, axes: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and biased variance of ``x`` over ``axes``, both with the reduced axes kept as 1."""
+    """Mean and biased variance of ``x`` over ``axes``, both with the reduced axes kept as 1.
+    Per channel of ``(N, C, ...)`` (BatchNorm's axes) a compiled loop does it where it can."""
+    if axes == (0, *range(2, x.ndim)) and batchnorm.applies(x):
+        kept = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        mean, var = batchnorm.moments(x)
+        return mean.reshape(kept), var.reshape(kept)
     mean = x.mean(axis=axes, keepdims=True)
     d = x - mean
     d *= d  # in place: one temporary of x's size, not two
@@ -87,9 +93,35 @@ class Normalize(ArrayFunction):
 
 
 class BatchNorm(Normalize):
-    """:class:`Normalize` over the batch and space, per channel."""
+    """:class:`Normalize` over the batch and space, per channel: by the compiled loops of
+    ``engine/batchnorm.py`` where they apply (one sweep each for the normalization and for the
+    gradients), by :class:`Normalize`'s NumPy code otherwise."""
 
     grad_fn_name = "NativeBatchNormBackward0"
+
+    @staticmethod
+    def forward(ctx, x, w, b, mean, var, eps, param_shape, stat_axes, view_shape):
+        ctx.compiled = batchnorm.applies(x)
+        if not ctx.compiled:
+            return Normalize.forward(ctx, x, w, b, mean, var, eps, param_shape, stat_axes,
+                                     view_shape)
+        invstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
+        x_hat, y = batchnorm.normalize(x, mean, invstd, w, b)
+        ctx.save_for_backward(x_hat, invstd, w)
+        ctx.stat_axes = stat_axes
+        ctx.bias_shape = None if b is None else b.shape
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        if not ctx.compiled:
+            return Normalize.backward(ctx, gy)
+        x_hat, invstd, w = ctx.saved
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        gx, gw, gb = batchnorm.backward(gy, x_hat, invstd, w, ctx.stat_axes is not None, need_x)
+        gw = gw.astype(w.dtype).reshape(w.shape) if need_w else None
+        gb = gb.astype(gy.dtype).reshape(ctx.bias_shape) if need_b else None
+        return gx, gw, gb, None, None, None, None, None, None
 
 
 class LayerNorm(Normalize):

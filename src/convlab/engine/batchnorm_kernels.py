@@ -1,0 +1,89 @@
+"""BatchNorm's passes as compiled loops (:mod:`.jit`), per channel of ``x`` seen as ``(N, C, L)``.
+
+NumPy computes a BatchNorm as a chain of whole-array operations, each one pass over memory and
+most with a full-size temporary: the moments (a mean, ``x - mean``, its square, a second
+mean), the normalization (``x - mean``, times ``invstd``, times ``w``, plus ``b``), and in the
+backward ``gy * x_hat``, two reductions, ``gy * w``, two subtractions and a product. The loops
+here do each stage in one kernel, channel by channel (a channel's ``N x L`` values are read
+while they are in cache):
+
+- :func:`moments`: mean, then the mean of squared deviations (two sweeps of the channel, not
+  one: the one-sweep ``E[x^2] - E[x]^2`` loses digits when the mean is large against the spread);
+- :func:`normalize`: ``x_hat = (x - mean) * invstd`` and ``y = x_hat * w + b`` in one sweep,
+  writing both (``x_hat`` is kept for the backward);
+- :func:`grad_sums`: ``gb = sum(gy)`` and ``gw = sum(gy * x_hat)``;
+- :func:`grad_input`: ``gx = scale * (gy - mean_g - x_hat * mean_gx)``, which is the training
+  gradient with ``scale = w * invstd``, ``mean_g = gb / M``, ``mean_gx = gw / M``, and the
+  evaluation one (fixed statistics) with ``mean_g = mean_gx = 0``.
+
+Sums are accumulated in float64 (as exact as NumPy's pairwise float32 sums, or better). Each
+kernel takes a channel range ``[c0, c1)`` so that :mod:`.batchnorm` can give the threads
+halves of the channels while the arrays stay contiguous (a sliced array would not vectorize).
+"""
+
+from __future__ import annotations
+
+from . import jit
+
+__all__ = ["moments", "normalize", "grad_sums", "grad_input"]
+
+
+@jit.kernel
+def moments(x, mean, var, c0, c1):
+    """``mean[c]``, ``var[c]`` (biased) of ``x[:, c, :]`` for ``c`` in ``[c0, c1)``."""
+    N, _, L = x.shape
+    M = N * L
+    for c in range(c0, c1):
+        s = 0.0
+        for n in range(N):
+            for i in range(L):
+                s += x[n, c, i]
+        m = s / M
+        q = 0.0
+        for n in range(N):
+            for i in range(L):
+                d = x[n, c, i] - m
+                q += d * d
+        mean[c] = m
+        var[c] = q / M
+
+
+@jit.kernel
+def normalize(x, mean, invstd, w, b, x_hat, y, c0, c1):
+    """``x_hat = (x - mean[c]) * invstd[c]``, ``y = x_hat * w[c] + b[c]`` on channels
+    ``[c0, c1)``."""
+    N, _, L = x.shape
+    for n in range(N):
+        for c in range(c0, c1):
+            m, s, wc, bc = mean[c], invstd[c], w[c], b[c]
+            for i in range(L):
+                h = (x[n, c, i] - m) * s
+                x_hat[n, c, i] = h
+                y[n, c, i] = h * wc + bc
+
+
+@jit.kernel
+def grad_sums(gy, x_hat, gb, gw, c0, c1):
+    """``gb[c] = sum(gy[:, c])``, ``gw[c] = sum(gy[:, c] * x_hat[:, c])`` on ``[c0, c1)``."""
+    N, _, L = gy.shape
+    for c in range(c0, c1):
+        sb = 0.0
+        sw = 0.0
+        for n in range(N):
+            for i in range(L):
+                g = gy[n, c, i]
+                sb += g
+                sw += g * x_hat[n, c, i]
+        gb[c] = sb
+        gw[c] = sw
+
+
+@jit.kernel
+def grad_input(gy, x_hat, scale, mean_g, mean_gx, gx, c0, c1):
+    """``gx = scale[c] * (gy - mean_g[c] - x_hat * mean_gx[c])`` on channels ``[c0, c1)``."""
+    N, _, L = gy.shape
+    for n in range(N):
+        for c in range(c0, c1):
+            s, mg, mgx = scale[c], mean_g[c], mean_gx[c]
+            for i in range(L):
+                gx[n, c, i] = s * (gy[n, c, i] - mg - x_hat[n, c, i] * mgx)
