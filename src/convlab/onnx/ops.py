@@ -779,10 +779,11 @@ def _cubic_weights(t: np.ndarray, A: float) -> list[np.ndarray]:
     return [far(t + 1), near(t), near(1 - t), far(2 - t)]
 
 
-def _taps(node, source: np.ndarray, n: int, mode: str):
-    """(index, weight) pairs whose weighted sum is each output entry; weight None means 1."""
+def _taps(node, source: np.ndarray, n: int, mode: str, rounding: str):
+    """(index, weight) pairs whose weighted sum is each output entry; weight None means 1.
+    ``rounding`` is nearest's rule (floor, ceil, round_prefer_floor, round_prefer_ceil)."""
     if mode == "nearest":
-        index = _nearest(source, node.attr("nearest_mode", "round_prefer_floor"))
+        index = _nearest(source, rounding)
         return [(np.clip(index, 0, n - 1), None)]
     if mode == "linear":
         source = np.clip(source, 0, n - 1)
@@ -800,7 +801,7 @@ def _taps(node, source: np.ndarray, n: int, mode: str):
     raise NotImplementedError(f"Resize mode {mode!r} (node {node.name!r})")
 
 
-def _resize_axis(node, x, axis, out, scale, mode, transform, roi):
+def _resize_axis(node, x, axis, out, scale, mode, transform, rounding, roi):
     """Resample one axis as a weighted sum of gathered input entries (nearest: one tap, linear:
     two, cubic: four); with tf_crop_and_resize, positions outside the input take
     extrapolation_value."""
@@ -808,7 +809,7 @@ def _resize_axis(node, x, axis, out, scale, mode, transform, roi):
     source = _source_coordinates(transform, out, n, scale, roi)
     shape = [-1 if a == axis else 1 for a in range(x.dim())]
     y = None
-    for index, weight in _taps(node, source, n, mode):
+    for index, weight in _taps(node, source, n, mode, rounding):
         term = _take(x, axis, index.astype(np.int64))
         if weight is not None:
             term = term * const(weight.reshape(shape), like=x)
@@ -823,14 +824,15 @@ def _resize_axis(node, x, axis, out, scale, mode, transform, roi):
 @op("Resize", "Upsample")
 def resize(node, x, roi=None, scales=None, sizes=None):
     """Resample each axis to out = floor(size * scale) (or the given sizes), coordinate by
-    coordinate: separable, so nearest and (bi/tri)linear are one axis after another."""
+    coordinate: separable, so nearest, (bi/tri)linear and cubic are one axis after another.
+    Upsample (opsets 7-9) is Resize with asymmetric coordinates and nearest rounding down."""
+    mode = node.attr("mode", "nearest")
     if node.op_type == "Upsample":
         scales, roi = (roi if roi is not None else node.attr("scales")), None
-        transform, mode, node_nearest = "asymmetric", node.attr("mode", "nearest"), "floor"
+        transform, rounding = "asymmetric", "floor"
     else:
         transform = node.attr("coordinate_transformation_mode", "half_pixel")
-        mode = node.attr("mode", "nearest")
-        node_nearest = None
+        rounding = node.attr("nearest_mode", "round_prefer_floor")
     if node.attr("antialias", 0):
         raise NotImplementedError(f"Resize (node {node.name!r}) with antialias = 1: convlab "
                                   "resamples without the antialiasing filter")
@@ -851,25 +853,12 @@ def resize(node, x, roi=None, scales=None, sizes=None):
         scale_values = ratios
     else:
         size_values = [int(math.floor(x.shape[a] * s)) for a, s in zip(axes, scale_values)]
-    if node_nearest is not None:
-        node = _WithDefault(node, "nearest_mode", node_nearest)
     for k, (axis, out, scale) in enumerate(zip(axes, size_values, scale_values)):
         if out == x.shape[axis] and scale == 1 and transform != "tf_crop_and_resize":
             continue
         roi_axis = (roi_values[k], roi_values[k + len(axes)]) if roi_values else (0.0, 1.0)
-        x = _resize_axis(node, x, axis, out, scale, mode, transform, roi_axis)
+        x = _resize_axis(node, x, axis, out, scale, mode, transform, rounding, roi_axis)
     return x
-
-
-class _WithDefault:
-    """A node seen with one attribute fixed (Upsample's nearest is always floor)."""
-
-    def __init__(self, node, name, value):
-        self._node, self._name, self._value = node, name, value
-        self.name = node.name
-
-    def attr(self, name, default=None):
-        return self._value if name == self._name else self._node.attr(name, default)
 
 
 # --- reductions ----------------------------------------------------------------------------------
