@@ -104,7 +104,9 @@ class _Custom(nn.Module):
     (nn.Sequential(nn.AvgPool2d(2, divisor_override=3)), r"0 .*divisor_override"),
     (nn.Sequential(nn.AdaptiveAvgPool2d(3)), r"pools input \[8, 8\] to \[3, 3\]"),
     (nn.Sequential(nn.Softplus(beta=2)), "beta != 1"),
-], ids=["custom-forward", "custom-child", "divisor_override", "uneven-adaptive", "softplus-beta"])
+    (nn.Sequential(nn.GroupNorm(1, 1)), r"no ONNX form for the layer GroupNorm \(0\)"),
+], ids=["custom-forward", "custom-child", "divisor_override", "uneven-adaptive", "softplus-beta",
+        "group-norm"])
 def test_what_onnx_cannot_express_is_refused_by_name(model, match, tmp_path):
     with pytest.raises(NotImplementedError, match=match):
         convlab.onnx.export(model, convlab.randn(1, 1, 8, 8), tmp_path / "m.onnx")

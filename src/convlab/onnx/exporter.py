@@ -92,11 +92,13 @@ class _Walker:
             for key, child in module.named_children():
                 x = self.module(child, x, f"{path}.{key}" if path else key)
             return x
+        where = f"{type(module).__name__} ({path or 'the model'})"
+        if next(module.children(), None) is None:
+            raise NotImplementedError(f"convlab.onnx.export has no ONNX form for the layer {where}")
         raise NotImplementedError(
-            f"convlab.onnx.export cannot express {type(module).__name__} "
-            f"({path or 'the model'}): it has a forward of its own, which the exporter cannot "
-            "read. Write it as nn.Sequential of convlab layers, or add a recipe in "
-            "convlab/onnx/exporter.py")
+            f"convlab.onnx.export cannot express {where}: it has a forward of its own, which the "
+            "exporter cannot read. Write it as nn.Sequential of convlab layers, or add a recipe "
+            "in convlab/onnx/exporter.py")
 
     def op(self, op_type: str, x: Value, result, hint: str, **attributes) -> Value:
         """One node on one input whose example value is ``result``."""
