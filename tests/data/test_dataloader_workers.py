@@ -343,12 +343,18 @@ def test_no_process_left_after_break_gc_exception_and_ctrl_c():
     assert no_children_left()
 
     it, pids = worker_pids(DataLoader(Slow(6, delays={2: 10, 3: 10}), num_workers=2))
+    # Ctrl-C as in a terminal: a process started in the background (as CI may start the tests)
+    # inherits SIGINT ignored, and Python then raises no KeyboardInterrupt
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))  # Ctrl-C, this process
-    timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        next(it)
-        next(it)
-    timer.join()
+    try:
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            next(it)
+            next(it)
+    finally:
+        timer.join()
+        signal.signal(signal.SIGINT, previous)
     assert no_children_left(pids)  # at once, without waiting for the stuck workers
 
 
