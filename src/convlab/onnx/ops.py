@@ -305,6 +305,25 @@ def layer_norm(node, x, scale, bias=None):
     return (y, mean, inv_std)[:node.n_outputs]
 
 
+@op("GroupNormalization")
+def group_norm(node, x, scale, bias):
+    """Normalize each group of channels; scale and bias are per channel (opset 21) or, in opset
+    18, per group (then repeated over the group's channels)."""
+    groups = node.attr("num_groups")
+    if scale.numel() == groups and x.shape[1] != groups:
+        scale = scale.repeat_interleave(x.shape[1] // groups)
+        bias = bias.repeat_interleave(x.shape[1] // groups)
+    return F.group_norm(x, groups, scale, bias, eps=node.attr("epsilon", 1e-5))
+
+
+@op("RMSNormalization")
+def rms_norm(node, x, scale):
+    """x / sqrt(mean of x^2 over the axes from ``axis`` on + epsilon) * scale."""
+    axis = _axis(node.attr("axis", -1), x.dim())
+    dims = tuple(range(axis, x.dim()))
+    return x / ((x * x).mean(dim=dims, keepdim=True) + node.attr("epsilon", 1e-5)).sqrt() * scale
+
+
 @op("LRN")
 def lrn(node, x):
     """y = x / (bias + alpha/size * sum of x^2 over the size channels around c)^beta."""
@@ -861,6 +880,19 @@ def resize(node, x, roi=None, scales=None, sizes=None):
     return x
 
 
+@op("GridSample")
+def grid_sample(node, x, grid):
+    """Sample x at the normalized (x, y) positions of grid, as PyTorch's grid_sample; opset 16
+    spells the modes bilinear/bicubic, opset 20 linear/cubic."""
+    mode = {"linear": "bilinear", "cubic": "bicubic"}.get(node.attr("mode", "linear"),
+                                                          node.attr("mode", "linear"))
+    if mode == "bicubic":
+        raise NotImplementedError(f"GridSample (node {node.name!r}) in cubic mode: convlab's "
+                                  "grid_sample has bilinear and nearest")
+    return F.grid_sample(x, grid, mode=mode, padding_mode=node.attr("padding_mode", "zeros"),
+                         align_corners=bool(node.attr("align_corners", 0)))
+
+
 # --- reductions ----------------------------------------------------------------------------------
 
 _REDUCE = {
@@ -921,6 +953,27 @@ def arg_extreme(node, x):
     if node.attr("select_last_index", 0):
         index = x.shape[axis] - 1 - index
     return const(np.expand_dims(index, axis) if keep else index)
+
+
+# --- losses --------------------------------------------------------------------------------------
+
+@op("NegativeLogLikelihoodLoss")
+def nll_loss(node, scores, target, weight=None):
+    """-scores[n, target[n], ...] (times the class weight), reduced by mean (over the weights),
+    sum or none; ignore_index entries count for nothing."""
+    return F.nll_loss(scores, target.to(convlab.int64), weight,
+                      ignore_index=node.attr("ignore_index", -100),
+                      reduction=node.attr("reduction", "mean"))
+
+
+@op("SoftmaxCrossEntropyLoss")
+def softmax_cross_entropy(node, scores, labels, weight=None):
+    """nll_loss(log_softmax(scores, axis 1)); the second output is the log-probabilities."""
+    log_probabilities = F.log_softmax(scores, dim=1)
+    loss = F.nll_loss(log_probabilities, labels.to(convlab.int64), weight,
+                      ignore_index=node.attr("ignore_index", -100),
+                      reduction=node.attr("reduction", "mean"))
+    return (loss, log_probabilities)[:node.n_outputs]
 
 
 # --- training-only -------------------------------------------------------------------------------
