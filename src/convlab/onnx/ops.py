@@ -415,6 +415,35 @@ def thresholded_relu(node, x):
     return convlab.where(x > node.attr("alpha", 1.0), x, convlab.zeros_like(x))
 
 
+@op("Swish")
+def swish(node, x):
+    return x * convlab.sigmoid(node.attr("alpha", 1.0) * x)
+
+
+@op("Shrink")
+def shrink(node, x):
+    """x + bias below -lambd, x - bias above lambd, 0 between."""
+    lambd, bias = node.attr("lambd", 0.5), node.attr("bias", 0.0)
+    zero = convlab.zeros_like(x)
+    return convlab.where(x < -lambd, x + bias, convlab.where(x > lambd, x - bias, zero))
+
+
+@op("Hardmax")
+def hardmax(node, x):
+    """1 at the first maximum along axis, 0 elsewhere (before opset 13: of the 2-D coercion)."""
+    values = x.detach().numpy()
+    if node.opset < 13:
+        axis = _axis(node.attr("axis", 1), x.dim())
+        rows = values.reshape(int(np.prod(values.shape[:axis])), -1)
+        out = np.zeros_like(rows)
+        out[np.arange(rows.shape[0]), rows.argmax(axis=1)] = 1
+        return const(out.reshape(values.shape))
+    axis = _axis(node.attr("axis", -1), x.dim())
+    out = np.zeros_like(values)
+    np.put_along_axis(out, np.expand_dims(values.argmax(axis=axis), axis), 1, axis=axis)
+    return const(out)
+
+
 @op("Softmax", "LogSoftmax")
 def softmax(node, x):
     """Before opset 13 ONNX flattens x to 2-D at ``axis`` (default 1) and normalizes each row;
@@ -953,6 +982,32 @@ def arg_extreme(node, x):
     if node.attr("select_last_index", 0):
         index = x.shape[axis] - 1 - index
     return const(np.expand_dims(index, axis) if keep else index)
+
+
+@op("TopK")
+def top_k(node, x, k):
+    """The k largest (or smallest) along axis, sorted, and their indices; ties keep the lower
+    index first."""
+    axis = _axis(node.attr("axis", -1), x.dim())
+    largest = bool(node.attr("largest", 1))
+    values = x.detach().numpy()
+    order = np.argsort(-values if largest else values, axis=axis, kind="stable")
+    index = np.take(order, np.arange(ints(k)[0]), axis=axis)
+    return convlab.gather(x, axis, const(index)), const(index.astype(np.int64))
+
+
+@op("OneHot")
+def one_hot(node, indices, depth, values):
+    """values[1] where the new axis equals the index (negative ones count back), values[0] else."""
+    n = ints(depth)[0]  # any numeric type, truncated
+    index = indices.detach().numpy().astype(np.int64)
+    index = np.where(index < 0, index + n, index)
+    axis = node.attr("axis", -1)
+    axis = axis + index.ndim + 1 if axis < 0 else axis
+    hot = np.expand_dims(index, axis) == np.arange(n).reshape([-1 if a == axis else 1
+                                                                for a in range(index.ndim + 1)])
+    off, on = values.detach().numpy()
+    return const(np.where(hot, on, off))
 
 
 # --- losses --------------------------------------------------------------------------------------
