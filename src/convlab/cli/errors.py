@@ -8,8 +8,9 @@ import sys
 
 __all__ = ["user_errors"]
 
+# ImportError: an optional extra not installed (convlab.onnx names what to install)
 _USER_ERRORS = (ValueError, TypeError, IndexError, KeyError, FileNotFoundError, OSError,
-                RuntimeError, MemoryError)
+                RuntimeError, MemoryError, ImportError)
 
 
 def user_errors(command: str):

@@ -38,8 +38,8 @@ def add_parsers(subparsers) -> None:
         "summary", help="a model's layers with shapes, parameters and receptive fields",
         description="Model summary: per layer the output shape, kernel/stride/padding/dilation/"
                     "groups, parameters, mult-adds, receptive field, effective stride and "
-                    "padding. MODEL is FILE.py:FACTORY (a function returning the model), a "
-                    "convlab.models name, or a layer string such as "
+                    "padding. MODEL is FILE.py:FACTORY (a function returning the model), an ONNX "
+                    "file (with convlab[onnx]), a convlab.models name, or a layer string such as "
                     "\"Sequential(Conv2d(3, 8, 5), ReLU())\".")
     p.add_argument("model", help="FILE.py:FACTORY, a model name, or a layer string")
     p.add_argument("--input", required=True, help="input shape, e.g. 1x3x224x224")
@@ -156,7 +156,14 @@ def _shape_command(args) -> int:
 
 
 def load_model(text: str, input_shape: tuple, num_classes: int = 10):
-    """A model from ``FILE.py:FACTORY``, a ``convlab.models`` name, or a layer string."""
+    """A model from ``FILE.py:FACTORY``, an ONNX file, a ``convlab.models`` name, or a layer
+    string."""
+    if text.endswith(".onnx"):
+        if not Path(text).is_file():
+            raise FileNotFoundError(f"no such file: {text}")
+        from ..onnx import load
+
+        return load(text)
     if ".py:" in text:
         path, factory = text.rsplit(":", 1)
         path = Path(path)
@@ -174,8 +181,8 @@ def load_model(text: str, input_shape: tuple, num_classes: int = 10):
         return build_model(text, input_shape[1], num_classes)
     if "(" in text:
         return text
-    raise ValueError(f"cannot read the model {text!r}: give FILE.py:FACTORY, one of "
-                     f"{', '.join(MODELS)}, or a layer string")
+    raise ValueError(f"cannot read the model {text!r}: give FILE.py:FACTORY, a FILE.onnx, one "
+                     f"of {', '.join(MODELS)}, or a layer string")
 
 
 @user_errors("summary")
@@ -282,9 +289,13 @@ def _explore_command(args) -> int:
             raise ValueError(f"--input: a model takes 1xCxHxW, got {args.input!r}")
         model = load_model(args.layer, shape, args.num_classes)
         if isinstance(model, str):
-            raise ValueError("--image shows a model: give FILE.py:FACTORY or a model name")
+            raise ValueError("--image shows a model: give FILE.py:FACTORY, a FILE.onnx or a "
+                             "model name")
         image = load_image(args.image, gray=shape[1] == 1, size=shape[2:])
         page = model_page(model, to_tensor(image), image, args.layer)
+    elif args.layer.endswith(".onnx") or ".py:" in args.layer:
+        raise ValueError(f"{args.layer} is a model: its page shows what it makes of a picture, "
+                         "give one with --image")
     else:
         page = layer_page(args.layer, args.input, args.seed)
     if args.serve:

@@ -72,6 +72,17 @@ def add_parsers(subparsers) -> None:
                    help="print each prepared input as the model sees it")
     p.set_defaults(func=_predict)
 
+    p = subparsers.add_parser(
+        "export", help="write a trained checkpoint as an ONNX model",
+        description="Write a checkpoint's model as ONNX (needs convlab[onnx]), for onnxruntime "
+                    "and other frameworks. Its input is a batch of images normalized as the "
+                    "checkpoint's data set (the batch size is free); its output the class "
+                    "scores.")
+    p.add_argument("checkpoint", help="a checkpoint file, or a run directory (its best.npz)")
+    p.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    p.set_defaults(func=_export)
+
 
 def _train(args: argparse.Namespace) -> int:
     given = {name: getattr(args, name) for name in _CONFIG_FLAGS
@@ -99,9 +110,54 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from ..onnx import export
+
+    state = load_checkpoint(args.checkpoint)
+    info = DATASETS[state["config"]["data"]]
+    model = model_from_checkpoint(state, args.checkpoint)
+    example = tensor(np.zeros((1, info.in_channels, info.image_size, info.image_size),
+                              np.float32))
+    export(model, example, args.onnx, opset=args.opset)
+    print(f"wrote {args.onnx}: {state['config']['model']} for {state['config']['data']}, input "
+          f"(batch, {info.in_channels}, {info.image_size}, {info.image_size}) normalized with "
+          f"mean {list(info.mean)} and std {list(info.std)}, output {len(info.classes)} class "
+          "scores")
+    return 0
+
+
+def _predict_onnx(args: argparse.Namespace) -> int:
+    """``predict`` with an ONNX classifier: each picture resized and cut to the model's input
+    size, values in [0, 1] (an ONNX file does not say how its training images were
+    normalized), classes by index."""
+    from ..onnx import load
+    from ..pictures.image import prepare_photo
+
+    model = load(args.checkpoint)
+    dims = model.input_shapes[model.input_names[0]] if model.input_names else None
+    if not dims or len(dims) != 4 or not all(isinstance(d, int) for d in dims[1:]):
+        raise ValueError(f"{args.checkpoint}: predict needs an image classifier with a fixed "
+                         f"input (batch, channels, height, width); its input is {dims}")
+    _, channels, height, width = dims
+    if height != width or channels not in (1, 3):
+        raise ValueError(f"{args.checkpoint}: predict prepares square images of 1 or 3 "
+                         f"channels; the model takes {channels}x{height}x{width}")
+    pixels = [prepare_photo(path, height) for path in args.images]
+    if channels == 1:
+        pixels = [p.mean(0, keepdims=True) for p in pixels]
+    with no_grad():
+        scores = model(tensor(np.stack(pixels)))
+    values, indices = scores.softmax(1).topk(min(args.top, scores.shape[1]), dim=1)
+    for path, p, k in zip(args.images, values.tolist(), indices.tolist()):
+        print(f"{path}: " + ", ".join(f"class {c} {q:.1%}" for c, q in zip(k, p)))
+    return 0
+
+
 def _predict(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise ValueError(f"--top must be at least 1, got {args.top}")
+    if str(args.checkpoint).endswith(".onnx"):
+        return _predict_onnx(args)
     state = load_checkpoint(args.checkpoint)
     data = state["config"]["data"]
     classes = DATASETS[data].classes

@@ -118,6 +118,11 @@ class OnnxModel(nn.Module):
                         initializer.name in state)
         names = set(self._stored)
         self.input_names = [i.name for i in graph.input if i.name not in names]
+        # each input's dims as the file declares them: a number, or a name (a free batch size)
+        self.input_shapes = {
+            i.name: tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                          for d in i.type.tensor_type.shape.dim)
+            for i in graph.input if i.name not in names}
         self.output_names = [o.name for o in graph.output]
         self.nodes = nn.ModuleDict()
         self._order = []

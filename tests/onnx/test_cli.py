@@ -1,0 +1,59 @@
+"""The ONNX side of the ``convlab`` command: export a trained run, and summarise and classify
+with an ONNX file."""
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+import convlab  # noqa: E402
+from convlab.cli import main  # noqa: E402
+from convlab.training import TrainConfig, train  # noqa: E402
+from convlab.training.loop import load_checkpoint, model_from_checkpoint  # noqa: E402
+from convlab.training.report import Reporter  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A one-epoch digits run and its ONNX export."""
+    root = tmp_path_factory.mktemp("onnx_cli")
+    run = root / "digits"
+    train(TrainConfig(epochs=1, out=str(run)), reporter=Reporter(quiet=True))
+    assert main(["export", str(run), "--onnx", str(root / "digits.onnx")]) == 0
+    return run, root / "digits.onnx"
+
+
+def test_export_writes_what_onnxruntime_runs_as_convlab(exported, capsys):
+    run, path = exported
+    onnx.checker.check_model(onnx.load(str(path)))
+    model = model_from_checkpoint(load_checkpoint(run), run).eval()
+    x = np.random.default_rng(0).random((5, 1, 8, 8), dtype=np.float32)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (theirs,) = session.run(None, {session.get_inputs()[0].name: x})
+    with convlab.no_grad():
+        ours = model(convlab.tensor(x)).numpy()
+    np.testing.assert_allclose(theirs, ours, rtol=1e-4, atol=1e-4)
+
+
+def test_summary_and_predict_take_an_onnx_file(exported, tmp_path, capsys):
+    from PIL import Image
+
+    _, path = exported
+    capsys.readouterr()
+    assert main(["summary", str(path), "--input", "1x1x8x8"]) == 0
+    assert "[1, 10]" in capsys.readouterr().out
+    picture = tmp_path / "seven.png"
+    Image.fromarray(np.full((40, 40), 255, np.uint8)).save(picture)
+    assert main(["predict", str(path), str(picture), "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{picture}: class ") and out.count("%") == 2
+
+
+def test_a_missing_onnx_file_and_a_model_page_without_a_picture_are_one_line_errors(
+        exported, capsys):
+    _, path = exported
+    assert main(["summary", "nope.onnx", "--input", "1x1x8x8"]) == 2
+    assert "no such file: nope.onnx" in capsys.readouterr().err
+    assert main(["explore", str(path), "--input", "1x1x8x8", "--out", "page.html"]) == 2
+    assert "give one with --image" in capsys.readouterr().err
