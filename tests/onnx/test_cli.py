@@ -57,3 +57,16 @@ def test_a_missing_onnx_file_and_a_model_page_without_a_picture_are_one_line_err
     assert "no such file: nope.onnx" in capsys.readouterr().err
     assert main(["explore", str(path), "--input", "1x1x8x8", "--out", "page.html"]) == 2
     assert "give one with --image" in capsys.readouterr().err
+
+
+def test_explore_draws_an_onnx_models_feature_maps(exported, tmp_path, capsys):
+    from PIL import Image
+
+    _, path = exported
+    picture = tmp_path / "blot.png"
+    Image.fromarray(np.eye(40, dtype=np.uint8) * 255).save(picture)
+    page = tmp_path / "model.html"
+    assert main(["explore", str(path), "--input", "1x1x8x8", "--image", str(picture),
+                 "--out", str(page)]) == 0
+    html = page.read_text()
+    assert "nodes.conv1: Conv, 16 maps of 8x8" in html and "nodes.conv2: Conv" in html

@@ -15,7 +15,8 @@ from .image import as_array, tile, to_image
 
 __all__ = ["feature_maps", "draw_feature_maps"]
 
-_CONV = re.compile(r"Conv(Transpose)?2d")
+# convlab's 2-D convolutions, and the Conv nodes of an imported ONNX graph (their ``op_type``)
+_CONV = re.compile(r"Conv(Transpose)?(2d)?")
 
 
 def feature_maps(model, x, kinds=_CONV) -> list[tuple[str, str, np.ndarray]]:
@@ -26,9 +27,12 @@ def feature_maps(model, x, kinds=_CONV) -> list[tuple[str, str, np.ndarray]]:
     found = []
     handles = []
     for name, module in model.named_modules():
-        if name and kinds.fullmatch(type(module).__name__):
-            def hook(m, args, output, name=name):
-                found.append((name, type(m).__name__, np.array(as_array(output)[0])))
+        kind = getattr(module, "op_type", type(module).__name__)
+        if name and kinds.fullmatch(kind):
+            def hook(m, args, output, name=name, kind=kind):
+                maps = as_array(output)
+                if maps.ndim == 4:  # (N, C, H, W): pictures of 2-D maps only
+                    found.append((name, kind, np.array(maps[0])))
             handles.append(module.register_forward_hook(hook))
     if not handles:
         raise ValueError(f"{type(model).__name__} has no layer matching {kinds.pattern}")
