@@ -172,6 +172,8 @@ def _nets(args) -> None:
     unknown = set(names) - set(NETWORKS)
     if unknown:
         sys.exit(f"unknown network(s) {sorted(unknown)}; known: {list(NETWORKS)}")
+    if min(args.batch) < 1:
+        sys.exit(f"--batch: batch sizes must be at least 1, got {args.batch}")
     env = environment()
     print("\n".join(env), flush=True)
     results = []
@@ -185,9 +187,10 @@ def _nets(args) -> None:
                   f"{r.infer['convlab'] / r.infer['torch']:5.2f}", flush=True)
     clock = "CPU time, one thread each" if args.one_core else f"wall time, {args.threads} threads"
     settings = (f"float32, SGD lr 0.01 momentum 0.9; {clock}; median of {args.repeats} "
-                f"interleaved repeats of at least {args.min_time:g} s each; peak memory: growth "
-                "of the resident set during one training step in a fresh process; load average "
-                f"at the end: {load_average()}")
+                f"interleaved repeats of at least {args.min_time:g} s each; "
+                + ("peak memory: growth of the resident set during one training step in a fresh "
+                   "process; " if args.memory else "")
+                + f"load average at the end: {load_average()}")
     title = args.title or ("Whole networks, convlab / PyTorch: "
                            + ("one core" if args.one_core else f"{args.threads} threads"))
     body = "\n".join([f"## {title}", "", f"`{_command()}`", "", *[f"- {line}" for line in env],
