@@ -10,8 +10,6 @@ from convlab.nn import functional as F
 
 from jit_paths import PATHS, engine_path
 
-torch = pytest.importorskip("torch")
-
 SHAPES = [(4, 3), (2, 5, 7), (3, 4, 5, 6), (2, 3, 2, 3, 4), (1, 2, 1, 2)]
 
 
@@ -67,6 +65,7 @@ def test_compiled_equals_numpy_path(shape, dtype, affine, training):
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
 @pytest.mark.parametrize("shape", SHAPES[1:4], ids=str)
 def test_equals_torch_float64(shape, training, path):
+    torch = pytest.importorskip("torch")
     case = _case(shape, np.float64, True, seed=1)
     with engine_path(path):
         ours = _run(convlab, *case, training)
