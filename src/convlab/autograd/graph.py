@@ -134,9 +134,10 @@ class enable_grad(_GradMode):
 class inference_mode(_GradMode):
     """``with convlab.inference_mode():`` runs ops without building a graph, as ``no_grad``.
 
-    PyTorch's inference mode also drops the bookkeeping of views and in-place versions, which
-    convlab does not keep, so here the two are the same. ``inference_mode(False)`` turns grad
-    mode on, as in PyTorch. A decorator too, with or without the parentheses.
+    PyTorch's inference mode also skips the bookkeeping of views and versions (and makes
+    tensors that refuse to enter a graph later); convlab keeps that bookkeeping, which is cheap
+    (``storage.py``), so here the two modes differ only in name. ``inference_mode(False)`` turns
+    grad mode on, as in PyTorch. A decorator too, with or without the parentheses.
     """
 
     def __new__(cls, mode=True):
