@@ -304,19 +304,21 @@ class Tensor:
         if requires_grad:
             self.requires_grad = True
 
-    def _init_fields(self, array: np.ndarray) -> None:
-        """A fresh tensor's fields: ``array``'s values, its own version counter, no graph."""
+    def _init_fields(self, array: np.ndarray, counter=None) -> None:
+        """A fresh tensor's fields: ``array``'s values, no graph, and ``counter`` (to share a
+        version counter) or a new one."""
         self._data = array
         self._requires_grad = False
         self.grad = None
         self._grad_fn = None
         self._accumulator = None
         self._base = None
-        self._version_counter = _storage.VersionCounter()
+        self._version_counter = _storage.VersionCounter() if counter is None else counter
 
     @classmethod
-    def _wrap(cls, array: np.ndarray) -> "Tensor":
-        """A Tensor around ``array`` (no copy, no graph): the engine's way back to Tensors."""
+    def _wrap(cls, array: np.ndarray, counter=None) -> "Tensor":
+        """A Tensor around ``array`` (no copy, no graph): the engine's way back to Tensors.
+        ``counter``: a version counter to share (a view's, ``detach``'s), else a new one."""
         t = object.__new__(Tensor)
         t._data = array
         t._requires_grad = False
@@ -324,22 +326,16 @@ class Tensor:
         t._grad_fn = None
         t._accumulator = None
         t._base = None
-        t._version_counter = _storage.VersionCounter()
+        t._version_counter = _storage.VersionCounter() if counter is None else counter
         return t
 
     def _view_of(self, array: np.ndarray, grad_mode: bool) -> "Tensor":
         """A view of this tensor over ``array`` (a NumPy view of ``self._data``): the same
         memory and version counter, ``_base`` the tensor that owns the memory. ``grad_mode``:
         whether grad mode is on as the view is made (only then is it part of the graph)."""
-        t = object.__new__(Tensor)
-        t._data = array
-        t._requires_grad = False
-        t.grad = None
-        t._grad_fn = None
-        t._accumulator = None
+        t = Tensor._wrap(array, self._version_counter)
+        t._view_version = self._version_counter.value
         base = self._base
-        t._version_counter = counter = self._version_counter
-        t._view_version = counter.value
         if base is None:
             t._base = self
             t._view_tracks = grad_mode
@@ -485,9 +481,7 @@ class Tensor:
     def detach(self) -> "Tensor":
         """The same values (shared memory and version counter), cut from the graph: an in-place
         change through it is seen by the tensors that saved this one for backward."""
-        t = Tensor._wrap(self._data)
-        t._version_counter = self._version_counter
-        return t
+        return Tensor._wrap(self._data, self._version_counter)
 
     def detach_(self) -> "Tensor":
         if self._base is not None:

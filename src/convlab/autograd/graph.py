@@ -455,9 +455,7 @@ class ArrayFunction:
         out = cls.forward(ctx, *arrays, **kwargs)
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)
-        base = out.base
-        if cls.is_view and base is not None and (
-                base is arrays[0] or base is arrays[0].base or shares_root(out, arrays[0])):
+        if cls.is_view and _is_view_of(out, arrays[0]):
             result = args[0]._view_of(out, getattr(_state, "enabled", True))
         else:
             result = Tensor._wrap(out)
@@ -470,6 +468,13 @@ class ArrayFunction:
             if _collected is not None:
                 _collected.append(ctx)
         return result
+
+
+def _is_view_of(out: np.ndarray, x: np.ndarray) -> bool:
+    """True when a view op's result is a NumPy view of its input (reshape may have copied):
+    NumPy's own base links first, the walk to the owning array only where they do not tell."""
+    base = out.base
+    return base is not None and (base is x or base is x.base or shares_root(out, x))
 
 
 _Tensor = None  # convlab.tensor.Tensor, handed over by tensor.py (which imports this module)

@@ -36,8 +36,7 @@ class Parameter(Tensor):
         if not isinstance(data, Tensor):
             raise TypeError(f"Parameter: data must be a Tensor, got {type(data).__name__}")
         # shared memory and version counter, as torch.nn.Parameter(t) shares t's storage
-        self._init_fields(data._data)
-        self._version_counter = data._version_counter
+        self._init_fields(data._data, data._version_counter)
         self.requires_grad = requires_grad
 
     def __repr__(self) -> str:
