@@ -38,9 +38,6 @@ from .graph import (_FREED, OUTPUT, FunctionCtx, _wrong_count, check_saved, is_g
 __all__ = ["Function", "FunctionCtx", "once_differentiable", "InplaceFunction"]
 
 
-def _tensor_class():
-    return graph._Tensor
-
 
 class _TensorFunctionCtx(FunctionCtx):
     """The ``ctx`` of a Tensor-contract Function: what forward saves and marks, and the node
@@ -59,7 +56,7 @@ class _TensorFunctionCtx(FunctionCtx):
         self._non_differentiable = ()
 
     def save_for_backward(self, *tensors) -> None:
-        Tensor = _tensor_class()
+        Tensor = graph._Tensor  # handed to the graph by tensor.py
         for i, t in enumerate(tensors):
             if t is not None and not isinstance(t, Tensor):
                 raise TypeError(f"save_for_backward can only save variables, but argument {i} "
@@ -80,7 +77,7 @@ class _TensorFunctionCtx(FunctionCtx):
         """What forward saved, each checked to be unchanged since (PyTorch's version check)."""
         if self.released:
             raise RuntimeError(_FREED)
-        Tensor = _tensor_class()
+        Tensor = graph._Tensor  # handed to the graph by tensor.py
         values = [value for _, value in self._saved]
         check_saved(self, self._versions, values)
         return tuple(Tensor._wrap(value) if kind == "output" else value
@@ -126,7 +123,7 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        Tensor = _tensor_class()
+        Tensor = graph._Tensor  # handed to the graph by tensor.py
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         record = any(needs) and is_grad_enabled()
         next_nodes = tuple(a._grad_node() if need else None for a, need in zip(args, needs))
@@ -201,7 +198,7 @@ class _RunUserBackward:
 
     @staticmethod
     def backward(ctx: _TensorFunctionCtx, g):
-        Tensor = _tensor_class()
+        Tensor = graph._Tensor  # handed to the graph by tensor.py
         grads = g if isinstance(g, tuple) else (g,)
         metas = ctx.output_metas
         tensors = []
