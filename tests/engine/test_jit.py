@@ -9,6 +9,8 @@ import pytest
 
 from convlab.engine import jit
 
+numba = pytest.importorskip("numba")  # a dependency; the kernels below use it directly
+
 
 @jit.kernel
 def _double(a, i):
@@ -53,3 +55,53 @@ def test_convlab_jit_0_turns_them_off_and_convlab_does_not_import_numba():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+@jit.kernel(threaded=True)
+def _which_thread(out):
+    """out[i] = the id of the thread that ran iteration i (0 is the calling thread)."""
+    for i in jit.prange(out.shape[0]):
+        out[i] = _thread_id()
+
+
+@jit.kernel
+def _thread_id():
+    return numba.get_thread_id()  # numba's id of the running thread
+
+
+def test_a_threaded_kernel_shares_its_loop_between_the_threads(monkeypatch):
+    from convlab.engine import parallel
+
+    monkeypatch.setattr(parallel, "WORKERS", 2)
+    ids = np.full(64, -1)
+    _which_thread(ids)
+    assert set(ids) == {0, 1}
+    monkeypatch.setattr(parallel, "WORKERS", 1)
+    _which_thread(ids)
+    assert set(ids) == {0}
+
+
+def _threaded_in_child(queue):
+    ids = np.full(64, -1)
+    _which_thread(ids)
+    queue.put(sorted(set(ids.tolist())))
+
+
+def test_a_forked_child_runs_threaded_kernels_on_one_thread(monkeypatch):
+    """GNU OpenMP cannot start again in a child of a process that used it: the child's calls
+    take the serial code (PyTorch's DataLoader workers also run on one thread)."""
+    import multiprocessing
+
+    from convlab.engine import parallel
+
+    monkeypatch.setattr(parallel, "WORKERS", 2)
+    _which_thread(np.zeros(64))  # OpenMP's threads started in the parent
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_threaded_in_child, args=(queue,))
+    child.start()
+    child.join(60)
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0
+    assert queue.get(timeout=1) == [0]

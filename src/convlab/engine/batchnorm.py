@@ -3,22 +3,19 @@
 ``ops/normalization.py`` calls these where :func:`applies` (numba on, a float dtype it
 compiles); otherwise it runs its NumPy code, the twin that ``tests/engine/test_batchnorm.py``
 holds these equal to. Every array is seen as ``(N, C, L)`` with ``L`` the product of the
-spatial sizes; the per-channel results are 1-D of length ``C``. With more than one engine
-thread (:mod:`.parallel`) and enough work, each thread takes a run of channels.
+spatial sizes; the per-channel results are 1-D of length ``C``. The kernels share the channels
+between the engine's threads.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import batchnorm_kernels, jit, parallel
+from . import batchnorm_kernels, jit
 
 __all__ = ["COMPILED_TYPES", "applies", "moments", "normalize", "backward"]
 
 COMPILED_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
-# Below this many elements one thread does a stage: handing work to a second costs about as
-# much as a sweep of 64K floats.
-MIN_PARALLEL = 1 << 16
 
 
 def applies(x: np.ndarray) -> bool:
@@ -31,22 +28,13 @@ def _view3(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a).reshape(a.shape[0], a.shape[1], -1)
 
 
-def _per_channel(kernel, size: int, C: int, *args) -> None:
-    """``kernel(*args, c0, c1)`` over all channels, split between the threads when worth it."""
-    if size < MIN_PARALLEL or parallel.WORKERS == 1 or C < 2:
-        kernel(*args, 0, C)
-        return
-    step = -(-C // parallel.WORKERS)
-    parallel.map_chunks(lambda c0: kernel(*args, c0, min(C, c0 + step)), range(0, C, step))
-
-
 def moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and biased variance of each channel of ``x`` over the batch and space, ``(C,)``
     each, in ``x``'s dtype."""
     x3 = _view3(x)
     C = x3.shape[1]
     mean, var = np.empty(C), np.empty(C)
-    _per_channel(batchnorm_kernels.moments, x3.size, C, x3, mean, var)
+    batchnorm_kernels.moments(x3, mean, var)
     return mean.astype(x.dtype), var.astype(x.dtype)
 
 
@@ -59,8 +47,7 @@ def normalize(x: np.ndarray, mean: np.ndarray, invstd: np.ndarray, w: np.ndarray
     w = np.ones(C, x.dtype) if w is None else w
     b = np.zeros(C, x.dtype) if b is None else b
     x_hat, y = np.empty_like(x3), np.empty_like(x3)
-    _per_channel(batchnorm_kernels.normalize, x3.size, C, x3, *_channel_arrays(x.dtype, mean,
-                 invstd, w, b), x_hat, y)
+    batchnorm_kernels.normalize(x3, *_channel_arrays(x.dtype, mean, invstd, w, b), x_hat, y)
     return x_hat.reshape(x.shape), y.reshape(x.shape)
 
 
@@ -73,15 +60,15 @@ def backward(gy: np.ndarray, x_hat: np.ndarray, invstd: np.ndarray, w: np.ndarra
     gy3, xh3 = _view3(gy), _view3(x_hat)
     N, C, L = gy3.shape
     gb, gw = np.empty(C), np.empty(C)
-    _per_channel(batchnorm_kernels.grad_sums, gy3.size, C, gy3, xh3, gb, gw)
+    batchnorm_kernels.grad_sums(gy3, xh3, gb, gw)
     gx = None
     if need_x:
         scale = invstd.reshape(C) if w is None else w.reshape(C) * invstd.reshape(C)
         M = N * L
         mean_g, mean_gx = (gb / M, gw / M) if train else (np.zeros(C), np.zeros(C))
         gx = np.empty_like(gy3)
-        _per_channel(batchnorm_kernels.grad_input, gy3.size, C, gy3, xh3,
-                     *_channel_arrays(gy.dtype, scale, mean_g, mean_gx), gx)
+        batchnorm_kernels.grad_input(gy3, xh3, *_channel_arrays(gy.dtype, scale, mean_g, mean_gx),
+                                     gx)
         gx = gx.reshape(gy.shape)
     return gx, gw, gb
 

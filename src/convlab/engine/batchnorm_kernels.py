@@ -16,24 +16,25 @@ while they are in cache):
   gradient with ``scale = w * invstd``, ``mean_g = gb / M``, ``mean_gx = gw / M``, and the
   evaluation one (fixed statistics) with ``mean_g = mean_gx = 0``.
 
-Sums are accumulated in float64 (as exact as NumPy's pairwise float32 sums, or better). Each
-kernel takes a channel range ``[c0, c1)`` so that :mod:`.batchnorm` can give the threads
-halves of the channels while the arrays stay contiguous (a sliced array would not vectorize).
+Sums are accumulated in float64 (as exact as NumPy's pairwise float32 sums, or better). The
+channels are shared between the engine's threads (``prange``, :mod:`.jit`); each thread reads
+its channels' rows where they lie, so the inner loops stay contiguous and vectorize.
 """
 
 from __future__ import annotations
 
 from . import jit
+from .jit import prange
 
 __all__ = ["moments", "normalize", "grad_sums", "grad_input"]
 
 
-@jit.kernel
-def moments(x, mean, var, c0, c1):
-    """``mean[c]``, ``var[c]`` (biased) of ``x[:, c, :]`` for ``c`` in ``[c0, c1)``."""
-    N, _, L = x.shape
+@jit.kernel(threaded=True)
+def moments(x, mean, var):
+    """``mean[c]``, ``var[c]`` (biased) of ``x[:, c, :]`` for every channel ``c``."""
+    N, C, L = x.shape
     M = N * L
-    for c in range(c0, c1):
+    for c in prange(C):
         s = 0.0
         for n in range(N):
             for i in range(L):
@@ -48,25 +49,24 @@ def moments(x, mean, var, c0, c1):
         var[c] = q / M
 
 
-@jit.kernel
-def normalize(x, mean, invstd, w, b, x_hat, y, c0, c1):
-    """``x_hat = (x - mean[c]) * invstd[c]``, ``y = x_hat * w[c] + b[c]`` on channels
-    ``[c0, c1)``."""
-    N, _, L = x.shape
-    for n in range(N):
-        for c in range(c0, c1):
-            m, s, wc, bc = mean[c], invstd[c], w[c], b[c]
+@jit.kernel(threaded=True)
+def normalize(x, mean, invstd, w, b, x_hat, y):
+    """``x_hat = (x - mean[c]) * invstd[c]``, ``y = x_hat * w[c] + b[c]`` on every channel."""
+    N, C, L = x.shape
+    for c in prange(C):
+        m, s, wc, bc = mean[c], invstd[c], w[c], b[c]
+        for n in range(N):
             for i in range(L):
                 h = (x[n, c, i] - m) * s
                 x_hat[n, c, i] = h
                 y[n, c, i] = h * wc + bc
 
 
-@jit.kernel
-def grad_sums(gy, x_hat, gb, gw, c0, c1):
-    """``gb[c] = sum(gy[:, c])``, ``gw[c] = sum(gy[:, c] * x_hat[:, c])`` on ``[c0, c1)``."""
-    N, _, L = gy.shape
-    for c in range(c0, c1):
+@jit.kernel(threaded=True)
+def grad_sums(gy, x_hat, gb, gw):
+    """``gb[c] = sum(gy[:, c])``, ``gw[c] = sum(gy[:, c] * x_hat[:, c])`` on every channel."""
+    N, C, L = gy.shape
+    for c in prange(C):
         sb = 0.0
         sw = 0.0
         for n in range(N):
@@ -78,12 +78,12 @@ def grad_sums(gy, x_hat, gb, gw, c0, c1):
         gw[c] = sw
 
 
-@jit.kernel
-def grad_input(gy, x_hat, scale, mean_g, mean_gx, gx, c0, c1):
-    """``gx = scale[c] * (gy - mean_g[c] - x_hat * mean_gx[c])`` on channels ``[c0, c1)``."""
-    N, _, L = gy.shape
-    for n in range(N):
-        for c in range(c0, c1):
-            s, mg, mgx = scale[c], mean_g[c], mean_gx[c]
+@jit.kernel(threaded=True)
+def grad_input(gy, x_hat, scale, mean_g, mean_gx, gx):
+    """``gx = scale[c] * (gy - mean_g[c] - x_hat * mean_gx[c])`` on every channel."""
+    N, C, L = gy.shape
+    for c in prange(C):
+        s, mg, mgx = scale[c], mean_g[c], mean_gx[c]
+        for n in range(N):
             for i in range(L):
                 gx[n, c, i] = s * (gy[n, c, i] - mg - x_hat[n, c, i] * mgx)

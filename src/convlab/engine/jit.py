@@ -16,6 +16,22 @@ pure NumPy path, and the tests hold both to ``reference.py``.
   (:mod:`.parallel`) run them on all cores at once, as they run NumPy's own loops.
 - Floating-point: the compiler may reorder sums and fuse multiply-adds (so loops vectorize),
   but keeps NaN and infinity semantics: no ``fastmath`` flags that assume finite values.
+- ``kernel(threaded=True)`` marks a kernel whose ``prange`` loops share their iterations between
+  the engine's threads (numba's ``parallel=True``, which runs them on OpenMP's threads). It is
+  compiled twice, threaded and serial (``prange`` is then ``range``), and each call takes the
+  threaded one when :func:`.parallel.threads` is above 1. A threaded kernel is an entry point:
+  compiled code calls only serial kernels (one level of threads, never nested).
+
+Why OpenMP's threads and not Python's: a thread that waits for work has to be woken, and on a
+virtual machine a sleeping core takes 70-130 us to wake (measured here: a ``ThreadPoolExecutor``
+hand-over costs 165-240 us, numba's own sleeping ``workqueue`` threads 70-130 us). OpenMP's
+threads keep spinning a moment after each loop, so the next loop starts on them in about 2 us
+(a 1000-element ``prange`` loop: 2 us). A network's step runs a few hundred parallel loops, many
+of them a fraction of a millisecond long: with hand-overs of 200 us a second thread gained
+little, and on small BatchNorm passes it lost (0.24 -> 0.91 ms). The worker threads must not
+need Python's GIL either: Python's own threads, however they wait, queue for the GIL, and every
+queueing is another wake-up. So each unit of parallel work is compiled code from end to end,
+BLAS products included (``np.dot`` inside a kernel calls the BLAS without the GIL).
 """
 
 from __future__ import annotations
@@ -24,9 +40,12 @@ import functools
 import importlib.util
 import os
 import threading
+import types
 from contextlib import contextmanager
 
-__all__ = ["ENABLED", "kernel", "active", "disabled"]
+from . import parallel
+
+__all__ = ["ENABLED", "kernel", "prange", "active", "disabled"]
 
 # Without numba the NumPy paths run instead.
 ENABLED = (importlib.util.find_spec("numba") is not None
@@ -38,6 +57,10 @@ FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
 _off = threading.local()
 
+# A threaded kernel's parallel loop, written ``for i in prange(n)``: ``range`` when the kernel
+# runs as plain Python, numba's ``prange`` in the module once the kernels are compiled.
+prange = range
+
 
 _kernels: list[_Kernel] = []
 _compile_lock = threading.Lock()
@@ -45,35 +68,76 @@ _compile_lock = threading.Lock()
 
 class _Kernel:
     """A function to be compiled by numba when a kernel is first called. At that point every
-    kernel made so far becomes a numba dispatcher, also in its module's namespace, so that
-    kernels can call each other inside compiled code."""
+    kernel made so far is compiled, and each serial one becomes a numba dispatcher in its
+    module's namespace too, so that kernels can call each other inside compiled code. A
+    threaded kernel keeps this wrapper there: it alone chooses, at each call, between its
+    threaded and its serial machine code."""
 
-    def __init__(self, fn):
+    def __init__(self, fn, threaded: bool):
         functools.update_wrapper(self, fn)
         self.python = fn
-        self.compiled = None
+        self.compiled = None  # the serial machine code
+        self.threaded = None  # the threaded one, for a threaded kernel
+        self.is_threaded = threaded
         _kernels.append(self)
 
     def __call__(self, *args):
         if self.compiled is None:
             _compile_all()
+        if self.is_threaded:
+            n = parallel.threads()
+            if n > 1:
+                _use_threads(n)
+                return self.threaded(*args)
         return self.compiled(*args)
 
 
 def _compile_all() -> None:
     import numba
 
+    parallel.start()  # the BLAS that compiled products call, held to one thread first
     with _compile_lock:
         for k in _kernels:
-            if k.compiled is None:
-                k.compiled = numba.njit(cache=True, nogil=True, fastmath=FASTMATH)(k.python)
+            if k.compiled is not None:
+                continue
+            options = dict(cache=True, nogil=True, fastmath=FASTMATH)
+            k.compiled = numba.njit(**options)(k.python)
+            if k.is_threaded:
+                k.python.__globals__["prange"] = numba.prange
+                k.threaded = numba.njit(parallel=True, **options)(_renamed(k.python, "threaded"))
+            else:
                 k.python.__globals__[k.python.__name__] = k.compiled
 
 
-def kernel(fn) -> _Kernel:
+def _renamed(fn, suffix: str):
+    """A copy of ``fn`` under another name: numba's disk cache files a function's machine code
+    by its name and signature, not by its compile options, so the threaded and the serial code
+    of one function would overwrite each other there."""
+    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__,
+                              fn.__closure__)
+    copy.__qualname__ = f"{fn.__qualname__}_{suffix}"
+    return copy
+
+
+def _use_threads(n: int) -> None:
+    """Run threaded kernels on ``n`` threads (numba keeps the count per calling thread, and
+    has at most the ``NUMBA_NUM_THREADS`` it started with)."""
+    import numba
+
+    n = min(n, numba.config.NUMBA_NUM_THREADS)
+    if numba.get_num_threads() != n:
+        numba.set_num_threads(n)
+
+
+def kernel(fn=None, *, threaded: bool = False):
     """``fn`` to be compiled by numba on its first call (for the argument types of that call;
-    cached on disk; run without the GIL). Call it only when :func:`active` is true."""
-    return _Kernel(fn)
+    cached on disk; run without the GIL). Call it only when :func:`active` is true.
+
+    ``@kernel(threaded=True)``: its ``prange`` loops run on the engine's threads (see the
+    module's docstring)."""
+    if fn is None:
+        return lambda f: _Kernel(f, threaded)
+    return _Kernel(fn, threaded)
 
 
 def active() -> bool:

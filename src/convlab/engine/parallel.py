@@ -1,18 +1,22 @@
-"""The chunks of a batch on all cores at once, with a one-thread BLAS.
+"""The engine's threads: how many, the BLAS held to one thread, and the batch in chunks.
 
-The algorithms cut the batch into chunks that fit in cache; the chunks are independent, so they
-can run side by side. NumPy lets go of Python's GIL inside its loops and inside the BLAS (and
-the compiled kernels of :mod:`.jit` let go of it too), so plain threads run them in parallel,
-copies and transforms included, which on their own use one core.
+convlab runs its parallel work on threads of its own, ``WORKERS`` of them (set by
+``convlab.set_num_threads``), and holds NumPy's BLAS (and SciPy's, which compiled kernels call)
+to one thread from the engine's first call on (:func:`start`): two levels of threads would fight
+over the cores, and a multithreaded OpenBLAS does worse still: after each product its threads
+keep spinning for a while, waiting for the next one, and so take a core away from the threads
+that come next (measured on 2 cores, Winograd res-3x3 forward: 55 ms when every call switched
+the BLAS between 2 threads and 1, 31 ms with the BLAS held at 1 thread).
 
-convlab holds NumPy's BLAS to one thread, from the engine's first call on (:func:`start`), and
-runs its own threads instead (``WORKERS``, set by ``convlab.set_num_threads``). Two levels of
-threads would fight over the cores, and a multithreaded OpenBLAS does worse: after each product
-its threads keep spinning for a while, waiting for the next one, and so take a core away from
-the chunk threads that come next (measured on 2 cores, Winograd res-3x3 forward: 55 ms when
-every call switched the BLAS between 2 threads and 1, 31 ms with the BLAS held at 1 thread).
-Large single products are split by rows between the threads (:func:`matmul`). ``WORKERS = 1``
-turns the threads off.
+The compiled kernels (:mod:`.jit`) share their ``prange`` loops between OpenMP's threads, which
+start a loop in microseconds (the reasons are in :mod:`.jit`'s docstring). The NumPy paths, which
+run when the kernels are off, hand chunks to a pool of Python threads instead
+(:func:`map_chunks`, :func:`matmul`): NumPy lets go of the GIL inside its loops and the BLAS, so
+those threads run side by side too, at a cost of about 200 us a hand-over.
+
+A forked child process (a DataLoader worker) runs on one thread (:func:`threads`): GNU OpenMP
+cannot start its threads again in a child of a process that used them, and the parent's Python
+pool threads do not exist there either. PyTorch's DataLoader workers also run on one thread.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["WORKERS", "start", "split", "map_chunks", "matmul"]
+__all__ = ["WORKERS", "threads", "start", "split", "map_chunks", "matmul"]
 
 WORKERS = os.cpu_count() or 1
 # Below this much work per chunk, handing chunks to threads costs more than it saves.
@@ -34,16 +38,22 @@ MIN_PRODUCT = 1 << 22
 
 _pool: ThreadPoolExecutor | None = None
 _lock = threading.Lock()
+_forked = False
 
 
-def _forget_pool() -> None:
-    """In a forked child: the parent's pool threads do not exist there, so its copy of the pool
-    would wait on them for ever; the child makes its own on first use."""
-    global _pool, _lock
-    _pool, _lock = None, threading.Lock()
+def _in_forked_child() -> None:
+    """In a forked child: one thread from now on (see the module's docstring). The parent's
+    pool threads do not exist here, so its copy of the pool is dropped too."""
+    global _pool, _lock, _forked
+    _pool, _lock, _forked = None, threading.Lock(), True
 
 
-os.register_at_fork(after_in_child=_forget_pool)
+os.register_at_fork(after_in_child=_in_forked_child)
+
+
+def threads() -> int:
+    """How many threads the engine uses now: ``WORKERS``, or 1 in a forked child."""
+    return 1 if _forked else WORKERS
 
 
 def start() -> ThreadPoolExecutor | None:
@@ -59,6 +69,8 @@ def start() -> ThreadPoolExecutor | None:
                 from threadpoolctl import ThreadpoolController
             except ImportError:
                 return None
+            import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS compiled kernels call)
+
             ThreadpoolController().limit(limits=1, user_api="blas")  # for good, not a block
             _pool = ThreadPoolExecutor(max(WORKERS, os.cpu_count() or 1),
                                        thread_name_prefix="convlab")
@@ -68,7 +80,7 @@ def start() -> ThreadPoolExecutor | None:
 def _serial(n_chunks: int) -> bool:
     """Run here, one chunk after the other: one worker, one chunk, or already inside a worker
     (no nesting)."""
-    return (WORKERS == 1 or n_chunks < 2
+    return (threads() == 1 or n_chunks < 2
             or threading.current_thread().name.startswith("convlab"))
 
 
@@ -82,21 +94,22 @@ def split(N: int, per_sample: int, chunk_bytes: int, min_samples: int = 1) -> li
     >>> split(10, 1 << 10, 2 << 20)  # 10 KB of work in all: one chunk, no threads
     [slice(0, 10, None)]
     """
+    workers = threads()
     step = max(1, chunk_bytes // max(per_sample, 1), min_samples)
-    even = -(-N // WORKERS)
+    even = -(-N // workers)
     if even * per_sample >= MIN_CHUNK_BYTES:
         step = min(step, max(even, min_samples))
     count = -(-N // step)
-    if 1 < count and count % WORKERS:
-        count += WORKERS - count % WORKERS
+    if 1 < count and count % workers:
+        count += workers - count % workers
         if -(-N // count) < min_samples:  # fewer, larger chunks, still a multiple
-            count = N // min_samples // WORKERS * WORKERS
+            count = N // min_samples // workers * workers
         step = -(-N // count) if count else min_samples
     return [slice(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
 
 
 def map_chunks(fn: Callable, chunks: Iterable) -> list:
-    """``[fn(c) for c in chunks]``, in order, the calls spread over ``WORKERS`` threads, each
+    """``[fn(c) for c in chunks]``, in order, the calls spread over :func:`threads` threads, each
     taking one run of consecutive chunks (one hand-over per thread: with a task per chunk, the
     threads would queue for Python's GIL at every hand-over; measured 1.0x against 1.4x on 2
     cores for Winograd). Run here where :func:`_serial` says so."""
@@ -104,7 +117,7 @@ def map_chunks(fn: Callable, chunks: Iterable) -> list:
     pool = start()  # also holds the BLAS to one thread, for the serial calls too
     if pool is None or _serial(len(chunks)):
         return [fn(c) for c in chunks]
-    share = -(-len(chunks) // WORKERS)  # each worker takes a run of chunks, in order
+    share = -(-len(chunks) // threads())  # each worker takes a run of chunks, in order
     runs = [chunks[i:i + share] for i in range(0, len(chunks), share)]
     return [r for run in pool.map(lambda run: [fn(c) for c in run], runs) for r in run]
 
@@ -118,9 +131,9 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     start()
     M = a.shape[-2]
     work = out.size * a.shape[-1]
-    if work < MIN_PRODUCT or M < 2 * WORKERS:
+    if work < MIN_PRODUCT or M < 2 * threads():
         return np.matmul(a, b, out=out)
-    step = -(-M // WORKERS)
+    step = -(-M // threads())
     rows = [slice(i, min(M, i + step)) for i in range(0, M, step)]
     map_chunks(lambda r: np.matmul(a[..., r, :], b, out=out[..., r, :]), rows)
     return out
