@@ -6,6 +6,12 @@ buffers. Each node becomes a child module named after the node, whose ``repr`` s
 attributes, and whose ``forward`` is the matching function of :mod:`convlab.onnx.ops`. The graph's
 ``forward`` runs the nodes in the file's order (ONNX stores them topologically sorted), passing
 values by name.
+
+Constant folding: a node whose inputs are all fixed values (buffers, Constant outputs, or outputs
+of other folded nodes; never a Parameter, whose value training changes) gives the same outputs on
+every call, so it runs once, when the model is built, and its outputs are stored as buffers. Files
+often compute weights or shapes that way (onnx's own test networks make every weight with a
+ConstantOfShape node); folding leaves the model's outputs, and its gradients, as they were.
 """
 
 from __future__ import annotations
@@ -138,15 +144,40 @@ class OnnxModel(nn.Module):
                 weight = value.dtype.is_floating_point and value.numel() > 1
                 self._store(proto.output[0], value.numpy(), taken,
                             not weight or proto.output[0] in state)
-                continue
-            self.nodes[key] = node
-            self._order.append(key)
+            elif self._is_foldable(node):
+                self._fold(node, taken)
+            else:
+                self.nodes[key] = node
+                self._order.append(key)
 
     def _check_supported(self, model) -> None:
         missing = unsupported(model)
         if missing:
             raise NotImplementedError(f"convlab.onnx cannot run this model (opset {self.opset}): "
                                       + "; ".join(missing))
+
+    def _fixed(self, onnx_name: str) -> bool:
+        """Whether the value ``onnx_name`` is the same on every call: stored, and not a Parameter."""
+        attribute = self._stored.get(onnx_name)
+        return attribute is not None and attribute in self._buffers
+
+    def _is_foldable(self, node: OnnxNode) -> bool:
+        """Whether ``node`` can run once at load: its inputs all fixed (an omitted optional input,
+        named "", counts as fixed), and its result not random (Dropout in training mode is)."""
+        return node.op_type != "Dropout" and all(name == "" or self._fixed(name)
+                                                 for name in node.inputs)
+
+    def _fold(self, node: OnnxNode, taken: set) -> None:
+        """Run ``node`` now and store its outputs as buffers (derived from the file, so left out
+        of ``state_dict``)."""
+        with convlab.no_grad():
+            result = node(*[getattr(self, self._stored[name]) if name else None
+                            for name in node.inputs])
+        for name, value in zip(node.outputs, result if isinstance(result, tuple) else (result,)):
+            if name:
+                attribute = _safe(name, taken)
+                self.register_buffer(attribute, value, persistent=False)
+                self._stored[name] = attribute
 
     def _store(self, onnx_name: str, array: np.ndarray, taken: set, is_state: bool) -> None:
         """A float weight as a Parameter; running statistics, resize scales, scalars and anything

@@ -186,30 +186,62 @@ def _window_sum(x, kernel, strides, dilations):
     return _by_rank("conv", len(kernel))(x, ones, None, stride=strides, dilation=dilations, groups=C)
 
 
+def _torch_padding(geometry) -> list[int] | None:
+    """The ``padding`` of PyTorch's pooling for an ONNX window geometry, or None where PyTorch has
+    no such geometry: pads that differ between the two ends of an axis, or exceed half the
+    kernel. (ceil_mode's last window follows the same rule in both, see _pool_geometry.)"""
+    kernel, _, _, begin, end, _ = geometry
+    if begin != end or any(2 * p > k for p, k in zip(begin, kernel)):
+        return None
+    return begin
+
+
+def _flat_indices(node, where: np.ndarray, plane_shape, begin, x_shape) -> np.ndarray:
+    """ONNX's indices of MaxPool's maxima from ``where``, their flat positions in each (padded)
+    plane of ``plane_shape``: row-major over the whole of x (or column-major over H, W when
+    storage_order = 1), the ``begin`` padding taken off."""
+    coords = np.unravel_index(where, plane_shape)
+    coords = [c - b for c, b in zip(coords, begin)]
+    if node.attr("storage_order", 0) == 1:
+        flat = np.ravel_multi_index(tuple(reversed(coords)), tuple(reversed(x_shape[2:])))
+    else:
+        flat = np.ravel_multi_index(tuple(coords), tuple(x_shape[2:]))
+    N, C = x_shape[:2]
+    plane = int(np.prod(x_shape[2:]))
+    base = (np.arange(N)[:, None] * C + np.arange(C)[None, :]) * plane
+    return (flat + base.reshape(N, C, *([1] * (len(x_shape) - 2)))).astype(np.int64)
+
+
 @op("MaxPool")
 def max_pool(node, x):
     """Max over each window; the optional second output holds the flat index of each maximum in x
     (row-major over the whole tensor, or column-major over H, W when storage_order = 1).
 
-    x is padded with -inf (pads, then what the last ceil_mode window needs), so the pooling itself
-    runs without padding."""
-    kernel, strides, dilations, begin, end, extra = _pool_geometry(node, x)
+    Where PyTorch has the same window geometry, F.max_pool*d pools directly (asking for indices
+    only when the node has the second output); otherwise x is padded with -inf (pads, then what
+    the last ceil_mode window needs), and the pooling runs without padding."""
+    geometry = kernel, strides, dilations, begin, end, extra = _pool_geometry(node, x)
     n = len(kernel)
-    tail = [e + x_ for e, x_ in zip(end, extra)]
-    padded = F.pad(x, _torch_pad_list(begin, tail), value=-math.inf)
-    y, where = _by_rank("max_pool", n)(padded, kernel, strides, 0, dilations, return_indices=True)
-    if node.n_outputs < 2:
-        return y
-    coords = np.unravel_index(where.detach().numpy(), padded.shape[2:])
-    coords = [c - b for c, b in zip(coords, begin)]
-    if node.attr("storage_order", 0) == 1:
-        flat = np.ravel_multi_index(tuple(reversed(coords)), tuple(reversed(x.shape[2:])))
+    indices = node.n_outputs > 1
+    padding = _torch_padding(geometry)
+    if padding is not None:
+        pooled = _by_rank("max_pool", n)(x, kernel, strides, padding, dilations,
+                                         ceil_mode=bool(node.attr("ceil_mode", 0)),
+                                         return_indices=indices)
+        if not indices:
+            return pooled
+        y, where = pooled
+        plane_shape, begin = x.shape[2:], [0] * n
     else:
-        flat = np.ravel_multi_index(tuple(coords), tuple(x.shape[2:]))
-    N, C = x.shape[:2]
-    plane = int(np.prod(x.shape[2:]))
-    base = (np.arange(N)[:, None] * C + np.arange(C)[None, :]) * plane
-    return y, const((flat + base.reshape(N, C, *([1] * n))).astype(np.int64))
+        tail = [e + x_ for e, x_ in zip(end, extra)]
+        padded = F.pad(x, _torch_pad_list(begin, tail), value=-math.inf)
+        pooled = _by_rank("max_pool", n)(padded, kernel, strides, 0, dilations,
+                                         return_indices=indices)
+        if not indices:
+            return pooled
+        y, where = pooled
+        plane_shape = padded.shape[2:]
+    return y, const(_flat_indices(node, where.detach().numpy(), plane_shape, begin, x.shape))
 
 
 def _window_count(x, geometry, include_pad: bool):
@@ -228,8 +260,16 @@ def _window_count(x, geometry, include_pad: bool):
 @op("AveragePool")
 def average_pool(node, x):
     """Mean over each window: the window sum divided by the count of entries. ONNX counts only real
-    entries by default (count_include_pad = 0); PyTorch's default counts the padding too."""
+    entries by default (count_include_pad = 0); PyTorch's default counts the padding too.
+
+    Where PyTorch has the same geometry (no dilation, see _torch_padding) F.avg_pool*d computes
+    it; otherwise the sum is a convolution with ones over the padded x."""
     geometry = kernel, strides, dilations, begin, end, extra = _pool_geometry(node, x)
+    padding = _torch_padding(geometry)
+    if padding is not None and all(d == 1 for d in dilations):
+        return _by_rank("avg_pool", len(kernel))(
+            x, kernel, strides, padding, ceil_mode=bool(node.attr("ceil_mode", 0)),
+            count_include_pad=bool(node.attr("count_include_pad", 0)))
     padded = F.pad(x, _torch_pad_list(begin, [e + x_ for e, x_ in zip(end, extra)]))
     total = _window_sum(padded, kernel, strides, dilations)
     return total / _window_count(x, geometry, bool(node.attr("count_include_pad", 0)))
