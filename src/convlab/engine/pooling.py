@@ -47,7 +47,7 @@ import math
 
 import numpy as np
 
-from . import jit, parallel, pooling_kernels
+from . import jit, pooling_kernels
 from .geometry import output_length
 
 __all__ = [
@@ -277,12 +277,6 @@ def _padded_3d(t, nd, fill):
     return (fill,) * (3 - nd) + tuple(t)
 
 
-def _plane_chunks(n_planes, plane_bytes):
-    """The planes in one chunk per core when each chunk holds enough work to pay for a thread
-    (see :func:`parallel.split`), else in one chunk."""
-    return parallel.split(n_planes, plane_bytes, n_planes * plane_bytes)
-
-
 def _max_pool_compiled(x, nd, O, K, S, P, D, tiles):
     """:func:`max_pool` by the compiled loop (:func:`pooling_kernels.max_pool`, or
     :func:`pooling_kernels.max_pool_tiles` where ``tiles``, see :func:`_tiles`), the planes
@@ -295,14 +289,10 @@ def _max_pool_compiled(x, nd, O, K, S, P, D, tiles):
     P3 = _padded_3d(P, nd, 0)
     lowest = x.dtype.type(_lowest(x.dtype))
 
-    def pool(planes):
-        if tiles:
-            pooling_kernels.max_pool_tiles(x3[planes], y[planes], indices[planes], K3, lowest)
-        else:
-            pooling_kernels.max_pool(x3[planes], y[planes], indices[planes], K3, S3, P3, D3,
-                                     lowest)
-
-    parallel.map_chunks(pool, _plane_chunks(x3.shape[0], x3[0].nbytes if x3.size else 0))
+    if tiles:
+        pooling_kernels.max_pool_tiles(x3, y, indices, K3, lowest)
+    else:
+        pooling_kernels.max_pool(x3, y, indices, K3, S3, P3, D3, lowest)
     shape = x.shape[:lead] + O
     return y.reshape(shape), indices.reshape(shape)
 
@@ -316,12 +306,7 @@ def _avg_pool_tiles(a, out_shape, nd, K, divisor_override, backward=False):
     K3 = _padded_3d(K, nd, 1)
     divisor = a.dtype.type(math.prod(K) if divisor_override is None else divisor_override)
     kernel = pooling_kernels.avg_pool_tiles_backward if backward else pooling_kernels.avg_pool_tiles
-    big = out if backward else a3  # the input side, which sets the work per plane
-
-    def pool(planes):
-        kernel(a3[planes], out[planes], K3, divisor)
-
-    parallel.map_chunks(pool, _plane_chunks(big.shape[0], big[0].nbytes if big.size else 0))
+    kernel(a3, out, K3, divisor)
     return out.reshape(out_shape)
 
 
@@ -536,11 +521,7 @@ def scatter_add_planes(g, indices, plane_shape):
         g2 = np.ascontiguousarray(g).reshape(B, M)
         indices2 = np.ascontiguousarray(indices).reshape(B, M)
         gx = np.empty((B, plane), dtype=g.dtype)
-
-        def scatter(planes):
-            pooling_kernels.scatter_add(g2[planes], indices2[planes], gx[planes])
-
-        parallel.map_chunks(scatter, _plane_chunks(B, plane * g.itemsize))
+        pooling_kernels.scatter_add(g2, indices2, gx)
         return gx.reshape(g.shape[:lead] + tuple(plane_shape))
     offsets, weights = _plane_offsets(indices, nd, plane), g.ravel()
     if indices.size and indices.max() >= plane:

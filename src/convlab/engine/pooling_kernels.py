@@ -33,6 +33,8 @@ the NumPy path, about 60 ms for PyTorch; the backward's scatter 6 ms against abo
 with ``np.add.at``. Each row costs a fixed setup, though, so short rows lose: with 16 outputs a
 row the loop took 1.85x the NumPy path's time, with 32 outputs 0.55x.
 
+Every entry point shares the planes between the engine's threads (``prange``, :mod:`.jit`).
+
 Windows that tile the input (kernel = stride, no padding) get a loop of their own,
 :func:`max_pool_tiles`, one output at a time with the window's taps innermost; given the
 window's size as constants, the compiler unrolls the taps and vectorizes over the outputs of a
@@ -52,6 +54,7 @@ gathers.
 from __future__ import annotations
 
 from . import jit
+from .jit import prange
 
 __all__ = ["inside", "first_tap", "max_pool", "TILES", "max_pool_tiles", "avg_pool_tiles",
            "avg_pool_tiles_backward", "scatter_add"]
@@ -91,7 +94,7 @@ def _row_max(src, best, arg, first, step):
         arg[i] = first + i * step if better else arg[i]
 
 
-@jit.kernel
+@jit.kernel(threaded=True)
 def max_pool(x, y, indices, kernel, stride, pad, dilation, lowest):
     """``y[b, o] = max over the window's taps of x[b, ...]`` and ``indices[b, o]`` = the flat
     position of the winner in its ``(D, H, W)`` plane. ``x (B, D, H, W)``; ``y, indices
@@ -99,7 +102,7 @@ def max_pool(x, y, indices, kernel, stride, pad, dilation, lowest):
     B, D, H, W = x.shape
     OD, OH, OW = y.shape[1:]
     step = stride[2]
-    for b in range(B):
+    for b in prange(B):
         for od in range(OD):
             start_d = od * stride[0] - pad[0]
             for oh in range(OH):
@@ -167,13 +170,16 @@ TILES = ((1, 2, 2), (1, 3, 3))  # the windows that max_pool_tiles takes
 # ("uses dynamic globals"), so every process would compile it again.
 
 
-@jit.kernel
+@jit.kernel(threaded=True)
 def max_pool_tiles(x, y, indices, kernel, lowest):
-    """:func:`_max_pool_tiles` for a window in :data:`TILES`, its size made a constant."""
-    if kernel == (1, 2, 2):
-        _max_pool_tiles(x, y, indices, 1, 2, 2, lowest)
-    elif kernel == (1, 3, 3):
-        _max_pool_tiles(x, y, indices, 1, 3, 3, lowest)
+    """:func:`_max_pool_tiles` for a window in :data:`TILES`, its size made a constant, the
+    planes shared between the threads."""
+    for b in prange(x.shape[0]):
+        p = slice(b, b + 1)
+        if kernel == (1, 2, 2):
+            _max_pool_tiles(x[p], y[p], indices[p], 1, 2, 2, lowest)
+        elif kernel == (1, 3, 3):
+            _max_pool_tiles(x[p], y[p], indices[p], 1, 3, 3, lowest)
 
 
 @jit.kernel
@@ -213,31 +219,38 @@ def _avg_pool_tiles_backward(gy, gx, KD, KH, KW, divisor):
                                 gx[b, od * KD + kd, oh * KH + kh, ow * KW + kw] = share
 
 
-@jit.kernel
+@jit.kernel(threaded=True)
 def avg_pool_tiles(x, y, kernel, divisor):
-    """:func:`_avg_pool_tiles` for a window in :data:`TILES`, its size made a constant."""
-    if kernel == (1, 2, 2):
-        _avg_pool_tiles(x, y, 1, 2, 2, divisor)
-    elif kernel == (1, 3, 3):
-        _avg_pool_tiles(x, y, 1, 3, 3, divisor)
+    """:func:`_avg_pool_tiles` for a window in :data:`TILES`, its size made a constant, the
+    planes shared between the threads."""
+    for b in prange(x.shape[0]):
+        p = slice(b, b + 1)
+        if kernel == (1, 2, 2):
+            _avg_pool_tiles(x[p], y[p], 1, 2, 2, divisor)
+        elif kernel == (1, 3, 3):
+            _avg_pool_tiles(x[p], y[p], 1, 3, 3, divisor)
 
 
-@jit.kernel
+@jit.kernel(threaded=True)
 def avg_pool_tiles_backward(gy, gx, kernel, divisor):
-    """:func:`_avg_pool_tiles_backward` for a window in :data:`TILES`, its size a constant."""
-    if kernel == (1, 2, 2):
-        _avg_pool_tiles_backward(gy, gx, 1, 2, 2, divisor)
-    elif kernel == (1, 3, 3):
-        _avg_pool_tiles_backward(gy, gx, 1, 3, 3, divisor)
+    """:func:`_avg_pool_tiles_backward` for a window in :data:`TILES`, its size a constant,
+    the planes shared between the threads."""
+    for b in prange(gy.shape[0]):
+        p = slice(b, b + 1)
+        if kernel == (1, 2, 2):
+            _avg_pool_tiles_backward(gy[p], gx[p], 1, 2, 2, divisor)
+        elif kernel == (1, 3, 3):
+            _avg_pool_tiles_backward(gy[p], gx[p], 1, 3, 3, divisor)
 
 
-@jit.kernel
+@jit.kernel(threaded=True)
 def scatter_add(g, indices, gx):
     """``gx[b, indices[b, j]] += g[b, j]``; an index past the plane sends nothing.
-    ``g, indices (B, M)``; ``gx (B, P)`` is overwritten."""
+    ``g, indices (B, M)``; ``gx (B, P)`` is overwritten. The planes are shared between the
+    threads (a plane's indices stay inside it, so no two threads add to one element)."""
     B, M = g.shape
     P = gx.shape[1]
-    for b in range(B):
+    for b in prange(B):
         dst = gx[b]
         dst[:] = 0
         for j in range(M):
