@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convlab.engine import depthwise, jit, reference
+from convlab.engine import depthwise, jit, parallel, reference
 from convlab.engine.geometry import conv_geometry
 
 from jit_paths import PATHS, engine_path
@@ -88,3 +88,21 @@ def test_depthwise_empty_batch(path):
         assert depthwise.conv_input_grad(gy, w, G).shape == (0, 4, 8, 8)
         gw = depthwise.conv_weight_grad(x, gy, G)
     assert gw.shape == w.shape and not gw.any()
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_depthwise_threads_give_the_numbers_of_one_thread(stride, monkeypatch):
+    """Two threads, each with its run of items, give one thread's numbers (to rounding: the
+    threaded machine code is compiled apart, and the weight gradient sums two runs' parts)."""
+    pytest.importorskip("numba")
+    monkeypatch.setattr(parallel, "MIN_CHUNK_BYTES", 0)  # two runs even for a small batch
+    G = conv_geometry("c", 2, (4, 6, 9, 9), (12, 1, 3, 3), stride=stride, padding=1, groups=6)
+    x, w, gy = (a.astype(np.float32) for a in _arrays(G, 4, seed=5))
+    b = np.arange(12, dtype=np.float32)
+    passes = [(depthwise.conv_forward, (x, w, G, b)), (depthwise.conv_input_grad, (gy, w, G)),
+              (depthwise.conv_weight_grad, (x, gy, G))]
+    for fn, args in passes:
+        monkeypatch.setattr(parallel, "WORKERS", 1)
+        serial = fn(*args)
+        monkeypatch.setattr(parallel, "WORKERS", 2)
+        np.testing.assert_allclose(fn(*args), serial, rtol=1e-6, atol=1e-6)

@@ -32,6 +32,7 @@ import numpy as np
 from . import jit
 from .geometry import ConvGeometry
 from .im2col import add_bias
+from .jit import prange
 from .parallel import map_chunks, split
 
 __all__ = ["supports", "conv_forward", "conv_input_grad", "conv_weight_grad"]
@@ -232,6 +233,10 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
 # channel of one sample) go in memory order, in all three passes: the weight gradient, first
 # written channel by channel over the batch (no partial sums to add), took 3.4 ms, not 2.4.
 #
+# The items are cut into one run per thread (:func:`_items`), and a threaded driver
+# (``_forward_runs`` and the others, :mod:`.jit`) shares the runs between OpenMP's threads; the
+# weight gradient's runs each add into their own slot of ``parts``, summed afterwards.
+#
 # The loops index views from ``range`` counters only: numba checks ``a[i + offset]`` for a
 # negative index (Python's wrap-around) at every step, which stops vectorization (measured
 # 1.1 against 15 billion multiply-adds a second).
@@ -267,12 +272,13 @@ def _as_3d(a: np.ndarray, nd: int, dtype) -> np.ndarray:
     return a.reshape(a.shape[:2] + (1,) * (3 - nd) + a.shape[2:])
 
 
-def _items(count: int, per_item_bytes: int) -> list[slice]:
-    """``range(count)`` in one slice per thread (:mod:`.parallel`), or one slice when the work
-    is too small to share. A kernel's working set is one item, so the slices need no cache
-    size; chunks of CHUNK_BYTES (7 for the depthwise case) went 4 to one thread, 3 to the
-    other."""
-    return split(count, per_item_bytes, count * per_item_bytes)
+def _items(count: int, per_item_bytes: int) -> np.ndarray:
+    """``range(count)`` in one run per thread (:mod:`.parallel`), or one run when the work is
+    too small to share, as the bounds of the runs: run ``j`` is ``bounds[j]..bounds[j + 1]``.
+    A kernel's working set is one item, so the runs need no cache size; chunks of CHUNK_BYTES
+    (7 for the depthwise case) went 4 to one thread, 3 to the other."""
+    runs = split(count, per_item_bytes, count * per_item_bytes)
+    return np.array([r.start for r in runs] + [count], dtype=np.int64)
 
 
 @jit.kernel
@@ -450,6 +456,38 @@ def _weight_grad_kernel(x, gy, gw, lo, P, size, starts, length, step, box, offse
                         _add_dot(gw[c, j], t, runs[r], xp[at:at + (length - 1) * step + 1:step])
 
 
+@jit.kernel(threaded=True)
+def _forward_runs(x, w, b, y, lo, P, size, starts, length, step, box, offsets, bounds):
+    """:func:`_forward_kernel` on each run of items ``bounds[j]..bounds[j + 1]``, the runs
+    shared between the threads."""
+    for j in prange(len(bounds) - 1):
+        _forward_kernel(x, w, b, y, lo, P, size, starts, length, step, box, offsets,
+                        bounds[j], bounds[j + 1])
+
+
+@jit.kernel(threaded=True)
+def _input_grad_runs(gy, w, gx, lo, P, size, starts, length, step, box, offsets, bounds,
+                     gather):
+    """:func:`_input_grad_gather_kernel` (``gather``: stride 1) or :func:`_input_grad_kernel`
+    on each run of items, the runs shared between the threads."""
+    for j in prange(len(bounds) - 1):
+        if gather:
+            _input_grad_gather_kernel(gy, w, gx, lo, P, size, starts, length, step, box, offsets,
+                                      bounds[j], bounds[j + 1])
+        else:
+            _input_grad_kernel(gy, w, gx, lo, P, size, starts, length, step, box, offsets,
+                               bounds[j], bounds[j + 1])
+
+
+@jit.kernel(threaded=True)
+def _weight_grad_runs(x, gy, parts, lo, P, size, starts, length, step, box, offsets, bounds):
+    """:func:`_weight_grad_kernel` on each run of items, the runs shared between the threads,
+    run ``j`` adding into its own ``parts[j] (C, mult, taps)`` (zeros to start with)."""
+    for j in prange(len(bounds) - 1):
+        _weight_grad_kernel(x, gy, parts[j], lo, P, size, starts, length, step, box, offsets,
+                            bounds[j], bounds[j + 1])
+
+
 def _compiled_forward(x, w, G, b):
     N, C = x.shape[:2]
     mult = G.out_channels // C
@@ -459,8 +497,7 @@ def _compiled_forward(x, w, G, b):
     b3 = (np.zeros(G.out_channels, x.dtype) if b is None else b.astype(x.dtype)).reshape(C, mult)
     # (N, C, mult, OD, OH, OW)
     y = np.empty((N, C, mult) + (1,) * (3 - G.nd) + G.out_size, dtype=x.dtype)
-    map_chunks(lambda items: _forward_kernel(x3, w3, b3, y, *layout, items.start, items.stop),
-               _items(N * C, mult * math.prod(G.out_size) * x.itemsize))
+    _forward_runs(x3, w3, b3, y, *layout, _items(N * C, mult * math.prod(G.out_size) * x.itemsize))
     return y.reshape(N, G.out_channels, *G.out_size)
 
 
@@ -470,10 +507,8 @@ def _compiled_input_grad(gy, w, G):
     gy3 = _as_3d(gy, G.nd, gy.dtype).reshape(N, C, mult, *(1,) * (3 - G.nd), *G.out_size)
     w3 = np.ascontiguousarray(w, dtype=gy.dtype).reshape(C, mult, -1)
     gx = np.empty((N, C) + (1,) * (3 - G.nd) + G.in_size, dtype=gy.dtype)
-    layout = _runs(G)
-    kernel = _input_grad_gather_kernel if all(s == 1 for s in G.stride) else _input_grad_kernel
-    map_chunks(lambda items: kernel(gy3, w3, gx, *layout, items.start, items.stop),
-               _items(N * C, math.prod(G.in_size) * gy.itemsize))
+    _input_grad_runs(gy3, w3, gx, *_runs(G), _items(N * C, math.prod(G.in_size) * gy.itemsize),
+                     all(s == 1 for s in G.stride))
     return gx.reshape(N, C, *G.in_size)
 
 
@@ -482,14 +517,7 @@ def _compiled_weight_grad(x, gy, G):
     mult = G.out_channels // C
     x3 = _as_3d(x, G.nd, x.dtype)
     gy3 = _as_3d(gy, G.nd, x.dtype).reshape(N, C, mult, *(1,) * (3 - G.nd), *G.out_size)
-    taps = math.prod(G.kernel_size)
-    layout = _runs(G)
-
-    def part(items: slice) -> np.ndarray:
-        gw = np.zeros((C, mult, taps), dtype=x.dtype)  # (C, mult, taps)
-        _weight_grad_kernel(x3, gy3, gw, *layout, items.start, items.stop)
-        return gw
-
-    parts = map_chunks(part, _items(N * C, mult * math.prod(G.out_size) * x.itemsize))
-    gw = sum(parts, np.zeros((C, mult, taps), dtype=x.dtype))  # none for an empty batch
-    return gw.reshape(G.out_channels, 1, *G.kernel_size)
+    bounds = _items(N * C, mult * math.prod(G.out_size) * x.itemsize)
+    parts = np.zeros((max(1, len(bounds) - 1), C, mult, math.prod(G.kernel_size)), dtype=x.dtype)
+    _weight_grad_runs(x3, gy3, parts, *_runs(G), bounds)
+    return parts.sum(axis=0).reshape(G.out_channels, 1, *G.kernel_size)
