@@ -92,7 +92,21 @@ def _by_rank(name: str, n: int):
 
 # --- convolution -------------------------------------------------------------------------------
 
+def _in_float32(fn):
+    """Run ``fn(node, *tensors)`` in float32 when its inputs are float16 (convlab's convolution
+    computes in float32 and float64), and give the result back in float16, as ONNX's kernels do."""
+    def wrapped(node, *tensors):
+        if not any(t is not None and t.dtype == convlab.float16 for t in tensors):
+            return fn(node, *tensors)
+        widened = [t.to(convlab.float32) if t is not None and t.dtype == convlab.float16 else t
+                   for t in tensors]
+        return fn(node, *widened).to(convlab.float16)
+    wrapped.__doc__ = fn.__doc__
+    return wrapped
+
+
 @op("Conv")
+@_in_float32
 def conv(node, x, w, b=None):
     """y = conv(x, w) + b. x: (N, C_in, *I), w: (C_out, C_in/group, *K) -> (N, C_out, *O)."""
     kernel = list(w.shape[2:])
@@ -109,6 +123,7 @@ def conv(node, x, w, b=None):
 
 
 @op("ConvTranspose")
+@_in_float32
 def conv_transpose(node, x, w, b=None):
     """y = conv_transpose(x, w) + b, then cropped by pads (or grown by output_padding).
 
