@@ -119,14 +119,18 @@ def _renamed(fn, suffix: str):
     return copy
 
 
-def _use_threads(n: int) -> None:
-    """Run threaded kernels on ``n`` threads (numba keeps the count per calling thread, and
-    has at most the ``NUMBA_NUM_THREADS`` it started with)."""
-    import numba
+_threads_set = threading.local()
 
-    n = min(n, numba.config.NUMBA_NUM_THREADS)
-    if numba.get_num_threads() != n:
-        numba.set_num_threads(n)
+
+def _use_threads(n: int) -> None:
+    """Run threaded kernels on ``n`` threads. numba keeps the count per calling thread (and has
+    at most the ``NUMBA_NUM_THREADS`` it started with); asking numba costs 2 us a call, so the
+    count last set in this thread is remembered here."""
+    if getattr(_threads_set, "n", None) != n:
+        import numba
+
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        _threads_set.n = n
 
 
 def kernel(fn=None, *, threaded: bool = False):

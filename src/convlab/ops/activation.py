@@ -13,6 +13,7 @@ import numpy as np
 from scipy.special import erf
 
 from ..autograd.graph import ArrayFunction, unbroadcast
+from ..engine import elementwise as compiled
 from .elementwise import sigmoid, zero_where
 
 __all__ = ["Elu", "Gelu", "Silu", "Hardtanh", "Softplus", "Hardsigmoid", "Hardswish", "Mish",
@@ -94,12 +95,16 @@ class Hardtanh(ArrayFunction):
     def forward(ctx, x, min_val, max_val):
         ctx.save_for_backward(x)
         ctx.bounds = (min_val, max_val)
+        if min_val <= max_val and compiled.applies(x):
+            return compiled.hardtanh(x, min_val, max_val)
         return np.clip(x, x.dtype.type(min_val), x.dtype.type(max_val))
 
     @staticmethod
     def backward(ctx, gz):
         (x,) = ctx.saved
         low, high = ctx.bounds
+        if compiled.applies(x, gz):
+            return compiled.hardtanh_backward(x, gz, low, high), None, None
         return zero_where((x <= low) | (x >= high), gz), None, None
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from scipy.special import erf
 
 from ..autograd.graph import ArrayFunction, unbroadcast
+from ..engine import elementwise as compiled
 
 __all__ = [
     "Add", "Sub", "Mul", "Div", "Remainder", "Pow", "Neg", "Abs", "Exp", "Log", "Log1p", "Sqrt",
@@ -362,13 +363,15 @@ class Relu(ArrayFunction):
 
     @staticmethod
     def forward(ctx, x):
-        z = np.maximum(x, 0)
+        z = compiled.relu(x) if compiled.applies(x) else np.maximum(x, 0)
         ctx.save_for_backward(z)
         return z
 
     @staticmethod
     def backward(ctx, gz):
         (z,) = ctx.saved
+        if compiled.applies(z, gz):
+            return (compiled.relu_backward(z, gz),)
         return (zero_where(z <= 0, gz),)  # a NaN output passes the gradient on, as PyTorch
 
 
@@ -379,11 +382,15 @@ class LeakyRelu(ArrayFunction):
     def forward(ctx, x, negative_slope):
         ctx.save_for_backward(x)
         ctx.negative_slope = negative_slope
+        if compiled.applies(x):
+            return compiled.leaky_relu(x, negative_slope)
         return np.where(x > 0, x, x * x.dtype.type(negative_slope))
 
     @staticmethod
     def backward(ctx, gz):
         (x,) = ctx.saved
+        if compiled.applies(x, gz):
+            return compiled.leaky_relu_backward(x, gz, ctx.negative_slope), None
         return np.where(x > 0, gz, gz * gz.dtype.type(ctx.negative_slope)), None
 
 

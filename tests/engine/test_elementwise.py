@@ -1,0 +1,83 @@
+"""engine/elementwise.py: the activations' compiled passes equal their NumPy twins in ops/,
+values and gradients, NaN, infinities and signed zeros included, on 1 and 2 threads."""
+
+import numpy as np
+import pytest
+from jit_paths import engine_path
+
+import convlab
+from convlab.engine import elementwise, parallel
+
+SHAPE = (4, 16, 32, 33)  # 67584 elements: above MIN_SIZE
+
+
+def _data(dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(SHAPE).astype(dtype) * 4
+    flat = x.reshape(-1)
+    flat[:8] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 6.0, -1.0, 1.0]  # the edges and the bounds
+    return x
+
+
+def _run(op, x, gz):
+    """Value and input gradient of ``op`` through convlab's autograd."""
+    t = convlab.tensor(x, requires_grad=True)
+    y = op(t)
+    y.backward(convlab.tensor(gz))
+    return y.detach().numpy(), t.grad.numpy()
+
+
+OPS = {
+    "relu": lambda t: convlab.nn.functional.relu(t),
+    "leaky_relu": lambda t: convlab.nn.functional.leaky_relu(t, 0.2),
+    "relu6": lambda t: convlab.nn.functional.relu6(t),
+    "hardtanh": lambda t: convlab.nn.functional.hardtanh(t, -1.5, 2.0),
+}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", OPS)
+def test_compiled_equals_numpy(monkeypatch, name, dtype, workers):
+    monkeypatch.setattr(parallel, "WORKERS", workers)
+    x = _data(dtype)
+    gz = _data(dtype, seed=1)
+    gz.reshape(-1)[8:12] = [np.nan, np.inf, -np.inf, 0.0]  # a NaN or inf gradient arriving
+    assert elementwise.applies(x)
+    with engine_path("compiled"):
+        fast = _run(OPS[name], x, gz)
+    with engine_path("numpy"):
+        slow = _run(OPS[name], x, gz)
+    value, grad = zip(fast, slow)
+    np.testing.assert_array_equal(*value)
+    np.testing.assert_array_equal(*np.signbit(value))
+    np.testing.assert_array_equal(*grad)  # selections and products: exact, signs of zero too
+    np.testing.assert_array_equal(*np.signbit(grad))
+
+
+def test_small_or_strided_arrays_take_numpy():
+    x = _data(np.float32)
+    assert not elementwise.applies(x[:1, :1])  # too small
+    assert not elementwise.applies(x.transpose(0, 1, 3, 2))  # not contiguous
+    assert not elementwise.applies(x.astype(np.float16))
+    assert not elementwise.applies(x, x[..., :-1])  # shapes differ
+
+
+def test_matches_torch():
+    """Values and gradients as PyTorch's. Not compared: the gradient of hardtanh and relu6 at
+    a NaN input, where PyTorch itself differs between its vector loop (0: a bitwise mask) and
+    its scalar one (the incoming gradient); convlab passes the gradient on."""
+    torch = pytest.importorskip("torch")
+    x, gz = _data(np.float64), _data(np.float64, seed=1)
+    torch_ops = {"relu": torch.relu, "leaky_relu": lambda t: torch.nn.functional.leaky_relu(t, 0.2),
+                 "relu6": torch.nn.functional.relu6,
+                 "hardtanh": lambda t: torch.nn.functional.hardtanh(t, -1.5, 2.0)}
+    for name, op in OPS.items():
+        y, g = _run(op, x, gz)
+        t = torch.tensor(x, requires_grad=True)
+        ty = torch_ops[name](t)
+        ty.backward(torch.tensor(gz))
+        np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, equal_nan=True)
+        compared = ~np.isnan(x) if name in ("relu6", "hardtanh") else slice(None)
+        np.testing.assert_allclose(g[compared], t.grad.numpy()[compared], rtol=1e-12,
+                                   equal_nan=True)
