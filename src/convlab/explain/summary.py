@@ -299,8 +299,19 @@ def _analytic_rows(model, input_size: tuple) -> list[SummaryRow]:
     return rows
 
 
-def _first_tensor(value):
-    return value[0] if isinstance(value, (tuple, list)) else value
+def _first_tensor(value, name: str, module, what: str):
+    """The first tensor of a leaf's call ``args`` or its output: the one its row describes.
+
+    A leaf called with no argument (or returning an empty tuple) has no such tensor, so it has
+    no row to give: an error names the layer rather than an IndexError from inside the hook.
+    """
+    if not isinstance(value, (tuple, list)):
+        return value
+    if not value:
+        raise ValueError(f"summary: layer {name!r} ({type(module).__name__}) was {what}; a row "
+                         "describes a layer's first input and first output, so every leaf "
+                         "module that forward calls must take a tensor and return one")
+    return value[0]
 
 
 def _run_rows(model, input_size: tuple) -> list[SummaryRow]:
@@ -313,7 +324,8 @@ def _run_rows(model, input_size: tuple) -> list[SummaryRow]:
     handles = []
     for name, module in _module_leaves(model) if _children(model) else [("0", model)]:
         def hook(m, args, output, name=name):
-            calls.append((name, m, _first_tensor(args), _first_tensor(output)))
+            calls.append((name, m, _first_tensor(args, name, m, "called with no argument"),
+                          _first_tensor(output, name, m, "returned an empty tuple")))
         handles.append(module.register_forward_hook(hook))
     modes = [(m, m.training) for m in model.modules()]
     model.eval()

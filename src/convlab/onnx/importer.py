@@ -103,7 +103,8 @@ class OnnxNode(nn.Module):
 
 
 class OnnxModel(nn.Module):
-    """The whole graph: Parameters for its weights, one :class:`OnnxNode` per node.
+    """The whole graph: Parameters for its weights, one :class:`OnnxNode` per node that runs in
+    ``forward`` (nodes of fixed values ran once at load: their outputs are buffers).
 
     ``forward(*inputs)`` takes the graph's inputs in order (Tensors) and returns its output, or a
     tuple when the graph has several.
@@ -137,15 +138,8 @@ class OnnxModel(nn.Module):
             key = _safe(proto.name or f"{proto.op_type}_{k}", taken)
             node = OnnxNode(proto.op_type, proto.name or key, attributes, self.opset,
                             list(proto.input), list(proto.output))
-            if proto.op_type == "Constant":
-                # a stored value, as an initializer is: float weights (more than one number)
-                # become Parameters, the rest buffers
-                value = node()
-                weight = value.dtype.is_floating_point and value.numel() > 1
-                self._store(proto.output[0], value.numpy(), taken,
-                            not weight or proto.output[0] in state)
-            elif self._is_foldable(node):
-                self._fold(node, taken)
+            if self._is_foldable(node):  # Constant nodes among them: they have no inputs
+                self._fold(node, taken, state)
             else:
                 self.nodes[key] = node
                 self._order.append(key)
@@ -167,12 +161,18 @@ class OnnxModel(nn.Module):
         return node.op_type != "Dropout" and all(name == "" or self._fixed(name)
                                                  for name in node.inputs)
 
-    def _fold(self, node: OnnxNode, taken: set) -> None:
-        """Run ``node`` now and store its outputs as buffers (derived from the file, so left out
-        of ``state_dict``)."""
+    def _fold(self, node: OnnxNode, taken: set, state: set) -> None:
+        """Run ``node`` now and store its outputs: a Constant node's value as an initializer is
+        (float weights of more than one number become Parameters, the rest buffers), any other
+        node's outputs as buffers derived from the file, so left out of ``state_dict``."""
         with convlab.no_grad():
             result = node(*[getattr(self, self._stored[name]) if name else None
                             for name in node.inputs])
+        if node.op_type == "Constant":
+            weight = result.dtype.is_floating_point and result.numel() > 1
+            name = node.outputs[0]
+            self._store(name, result.numpy(), taken, not weight or name in state)
+            return
         for name, value in zip(node.outputs, result if isinstance(result, tuple) else (result,)):
             if name:
                 attribute = _safe(name, taken)
