@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convlab.engine import fft, im2col, jit, parallel, pointwise
+from convlab.engine import fft, gemm, im2col, jit, parallel, pointwise
 from convlab.engine.geometry import conv_geometry
 
 from jit_paths import PATHS, engine_path
-from engine.test_fast_paths import IM2COL, check
+from engine.test_fast_paths import IM2COL, _arrays, check
 
 
 @st.composite
@@ -103,3 +103,31 @@ def test_pointwise_splits_one_sample_by_rows(N, monkeypatch):
     monkeypatch.setattr(parallel, "MIN_PRODUCT", 0)
     monkeypatch.setattr(parallel, "MIN_CHUNK_BYTES", 0)
     check(pointwise, conv_geometry("c", 2, (N, 6, 5, 4), (8, 3, 1, 1), stride=(2, 1), groups=2), N)
+
+
+
+# Layers whose batch, or one sample's products, the compiled paths cut between the threads,
+# with their batch sizes.
+THREADED = [
+    (pointwise, conv_geometry("c", 2, (4, 6, 5, 4), (8, 3, 1, 1), stride=(2, 1), groups=2), 4),
+    (pointwise, conv_geometry("c", 2, (1, 8, 6, 6), (12, 8, 1, 1)), 1),  # one sample: rows split
+]
+
+
+@pytest.mark.parametrize("algorithm, G, N", THREADED, ids=range(len(THREADED)))
+def test_threads_give_the_numbers_of_one_thread(algorithm, G, N, monkeypatch):
+    """Two threads, each with its own part of the batch or of a product, give one thread's
+    numbers (to rounding: the threaded machine code is compiled apart, and weight gradients
+    sum the threads' parts)."""
+    pytest.importorskip("numba")
+    monkeypatch.setattr(parallel, "MIN_CHUNK_BYTES", 0)  # work this small is cut all the same
+    monkeypatch.setattr(gemm, "MIN_SPLIT", 0)
+    x, w, gy = (a.astype(np.float32) for a in _arrays(G, N, seed=6))
+    b = np.arange(G.out_channels, dtype=np.float32)
+    passes = [(algorithm.conv_forward, (x, w, G, b)), (algorithm.conv_input_grad, (gy, w, G)),
+              (algorithm.conv_weight_grad, (x, gy, G))]
+    for fn, args in passes:
+        monkeypatch.setattr(parallel, "WORKERS", 1)
+        serial = fn(*args)
+        monkeypatch.setattr(parallel, "WORKERS", 2)
+        np.testing.assert_allclose(fn(*args), serial, rtol=1e-5, atol=1e-5)

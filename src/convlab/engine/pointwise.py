@@ -7,13 +7,21 @@ already a ``(C_in, prod(S))`` matrix, so (per group)::
     gx[n] = wᵀ @ gy[n]
     gw    = Σ_n gy[n] @ x[n]ᵀ
 
-im2col would copy the input into a column buffer of the same size first; here ``np.matmul``
-reads ``x`` where it is. The batch is split between the cores (:mod:`.parallel`); a single
-sample's products are split by rows instead. Each thread adds the bias to a sample's output
-right after its product, while it is in cache, rather than in one pass over the whole ``y``
-on one thread afterwards (2 threads, x16x128x28x28 w256x128x1x1, first quartile of 40
-interleaved: 10.6 -> 10.0 ms with another process on one core; one core the same). Padding would only add outputs that equal the
-bias, so 1x1 kernels with padding go to the general algorithms.
+im2col would copy the input into a column buffer of the same size first; here the product
+reads ``x`` where it is. Each thread adds the bias to a sample's output right after its
+product, while it is in cache, rather than in one pass over the whole ``y`` on one thread
+afterwards (NumPy path, 2 threads, x16x128x28x28 w256x128x1x1, first quartile of 40
+interleaved: 10.6 -> 10.0 ms with another process on one core; one core the same). Padding
+would only add outputs that equal the bias, so 1x1 kernels with padding go to the general
+algorithms.
+
+The compiled path (:mod:`.jit`) runs the products as tasks of a threaded kernel
+(:func:`_products`), one per sample and group, each a one-thread BLAS call (``np.dot``)
+followed by its bias; when there are fewer such products than threads, each product's rows
+are cut into blocks, one task a block. The weight gradient's tasks each sum a run of samples
+(:func:`_weight_sums`) into their own slot, and the slots are summed at the end. The NumPy path
+splits the batch between Python's threads (:mod:`.parallel`), or a single sample's products by
+rows.
 """
 
 from __future__ import annotations
@@ -22,9 +30,10 @@ import math
 
 import numpy as np
 
+from . import gemm, jit, parallel
 from .geometry import ConvGeometry
 from .im2col import add_bias
-from . import parallel
+from .jit import prange
 from .parallel import map_chunks, split
 
 __all__ = ["supports", "conv_forward", "conv_input_grad", "conv_weight_grad"]
@@ -54,12 +63,70 @@ def _halves(x: np.ndarray, G: ConvGeometry) -> list[slice]:
     return split(len(x), per_sample, len(x) * per_sample)
 
 
+def _compiled(*arrays: np.ndarray) -> bool:
+    """Whether the compiled kernels run this call: they are on, and the arrays are of one
+    float dtype the BLAS has (float32 or float64)."""
+    return (jit.active() and arrays[0].dtype in (np.float32, np.float64)
+            and all(a.dtype == arrays[0].dtype for a in arrays))
+
+
+def _rows(products: int, M: int, work: int) -> int:
+    """Rows per task for ``products`` products of ``M`` rows, ``work`` multiply-adds each:
+    all ``M`` (a task per product), or, when there are fewer products than threads and a
+    product is large enough to share (:data:`.gemm.MIN_SPLIT`), blocks that give each thread
+    a part of one."""
+    workers = parallel.threads()
+    if 0 < products < workers and work >= gemm.MIN_SPLIT:
+        return -(-M // (workers // products))
+    return max(M, 1)
+
+
+@jit.kernel(threaded=True)
+def _products(w, a, b, out, rows):
+    """``out[n, k, r0:r1] = w[k, r0:r1] @ a[n, k]``, plus ``b[k, r0:r1]`` per row, for every
+    sample ``n``, group ``k`` and block of ``rows`` rows, one task a block: ``w (g, M, K)``,
+    ``a (N, g, K, P)``, ``b (g, M)``, or ``(g, 0)`` for no bias, ``out (N, g, M, P)``."""
+    N, g, M = out.shape[0], out.shape[1], out.shape[2]
+    blocks = (M + rows - 1) // rows
+    for task in prange(N * g * blocks):
+        n, k = task // (g * blocks), task // blocks % g
+        r0 = task % blocks * rows
+        r1 = min(M, r0 + rows)
+        block = out[n, k, r0:r1]
+        np.dot(w[k, r0:r1], a[n, k], block)
+        if b.shape[1]:
+            for r in range(r1 - r0):
+                block[r] += b[k, r0 + r]
+
+
+@jit.kernel(threaded=True)
+def _weight_sums(gy, x, bounds, rows, parts):
+    """``parts[j, k, r0:r1] = Σ_n gy[n, k, r0:r1] @ x[n, k]ᵀ`` over the samples
+    ``bounds[j]..bounds[j + 1]``, for every run ``j``, group ``k`` and block of ``rows`` rows, one
+    task a run and block: ``gy (N, g, M, P)``, ``x (N, g, K, P)``, ``parts (runs, g, M, K)``."""
+    g, M, K = parts.shape[1], parts.shape[2], parts.shape[3]
+    blocks = (M + rows - 1) // rows
+    for task in prange((len(bounds) - 1) * blocks):
+        j, r0 = task // blocks, task % blocks * rows
+        r1 = min(M, r0 + rows)
+        product = np.empty((r1 - r0, K), parts.dtype)
+        for n in range(bounds[j], bounds[j + 1]):
+            for k in range(g):
+                np.dot(gy[n, k, r0:r1], x[n, k].T, product)
+                parts[j, k, r0:r1] += product
+
+
 def _run(one, chunks: list[slice], by_rows):
     """``one`` over the batch's chunks, on the threads; a batch too small to split (one
     sample) runs ``by_rows`` instead: its products split by rows (:func:`parallel.matmul`)."""
     if len(chunks) > 1:
         return map_chunks(one, chunks)
     return by_rows()
+
+
+def _bounds(chunks: list[slice]) -> np.ndarray:
+    """The chunks of the batch as their bounds: chunk ``j`` is ``bounds[j]..bounds[j + 1]``."""
+    return np.array([c.start for c in chunks] + [c.stop for c in chunks[-1:]], dtype=np.int64)
 
 
 def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
@@ -70,6 +137,11 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
     xs = _matrices(_sampled(x, G), g)  # (N, g, C/g, prod(O))
     y = np.empty((len(x), g, G.out_channels // g, xs.shape[-1]), dtype=x.dtype)
     yc = y.reshape(len(x), G.out_channels, xs.shape[-1])  # the same memory, for add_bias
+    if _compiled(x, w):
+        bias = np.empty((g, 0), x.dtype) if b is None else b.reshape(g, -1).astype(x.dtype)
+        _products(np.ascontiguousarray(wg), np.ascontiguousarray(xs), bias, y,
+                  _rows(len(x) * g, wg.shape[1], wg[0].size * xs.shape[-1]))
+        return y.reshape(len(x), G.out_channels, *G.out_size)
 
     def one(ns: slice) -> None:
         for n in range(ns.start, ns.stop):  # a sample at a time: its y is in cache for the bias
@@ -90,11 +162,14 @@ def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarra
     wg = w.reshape(g, G.out_channels // g, G.in_channels // g)
     gys = _matrices(gy, g)  # (N, g, K/g, prod(O))
     gxs = np.empty((N, g, G.in_channels // g, gys.shape[-1]), dtype=gy.dtype)
+    if _compiled(gy, w):
+        _products(np.ascontiguousarray(wg.transpose(0, 2, 1)), np.ascontiguousarray(gys),
+                  np.empty((g, 0), gy.dtype), gxs, _rows(N * g, wg.shape[2], wg[0].size * gys.shape[-1]))
+    else:
+        def one(ns: slice) -> None:
+            np.matmul(wg.transpose(0, 2, 1), gys[ns], out=gxs[ns])  # (n, g, C/g, prod(O))
 
-    def one(ns: slice) -> None:
-        np.matmul(wg.transpose(0, 2, 1), gys[ns], out=gxs[ns])  # (n, g, C/g, prod(O))
-
-    _run(one, _halves(gy, G), lambda: parallel.matmul(wg.transpose(0, 2, 1), gys, out=gxs))
+        _run(one, _halves(gy, G), lambda: parallel.matmul(wg.transpose(0, 2, 1), gys, out=gxs))
     gxs = gxs.reshape(N, G.in_channels, *G.out_size)
     if G.in_size == G.out_size:
         return gxs
@@ -108,6 +183,14 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
     g = G.groups
     xs = _matrices(_sampled(x, G), g)  # (N, g, C/g, prod(O))
     gys = _matrices(gy, g)  # (N, g, K/g, prod(O))
+    if _compiled(x, gy):
+        bounds = _bounds(_halves(x, G))  # a run of samples per thread, each summed on its own
+        runs = len(bounds) - 1
+        parts = np.zeros((max(runs, 1), g, G.out_channels // g, G.in_channels // g), x.dtype)
+        work = parts[0].size * xs.shape[-1] * len(x) // max(runs, 1)
+        _weight_sums(np.ascontiguousarray(gys), np.ascontiguousarray(xs), bounds,
+                     _rows(runs, parts.shape[2], work), parts)
+        return parts.sum(axis=0).reshape(G.out_channels, G.in_channels // g, *G.kernel_size)
 
     def one(ns: slice) -> np.ndarray:
         return np.matmul(gys[ns], xs[ns].swapaxes(-1, -2)).sum(axis=0)  # (g, K/g, C/g)
