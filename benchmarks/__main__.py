@@ -211,6 +211,37 @@ def _nets(args) -> None:
         write_section(args.section or ("nets-one-core" if args.one_core else "nets"), body)
 
 
+def _onnx(args) -> None:
+    import convlab
+
+    from .onnx_bench import measure, models, onnx_table
+    from .report import environment, load_average, write_section
+
+    _threads(args)
+    convlab.set_num_threads(args.threads)
+    if min(args.batch) < 1:
+        sys.exit(f"--batch: batch sizes must be at least 1, got {args.batch}")
+    env = environment()
+    print("\n".join(env), flush=True)
+    results = []
+    for model in models(args.models):
+        for batch in args.batch:
+            r = measure(model, batch, args.threads, args.repeats, args.min_time)
+            results.append(r)
+            print(f"{r.name:24s} batch {batch:3d}  " + "  ".join(
+                f"{lib} {s * 1e3:8.1f} ms" for lib, s in r.seconds.items()), flush=True)
+    clock = "CPU time, one thread each" if args.one_core else f"wall time, {args.threads} threads"
+    settings = (f"float32 inference; {clock}; median of {args.repeats} interleaved repeats of at "
+                f"least {args.min_time:g} s each; load average at the end: {load_average()}")
+    title = args.title or ("ONNX models, convlab / onnxruntime / PyTorch: "
+                           + ("one core" if args.one_core else f"{args.threads} threads"))
+    body = "\n".join([f"## {title}", "", f"`{_command()}`", "", *[f"- {line}" for line in env],
+                      "", onnx_table(results, settings)])
+    print(body)
+    if args.write:
+        write_section(args.section or ("onnx-one-core" if args.one_core else "onnx"), body)
+
+
 def main(argv=None) -> None:
     _restart_without_throttles()
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
@@ -270,6 +301,22 @@ def main(argv=None) -> None:
     nets.add_argument("--title")
     nets.add_argument("--section", help="the section of BENCHMARKS.md to (re)write (default: "
                                         "nets, or nets-one-core with --one-core)")
+    onnx = sub.add_parser("onnx", help="ONNX files: convlab.onnx beside onnxruntime and PyTorch")
+    onnx.add_argument("--models", nargs="*", default=["resnet50", "squeezenet1_1", "rapidocr"],
+                      help="resnet50, squeezenet1_1, rapidocr (default: all)")
+    onnx.add_argument("--batch", type=int, nargs="+", default=[1, 8])
+    onnx.add_argument("--repeats", type=int, default=5)
+    onnx.add_argument("--min-time", type=float, default=0.5, help="seconds per timed sample")
+    onnx.add_argument("--threads", type=int, default=2,
+                      help="threads of each library (onnxruntime's intra-op threads)")
+    onnx.add_argument("--no-jit", action="store_true",
+                      help="convlab without its compiled (numba) kernels: the NumPy paths")
+    onnx.add_argument("--one-core", action="store_true",
+                      help="one thread in every library, timed by CPU time")
+    onnx.add_argument("--no-write", dest="write", action="store_false")
+    onnx.add_argument("--title")
+    onnx.add_argument("--section", help="the section of BENCHMARKS.md to (re)write (default: "
+                                        "onnx, or onnx-one-core with --one-core)")
     memory = sub.add_parser("_memory", help=argparse.SUPPRESS)
     memory.add_argument("case")
     memory.add_argument("library", choices=("convlab", "torch"))
@@ -285,6 +332,8 @@ def main(argv=None) -> None:
         _overhead(args)
     elif args.command == "nets":
         _nets(args)
+    elif args.command == "onnx":
+        _onnx(args)
     else:
         from .conv import memory_child
 
