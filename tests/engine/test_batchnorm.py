@@ -93,3 +93,20 @@ def test_non_contiguous_input():
     with engine_path("numpy"):
         b = F.batch_norm(x, None, None, training=True).numpy()
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_without_a_graph_the_output_is_the_same(training):
+    """Under no_grad only y is written (normalize_only): the same numbers as with a graph."""
+    x, w, b, rm, rv, _ = _case((3, 4, 5, 6), np.float32, True, seed=4)
+    with engine_path("compiled"):
+        graph = F.batch_norm(convlab.tensor(x), convlab.tensor(rm.copy()),
+                             convlab.tensor(rv.copy()), convlab.tensor(w, requires_grad=True),
+                             convlab.tensor(b), training=training)
+        with convlab.no_grad():
+            plain = F.batch_norm(convlab.tensor(x), convlab.tensor(rm.copy()),
+                                 convlab.tensor(rv.copy()),
+                                 convlab.tensor(w, requires_grad=True), convlab.tensor(b),
+                                 training=training)
+    assert graph.grad_fn is not None and plain.grad_fn is None
+    np.testing.assert_array_equal(plain.numpy(), graph.detach().numpy())

@@ -261,6 +261,7 @@ class FunctionCtx(Node):
     """
 
     grad_fn_name = None
+    recording = True  # forward runs inside a graph: backward will be asked (see _ScratchCtx)
     # What a new node starts with, set on the class so that creating one (once per op of every
     # step) assigns only the three links below.
     saved = ()
@@ -488,7 +489,10 @@ def use_tensor_class(cls) -> None:
 
 
 class _ScratchCtx:
-    """The ctx handed to forward when no graph is recorded: saves go nowhere."""
+    """The ctx handed to forward when no graph is recorded: saves go nowhere, and
+    ``recording`` tells forward that nothing it would keep for backward is needed."""
+
+    recording = False
 
     def __init__(self, needs_input_grad: tuple):
         self.needs_input_grad = needs_input_grad

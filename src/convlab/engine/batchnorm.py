@@ -39,15 +39,22 @@ def moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def normalize(x: np.ndarray, mean: np.ndarray, invstd: np.ndarray, w: np.ndarray | None,
-              b: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+              b: np.ndarray | None, keep_x_hat: bool = True
+              ) -> tuple[np.ndarray | None, np.ndarray]:
     """``x_hat = (x - mean) * invstd`` and ``y = x_hat * w + b`` (``w``, ``b``: 1 and 0 when
-    None), both of ``x``'s shape; ``mean``, ``invstd``, ``w``, ``b`` hold ``C`` numbers each."""
+    None), both of ``x``'s shape; ``mean``, ``invstd``, ``w``, ``b`` hold ``C`` numbers each.
+    Without ``keep_x_hat`` (no backward to come) only ``y`` is written, and ``x_hat`` is None."""
     x3 = _view3(x)
     C = x3.shape[1]
     w = np.ones(C, x.dtype) if w is None else w
     b = np.zeros(C, x.dtype) if b is None else b
-    x_hat, y = np.empty_like(x3), np.empty_like(x3)
-    batchnorm_kernels.normalize(x3, *_channel_arrays(x.dtype, mean, invstd, w, b), x_hat, y)
+    per_channel = _channel_arrays(x.dtype, mean, invstd, w, b)
+    y = np.empty_like(x3)
+    if not keep_x_hat:
+        batchnorm_kernels.normalize_only(x3, *per_channel, y)
+        return None, y.reshape(x.shape)
+    x_hat = np.empty_like(x3)
+    batchnorm_kernels.normalize(x3, *per_channel, x_hat, y)
     return x_hat.reshape(x.shape), y.reshape(x.shape)
 
 

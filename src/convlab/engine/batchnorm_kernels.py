@@ -10,7 +10,8 @@ while they are in cache):
 - :func:`moments`: mean, then the mean of squared deviations (two sweeps of the channel, not
   one: the one-sweep ``E[x^2] - E[x]^2`` loses digits when the mean is large against the spread);
 - :func:`normalize`: ``x_hat = (x - mean) * invstd`` and ``y = x_hat * w + b`` in one sweep,
-  writing both (``x_hat`` is kept for the backward);
+  writing both (``x_hat`` is kept for the backward); :func:`normalize_only` writes ``y`` alone,
+  for inference;
 - :func:`grad_sums`: ``gb = sum(gy)`` and ``gw = sum(gy * x_hat)``;
 - :func:`grad_input`: ``gx = scale * (gy - mean_g - x_hat * mean_gx)``, which is the training
   gradient with ``scale = w * invstd``, ``mean_g = gb / M``, ``mean_gx = gw / M``, and the
@@ -26,7 +27,7 @@ from __future__ import annotations
 from . import jit
 from .jit import prange
 
-__all__ = ["moments", "normalize", "grad_sums", "grad_input"]
+__all__ = ["moments", "normalize", "normalize_only", "grad_sums", "grad_input"]
 
 
 @jit.kernel(threaded=True)
@@ -60,6 +61,18 @@ def normalize(x, mean, invstd, w, b, x_hat, y):
                 h = (x[n, c, i] - m) * s
                 x_hat[n, c, i] = h
                 y[n, c, i] = h * wc + bc
+
+
+@jit.kernel(threaded=True)
+def normalize_only(x, mean, invstd, w, b, y):
+    """``y`` of :func:`normalize` alone, by the same arithmetic, for a forward with no backward
+    to come (inference): one array written, not two."""
+    N, C, L = x.shape
+    for c in prange(C):
+        m, s, wc, bc = mean[c], invstd[c], w[c], b[c]
+        for n in range(N):
+            for i in range(L):
+                y[n, c, i] = (x[n, c, i] - m) * s * wc + bc
 
 
 @jit.kernel(threaded=True)

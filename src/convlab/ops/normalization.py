@@ -106,7 +106,7 @@ class BatchNorm(Normalize):
             return Normalize.forward(ctx, x, w, b, mean, var, eps, param_shape, stat_axes,
                                      view_shape)
         invstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
-        x_hat, y = batchnorm.normalize(x, mean, invstd, w, b)
+        x_hat, y = batchnorm.normalize(x, mean, invstd, w, b, keep_x_hat=ctx.recording)
         ctx.save_for_backward(x_hat, invstd, w)
         ctx.stat_axes = stat_axes
         ctx.bias_shape = None if b is None else b.shape
