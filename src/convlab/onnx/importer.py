@@ -132,7 +132,6 @@ class OnnxModel(nn.Module):
             for i in graph.input if i.name not in names}
         self.output_names = [o.name for o in graph.output]
         self.nodes = nn.ModuleDict()
-        self._order = []
         for k, proto in enumerate(graph.node):
             attributes = {a.name: _attribute_value(a) for a in proto.attribute}
             key = _safe(proto.name or f"{proto.op_type}_{k}", taken)
@@ -142,7 +141,6 @@ class OnnxModel(nn.Module):
                 self._fold(node, taken, state)
             else:
                 self.nodes[key] = node
-                self._order.append(key)
 
     def _check_supported(self, model) -> None:
         missing = unsupported(model)
@@ -194,11 +192,11 @@ class OnnxModel(nn.Module):
         if len(inputs) != len(self.input_names):
             raise TypeError(f"this ONNX model takes {len(self.input_names)} input(s) "
                             f"{self.input_names}, got {len(inputs)}")
+        stored = {**self._buffers, **self._parameters}  # by attribute name, without __getattr__
         values = {"": None}
-        values.update({name: getattr(self, attribute) for name, attribute in self._stored.items()})
+        values.update({name: stored[attribute] for name, attribute in self._stored.items()})
         values.update(zip(self.input_names, inputs))
-        for key in self._order:
-            node = self.nodes[key]
+        for node in self.nodes.values():  # in the file's order, which is topological
             result = node(*[values[name] for name in node.inputs])
             if not isinstance(result, tuple):
                 result = (result,)
