@@ -28,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from . import memory
+
 __all__ = ["WORKERS", "threads", "start", "split", "map_chunks", "matmul"]
 
 WORKERS = os.cpu_count() or 1
@@ -58,8 +60,9 @@ def threads() -> int:
 
 def start() -> ThreadPoolExecutor | None:
     """The thread pool, made on first use, when the BLAS is also held to one thread
-    (``threadpoolctl`` sees the BLAS libraries loaded at that time). No pool without
-    ``threadpoolctl``, which alone can hold the BLAS to one thread."""
+    (``threadpoolctl`` sees the BLAS libraries loaded at that time) and malloc is set for the
+    engine's arrays (:func:`.memory.tune`). No pool without ``threadpoolctl``, which alone can
+    hold the BLAS to one thread."""
     global _pool
     if _pool is not None:  # every engine call comes here: no lock once the pool is made
         return _pool
@@ -72,6 +75,7 @@ def start() -> ThreadPoolExecutor | None:
             import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS compiled kernels call)
 
             ThreadpoolController().limit(limits=1, user_api="blas")  # for good, not a block
+            memory.tune()
             _pool = ThreadPoolExecutor(max(WORKERS, os.cpu_count() or 1),
                                        thread_name_prefix="convlab")
     return _pool
