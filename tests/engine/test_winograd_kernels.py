@@ -46,12 +46,12 @@ def test_input_tiles_equal_numpy(shape, pad, dtype):
     x = np.random.default_rng(1).standard_normal(shape).astype(dtype)
     grid = tuple(max(1, -(-(i + 2 * p - 2) // 4)) for i, p in zip(shape[2:], pad))
     V = np.full((36, shape[1], shape[0] * grid[0] * grid[1]), np.nan, dtype)
-    wk.input_tiles(x, *pad, *grid, V)
+    wk.input_tiles(x, *pad, *grid, V, 0, shape[1])
     expected = _numpy_tiles(x.astype(np.float64), pad, grid, 6, "BT", 4, 3)
     np.testing.assert_allclose(V, expected, atol=1e-12 if dtype == np.float64 else 1e-4)
     # a strided view (a dilated convolution's phase) is read where it lies
     xs = x[:, :, ::2, 1::2]
-    wk.input_tiles(xs, *pad, *grid, V)
+    wk.input_tiles(xs, *pad, *grid, V, 0, shape[1])
     expected = _numpy_tiles(np.ascontiguousarray(xs, np.float64), pad, grid, 6, "BT", 4, 3)
     np.testing.assert_allclose(V, expected, atol=1e-12 if dtype == np.float64 else 1e-4)
 
@@ -62,7 +62,7 @@ def test_gy_tiles_equal_numpy(shape):
     gy = np.random.default_rng(2).standard_normal(shape)
     grid = tuple(-(-o // 4) for o in shape[2:])
     Z = np.full((36, shape[1], shape[0] * grid[0] * grid[1]), np.nan)
-    wk.gy_tiles(gy, *grid, Z)
+    wk.gy_tiles(gy, *grid, Z, 0, shape[1])
     np.testing.assert_allclose(Z, _numpy_tiles(gy, (0, 0), grid, 4, "G", 3, 4), atol=1e-12)
 
 
@@ -74,7 +74,7 @@ def test_output_tiles_crop_and_add_the_bias():
     Mt = rng.standard_normal((36, K, n * 6))
     b = rng.standard_normal(K)
     y = np.full((n, K, OH, OW), np.nan)
-    wk.output_tiles(Mt, b, *grid, y)
+    wk.output_tiles(Mt, b, *grid, y, 0, K)
     # (6, 6, K, n, TH, TW) -> (4, 4, K, n, TH, TW) -> (n, K, TH, 4, TW, 4)
     tiles = winograd._transform("AT", 4, 3, Mt.reshape(6, 6, K, n, *grid), 2)
     full = tiles.transpose(3, 2, 4, 0, 5, 1).reshape(n, K, 8, 12)

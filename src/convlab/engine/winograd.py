@@ -55,12 +55,11 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import im2col, jit, parallel
+from . import winograd_kernels as wk
 from .conditioning import finite, well_scaled
 from .geometry import ConvGeometry
 from .im2col import flipped_transpose
 from .parallel import map_chunks, split
-from .winograd_kernels import (gy_tiles, gy_tiles_3d, input_tiles, input_tiles_3d, output_tiles,
-                               output_tiles_3d)
 
 __all__ = ["M", "matrices", "supports", "conv_forward", "conv_input_grad", "conv_weight_grad"]
 
@@ -75,9 +74,6 @@ POINTS = (0, 1, -1, 2, -2, Fraction(1, 2), Fraction(-1, 2))
 # Samples per chunk are chosen so that one chunk's transformed tiles take about this many bytes:
 # they then stay in the CPU's cache from one step to the next.
 CHUNK_BYTES = 1 << 20
-# The compiled path's arrays of transformed tiles put this many values between their rows
-# (see _tile_array).
-TILE_ROW_PAD = 16
 
 
 def _inverse(a: list[list[Fraction]]) -> list[list[Fraction]]:
@@ -294,142 +290,95 @@ def _phases(G: ConvGeometry):
         yield (..., *src), (..., *dst), lo, hi
 
 
-# The compiled kernels by number of spatial axes: input tiles, gy tiles, output tiles.
-KERNELS = {2: (input_tiles, gy_tiles, output_tiles),
-           3: (input_tiles_3d, gy_tiles_3d, output_tiles_3d)}
-
-
 def _tile_grid(out_shape) -> tuple[int, ...]:
     """``(TH, TW)`` (or ``(TD, TH, TW)``): the tiles that cover an output."""
     return tuple(-(-o // M) for o in out_shape[2:])
 
 
-def _tile_array(channels: int, P: int, dtype, nd: int) -> np.ndarray:
-    """An empty ``(ξ, channels, P)`` array of transformed tiles (``α^nd`` positions ``ξ``)
-    whose ``ξ`` rows lie ``TILE_ROW_PAD`` values further apart than they would in a contiguous
-    array.
-
-    The kernels write (or read) the 36 rows ``ξ`` of a channel (in 2-D) at the same time. When
-    a row takes a multiple of 4 KiB (256 channels of 48 tiles: 48 KiB) the 36 addresses fall
-    in the same sets of the L1 cache, which holds 8 of them at once, and every access misses:
-    measured on one core, 256 channels of 14x14, input transform 92 -> 36 ns a tile, 64
-    channels of 16x16 78 -> 23 (56x56, whose rows are not a multiple, 26 -> 21). The products
-    read the rows as they lie (each ``(channels, P)`` matrix is still contiguous)."""
-    rows = np.empty((ALPHA ** nd, channels * P + TILE_ROW_PAD), dtype)
-    return rows[:, :channels * P].reshape(ALPHA ** nd, channels, P)
-
-
-def _compiled_chunks(N: int, C: int, groups: int, grids, itemsize: int) -> list[slice]:
-    """The batch in chunks for the compiled path: ``grids`` are the tile grids of the phases,
-    which a chunk does one after the other."""
+def _compiled_chunks(N: int, C: int, groups: int, grids, itemsize: int) -> np.ndarray:
+    """The batch in chunks for the compiled path, as an int64 array of their bounds (chunk
+    ``j`` takes samples ``bounds[j] .. bounds[j + 1]``): ``grids`` are the tile grids of the
+    phases, each of which a chunk's temporaries hold in turn."""
     nd = len(grids[0])
-    return _chunks(N, ALPHA ** nd * C, sum(map(math.prod, grids)), C // groups, itemsize)
+    chunks = _chunks(N, ALPHA ** nd * C, sum(map(math.prod, grids)), C // groups, itemsize)
+    return np.array([0] + [c.stop for c in chunks], dtype=np.int64)
 
 
-def _shares(n: int) -> list[slice]:
-    """``range(n)`` in one run per thread (:data:`.parallel.WORKERS`)."""
-    step = -(-n // parallel.WORKERS) if n else 1
-    return [slice(i, min(n, i + step)) for i in range(0, n, step)]
+def _shares(n: int) -> np.ndarray:
+    """``range(n)`` in one run per thread (:func:`.parallel.threads`), as an int64 array of
+    bounds."""
+    workers = min(parallel.threads(), max(n, 1))
+    return np.array([n * i // workers for i in range(workers + 1)], dtype=np.int64)
 
 
-def _batched(U: np.ndarray, V: np.ndarray, out: np.ndarray) -> None:
-    """``out[ξ] = U[ξ] @ V[ξ]`` for the whole batch in one chunk, the positions ``ξ`` shared
-    between the threads: each thread reads only its share of ``U``."""
-    map_chunks(lambda s: np.matmul(U[s], V[s], out=out[s]), _shares(len(out)))
+def _input_stage(x: np.ndarray, lo, grid, P: int) -> np.ndarray:
+    """The transformed input tiles of a whole batch ``x (N, C, *S)`` (one phase), as
+    :func:`.winograd_kernels.tile_rows`, the channels shared between the threads."""
+    C = x.shape[1]
+    V = wk.tile_rows(x, ALPHA ** (x.ndim - 2), C, P)
+    wk.input_transform(x, lo, grid, V, P, _shares(C))
+    return V
 
 
 def _correlate_compiled(x: np.ndarray, w: np.ndarray, groups: int, jobs, b, y) -> None:
     """The compiled path of :func:`_correlate` (2-D, 3-D), into ``y``: ``jobs`` lists
-    ``(src, dst, pad_lo)``, the phases' input and output index and padding; each chunk of the
-    batch takes the input tiles of every phase straight to ``V``, the channel products, and
-    the output tiles straight into ``y[dst]``.
+    ``(src, dst, pad_lo)``, the phases' input and output index and padding. Phase by phase,
+    each chunk of the batch goes, on one of OpenMP's threads, from the input tiles straight to
+    ``V``, through the channel products, to the output tiles straight into ``y[dst]``
+    (:func:`.winograd_kernels.correlate_chunks`).
 
     A batch of one chunk (few tiles for many channels: 16 samples of 256 channels of 14x14
     take 256 tiles) has nothing to run beside it, so it goes stage by stage, each stage on all
-    threads: the transforms share the channels, the products the positions ``ξ``. Before, only
-    the products' rows were shared and the transforms ran on one thread. Measured on 2
-    threads, that case's stages at their quietest: input transform 3.8 -> 1.4 ms, products
-    7.8 -> 7.2, output transform 3.9 -> 1.1; side by side under load, forward 25-29 -> 20-24
-    ms, weight gradient 23-29 -> 20-23, and for one sample 6-8 -> 4-5."""
+    threads: the transforms share the channels, the products the positions ``ξ``. Measured
+    before, with Python's threads, against the products' rows alone shared: on 2 threads, that
+    case's stages at their quietest: input transform 3.8 -> 1.4 ms, products 7.8 -> 7.2,
+    output transform 3.9 -> 1.1."""
     if not jobs:  # every phase of the output is empty
         return
     N, C = x.shape[:2]
     K, nd = w.shape[0], w.ndim - 2
     xi = ALPHA ** nd
-    tiles_in, _, tiles_out = KERNELS[nd]
     U = _transform("G", M, R, np.moveaxis(w, (0, 1), (-2, -1)), nd)  # (*α, K, C/g)
     U = np.ascontiguousarray(U.reshape(xi, groups, K // groups, C // groups), x.dtype)
-    bias = np.zeros(K, x.dtype) if b is None else np.asarray(b, x.dtype)
+    bias = np.zeros(K, x.dtype) if b is None else np.ascontiguousarray(b, x.dtype)
     grids = [_tile_grid(y[dst].shape) for _, dst, _ in jobs]
-    chunks = _compiled_chunks(N, C, groups, grids, x.itemsize)
+    bounds = _compiled_chunks(N, C, groups, grids, x.itemsize)
 
-    if len(chunks) == 1:
-        for (src, dst, lo), grid in zip(jobs, grids):
-            P, xs, ys = N * math.prod(grid), x[src], y[dst]
-            V = _tile_array(C, P, x.dtype, nd)
-            map_chunks(lambda cs: tiles_in(xs[:, cs], *lo, *grid, V[:, cs]), _shares(C))
-            Mt = _tile_array(K, P, x.dtype, nd)
-            # (ξ, g, K/g, C/g) @ (ξ, g, C/g, P) -> (ξ, g, K/g, P)
-            _batched(U, V.reshape(xi, groups, C // groups, P),
-                     Mt.reshape(xi, groups, K // groups, P))
-            map_chunks(lambda ks: tiles_out(Mt[:, ks], bias[ks], *grid, ys[:, ks]),
-                       _shares(K))
-        return
-
-    def one(ns: slice) -> None:
-        n = ns.stop - ns.start
-        for (src, dst, lo), grid in zip(jobs, grids):
-            P = n * math.prod(grid)
-            V = _tile_array(C, P, x.dtype, nd)
-            tiles_in(x[ns][src], *lo, *grid, V)
-            Mt = _tile_array(K, P, x.dtype, nd)
-            # (ξ, g, K/g, C/g) @ (ξ, g, C/g, P) -> (ξ, g, K/g, P)
-            np.matmul(U, V.reshape(xi, groups, C // groups, P),
-                      out=Mt.reshape(xi, groups, K // groups, P))
-            tiles_out(Mt, bias, *grid, y[ns][dst])
-
-    map_chunks(one, chunks)
+    for (src, dst, lo), grid in zip(jobs, grids):
+        if len(bounds) == 2:  # one chunk: stage by stage
+            P = N * math.prod(grid)
+            V = _input_stage(x[src], lo, grid, P)
+            Mt = wk.tile_rows(x, xi, K, P)
+            wk.products(U, V, Mt, P)  # (ξ, g, K/g, C/g) @ (ξ, g, C/g, P) -> (ξ, g, K/g, P)
+            wk.output_transform(Mt, bias, grid, y[dst], P, _shares(K))
+        else:
+            wk.correlate_chunks(x[src], U, lo, grid, bias, y[dst], bounds)
 
 
 def _weight_grad_compiled(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarray:
     """The compiled path of :func:`_weight_grad` (2-D, 3-D), all phases: ``Σ Z Vᵀ (ξ, g, K/g,
-    C/g)``. A batch of one chunk goes stage by stage on all threads, as in
-    :func:`_correlate_compiled`."""
+    C/g)``, each chunk of the batch summed in a slot of its own, the slots summed at the end
+    (:func:`.winograd_kernels.weight_grad_chunks`). A batch of one chunk goes stage by stage on
+    all threads, as in :func:`_correlate_compiled`."""
     N, C = x.shape[:2]
     K, g, xi = gy.shape[1], G.groups, ALPHA ** G.nd
-    tiles_in, tiles_gy, _ = KERNELS[G.nd]
     jobs = [(src, dst, lo) for src, dst, lo, _ in _phases(G)]
     grids = [_tile_grid(gy[dst].shape) for _, dst, _ in jobs]
-    chunks = _compiled_chunks(N, C, g, grids, x.itemsize)
-
-    def tiles(ns: slice, src, dst, lo, grid):
-        """``V (ξ, g, C/g, P)`` and ``Z (ξ, g, K/g, P)`` of samples ``ns`` in one phase, the
-        channels shared between the threads (run here inside a chunk's thread: no nesting)."""
-        P = (ns.stop - ns.start) * math.prod(grid)
-        xs, gys = x[ns][src], gy[ns][dst]
-        V = _tile_array(C, P, x.dtype, G.nd)
-        Z = _tile_array(K, P, x.dtype, G.nd)
-        map_chunks(lambda cs: tiles_in(xs[:, cs], *lo, *grid, V[:, cs]), _shares(C))
-        map_chunks(lambda ks: tiles_gy(gys[:, ks], *grid, Z[:, ks]), _shares(K))
-        return Z.reshape(xi, g, K // g, P), V.reshape(xi, g, C // g, P)
-
-    if len(chunks) == 1:
-        acc = None
-        for job, grid in zip(jobs, grids):
-            Z, V = tiles(chunks[0], *job, grid)
-            part = np.empty((xi, g, K // g, C // g), x.dtype)
-            _batched(Z, V.swapaxes(-1, -2), part)
-            acc = part if acc is None else np.add(acc, part, out=acc)
-        return acc
-
-    def one(ns: slice) -> np.ndarray:
-        acc = np.zeros((xi, g, K // g, C // g), x.dtype)
-        for job, grid in zip(jobs, grids):
-            Z, V = tiles(ns, *job, grid)
-            acc += np.matmul(Z, V.swapaxes(-1, -2))
-        return acc
-
-    return sum(map_chunks(one, chunks))
+    bounds = _compiled_chunks(N, C, g, grids, x.itemsize)
+    acc = np.empty((len(bounds) - 1, xi, g, K // g, C // g), x.dtype)
+    for i, ((src, dst, lo), grid) in enumerate(zip(jobs, grids)):
+        if len(bounds) == 2:  # one chunk: stage by stage
+            P = N * math.prod(grid)
+            V = _input_stage(x[src], lo, grid, P)
+            Z = wk.tile_rows(x, xi, K, P)
+            wk.gy_transform(gy[dst], grid, Z, P, _shares(K))
+            out = acc[0] if i == 0 else np.empty_like(acc[0])
+            wk.weight_products(Z, V, P, out)
+            if i:
+                acc[0] += out
+        else:
+            wk.weight_grad_chunks(x[src], gy[dst], lo, grid, acc, bounds, i == 0)
+    return acc.sum(axis=0)
 
 
 def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
@@ -438,7 +387,7 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
     plus ``b (C_out,)`` where given."""
     if not (well_scaled(x) and finite(w)):
         return im2col.conv_forward(x, w, G, b)
-    if jit.active() and G.nd in KERNELS:
+    if jit.active() and G.nd in (2, 3):
         y = np.empty((len(x), G.out_channels, *G.out_size), dtype=x.dtype)
         jobs = [(src, dst, lo) for src, dst, lo, _ in _phases(G)]
         _correlate_compiled(x, w, G.groups, jobs, b, y)
@@ -458,7 +407,7 @@ def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarra
         return im2col.conv_input_grad(gy, w, G)
     gx = np.zeros((len(gy), G.in_channels, *G.in_size), dtype=gy.dtype)
     wt = flipped_transpose(w, G.groups)
-    if jit.active() and G.nd in KERNELS:  # the roles swap: gy's phase is read, gx's written
+    if jit.active() and G.nd in (2, 3):  # the roles swap: gy's phase is read, gx's written
         jobs = [(dst, src, tuple(R - 1 - p for p in lo)) for src, dst, lo, _ in _phases(G)
                 if gx[src].size]
         _correlate_compiled(gy, wt, G.groups, jobs, None, gx)
@@ -506,7 +455,7 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
     """
     if not (well_scaled(x) and well_scaled(gy)):
         return im2col.conv_weight_grad(x, gy, G)
-    if jit.active() and G.nd in KERNELS:
+    if jit.active() and G.nd in (2, 3):
         acc = _weight_grad_compiled(x, gy, G)
     else:
         acc = sum(_weight_grad(x[src], gy[dst], G.groups, lo) for src, dst, lo, _ in _phases(G))

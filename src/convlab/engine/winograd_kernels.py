@@ -29,16 +29,35 @@ The 3-D kernels add a first step along the depth, for each of the 6 rows a tile 
 
 Tried and dropped: taking step 1 along the rows instead, so that step 2 runs over all the tiles
 of an image in one loop (26 -> 39 ns a tile for 56x56, better only for 14x14 images).
+
+The last part of the file puts these transforms and the channel products together on the
+engine's threads (:mod:`.jit`'s threaded kernels, which start a loop in microseconds):
+
+- :func:`correlate_chunks` and :func:`weight_grad_chunks` take a batch cut into chunks of
+  samples, one chunk per iteration of a parallel loop; each chunk goes from the image to its
+  result in compiled code (transforms, then one ``np.dot`` per transformed position), with its
+  temporaries small enough to stay in the cache;
+- a batch of one chunk has nothing to run beside it, so it goes stage by stage, each stage on
+  all threads: :func:`input_transform`, :func:`gy_transform` and :func:`output_transform`
+  share the channels, :func:`products` and :func:`weight_products` the positions ``ξ``.
+
+They hold the transformed tiles as :func:`tile_rows`, one row per position ``ξ``, and work in
+2-D and 3-D alike (the number of axes of the image picks the kernel).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .jit import kernel
+from .jit import kernel, prange
 
 __all__ = ["input_tiles", "gy_tiles", "output_tiles", "input_tiles_3d", "gy_tiles_3d",
-           "output_tiles_3d"]
+           "output_tiles_3d", "TILE_ROW_PAD", "tile_rows", "correlate_chunks",
+           "weight_grad_chunks", "input_transform", "gy_transform", "output_transform",
+           "products", "weight_products"]
+
+# The arrays of transformed tiles put this many values between their rows (see tile_rows).
+TILE_ROW_PAD = 16
 
 
 @kernel
@@ -75,19 +94,20 @@ def _gt(g0, g1, g2, g3):
 
 
 @kernel
-def input_tiles(x, pad_h, pad_w, TH, TW, V):
-    """``V (36, C, n*TH*TW)``: ``Bᵀ d B`` of every 6x6 input tile ``d`` of ``x (n, C, H, W)``.
+def input_tiles(x, pad_h, pad_w, TH, TW, V, c0, c1):
+    """``V (36, C, n*TH*TW)``: ``Bᵀ d B`` of every 6x6 input tile ``d`` of ``x (n, C, H, W)``,
+    in the channels ``c0 .. c1`` (the others left as they are: threads share the channels).
 
     Tile ``(th, tw)`` starts at input row ``4 th - pad_h`` and column ``4 tw - pad_w``;
     outside the input it reads zeros.
     """
-    n, C, H, W = x.shape
+    n, H, W = x.shape[0], x.shape[2], x.shape[3]
     span = 4 * TW + 2  # the columns the tiles of a row read, padding included
     rows = np.zeros((6, span), V.dtype)  # step 1's result; the padding columns stay zero
     zero = np.zeros(W, x.dtype)
     lo, hi = max(0, pad_w), min(span, W + pad_w)  # the columns that lie in the input
     for s in range(n):
-        for c in range(C):
+        for c in range(c0, c1):
             for th in range(TH):
                 h = 4 * th - pad_h
                 x0 = x[s, c, h] if 0 <= h < H else zero
@@ -111,15 +131,16 @@ def input_tiles(x, pad_h, pad_w, TH, TW, V):
 
 
 @kernel
-def gy_tiles(gy, TH, TW, Z):
+def gy_tiles(gy, TH, TW, Z, k0, k1):
     """``Z (36, K, n*TH*TW)``: ``G g Gᵀ`` (of F(3, 4)) of every 4x4 tile ``g`` of ``gy (n, K,
-    OH, OW)``; the tiles do not overlap, and past the end of ``gy`` they read zeros."""
-    n, K, OH, OW = gy.shape
+    OH, OW)``, in the channels ``k0 .. k1``; the tiles do not overlap, and past the end of ``gy``
+    they read zeros."""
+    n, OH, OW = gy.shape[0], gy.shape[2], gy.shape[3]
     span = 4 * TW
     rows = np.zeros((6, span), Z.dtype)
     zero = np.zeros(OW, gy.dtype)
     for s in range(n):
-        for k in range(K):
+        for k in range(k0, k1):
             for th in range(TH):
                 h = 4 * th
                 g0 = gy[s, k, h]
@@ -140,17 +161,18 @@ def gy_tiles(gy, TH, TW, Z):
 
 
 @kernel
-def output_tiles(Mt, b, TH, TW, y):
+def output_tiles(Mt, b, TH, TW, y, k0, k1):
     """``y (n, K, OH, OW)`` from the channel products ``Mt (36, K, n*TH*TW)``: ``Aᵀ m A + b``
-    of every tile, its 4x4 outputs put in place and cropped at the bottom and right edges."""
-    n, K, OH, OW = y.shape
+    of every tile, its 4x4 outputs put in place and cropped at the bottom and right edges, in
+    the channels ``k0 .. k1``."""
+    n, OH, OW = y.shape[0], y.shape[2], y.shape[3]
     T = TH * TW
     # step 1, Aᵀ along the rows: rows[a, th, 4 tw + q] for tile (th, tw), row a of its
     # transformed values; tile f = th TW + tw puts its 4 values at 4 f, one loop over all tiles
     rows = np.empty((6, 4 * T), Mt.dtype)
     out = np.empty((4, 4 * TW), y.dtype)  # step 2: a tile row's 4 output rows, uncropped
     for s in range(n):
-        for k in range(K):
+        for k in range(k0, k1):
             t0 = s * T
             for a in range(6):
                 m0, m1, m2 = Mt[6 * a, k], Mt[6 * a + 1, k], Mt[6 * a + 2, k]
@@ -177,21 +199,21 @@ def output_tiles(Mt, b, TH, TW, y):
 
 
 @kernel
-def input_tiles_3d(x, pad_d, pad_h, pad_w, TD, TH, TW, V):
+def input_tiles_3d(x, pad_d, pad_h, pad_w, TD, TH, TW, V, c0, c1):
     """The 3-D :func:`input_tiles`: ``V (216, C, n*TD*TH*TW)``, ``ξ = 36 a + 6 b + e`` for
     the transformed positions along depth, rows and columns, from ``x (n, C, D, H, W)``.
 
     Per tile row: ``Bᵀ`` along the depth for the 6x6 input rows, then along the rows, both for
     every column at once; then along the columns, tile by tile.
     """
-    n, C, D, H, W = x.shape
+    n, D, H, W = x.shape[0], x.shape[2], x.shape[3], x.shape[4]
     span = 4 * TW + 2
     depth = np.zeros((6, 6, span), V.dtype)  # [a, row i, column]: step 1 (padding stays zero)
     rows = np.empty((6, 6, span), V.dtype)  # [a, b, column]: step 2
     zero = np.zeros(W, x.dtype)
     lo, hi = max(0, pad_w), min(span, W + pad_w)
     for s in range(n):
-        for c in range(C):
+        for c in range(c0, c1):
             for td in range(TD):
                 d = 4 * td - pad_d
                 for th in range(TH):
@@ -228,15 +250,16 @@ def input_tiles_3d(x, pad_d, pad_h, pad_w, TD, TH, TW, V):
 
 
 @kernel
-def gy_tiles_3d(gy, TD, TH, TW, Z):
-    """The 3-D :func:`gy_tiles`: ``Z (216, K, n*TD*TH*TW)`` from ``gy (n, K, OD, OH, OW)``."""
-    n, K, OD, OH, OW = gy.shape
+def gy_tiles_3d(gy, TD, TH, TW, Z, k0, k1):
+    """The 3-D :func:`gy_tiles`: ``Z (216, K, n*TD*TH*TW)`` from ``gy (n, K, OD, OH, OW)``, in
+    the channels ``k0 .. k1``."""
+    n, OD, OH, OW = gy.shape[0], gy.shape[2], gy.shape[3], gy.shape[4]
     span = 4 * TW
     depth = np.zeros((6, 4, span), Z.dtype)  # [a, row i, column]; past OW stays zero
     rows = np.empty((6, 6, span), Z.dtype)
     zero = np.zeros(OW, gy.dtype)
     for s in range(n):
-        for k in range(K):
+        for k in range(k0, k1):
             for td in range(TD):
                 d = 4 * td
                 for th in range(TH):
@@ -269,15 +292,15 @@ def gy_tiles_3d(gy, TD, TH, TW, Z):
 
 
 @kernel
-def output_tiles_3d(Mt, b, TD, TH, TW, y):
+def output_tiles_3d(Mt, b, TD, TH, TW, y, k0, k1):
     """The 3-D :func:`output_tiles`: ``y (n, K, OD, OH, OW)`` from ``Mt (216, K, n*TD*TH*TW)``,
     cropped, bias added."""
-    n, K, OD, OH, OW = y.shape
+    n, OD, OH, OW = y.shape[0], y.shape[2], y.shape[3], y.shape[4]
     cols = np.empty((6, 6, 4 * TW), Mt.dtype)  # [a, b, column]: Aᵀ along the columns
     rows = np.empty((6, 4, 4 * TW), Mt.dtype)  # [a, output row, column]: then along the rows
     out = np.empty((4, 4 * TW), y.dtype)  # [output depth, column]: then along the depth
     for s in range(n):
-        for k in range(K):
+        for k in range(k0, k1):
             bias = b[k]
             for td in range(TD):
                 for th in range(TH):
@@ -304,3 +327,180 @@ def output_tiles_3d(Mt, b, TD, TH, TW, y):
                             yr = y[s, k, 4 * td + j, 4 * th + i]
                             for w in range(OW):
                                 yr[w] = out[j, w] + bias
+
+
+@kernel
+def tile_rows(like, positions, channels, P):
+    """An empty ``(positions, channels * P + TILE_ROW_PAD)`` array of ``like``'s dtype: the
+    transformed tiles, one row of ``(channels, P)`` values per position ``ξ`` (``P`` tiles per
+    channel), the rows ``TILE_ROW_PAD`` values further apart than they would be without it.
+
+    The transforms write (or read) the 36 rows ``ξ`` of a channel (in 2-D) at the same time.
+    When a row takes a multiple of 4 KiB (256 channels of 48 tiles: 48 KiB) the 36 addresses
+    fall in the same sets of the L1 cache, which holds 8 of them at once, and every access
+    misses: measured on one core, 256 channels of 14x14, input transform 92 -> 36 ns a tile, 64
+    channels of 16x16 78 -> 23 (56x56, whose rows are not a multiple, 26 -> 21). The products
+    read each ``(channels, P)`` matrix where it lies, contiguous."""
+    return np.empty((positions, channels * P + TILE_ROW_PAD), like.dtype)
+
+
+@kernel
+def _tiles(rows, channels, P):
+    """The ``(ξ, channels, P)`` view of :func:`tile_rows`' ``rows``, as the transforms take it."""
+    size = rows.itemsize
+    return np.lib.stride_tricks.as_strided(rows, (rows.shape[0], channels, P),
+                                           (rows.strides[0], P * size, size))
+
+
+@kernel
+def _matrix(rows, q, first, count, P):
+    """Channels ``first .. first + count`` of position ``q`` of :func:`tile_rows`' ``rows``: a
+    contiguous ``(count, P)`` matrix, as the BLAS takes it."""
+    return rows[q, first * P:(first + count) * P].reshape(count, P)
+
+
+@kernel
+def _input(x, pad, grid, V, c0, c1):
+    """:func:`input_tiles` or :func:`input_tiles_3d`, by the axes of ``x``: channels ``c0 ..
+    c1`` into ``V (ξ, C, tiles)``; ``pad`` and ``grid`` hold one value per spatial axis."""
+    if x.ndim == 4:
+        input_tiles(x, pad[0], pad[1], grid[0], grid[1], V, c0, c1)
+    else:
+        input_tiles_3d(x, pad[0], pad[1], pad[2], grid[0], grid[1], grid[2], V, c0, c1)
+
+
+@kernel
+def _gy(gy, grid, Z, k0, k1):
+    """:func:`gy_tiles` or :func:`gy_tiles_3d`, by the axes of ``gy``: channels ``k0 .. k1``
+    into ``Z (ξ, K, tiles)``."""
+    if gy.ndim == 4:
+        gy_tiles(gy, grid[0], grid[1], Z, k0, k1)
+    else:
+        gy_tiles_3d(gy, grid[0], grid[1], grid[2], Z, k0, k1)
+
+
+@kernel
+def _output(Mt, b, grid, y, k0, k1):
+    """:func:`output_tiles` or :func:`output_tiles_3d`, by the axes of ``y``: channels ``k0 ..
+    k1`` from ``Mt (ξ, K, tiles)``."""
+    if y.ndim == 4:
+        output_tiles(Mt, b, grid[0], grid[1], y, k0, k1)
+    else:
+        output_tiles_3d(Mt, b, grid[0], grid[1], grid[2], y, k0, k1)
+
+
+@kernel
+def _product(U, V, Mt, P, task):
+    """``Mt[ξ, g] = U[ξ, g] @ V[ξ, g]`` for one ``task = ξ * groups + g``: ``U (ξ, groups, K/g,
+    C/g)``, ``V`` and ``Mt`` :func:`tile_rows` of ``C`` and ``K`` channels."""
+    groups, Kg, Cg = U.shape[1], U.shape[2], U.shape[3]
+    q, g = task // groups, task % groups
+    np.dot(U[q, g], _matrix(V, q, g * Cg, Cg, P), _matrix(Mt, q, g * Kg, Kg, P))
+
+
+@kernel
+def _weight_product(Z, V, P, out, task):
+    """``out[ξ, g] = Z[ξ, g] @ V[ξ, g]ᵀ`` for one ``task = ξ * groups + g``: ``out (ξ, groups,
+    K/g, C/g)``, ``Z`` and ``V`` :func:`tile_rows` of ``K`` and ``C`` channels."""
+    groups, Kg, Cg = out.shape[1], out.shape[2], out.shape[3]
+    q, g = task // groups, task % groups
+    np.dot(_matrix(Z, q, g * Kg, Kg, P), _matrix(V, q, g * Cg, Cg, P).T, out[q, g])
+
+
+@kernel
+def _tile_count(grid):
+    """The tiles of one sample: the product of ``grid``."""
+    count = 1
+    for t in grid:
+        count *= t
+    return count
+
+
+@kernel(threaded=True)
+def correlate_chunks(x, U, pad, grid, b, y, bounds):
+    """``y = x ⋆ w + b`` in one phase, the samples ``bounds[j] .. bounds[j + 1]`` of each chunk
+    ``j`` on one thread, from the input tiles through the products to the output tiles.
+
+    ``x (N, C, *S)``, ``U (ξ, groups, K/g, C/g)`` the transformed weights, ``pad`` and ``grid``
+    per spatial axis, ``b (K,)``, ``y (N, K, *O)``; ``bounds`` an int64 array."""
+    xi, groups, Kg, Cg = U.shape
+    C, K = groups * Cg, groups * Kg
+    for j in prange(len(bounds) - 1):
+        n0, n1 = bounds[j], bounds[j + 1]
+        P = (n1 - n0) * _tile_count(grid)
+        V = tile_rows(x, xi, C, P)
+        _input(x[n0:n1], pad, grid, _tiles(V, C, P), 0, C)
+        Mt = tile_rows(x, xi, K, P)
+        for task in range(xi * groups):
+            _product(U, V, Mt, P, task)
+        _output(_tiles(Mt, K, P), b, grid, y[n0:n1], 0, K)
+
+
+@kernel(threaded=True)
+def weight_grad_chunks(x, gy, pad, grid, acc, bounds, first):
+    """``acc[j] = Σ Z Vᵀ`` over the samples ``bounds[j] .. bounds[j + 1]`` of chunk ``j``, in one
+    phase, each chunk on one thread and in a slot of its own (summed after); added to
+    ``acc[j]`` unless ``first``.
+
+    ``x (N, C, *S)``, ``gy (N, K, *O)``, ``pad`` and ``grid`` per spatial axis, ``acc (chunks,
+    ξ, groups, K/g, C/g)``; ``bounds`` an int64 array."""
+    xi, groups, Kg, Cg = acc.shape[1:]
+    C, K = groups * Cg, groups * Kg
+    for j in prange(len(bounds) - 1):
+        n0, n1 = bounds[j], bounds[j + 1]
+        P = (n1 - n0) * _tile_count(grid)
+        V = tile_rows(x, xi, C, P)
+        _input(x[n0:n1], pad, grid, _tiles(V, C, P), 0, C)
+        Z = tile_rows(x, xi, K, P)
+        _gy(gy[n0:n1], grid, _tiles(Z, K, P), 0, K)
+        out = acc[j] if first else np.empty_like(acc[j])
+        for task in range(xi * groups):
+            _weight_product(Z, V, P, out, task)
+        if not first:
+            acc[j] += out
+
+
+@kernel(threaded=True)
+def input_transform(x, pad, grid, V, P, bounds):
+    """The input tiles of ``x (N, C, *S)`` into ``V`` (:func:`tile_rows`, ``P`` tiles a
+    channel), the channels ``bounds[j] .. bounds[j + 1]`` on one thread."""
+    C = x.shape[1]
+    tiles = _tiles(V, C, P)
+    for j in prange(len(bounds) - 1):
+        _input(x, pad, grid, tiles, bounds[j], bounds[j + 1])
+
+
+@kernel(threaded=True)
+def gy_transform(gy, grid, Z, P, bounds):
+    """The tiles of ``gy (N, K, *O)`` into ``Z`` (:func:`tile_rows`, ``P`` tiles a channel),
+    the channels ``bounds[j] .. bounds[j + 1]`` on one thread."""
+    K = gy.shape[1]
+    tiles = _tiles(Z, K, P)
+    for j in prange(len(bounds) - 1):
+        _gy(gy, grid, tiles, bounds[j], bounds[j + 1])
+
+
+@kernel(threaded=True)
+def output_transform(Mt, b, grid, y, P, bounds):
+    """``y (N, K, *O)`` from the products ``Mt`` (:func:`tile_rows`, ``P`` tiles a channel),
+    plus ``b (K,)``, the channels ``bounds[j] .. bounds[j + 1]`` on one thread."""
+    K = y.shape[1]
+    tiles = _tiles(Mt, K, P)
+    for j in prange(len(bounds) - 1):
+        _output(tiles, b, grid, y, bounds[j], bounds[j + 1])
+
+
+@kernel(threaded=True)
+def products(U, V, Mt, P):
+    """``Mt[ξ, g] = U[ξ, g] @ V[ξ, g]`` for every position ``ξ`` and group ``g``, shared between
+    the threads (each reads only its share of ``U``): see :func:`_product`."""
+    for task in prange(U.shape[0] * U.shape[1]):
+        _product(U, V, Mt, P, task)
+
+
+@kernel(threaded=True)
+def weight_products(Z, V, P, out):
+    """``out[ξ, g] = Z[ξ, g] @ V[ξ, g]ᵀ`` for every position ``ξ`` and group ``g``, shared
+    between the threads: see :func:`_weight_product`."""
+    for task in prange(out.shape[0] * out.shape[1]):
+        _weight_product(Z, V, P, out, task)
