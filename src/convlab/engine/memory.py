@@ -6,9 +6,9 @@ gradients, the engine's temporaries. By default glibc's malloc gives an array ab
 threshold (128 KiB, raised as large blocks are freed, up to 32 MiB) pages of its own and
 returns them on free, and hands the top of its heap back to the system once more than its trim
 threshold lies free there. Either way the next step's arrays arrive as new pages, which the
-kernel zeroes on first touch, one page fault per 4 KiB. Measured on one core, batch 32, page
-faults and system time a step (with other work on the machine): ResNet-18 8,000 and 27 ms, VGG-11 3,700 and 13.5 ms,
-MobileNetV2 13,500 and 40 ms (PyTorch's ResNet-18: 18,600 and 54 ms).
+kernel zeroes on first touch, one page fault per 4 KiB. Measured on one core, batch 32, with
+other work on the machine, page faults and system time a step: ResNet-18 8,000 and 27 ms,
+VGG-11 3,700 and 13.5 ms, MobileNetV2 13,500 and 40 ms (PyTorch's ResNet-18: 18,600 and 54 ms).
 
 With both thresholds at 1 GiB, freed arrays stay in malloc's heap and the next step reuses them:
 3 faults a step, under 1 ms of system time, CPU time 14% lower (ResNet-18 557 -> 478 ms, VGG-11
