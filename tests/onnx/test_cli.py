@@ -70,3 +70,30 @@ def test_explore_draws_an_onnx_models_feature_maps(exported, tmp_path, capsys):
                  "--out", str(page)]) == 0
     html = page.read_text()
     assert "nodes.conv1: Conv, 16 maps of 8x8" in html and "nodes.conv2: Conv" in html
+
+
+def test_explain_takes_a_conv_node_of_an_onnx_file(exported, capsys):
+    _, path = exported
+    capsys.readouterr()
+    assert main(["explain", str(path), "--input", "1x1x8x8", "--node", "nodes.conv1",
+                 "--trace", "0,0,1,1"]) == 0
+    out = capsys.readouterr().out
+    assert f"{path}, node nodes.conv1 (Conv)" in out
+    assert "Conv2d(1, 16, (3, 3), stride=(1, 1), padding=(1, 1)" in out
+    assert "H: floor((8 + 2*1 - 1*(3-1) - 1) / 1) + 1 = 8" in out
+    assert "output shape  (1, 16, 8, 8)" in out and "parameters    160" in out
+    assert "receptive field 3 of the model's input, effective stride 1" in out
+    assert "output[0, 0, 1, 1]" in out  # the trace, as for a layer given as text
+    # the second conv sits after a pooling layer: its input shape and field come from the model
+    assert main(["explain", str(path), "--input", "1x1x8x8", "--node", "nodes.conv2"]) == 0
+    out = capsys.readouterr().out
+    assert "on input (1, 16, 4, 4)" in out and "receptive field 8 of the model's input" in out
+
+
+def test_explain_on_an_onnx_file_names_the_nodes_it_can_show(exported, capsys):
+    _, path = exported
+    assert main(["explain", str(path), "--input", "1x1x8x8"]) == 2
+    assert "say which node with --node, e.g. --node nodes.conv1" in capsys.readouterr().err
+    assert main(["explain", str(path), "--input", "1x1x8x8", "--node", "nope"]) == 2
+    assert f"{path} has no node 'nope'; its Conv, ConvTranspose and pooling nodes: " \
+        "nodes.conv1, " in capsys.readouterr().err

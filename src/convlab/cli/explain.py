@@ -60,10 +60,16 @@ def add_parsers(subparsers) -> None:
         "explain", help="show what a layer does: shapes, a trace, an animation",
         description="Explain one convolution or pooling layer: its shape arithmetic, "
                     "optionally one output traced back to its inputs (--trace) and an animation "
-                    "of the sliding window (--gif).")
-    p.add_argument("layer", help='a layer, e.g. "ConvTranspose2d(1, 1, 3, stride=2)"')
+                    "of the sliding window (--gif). The layer is text, or a Conv, ConvTranspose "
+                    "or pooling node of an ONNX file (MODEL.onnx --node NAME --input MODEL_INPUT: "
+                    "the node at its place in the model, with its receptive field).")
+    p.add_argument("layer", help='a layer, e.g. "ConvTranspose2d(1, 1, 3, stride=2)", or an '
+                                 "ONNX file with --node")
     p.add_argument("--input", required=True,
-                   help="input shape (1x1x5x5) or its spatial size (5x5)")
+                   help="input shape (1x1x5x5) or its spatial size (5x5); for an ONNX file, "
+                        "the model's input")
+    p.add_argument("--node", help="for an ONNX file: the node, by its name in `convlab summary` "
+                                  "(nodes.conv1) or in the file")
     p.add_argument("--gif", metavar="PATH", help="write the sliding-window animation here")
     p.add_argument("--png", metavar="PATH", help="write the animation's first frame here")
     p.add_argument("--trace", metavar="N,C,I,J",
@@ -222,17 +228,26 @@ def _explain_command(args) -> int:
     from ..explain.layers import describe
     from ..explain.shape import parse_shape, shape
 
-    spec = parse_layer(args.layer)
-    if isinstance(spec, list):
-        raise ValueError("explain takes one layer; use `convlab summary` for a Sequential")
-    info = describe(spec)
-    dims = parse_shape(args.input)
-    if len(dims) == info.nd:  # spatial size only: one sample, the layer's channels
-        dims = (1, info.in_channels or 1, *dims)
     if args.gif and not args.gif.lower().endswith(".gif"):
         raise ValueError(f"--gif {args.gif}: the animation is a .gif file; for one frame as a "
                          "picture use --png")
+    if args.layer.endswith(".onnx"):
+        spec, dims, row = _onnx_node(args.layer, args.node, parse_shape(args.input))
+    else:
+        spec, row = parse_layer(args.layer), None
+        if isinstance(spec, list):
+            raise ValueError("explain takes one layer; use `convlab summary` for a Sequential")
+        info = describe(spec)
+        dims = parse_shape(args.input)
+        if len(dims) == info.nd:  # spatial size only: one sample, the layer's channels
+            dims = (1, info.in_channels or 1, *dims)
+    if row is not None:
+        print(f"{args.layer}, node {row.name} ({row.type}), as the convlab layer that computes "
+              "the same:")
     print(shape(spec, dims))
+    if row is not None:
+        print(f"  receptive field {row.receptive_field} of the model's input, effective stride "
+              f"{row.effective_stride}, effective padding {row.effective_padding}")
     if args.trace:
         print()
         print(_trace(spec, dims, args.trace, args.seed))
@@ -248,6 +263,37 @@ def _explain_command(args) -> int:
         if args.png:
             print(f"wrote {anim.save_png(args.png)} (the first frame)")
     return 0
+
+
+def _onnx_node(path: str, name: str | None, model_input: tuple):
+    """Node ``name`` of the ONNX file at ``path`` as the convlab layer that computes the same,
+    the shape of its input when the model runs on ``model_input``, and its summary row (for the
+    receptive field). The node is named as summary lists it, or as the file does."""
+    from ..explain.layer_spec import parse_layer
+    from ..explain.summary import summary
+
+    model = load_model(path, model_input)
+    nodes = {f"nodes.{key}": node for key, node in model.nodes.items()}
+    windows = [key for key, node in nodes.items()
+               if node.op_type in ("Conv", "ConvTranspose", "MaxPool", "AveragePool")]
+    if name is None:
+        raise ValueError(f"{path}: say which node with --node, e.g. --node "
+                         f"{(windows or list(nodes) or ['NAME'])[0]} (its Conv, ConvTranspose "
+                         f"and pooling nodes: {_listed(windows)})")
+    key = name if name in nodes else next(
+        (k for k, node in nodes.items() if node.name == name or k == f"nodes.{name}"), None)
+    if key is None:
+        raise ValueError(f"{path} has no node {name!r}; its Conv, ConvTranspose and pooling "
+                         f"nodes: {_listed(windows)}")
+    row = next((r for r in summary(model, model_input, run=True).rows if r.name == key), None)
+    if row is None:
+        raise ValueError(f"node {name!r} of {path} did not run on an input of {model_input}")
+    return parse_layer(nodes[key].equivalent_layer(row.input_shape)), row.input_shape, row
+
+
+def _listed(names: list[str], most: int = 8) -> str:
+    shown = ", ".join(names[:most]) or "none"
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _ints(text: str, option: str, example: str) -> tuple[int, ...]:

@@ -266,9 +266,17 @@ def _is_sequential_tree(model) -> bool:
 # ---- building the rows -------------------------------------------------------------------------
 
 
+def _described(layer, input_shape: tuple):
+    """:func:`~.layers.describe` of ``layer``, or the description a module gives of itself for
+    an input shape (``layer_description``: an imported ONNX node, whose arguments are its
+    operator's attributes and the shapes of its weights)."""
+    own = getattr(layer, "layer_description", None)
+    return own(input_shape) if callable(own) else describe(layer)
+
+
 def _row(name: str, layer, input_shape: tuple, output_shape: tuple | None,
          rf: ReceptiveField | None) -> SummaryRow:
-    info = describe(layer)
+    info = _described(layer, input_shape)
     axes = info.axes(input_shape) if info.is_spatial else []
     if output_shape is None:
         output_shape = info.output_shape(input_shape)

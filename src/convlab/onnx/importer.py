@@ -71,12 +71,15 @@ class OnnxNode(nn.Module):
     """
 
     def __init__(self, op_type: str, name: str, attributes: dict, opset: int,
-                 inputs: list[str], outputs: list[str]):
+                 inputs: list[str], outputs: list[str], stored_inputs: dict | None = None):
         super().__init__()
         self.op_type, self.name, self.opset = op_type, name, opset
         self.inputs, self.outputs = inputs, outputs
         self.n_outputs = len(outputs)
         self._attributes = attributes
+        # the inputs the model stores (weights, biases, statistics, shapes), by position:
+        # (shape, whether a trainable Parameter); the values themselves live on the model
+        self.stored_inputs = stored_inputs or {}
 
     def attr(self, name: str, default=_REQUIRED):
         """The attribute ``name``, or ``default`` when the node does not set it."""
@@ -89,6 +92,21 @@ class OnnxNode(nn.Module):
 
     def forward(self, *inputs):
         return OPS[self.op_type](self, *inputs)
+
+    def layer_description(self, input_shape):
+        """This node, applied to an input of ``input_shape``, as ``explain`` describes a layer
+        (:func:`convlab.onnx.description.describe_node`): kernel, stride, padding, channels and
+        parameters for summary's columns and ``convlab explain``."""
+        from .description import describe_node
+
+        return describe_node(self, input_shape)
+
+    def equivalent_layer(self, input_shape) -> str:
+        """The convlab layer, as text, that computes what this Conv, ConvTranspose or pooling
+        node computes on an input of ``input_shape`` (see :mod:`convlab.onnx.description`)."""
+        from .description import equivalent_layer
+
+        return equivalent_layer(self, input_shape)
 
     def _get_name(self) -> str:
         return self.op_type
@@ -136,7 +154,7 @@ class OnnxModel(nn.Module):
             attributes = {a.name: _attribute_value(a) for a in proto.attribute}
             key = _safe(proto.name or f"{proto.op_type}_{k}", taken)
             node = OnnxNode(proto.op_type, proto.name or key, attributes, self.opset,
-                            list(proto.input), list(proto.output))
+                            list(proto.input), list(proto.output), self._stored_inputs(proto))
             if self._is_foldable(node):  # Constant nodes among them: they have no inputs
                 self._fold(node, taken, state)
             else:
@@ -147,6 +165,16 @@ class OnnxModel(nn.Module):
         if missing:
             raise NotImplementedError(f"convlab.onnx cannot run this model (opset {self.opset}): "
                                       + "; ".join(missing))
+
+    def _stored_inputs(self, proto) -> dict[int, tuple[tuple, bool]]:
+        """(shape, whether a Parameter) of each input of node ``proto`` that the model stores."""
+        found = {}
+        for position, name in enumerate(proto.input):
+            if name in self._stored:
+                attribute = self._stored[name]
+                value = getattr(self, attribute)
+                found[position] = (tuple(value.shape), attribute in self._parameters)
+        return found
 
     def _fixed(self, onnx_name: str) -> bool:
         """Whether the value ``onnx_name`` is the same on every call: stored, and not a Parameter."""

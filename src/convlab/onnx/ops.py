@@ -54,7 +54,7 @@ def _axis(axis: int, rank: int) -> int:
     return axis + rank if axis < 0 else axis
 
 
-def _spatial_pads(node, x_shape, kernel, strides, dilations) -> tuple[list[int], list[int]]:
+def spatial_pads(node, x_shape, kernel, strides, dilations) -> tuple[list[int], list[int]]:
     """(begin, end) padding of each spatial axis from ``pads`` or ``auto_pad``.
 
     SAME_* pads so that output = ceil(input / stride): total = max((O - 1)*S + (K - 1)*D + 1 - I, 0),
@@ -113,7 +113,7 @@ def conv(node, x, w, b=None):
     n = len(kernel)
     strides = node.attr("strides", [1] * n)
     dilations = node.attr("dilations", [1] * n)
-    begin, end = _spatial_pads(node, x.shape, kernel, strides, dilations)
+    begin, end = spatial_pads(node, x.shape, kernel, strides, dilations)
     padding = begin
     if begin != end:  # PyTorch pads symmetrically: pad the asymmetric part first
         x = F.pad(x, _torch_pad_list(begin, end))
@@ -136,25 +136,7 @@ def conv_transpose(node, x, w, b=None):
     strides = node.attr("strides", [1] * n)
     dilations = node.attr("dilations", [1] * n)
     out_pad = node.attr("output_padding", [0] * n)
-    full = [(i - 1) * s + (k - 1) * d + 1 for i, s, k, d in zip(x.shape[2:], strides, kernel, dilations)]
-    auto_pad = node.attr("auto_pad", "NOTSET")
-    output_shape = node.attr("output_shape", None)
-    if output_shape is None and auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        output_shape = [i * s for i, s in zip(x.shape[2:], strides)]
-    if output_shape is not None:
-        output_shape = list(output_shape)[-n:]
-        begin, end = [], []
-        for f, p, o in zip(full, out_pad, output_shape):
-            total = f + p - o
-            if auto_pad == "SAME_UPPER":
-                begin.append(total // 2)
-                end.append(total - total // 2)
-            else:
-                begin.append(total - total // 2)
-                end.append(total // 2)
-    else:
-        pads = node.attr("pads", [0] * (2 * n))
-        begin, end = list(pads[:n]), list(pads[n:])
+    begin, end = transposed_pads(node, x.shape, kernel, strides, dilations, out_pad)
     y = _by_rank("conv_transpose", n)(x, w, None, stride=strides, groups=node.attr("group", 1),
                                       dilation=dilations)
     # negative widths crop: remove pads at both ends, add output_padding zeros at the end
@@ -164,9 +146,34 @@ def conv_transpose(node, x, w, b=None):
     return y
 
 
+def transposed_pads(node, x_shape, kernel, strides, dilations, out_pad):
+    """ConvTranspose's (begin, end) crop of each spatial axis: ``pads``, or derived from
+    ``output_shape`` (or SAME_*) as total = full + output_padding - output_shape, where the full
+    output has (I - 1)*S + (K - 1)*D + 1 elements."""
+    n = len(kernel)
+    full = [(i - 1) * s + (k - 1) * d + 1 for i, s, k, d in zip(x_shape[2:], strides, kernel, dilations)]
+    auto_pad = node.attr("auto_pad", "NOTSET")
+    output_shape = node.attr("output_shape", None)
+    if output_shape is None and auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        output_shape = [i * s for i, s in zip(x_shape[2:], strides)]
+    if output_shape is None:
+        pads = node.attr("pads", [0] * (2 * n))
+        return list(pads[:n]), list(pads[n:])
+    begin, end = [], []
+    for f, p, o in zip(full, out_pad, list(output_shape)[-n:]):
+        total = f + p - o
+        if auto_pad == "SAME_UPPER":
+            begin.append(total // 2)
+            end.append(total - total // 2)
+        else:
+            begin.append(total - total // 2)
+            end.append(total // 2)
+    return begin, end
+
+
 # --- pooling -------------------------------------------------------------------------------------
 
-def _pool_geometry(node, x):
+def pool_geometry(node, x_shape):
     """Window, strides, dilations, pads (begin, end) and, per axis, the zeros to add past the end
     so that the last window fits.
 
@@ -178,10 +185,10 @@ def _pool_geometry(node, x):
     n = len(kernel)
     strides = node.attr("strides", [1] * n)
     dilations = node.attr("dilations", [1] * n)
-    begin, end = _spatial_pads(node, x.shape, kernel, strides, dilations)
+    begin, end = spatial_pads(node, x_shape, kernel, strides, dilations)
     ceil_mode = node.attr("ceil_mode", 0)
     extra = []
-    for i, k, s, d, b, e in zip(x.shape[2:], kernel, strides, dilations, begin, end):
+    for i, k, s, d, b, e in zip(x_shape[2:], kernel, strides, dilations, begin, end):
         span = (k - 1) * d + 1
         room = i + b + e - span
         out = (-(-room // s) if ceil_mode else room // s) + 1
@@ -204,7 +211,7 @@ def _window_sum(x, kernel, strides, dilations):
 def _torch_padding(geometry) -> list[int] | None:
     """The ``padding`` of PyTorch's pooling for an ONNX window geometry, or None where PyTorch has
     no such geometry: pads that differ between the two ends of an axis, or exceed half the
-    kernel. (ceil_mode's last window follows the same rule in both, see _pool_geometry.)"""
+    kernel. (ceil_mode's last window follows the same rule in both, see pool_geometry.)"""
     kernel, _, _, begin, end, _ = geometry
     if begin != end or any(2 * p > k for p, k in zip(begin, kernel)):
         return None
@@ -235,7 +242,7 @@ def max_pool(node, x):
     Where PyTorch has the same window geometry, F.max_pool*d pools directly (asking for indices
     only when the node has the second output); otherwise x is padded with -inf (pads, then what
     the last ceil_mode window needs), and the pooling runs without padding."""
-    geometry = kernel, strides, dilations, begin, end, extra = _pool_geometry(node, x)
+    geometry = kernel, strides, dilations, begin, end, extra = pool_geometry(node, x.shape)
     n = len(kernel)
     indices = node.n_outputs > 1
     padding = _torch_padding(geometry)
@@ -279,7 +286,7 @@ def average_pool(node, x):
 
     Where PyTorch has the same geometry (no dilation, see _torch_padding) F.avg_pool*d computes
     it; otherwise the sum is a convolution with ones over the padded x."""
-    geometry = kernel, strides, dilations, begin, end, extra = _pool_geometry(node, x)
+    geometry = kernel, strides, dilations, begin, end, extra = pool_geometry(node, x.shape)
     padding = _torch_padding(geometry)
     if padding is not None and all(d == 1 for d in dilations):
         return _by_rank("avg_pool", len(kernel))(
@@ -293,7 +300,7 @@ def average_pool(node, x):
 @op("LpPool")
 def lp_pool(node, x):
     """(sum over the window of |x|^p)^(1/p)."""
-    kernel, strides, dilations, begin, end, extra = _pool_geometry(node, x)
+    kernel, strides, dilations, begin, end, extra = pool_geometry(node, x.shape)
     p = node.attr("p", 2)
     padded = F.pad(x.abs() ** p, _torch_pad_list(begin, [e + x_ for e, x_ in zip(end, extra)]))
     return _window_sum(padded, kernel, strides, dilations) ** (1.0 / p)
