@@ -113,6 +113,19 @@ def test_adaptive_pools_match_reference(case, seed):
     np.testing.assert_array_equal(indices, indices_ref)
 
 
+@pytest.mark.parametrize("I, O", [((4, 4), (1, 1)), ((6, 8), (3, 4)), ((12,), (1,)),
+                                  ((4, 6, 8), (1, 3, 2)), ((4, 6, 8), (1, 1, 1))])
+def test_adaptive_avg_pool_of_equal_blocks_matches_reference(I, O):
+    """Equal blocks (output sizes that divide the input's) and global pooling take their own
+    paths: one reduction, and a product with ones."""
+    x = random_input(I, 7)
+    y = engine.adaptive_avg_pool(x, O)
+    assert_close(y, reference.adaptive_avg_pool(x, O))
+    gy = random_input(O, 8)
+    gx = engine.adaptive_avg_pool_backward(gy, I)
+    np.testing.assert_allclose(np.vdot(y, gy), np.vdot(x, gx), rtol=1e-10)
+
+
 @settings(max_examples=30, deadline=None, derandomize=True)
 @given(windows(dilated=False), st.integers(0, 2**16))
 def test_max_unpool_puts_the_maxima_back(window, seed):

@@ -423,11 +423,39 @@ def _apply_along(x, matrix, axis):
     return np.moveaxis(y, -1, axis)
 
 
+def _even_blocks(shape, output_size):
+    """Where every output size divides its input size, the windows are equal blocks that tile
+    the input (global pooling, ``o = 1``, is the common case): the shape that splits each
+    spatial axis ``i`` into ``(o, i / o)``, and the block axes. None otherwise."""
+    nd = len(output_size)
+    lead, I = shape[:-nd], shape[-nd:]
+    if any(o == 0 or i % o for i, o in zip(I, output_size)):
+        return None
+    split = tuple(lead) + tuple(v for i, o in zip(I, output_size) for v in (o, i // o))
+    return split, tuple(range(len(lead) + 1, len(split), 2))
+
+
 def adaptive_avg_pool(x, output_size):
     """``y[..., j] = mean of x over window j`` (see :func:`adaptive_windows`), per axis.
 
+    Equal blocks (:func:`_even_blocks`) are summed in place, one reduction, and global pooling
+    (every output size 1) as one matrix-vector product with ones: NumPy's reduction over a short
+    last axis costs about 70 ns a row (32x256x4x4: 0.54 ms, the product 0.07 ms, PyTorch 0.26
+    ms, one core, loaded machine). Other windows are one averaging matrix applied along each
+    axis (a product over a strided view: 1.7 ms for the same case).
+
     Shape: x ``(*B, *I)`` -> ``(*B, *output_size)``.
     """
+    blocks = _even_blocks(x.shape, output_size)
+    if blocks is not None:
+        split, block_axes = blocks
+        x = np.ascontiguousarray(x)
+        if all(o == 1 for o in output_size):  # global: each plane's sum, a product with ones
+            planes = x.reshape(x.shape[:x.ndim - len(output_size)] + (-1,))
+            sums = planes @ np.ones(planes.shape[-1], x.dtype)
+            return (sums / x.dtype.type(planes.shape[-1])).reshape(
+                planes.shape[:-1] + (1,) * len(output_size))
+        return x.reshape(split).mean(axis=block_axes)
     lead = x.ndim - len(output_size)
     for a, o in enumerate(output_size):
         x = _apply_along(x, _averaging_matrix(x.shape[lead + a], o, x.dtype), lead + a)
@@ -435,10 +463,22 @@ def adaptive_avg_pool(x, output_size):
 
 
 def adaptive_avg_pool_backward(gy, input_size):
-    """Gradient of :func:`adaptive_avg_pool`: ``Aᵀ`` applied along each axis.
+    """Gradient of :func:`adaptive_avg_pool`: ``Aᵀ`` applied along each axis; for equal blocks,
+    each output's gradient spread evenly over its block.
 
     Shape: gy ``(*B, *O)`` -> ``(*B, *input_size)``.
     """
+    output_size = gy.shape[gy.ndim - len(input_size):]
+    blocks = _even_blocks(gy.shape[:gy.ndim - len(input_size)] + tuple(input_size), output_size)
+    if blocks is not None:
+        split, block_axes = blocks
+        size = math.prod(split[a] for a in block_axes)
+        share = gy / gy.dtype.type(size)
+        shape = gy.shape[:gy.ndim - len(input_size)] + tuple(input_size)
+        if all(o == 1 for o in output_size):  # global: each plane filled with its share
+            return np.repeat(share.reshape(-1), size).reshape(shape)
+        spread = np.expand_dims(share, block_axes)  # a size-1 axis after each output axis
+        return np.ascontiguousarray(np.broadcast_to(spread, split)).reshape(shape)
     lead = gy.ndim - len(input_size)
     for a, i in enumerate(input_size):
         A = _averaging_matrix(i, gy.shape[lead + a], gy.dtype)  # (o, i)
