@@ -3,8 +3,7 @@ namespace (as benchmarks/networks.py's are): ResNet-50 and SqueezeNet 1.1, with 
 layers and shapes, 3x224x224 in, 1000 logits out.
 
 PyTorch builds them and ``torch.onnx.export`` writes them as ONNX; convlab and onnxruntime run the
-file. No weights are downloaded: PyTorch's initialization (seed 0) fills them, and the running
-statistics of every BatchNorm are drawn too, so that normalization is not the identity.
+file (benchmarks/onnx_bench.py). No weights are downloaded: PyTorch's initialization fills them.
 """
 
 from __future__ import annotations
@@ -79,7 +78,10 @@ def squeezenet1_1(torch: ModuleType):
     pools (ceil mode), then dropout, a 1x1 conv to the 1000 classes, ReLU and global average
     pooling."""
     nn = torch.nn
-    pool = lambda: nn.MaxPool2d(3, 2, ceil_mode=True)  # noqa: E731
+
+    def pool():
+        return nn.MaxPool2d(3, 2, ceil_mode=True)
+
     return nn.Sequential(
         nn.Conv2d(3, 64, 3, 2), nn.ReLU(), pool(),
         _fire(torch, 64, 16, 64), _fire(torch, 128, 16, 64), pool(),
