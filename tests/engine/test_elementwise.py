@@ -55,6 +55,19 @@ def test_compiled_equals_numpy(monkeypatch, name, dtype, workers):
     np.testing.assert_array_equal(*np.signbit(grad))
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sums_equal_numpy(monkeypatch, workers):
+    """x + y forward, and two gradients meeting at one node in backward (x used twice)."""
+    monkeypatch.setattr(parallel, "WORKERS", workers)
+    x, y, gz = _data(np.float32), _data(np.float32, seed=2), _data(np.float32, seed=3)
+    results = []
+    for path in ("compiled", "numpy"):
+        with engine_path(path):
+            results.append(_run(lambda t: t + convlab.tensor(y) + t * 2, x, gz))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_small_or_strided_arrays_take_numpy():
     x = _data(np.float32)
     assert not elementwise.applies(x[:1, :1])  # too small

@@ -41,6 +41,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..engine import elementwise
 from ..storage import shares_root
 
 __all__ = [
@@ -637,7 +638,7 @@ def _add(a, b):
     """The sum of two gradients sent to one node: arrays, or tuples of arrays and None (one
     slot per output of a Function with several)."""
     if not isinstance(a, tuple):
-        return a + b
+        return elementwise.add(a, b) if elementwise.applies(a, b) else a + b
     return tuple(y if x is None else x if y is None else x + y for x, y in zip(a, b))
 
 

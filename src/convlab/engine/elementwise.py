@@ -1,21 +1,23 @@
-"""The activations' passes as compiled loops, the elements shared between the engine's threads.
+"""The activations' passes, and the sum of two arrays, as compiled loops on the engine's threads.
 
 NumPy spells an activation and its gradient as whole-array operations, some of them slow or
 several passes each: ReLU is ``np.maximum(x, 0)``, whose NaN handling makes it about 3x slower
 than a plain loop (786K float32: 380 us against 115 us, one core); its gradient
 :func:`~convlab.ops.elementwise.zero_where` takes two passes; LeakyReLU's ``np.where(x > 0, x,
 x * slope)`` three passes and two temporaries, and its gradient as many. And NumPy runs each on
-one thread. The kernels here make one pass each, on all the engine's threads (``prange``,
-:mod:`.jit`), with PyTorch's rules at the edges: a NaN input gives a NaN output, and a NaN where
-the gradient is selected passes the incoming gradient on.
+one thread, as it does a plain sum of two arrays (a residual connection; two gradients that
+meet at one node in backward). The kernels here make one pass each, on all the engine's threads
+(``prange``, :mod:`.jit`), with PyTorch's rules at the edges: a NaN input gives a NaN output,
+and a NaN where the gradient is selected passes the incoming gradient on.
 
-Only selections and products are here: a formula such as tanh's gradient ``gz * (1 - z*z)``
-compiles with a fused multiply-add, which rounds differently from NumPy and PyTorch where ``z``
-is near 1 (relative differences up to 1e-4 in float32), so it stays with NumPy.
+Only selections, sums and products are here: a formula such as tanh's gradient ``gz * (1 -
+z*z)`` compiles with a fused multiply-add, which rounds differently from NumPy and PyTorch where
+``z`` is near 1 (relative differences up to 1e-4 in float32), so it stays with NumPy.
 
-The ops in :mod:`convlab.ops` call these where :func:`applies` (the compiled kernels on, float32
-or float64, contiguous arrays of one shape, and enough elements to pay for the call); their own
-NumPy code is the twin that ``tests/engine/test_elementwise.py`` holds these equal to.
+The ops in :mod:`convlab.ops` and autograd's sum of gradients call these where :func:`applies`
+(the compiled kernels on, float32 or float64, contiguous arrays of one shape, and enough
+elements to pay for the call); their own NumPy code is the twin that
+``tests/engine/test_elementwise.py`` holds these equal to.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from . import jit
 from .jit import kernel, prange
 
 __all__ = [
+    "add",
     "applies",
     "hardtanh",
     "hardtanh_backward",
@@ -47,6 +50,12 @@ def applies(*arrays: np.ndarray) -> bool:
     return (jit.active() and first.size >= MIN_SIZE and first.dtype in COMPILED_TYPES
             and all(a.dtype == first.dtype and a.shape == first.shape and a.flags.c_contiguous
                     for a in arrays))
+
+
+@kernel(threaded=True)
+def _add(x, y, z):
+    for i in prange(x.size):
+        z[i] = x[i] + y[i]
 
 
 @kernel(threaded=True)
@@ -91,6 +100,13 @@ def _hardtanh_backward(x, gz, lo, hi, gx):
 
 def _flat(a: np.ndarray) -> np.ndarray:
     return a.reshape(-1)
+
+
+def add(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``x + y`` (a residual connection, or two gradients meeting at one node)."""
+    z = np.empty_like(x)
+    _add(_flat(x), _flat(y), _flat(z))
+    return z
 
 
 def relu(x: np.ndarray) -> np.ndarray:

@@ -26,6 +26,8 @@ class Add(ArrayFunction):
     @staticmethod
     def forward(ctx, x, y):
         ctx.shapes = (np.shape(x), np.shape(y))
+        if isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and compiled.applies(x, y):
+            return compiled.add(x, y)
         return np.add(x, y)
 
     @staticmethod
