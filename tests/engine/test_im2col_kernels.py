@@ -111,6 +111,10 @@ def test_pointwise_splits_one_sample_by_rows(N, monkeypatch):
 THREADED = [
     (pointwise, conv_geometry("c", 2, (4, 6, 5, 4), (8, 3, 1, 1), stride=(2, 1), groups=2), 4),
     (pointwise, conv_geometry("c", 2, (1, 8, 6, 6), (12, 8, 1, 1)), 1),  # one sample: rows split
+    (im2col, conv_geometry("c", 2, (4, 4, 13, 11), (6, 2, 3, 3), padding=1, groups=2), 4),
+    (im2col, conv_geometry("c", 1, (5, 3, 80), (4, 3, 4), stride=2, padding=((2, 1),)), 5),
+    (im2col, conv_geometry("c", 2, (4, 4, 9, 9), (6, 2, 3, 3), stride=2, padding=1, groups=2), 4),
+    (im2col, conv_geometry("c", 2, (4, 3, 5, 5), (4, 3, 3, 3), padding=1), 4),  # small, stride 1
 ]
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from . import jit
 from .geometry import ConvGeometry
-from .im2col import add_bias
+from .im2col import add_bias, chunk_bounds
 from .jit import prange
 from .parallel import map_chunks, split
 
@@ -277,8 +277,7 @@ def _items(count: int, per_item_bytes: int) -> np.ndarray:
     too small to share, as the bounds of the runs: run ``j`` is ``bounds[j]..bounds[j + 1]``.
     A kernel's working set is one item, so the runs need no cache size; chunks of CHUNK_BYTES
     (7 for the depthwise case) went 4 to one thread, 3 to the other."""
-    runs = split(count, per_item_bytes, count * per_item_bytes)
-    return np.array([r.start for r in runs] + [count], dtype=np.int64)
+    return chunk_bounds(split(count, per_item_bytes, count * per_item_bytes))
 
 
 @jit.kernel

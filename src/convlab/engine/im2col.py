@@ -13,7 +13,9 @@ per sample run far below speed, so their columns come from one gather by precomp
 positions, with the samples innermost, ``(C_in*prod(K), prod(O)*n)``, for one product per
 chunk; the (small) output is then moved back to NCHW. Groups are the batch axis of ``np.matmul``. The batch goes through
 in chunks whose buffer stays in the CPU's cache between the copy and the product, and the
-chunks run on all cores (:mod:`.parallel`). The backward passes use
+chunks run on all cores: on the compiled path each pass runs whole in compiled code, a driver
+(:mod:`.im2col_kernels`) sharing the chunks between OpenMP's threads; the NumPy path hands
+them to Python's threads (:mod:`.parallel`). The backward passes use
 the same buffer layout: the input gradient is ``wᵀ @ gy`` scattered back by col2im (the adjoint
 of im2col: every tap's slice is added, overlapping windows sum), and the weight gradient is
 ``gy @ colsᵀ`` summed over the batch.
@@ -35,7 +37,7 @@ import math
 import numpy as np
 
 from . import im2col_kernels as kernels
-from . import jit
+from . import jit, parallel
 from .geometry import ConvGeometry
 from .parallel import map_chunks, split
 
@@ -97,6 +99,17 @@ def _compiled(G: ConvGeometry) -> bool:
     return jit.active() and G.nd <= 3
 
 
+def _whole_chunks(G: ConvGeometry, x: np.ndarray) -> bool:
+    """Whether the passes run whole in compiled code, chunk drivers on OpenMP's threads
+    (:mod:`.im2col_kernels`): the compiled loops, a float dtype the BLAS has, and more than
+    one thread. On one thread the chunks go one after the other from Python, with NumPy's
+    products: the BLAS that compiled code calls (SciPy's OpenBLAS 0.3.30 here, NumPy's is
+    0.3.31) runs these products 15-25% slower (one core, float32, 16 products of
+    (128, 577) @ (577, 256): 7.2-8.5 ms by ``np.matmul``, 8.3-9.7 ms by ``np.dot`` in a kernel;
+    the res-stride2 forward 18.6 -> 22.4 ms through the drivers)."""
+    return _compiled(G) and x.dtype in (np.float32, np.float64) and parallel.threads() > 1
+
+
 def im2col(x: np.ndarray, G: ConvGeometry) -> np.ndarray:
     """``cols (N, C, prod(K), *O)``: ``cols[n, c, t, o] = x_padded[n, c, o*s + k_t*d]``."""
     N, C = x.shape[:2]
@@ -133,6 +146,15 @@ def _gather_index(G: ConvGeometry, C: int) -> np.ndarray:
     return cols.ravel()
 
 
+@functools.lru_cache(maxsize=64)
+def _source_index(G: ConvGeometry, C: int) -> np.ndarray:
+    """For small images on the compiled path: the flat position in an unpadded sample
+    ``(C, *S)`` of every column entry ``(c, t, o)``, -1 where it reads padding (the padded
+    positions of :func:`_gather_index` taken back to the input)."""
+    unpadded = _pad(np.arange(1, C * math.prod(G.in_size) + 1).reshape(1, C, *G.in_size), G)
+    return unpadded.ravel()[_gather_index(G, C)] - 1
+
+
 def _small(G: ConvGeometry) -> bool:
     """Small images (few output positions, few column entries a sample): per-tap copies of
     short rows and one thin product per sample would run far below speed."""
@@ -143,6 +165,12 @@ def _small(G: ConvGeometry) -> bool:
 def _samples_last(a: np.ndarray) -> np.ndarray:
     """``(n, ...) -> (..., n)``: the batch moved innermost (a copy), ``(prod(...), n)``."""
     return np.ascontiguousarray(a.reshape(len(a), -1).T)
+
+
+def _flat_samples(x: np.ndarray) -> np.ndarray:
+    """``(N, C, *S) -> (N, C*prod(S))``, contiguous: the samples as the compiled path of small
+    images reads them."""
+    return np.ascontiguousarray(x).reshape(len(x), math.prod(x.shape[1:]))
 
 
 def _side_by_side(x: np.ndarray, G: ConvGeometry) -> np.ndarray:
@@ -196,7 +224,8 @@ def _chunks(N: int, G: ConvGeometry, itemsize: int) -> list[slice]:
     holds the same number of samples (equal steps would not: 6 chunks of 3 for 16 samples
     give one thread 9 and the other 7; here they are 2, 3, 3 and 2, 3, 3).
 
-    CHUNK_BYTES is 2 MiB from measurements on 2 threads (forward, ms, fastest to first
+    CHUNK_BYTES is 2 MiB from measurements on 2 Python threads, before the compiled chunk
+    drivers (forward, ms, fastest to first
     quartile of 30, against 4 MiB and equal steps): conv1d
     (1.3 MB of columns a sample) 6.0-7.1 -> 5.5-5.8, res-stride2 (1.8 MB) 12.4-14.9 ->
     11.5-14.0, cifar-c1 (110 KB) 2.35-3.8 -> 2.25-3.4; lenet-c1 and the backward passes the
@@ -205,6 +234,16 @@ def _chunks(N: int, G: ConvGeometry, itemsize: int) -> list[slice]:
     per_sample = G.in_channels * math.prod(G.kernel_size) * math.prod(G.out_size) * itemsize
     count = len(split(N, per_sample, CHUNK_BYTES))
     return [slice(N * i // count, N * (i + 1) // count) for i in range(count)]
+
+
+def chunk_bounds(chunks: list[slice]) -> np.ndarray:
+    """Consecutive chunks of a batch, from sample 0, as the bounds a compiled driver takes:
+    chunk ``j`` is ``bounds[j]..bounds[j + 1]``.
+
+    >>> chunk_bounds([slice(0, 3), slice(3, 5)])
+    array([0, 3, 5])
+    """
+    return np.array([0] + [c.stop for c in chunks], dtype=np.int64)
 
 
 def add_bias(y: np.ndarray, b: np.ndarray | None) -> np.ndarray:
@@ -224,15 +263,26 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
     an output that has left the cache. The product is no slower for the extra row (one core,
     a chunk's product: cifar-c1 0.39 ms either way, where the addition took 0.10 ms more;
     lenet-c1 0.065 against 0.10). The whole forward, first quartile of 40 interleaved, one
-    core: cifar-c1 1.99 -> 1.64 ms, conv1d 9.99 -> 9.23, lenet-c1 0.56 -> 0.54; 2 threads
-    (another process on one core): cifar-c1 2.31 -> 2.02, res-stride2 23.8 -> 23.3. Small
-    images add the bias afterwards.
+    core: cifar-c1 1.99 -> 1.64 ms, conv1d 9.99 -> 9.23, lenet-c1 0.56 -> 0.54; 2 Python
+    threads, before the compiled chunk drivers (another process on one core): cifar-c1 2.31 ->
+    2.02, res-stride2 23.8 -> 23.3. Small images add the bias afterwards.
     """
     y = np.empty((len(x), G.out_channels, *G.out_size), dtype=x.dtype)
     small, compiled = _small(G), _compiled(G)
     wg = _grouped_weight(w, G)  # (g, C_out/g, C_g*prod(K))
     if b is not None and not small:
         wg = np.concatenate([wg, b.reshape(G.groups, -1, 1).astype(w.dtype)], axis=-1)
+    if _whole_chunks(G, x):
+        wg = np.ascontiguousarray(wg, dtype=x.dtype)
+        bounds = chunk_bounds(_chunks(len(x), G, x.itemsize))
+        if small:
+            bias = np.empty(0, x.dtype) if b is None else b.astype(x.dtype)
+            kernels.forward_side_by_side(_flat_samples(x), wg, bias, y.reshape(len(x), G.out_channels, math.prod(G.out_size)),
+                                         bounds, _source_index(G, G.in_channels))
+        else:
+            kernels.forward_chunks(kernels.as_3d(x, G.nd), wg, _grouped(y, G.out_channels, G), bounds,
+                                   *kernels.geometry_3d(G), b is not None)
+        return y
 
     def one(ns: slice) -> None:
         if small:
@@ -280,6 +330,12 @@ def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarra
     taps = math.prod(G.kernel_size)
     gx = np.empty((len(gy), G.in_channels, *G.in_size), dtype=gy.dtype)
     compiled = _compiled(G)
+    if _whole_chunks(G, gy):
+        w_t = np.ascontiguousarray(_grouped_weight(w, G).transpose(0, 2, 1), dtype=gy.dtype)
+        kernels.input_grad_chunks(np.ascontiguousarray(_grouped(gy, G.out_channels, G)), w_t,
+                                  kernels.as_3d(gx, G.nd), chunk_bounds(_chunks(len(gy), G, gy.itemsize)),
+                                  *kernels.geometry_3d(G))
+        return gx
 
     def one(ns: slice) -> None:
         g = _grouped(gy[ns], G.out_channels, G)  # (n, g, C_out/g, prod(O))
@@ -296,6 +352,18 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
     74-77 GFLOP/s on the products of conv1d, res-stride2 and conv_transpose2d)."""
     rows = G.in_channels * math.prod(G.kernel_size)
     small, compiled = _small(G), _compiled(G)
+    if _whole_chunks(G, x):
+        bounds = chunk_bounds(_chunks(len(x), G, x.itemsize))
+        parts = np.zeros((max(1, len(bounds) - 1), G.groups, rows // G.groups,
+                          G.out_channels // G.groups), dtype=x.dtype)  # a slot per chunk
+        gy = np.ascontiguousarray(gy, dtype=x.dtype)
+        if small:
+            kernels.weight_grad_side_by_side(_flat_samples(x), gy.reshape(len(gy), G.out_channels, math.prod(G.out_size)),
+                                             parts, bounds, _source_index(G, G.in_channels))
+        else:
+            kernels.weight_grad_chunks(kernels.as_3d(x, G.nd), _grouped(gy, G.out_channels, G), parts,
+                                       bounds, *kernels.geometry_3d(G))
+        return _weight_from_transposed(parts.sum(axis=0), G)
 
     def one(ns: slice) -> np.ndarray:
         if small:  # the samples side by side: the product sums over them
@@ -307,5 +375,10 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
 
     gw_t = sum(map_chunks(one, _chunks(len(x), G, x.itemsize)),
                np.zeros((G.groups, rows // G.groups, G.out_channels // G.groups), dtype=x.dtype))
+    return _weight_from_transposed(gw_t, G)
+
+
+def _weight_from_transposed(gw_t: np.ndarray, G: ConvGeometry) -> np.ndarray:
+    """``(g, C_g*prod(K), C_out/g) -> (C_out, C_in/groups, *K)``."""
     gw = gw_t.transpose(0, 2, 1)  # (g, C_out/g, C_g*prod(K))
     return np.ascontiguousarray(gw).reshape(G.out_channels, G.in_channels // G.groups, *G.kernel_size)

@@ -15,13 +15,14 @@ interleaved: 10.6 -> 10.0 ms with another process on one core; one core the same
 would only add outputs that equal the bias, so 1x1 kernels with padding go to the general
 algorithms.
 
-The compiled path (:mod:`.jit`) runs the products as tasks of a threaded kernel
-(:func:`_products`), one per sample and group, each a one-thread BLAS call (``np.dot``)
-followed by its bias; when there are fewer such products than threads, each product's rows
-are cut into blocks, one task a block. The weight gradient's tasks each sum a run of samples
-(:func:`_weight_sums`) into their own slot, and the slots are summed at the end. The NumPy path
-splits the batch between Python's threads (:mod:`.parallel`), or a single sample's products by
-rows.
+On more than one thread, the compiled path (:mod:`.jit`) runs the products as tasks of a
+threaded kernel (:func:`_products`), one per sample and group, each a one-thread BLAS call
+(``np.dot``) followed by its bias; when there are fewer such products than threads, each
+product's rows are cut into blocks, one task a block. The weight gradient's tasks each sum a
+run of samples (:func:`_weight_sums`) into their own slot, and the slots are summed at the end.
+On one thread, and without the compiled kernels, NumPy makes the products (faster on one
+thread: see :func:`.im2col._whole_chunks`), the batch split between Python's threads
+(:mod:`.parallel`) where there are several, or a single sample's products by rows.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import numpy as np
 
 from . import gemm, jit, parallel
 from .geometry import ConvGeometry
-from .im2col import add_bias
+from .im2col import add_bias, chunk_bounds
 from .jit import prange
 from .parallel import map_chunks, split
 
@@ -64,9 +65,10 @@ def _halves(x: np.ndarray, G: ConvGeometry) -> list[slice]:
 
 
 def _compiled(*arrays: np.ndarray) -> bool:
-    """Whether the compiled kernels run this call: they are on, and the arrays are of one
-    float dtype the BLAS has (float32 or float64)."""
-    return (jit.active() and arrays[0].dtype in (np.float32, np.float64)
+    """Whether the compiled kernels run this call: they are on, the arrays are of one float
+    dtype the BLAS has (float32 or float64), and there is more than one thread (on one, NumPy's
+    products are faster: see :func:`.im2col._whole_chunks`)."""
+    return (jit.active() and parallel.threads() > 1 and arrays[0].dtype in (np.float32, np.float64)
             and all(a.dtype == arrays[0].dtype for a in arrays))
 
 
@@ -124,11 +126,6 @@ def _run(one, chunks: list[slice], by_rows):
     return by_rows()
 
 
-def _bounds(chunks: list[slice]) -> np.ndarray:
-    """The chunks of the batch as their bounds: chunk ``j`` is ``bounds[j]..bounds[j + 1]``."""
-    return np.array([c.start for c in chunks] + [c.stop for c in chunks[-1:]], dtype=np.int64)
-
-
 def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
                  b: np.ndarray | None = None) -> np.ndarray:
     """``y (N, C_out, *O) = w @ x + b`` per sample and group."""
@@ -184,7 +181,7 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
     xs = _matrices(_sampled(x, G), g)  # (N, g, C/g, prod(O))
     gys = _matrices(gy, g)  # (N, g, K/g, prod(O))
     if _compiled(x, gy):
-        bounds = _bounds(_halves(x, G))  # a run of samples per thread, each summed on its own
+        bounds = chunk_bounds(_halves(x, G))  # a run of samples per thread, each summed on its own
         runs = len(bounds) - 1
         parts = np.zeros((max(runs, 1), g, G.out_channels // g, G.in_channels // g), x.dtype)
         work = parts[0].size * xs.shape[-1] * len(x) // max(runs, 1)
