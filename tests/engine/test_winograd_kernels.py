@@ -134,12 +134,42 @@ def test_numpy_path_equals_reference_random(data):
         check(winograd, G, N)
 
 
+def _all_three(G, N, seed=5, bias=True):
+    """Forward (with a bias), input gradient and weight gradient of Winograd on random data."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, G.in_channels, *G.in_size))
+    w = rng.standard_normal((G.out_channels, G.in_channels // G.groups, *G.kernel_size))
+    b = rng.standard_normal(G.out_channels) if bias else None
+    gy = rng.standard_normal((N, G.out_channels, *G.out_size))
+    return (winograd.conv_forward(x, w, G, b), winograd.conv_input_grad(gy, w, G),
+            winograd.conv_weight_grad(x, gy, G))
+
+
 @needs_jit
-def test_one_chunk_splits_its_products_between_threads(monkeypatch):
-    """A batch of one chunk hands its products to parallel.matmul, which splits their rows."""
+@pytest.mark.parametrize("N", [1, 9], ids=["one-chunk", "chunks"])
+@pytest.mark.parametrize("G", LAYERS, ids=range(len(LAYERS)))
+def test_threaded_equals_serial(G, N, monkeypatch):
+    """On 2 threads (OpenMP's, through the threaded kernels) the compiled path gives what it
+    gives on one, to rounding: a batch of one chunk (stage by stage) and a batch in several
+    chunks (CHUNK_BYTES made small), every phase, group and bias of LAYERS."""
     from convlab.engine import parallel
 
-    monkeypatch.setattr(parallel, "WORKERS", 2)
-    monkeypatch.setattr(parallel, "MIN_PRODUCT", 0)
-    check(winograd, LAYERS[0], N=1)
-    check(winograd, LAYERS[3], N=1)
+    if N > 1:
+        monkeypatch.setattr(winograd, "CHUNK_BYTES", 1)
+    results = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(parallel, "WORKERS", workers)
+        results[workers] = _all_three(G, N)
+    for serial, threaded in zip(results[1], results[2]):
+        np.testing.assert_allclose(threaded, serial, rtol=1e-12, atol=1e-12)
+
+
+@needs_jit
+@pytest.mark.parametrize("G", [LAYERS[1], LAYERS[3], LAYERS[9]], ids=["groups", "dilated", "3d"])
+def test_chunks_equal_the_stages(G, monkeypatch):
+    """A batch cut into chunks (each on a thread of its own) and the same batch in one chunk
+    (stage by stage) give the same numbers."""
+    one = _all_three(G, 9)
+    monkeypatch.setattr(winograd, "CHUNK_BYTES", 1)
+    for stages, chunks in zip(one, _all_three(G, 9)):
+        np.testing.assert_allclose(chunks, stages, rtol=1e-12, atol=1e-12)

@@ -18,7 +18,9 @@ Summed over input channels, the ``⊙`` becomes one matrix product per transform
 
 In 2-D that is 36 products of ``(C_out, C_in)`` matrices per 16 outputs instead of 9 per
 output: 4x fewer multiplications. The work goes in chunks of samples small enough for the
-temporaries to stay in the CPU's cache, the chunks on all cores at once (:mod:`.parallel`).
+temporaries to stay in the CPU's cache, the chunks on all cores at once: on OpenMP's threads
+in compiled code (:mod:`.winograd_kernels`), or on Python's threads (:mod:`.parallel`) when
+the kernels are off.
 
 The transforms are memory passes, and how they are made decides the speed as much as the
 products do. In 2-D and 3-D, when :func:`.jit.active`, compiled kernels
