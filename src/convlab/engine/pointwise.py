@@ -34,6 +34,7 @@ import numpy as np
 from . import gemm, jit, parallel
 from .geometry import ConvGeometry
 from .im2col import add_bias, chunk_bounds
+from .im2col_kernels import as_3d
 from .jit import prange
 from .parallel import map_chunks, split
 
@@ -118,6 +119,48 @@ def _weight_sums(gy, x, bounds, rows, parts):
                 parts[j, k, r0:r1] += product
 
 
+@jit.kernel(threaded=True)
+def _pick(x, stride, out):
+    """``out[n, c, d, h, w] = x[n, c, d*s_d, h*s_h, w*s_w]``, the positions a strided 1x1
+    kernel reads, a task per sample and channel: ``(N, C, D, H, W)`` arrays (:func:`.as_3d`)."""
+    N, C, OD, OH, OW = out.shape
+    for task in prange(N * C):
+        n, c = task // C, task % C
+        for d in range(OD):
+            for h in range(OH):
+                row, to = x[n, c, d * stride[0], h * stride[1]], out[n, c, d, h]
+                for i in range(OW):
+                    to[i] = row[i * stride[2]]
+
+
+@jit.kernel(threaded=True)
+def _spread(src, stride, gx):
+    """The adjoint of :func:`_pick`: ``gx`` zero but at the positions read, which take ``src``."""
+    N, C, OD, OH, OW = src.shape
+    for task in prange(N * C):
+        n, c = task // C, task % C
+        gx[n, c] = 0
+        for d in range(OD):
+            for h in range(OH):
+                row, to = src[n, c, d, h], gx[n, c, d * stride[0], h * stride[1]]
+                for i in range(OW):
+                    to[i * stride[2]] = row[i]
+
+
+def _picked(x: np.ndarray, G: ConvGeometry) -> np.ndarray:
+    """:func:`_sampled`, contiguous, for the compiled path: a strided input's positions copied
+    on the threads (:func:`_pick`)."""
+    if x.shape[2:] == G.out_size:
+        return np.ascontiguousarray(x)
+    out = np.empty(x.shape[:2] + G.out_size, dtype=x.dtype)
+    _pick(as_3d(x, G.nd), _stride_3d(G), as_3d(out, G.nd))
+    return out
+
+
+def _stride_3d(G: ConvGeometry) -> tuple[int, int, int]:
+    return (1,) * (3 - G.nd) + G.stride
+
+
 def _run(one, chunks: list[slice], by_rows):
     """``one`` over the batch's chunks, on the threads; a batch too small to split (one
     sample) runs ``by_rows`` instead: its products split by rows (:func:`parallel.matmul`)."""
@@ -131,14 +174,15 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
     """``y (N, C_out, *O) = w @ x + b`` per sample and group."""
     g = G.groups
     wg = w.reshape(g, G.out_channels // g, G.in_channels // g)  # (g, K/g, C/g)
-    xs = _matrices(_sampled(x, G), g)  # (N, g, C/g, prod(O))
-    y = np.empty((len(x), g, G.out_channels // g, xs.shape[-1]), dtype=x.dtype)
-    yc = y.reshape(len(x), G.out_channels, xs.shape[-1])  # the same memory, for add_bias
+    positions = math.prod(G.out_size)
+    y = np.empty((len(x), g, G.out_channels // g, positions), dtype=x.dtype)
     if _compiled(x, w):
         bias = np.empty((g, 0), x.dtype) if b is None else b.reshape(g, -1).astype(x.dtype)
-        _products(np.ascontiguousarray(wg), np.ascontiguousarray(xs), bias, y,
-                  _rows(len(x) * g, wg.shape[1], wg[0].size * xs.shape[-1]))
+        _products(np.ascontiguousarray(wg), _matrices(_picked(x, G), g), bias, y,
+                  _rows(len(x) * g, wg.shape[1], wg[0].size * positions))
         return y.reshape(len(x), G.out_channels, *G.out_size)
+    xs = _matrices(_sampled(x, G), g)  # (N, g, C/g, prod(O))
+    yc = y.reshape(len(x), G.out_channels, positions)  # the same memory, for add_bias
 
     def one(ns: slice) -> None:
         for n in range(ns.start, ns.stop):  # a sample at a time: its y is in cache for the bias
@@ -159,7 +203,8 @@ def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarra
     wg = w.reshape(g, G.out_channels // g, G.in_channels // g)
     gys = _matrices(gy, g)  # (N, g, K/g, prod(O))
     gxs = np.empty((N, g, G.in_channels // g, gys.shape[-1]), dtype=gy.dtype)
-    if _compiled(gy, w):
+    compiled = _compiled(gy, w)
+    if compiled:
         _products(np.ascontiguousarray(wg.transpose(0, 2, 1)), np.ascontiguousarray(gys),
                   np.empty((g, 0), gy.dtype), gxs, _rows(N * g, wg.shape[2], wg[0].size * gys.shape[-1]))
     else:
@@ -170,6 +215,10 @@ def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarra
     gxs = gxs.reshape(N, G.in_channels, *G.out_size)
     if G.in_size == G.out_size:
         return gxs
+    if compiled:
+        gx = np.empty((N, G.in_channels, *G.in_size), dtype=gy.dtype)
+        _spread(as_3d(gxs, G.nd), _stride_3d(G), as_3d(gx, G.nd))
+        return gx
     gx = np.zeros((N, G.in_channels, *G.in_size), dtype=gy.dtype)
     _sampled(gx, G)[...] = gxs
     return gx
@@ -178,16 +227,16 @@ def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarra
 def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarray:
     """``gw (C_out, C_in/groups, 1, ...) = Σ_n gy[n] @ x[n]ᵀ``."""
     g = G.groups
-    xs = _matrices(_sampled(x, G), g)  # (N, g, C/g, prod(O))
     gys = _matrices(gy, g)  # (N, g, K/g, prod(O))
     if _compiled(x, gy):
         bounds = chunk_bounds(_halves(x, G))  # a run of samples per thread, each summed on its own
         runs = len(bounds) - 1
         parts = np.zeros((max(runs, 1), g, G.out_channels // g, G.in_channels // g), x.dtype)
-        work = parts[0].size * xs.shape[-1] * len(x) // max(runs, 1)
-        _weight_sums(np.ascontiguousarray(gys), np.ascontiguousarray(xs), bounds,
+        work = parts[0].size * gys.shape[-1] * len(x) // max(runs, 1)
+        _weight_sums(np.ascontiguousarray(gys), _matrices(_picked(x, G), g), bounds,
                      _rows(runs, parts.shape[2], work), parts)
         return parts.sum(axis=0).reshape(G.out_channels, G.in_channels // g, *G.kernel_size)
+    xs = _matrices(_sampled(x, G), g)  # (N, g, C/g, prod(O))
 
     def one(ns: slice) -> np.ndarray:
         return np.matmul(gys[ns], xs[ns].swapaxes(-1, -2)).sum(axis=0)  # (g, K/g, C/g)
