@@ -21,7 +21,7 @@ from types import ModuleType
 import numpy as np
 
 from .cases import CASES, Case
-from .timing import interleaved, peak_memory
+from .timing import interleaved, peak_memory, resident_bytes
 
 __all__ = ["Measured", "Steps", "inputs", "steps", "run_case", "case_memory", "max_difference",
            "memory_child"]
@@ -129,14 +129,6 @@ def case_memory(case: Case, algorithm: str | None = None) -> dict[str, int | Non
     return {lib: peak_memory(case.name, lib, algorithm) for lib in ("convlab", "torch")}
 
 
-def _rss_status(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise KeyError(field)
-
-
 def memory_child(case_name: str, library: str, algorithm: str | None = None) -> None:
     """Run in a fresh process by :func:`~benchmarks.timing.peak_memory`: set up the case, warm
     up once, reset the kernel's peak-RSS mark, run one forward+backward, print the growth."""
@@ -164,7 +156,7 @@ def memory_child(case_name: str, library: str, algorithm: str | None = None) -> 
         except OSError:
             print(json.dumps({"peak_bytes": None}))
             return
-        before = _rss_status("VmRSS")
+        before = resident_bytes("VmRSS")
         s.train()
-    print(json.dumps({"peak_bytes": _rss_status("VmHWM") - before}))
+    print(json.dumps({"peak_bytes": resident_bytes("VmHWM") - before}))
     sys.stdout.flush()

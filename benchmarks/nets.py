@@ -26,7 +26,7 @@ from types import ModuleType
 import numpy as np
 
 from .networks import NETWORKS, inputs
-from .timing import interleaved
+from .timing import interleaved, memory_child_env, resident_bytes
 
 __all__ = ["Setup", "Result", "setup", "measure", "memory_child", "step_memory", "profile",
            "nets_table", "profile_table"]
@@ -124,9 +124,9 @@ def measure(name: str, batch: int, repeats: int, min_time: float, memory: bool,
 
 def step_memory(name: str, batch: int, library: str, one_core: bool) -> int | None:
     """Bytes one training step adds at its peak to a fresh process's resident set (None off
-    Linux); the child runs :func:`memory_child`, with glibc's mmap threshold fixed as
-    benchmarks/timing.py ``peak_memory`` explains."""
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072")
+    Linux); the child runs :func:`memory_child`, with glibc's mmap threshold fixed
+    (:func:`.timing.memory_child_env`)."""
+    env = memory_child_env()
     code = (f"from benchmarks.nets import memory_child; "
             f"memory_child({name!r}, {batch}, {library!r}, {one_core!r})")
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
@@ -139,8 +139,6 @@ def step_memory(name: str, batch: int, library: str, one_core: bool) -> int | No
 def memory_child(name: str, batch: int, library: str, one_core: bool) -> None:
     """In a fresh process: build the network, step once (warm-up), reset the kernel's peak-RSS
     mark, step again and print the growth of the resident set as JSON."""
-    from .conv import _rss_status
-
     if library == "torch":
         import torch as lib
 
@@ -165,9 +163,9 @@ def memory_child(name: str, batch: int, library: str, one_core: bool) -> None:
     except OSError:
         print(json.dumps({"peak_bytes": None}))
         return
-    before = _rss_status("VmRSS")
+    before = resident_bytes("VmRSS")
     s.step()
-    print(json.dumps({"peak_bytes": _rss_status("VmHWM") - before}), flush=True)
+    print(json.dumps({"peak_bytes": resident_bytes("VmHWM") - before}), flush=True)
 
 
 def _geomean(values) -> float:

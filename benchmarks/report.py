@@ -13,6 +13,8 @@ import re
 import subprocess
 from pathlib import Path
 
+from convlab._atomic import atomic_path
+
 from .conv import Measured
 
 __all__ = ["environment", "load_average", "geomean", "conv_tables", "write_section"]
@@ -188,4 +190,5 @@ def write_section(name: str, body: str, path: Path = ROOT / "BENCHMARKS.md") -> 
         text = pattern.sub(lambda _: block, text)
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
+    with atomic_path(path) as tmp:  # a crash never leaves a half-written BENCHMARKS.md
+        Path(tmp).write_text(text)

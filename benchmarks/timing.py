@@ -76,16 +76,30 @@ def interleaved(fns: dict[str, Callable[[], object]], repeats: int,
     return {name: statistics.median(times) for name, times in samples.items()}
 
 
-def peak_memory(case_name: str, library: str, algorithm: str | None = None) -> int | None:
-    """Bytes that one forward+backward of ``case_name`` in ``library`` adds at its peak to the
-    resident memory of a fresh process (``python -m benchmarks _memory``), or None where the
-    kernel cannot reset the peak (non-Linux).
+def memory_child_env() -> dict[str, str]:
+    """The environment of a process that measures peak memory.
 
     glibc keeps small freed blocks for reuse and, by default, raises its mmap threshold as large
     blocks are freed, so freed arrays would stay resident and hide the next call's peak; a
-    fixed threshold makes every large array an mmap of its own, returned on free.
-    """
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072")
+    fixed threshold makes every large array an mmap of its own, returned on free (and keeps
+    convlab's own malloc setting, ``convlab/engine/memory.py``, out of the measurement)."""
+    return dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072")
+
+
+def resident_bytes(field: str) -> int:
+    """``VmRSS`` (the resident set now) or ``VmHWM`` (its peak) of this process, in bytes."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+def peak_memory(case_name: str, library: str, algorithm: str | None = None) -> int | None:
+    """Bytes that one forward+backward of ``case_name`` in ``library`` adds at its peak to the
+    resident memory of a fresh process (``python -m benchmarks _memory``, with
+    :func:`memory_child_env`), or None where the kernel cannot reset the peak (non-Linux)."""
+    env = memory_child_env()
     command = [sys.executable, "-m", "benchmarks", "_memory", case_name, library]
     done = subprocess.run(command + (["--algorithm", algorithm] if algorithm else []),
                           env=env, capture_output=True, text=True, check=True,
