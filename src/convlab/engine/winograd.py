@@ -380,7 +380,7 @@ def _weight_grad_compiled(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.
                 acc[0] += out
         else:
             wk.weight_grad_chunks(x[src], gy[dst], lo, grid, acc, bounds, i == 0)
-    return acc.sum(axis=0)
+    return acc[0] if len(acc) == 1 else acc.sum(axis=0)  # one slot: no copy of it
 
 
 def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
