@@ -173,6 +173,11 @@ def _flat_samples(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x).reshape(len(x), math.prod(x.shape[1:]))
 
 
+def _flat_positions(a: np.ndarray) -> np.ndarray:
+    """``(N, C, *O) -> (N, C, prod(O))``, a view of a contiguous array."""
+    return a.reshape(a.shape[:2] + (math.prod(a.shape[2:]),))
+
+
 def _side_by_side(x: np.ndarray, G: ConvGeometry) -> np.ndarray:
     """The columns of small images with the samples innermost: ``(n, C, *S) ->
     (g, C_g*prod(K), prod(O)*n)``. One gather of whole rows: with the batch innermost, each
@@ -277,11 +282,11 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
         bounds = chunk_bounds(_chunks(len(x), G, x.itemsize))
         if small:
             bias = np.empty(0, x.dtype) if b is None else b.astype(x.dtype)
-            kernels.forward_side_by_side(_flat_samples(x), wg, bias, y.reshape(len(x), G.out_channels, math.prod(G.out_size)),
-                                         bounds, _source_index(G, G.in_channels))
+            kernels.forward_side_by_side(_flat_samples(x), wg, bias, _flat_positions(y), bounds,
+                                         _source_index(G, G.in_channels))
         else:
-            kernels.forward_chunks(kernels.as_3d(x, G.nd), wg, _grouped(y, G.out_channels, G), bounds,
-                                   *kernels.geometry_3d(G), b is not None)
+            kernels.forward_chunks(kernels.as_3d(x, G.nd), wg, _grouped(y, G.out_channels, G),
+                                   bounds, *kernels.geometry_3d(G), b is not None)
         return y
 
     def one(ns: slice) -> None:
@@ -332,9 +337,9 @@ def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarra
     compiled = _compiled(G)
     if _whole_chunks(G, gy):
         w_t = np.ascontiguousarray(_grouped_weight(w, G).transpose(0, 2, 1), dtype=gy.dtype)
+        bounds = chunk_bounds(_chunks(len(gy), G, gy.itemsize))
         kernels.input_grad_chunks(np.ascontiguousarray(_grouped(gy, G.out_channels, G)), w_t,
-                                  kernels.as_3d(gx, G.nd), chunk_bounds(_chunks(len(gy), G, gy.itemsize)),
-                                  *kernels.geometry_3d(G))
+                                  kernels.as_3d(gx, G.nd), bounds, *kernels.geometry_3d(G))
         return gx
 
     def one(ns: slice) -> None:
@@ -358,11 +363,11 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
                           G.out_channels // G.groups), dtype=x.dtype)  # a slot per chunk
         gy = np.ascontiguousarray(gy, dtype=x.dtype)
         if small:
-            kernels.weight_grad_side_by_side(_flat_samples(x), gy.reshape(len(gy), G.out_channels, math.prod(G.out_size)),
-                                             parts, bounds, _source_index(G, G.in_channels))
+            kernels.weight_grad_side_by_side(_flat_samples(x), _flat_positions(gy), parts, bounds,
+                                             _source_index(G, G.in_channels))
         else:
-            kernels.weight_grad_chunks(kernels.as_3d(x, G.nd), _grouped(gy, G.out_channels, G), parts,
-                                       bounds, *kernels.geometry_3d(G))
+            kernels.weight_grad_chunks(kernels.as_3d(x, G.nd), _grouped(gy, G.out_channels, G),
+                                       parts, bounds, *kernels.geometry_3d(G))
         return _weight_from_transposed(parts.sum(axis=0), G)
 
     def one(ns: slice) -> np.ndarray:

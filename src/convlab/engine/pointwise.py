@@ -205,8 +205,9 @@ def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarra
     gxs = np.empty((N, g, G.in_channels // g, gys.shape[-1]), dtype=gy.dtype)
     compiled = _compiled(gy, w)
     if compiled:
+        rows = _rows(N * g, wg.shape[2], wg[0].size * gys.shape[-1])
         _products(np.ascontiguousarray(wg.transpose(0, 2, 1)), np.ascontiguousarray(gys),
-                  np.empty((g, 0), gy.dtype), gxs, _rows(N * g, wg.shape[2], wg[0].size * gys.shape[-1]))
+                  np.empty((g, 0), gy.dtype), gxs, rows)
     else:
         def one(ns: slice) -> None:
             np.matmul(wg.transpose(0, 2, 1), gys[ns], out=gxs[ns])  # (n, g, C/g, prod(O))
