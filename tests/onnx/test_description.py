@@ -67,3 +67,42 @@ def test_summary_fills_the_columns_of_onnx_nodes():
     gemm = rows["Gemm"]
     assert (gemm.params, gemm.mult_adds, gemm.receptive_field) == (5 * 3 + 5, 5 * 3 + 5, "all")
     assert str(conv.receptive_field) == "3"
+
+
+def test_the_equivalent_layer_of_a_node_computes_what_the_node_computes():
+    import convlab
+    from convlab.explain.layer_spec import parse_layer
+
+    model = convlab.onnx.load(_graph())
+    nodes = {node.op_type: node for node in model.nodes.values()}
+    inputs = {}  # each node's input, from one run
+
+    def keep(node, args, output):
+        inputs[node.op_type] = args[0]
+
+    for node in nodes.values():
+        node.register_forward_hook(keep)
+    x = convlab.from_numpy(np.random.default_rng(0).standard_normal((1, 4, 9, 9)).astype(np.float32))
+    with convlab.no_grad():
+        model(x)
+        for op_type, weight, bias in (("Conv", model.w1, model.b1),
+                                      ("ConvTranspose", model.w2, None)):
+            node, node_input = nodes[op_type], inputs[op_type]
+            text = node.equivalent_layer(tuple(node_input.shape))
+            layer = parse_layer(text).build()
+            layer.weight.copy_(weight)
+            if bias is not None:
+                layer.bias.copy_(bias)
+            expected = node(node_input, weight, *([bias] if bias is not None else []))
+            np.testing.assert_allclose(layer(node_input).numpy(), expected.numpy(), rtol=1e-5,
+                                       atol=1e-5, err_msg=text)
+    assert nodes["Conv"].equivalent_layer((1, 4, 9, 9)) == (
+        "Conv2d(4, 6, (3, 3), stride=(2, 2), padding=(1, 1), dilation=(1, 1), groups=2, "
+        "bias=True)")
+    assert nodes["AveragePool"].equivalent_layer((1, 3, 5, 5)) == (
+        "AvgPool2d((2, 2), stride=(1, 1), padding=(0, 0), ceil_mode=False, "
+        "count_include_pad=False)")
+    with pytest.raises(ValueError, match=r"\(MaxPool\): its window \(pads \[\(0, 1\), \(1, 0\)\]"):
+        nodes["MaxPool"].equivalent_layer((1, 3, 9, 9))
+    with pytest.raises(ValueError, match="is a BatchNormalization: explain shows Conv"):
+        nodes["BatchNormalization"].equivalent_layer((1, 6, 5, 5))

@@ -32,7 +32,7 @@ from ..explain.layers import (
     Axis,
     Layer,
 )
-from .ops import pool_geometry, spatial_pads, transposed_pads
+from .ops import pool_geometry, spatial_pads, torch_pool_padding, transposed_pads
 
 __all__ = ["describe_node", "equivalent_layer"]
 
@@ -112,8 +112,8 @@ def describe_node(node, input_shape) -> Layer:
 
 
 def _padding(pads) -> tuple:
-    """Per-axis ``(before, after)`` pads as a layer argument: one int per axis when the two
-    sides agree (what pooling layers take), else the pairs (which convolutions take)."""
+    """Per-axis ``(before, after)`` pads as a convolution's argument: one int per axis when the
+    two sides agree, else the pairs."""
     if all(lo == hi for lo, hi in pads):
         return tuple(lo for lo, _ in pads)
     return tuple(pads)
@@ -135,18 +135,16 @@ def equivalent_layer(node, input_shape) -> str:
                 f"padding={_padding(layer.padding)}, output_padding={layer.output_padding}, "
                 f"groups={layer.groups}, bias={layer.has_bias}, dilation={layer.dilation})")
     if node.op_type in ("MaxPool", "AveragePool"):
-        padding = _padding(layer.padding)
-        symmetric = all(isinstance(p, int) for p in padding)
-        if symmetric and all(2 * p <= k for p, k in zip(padding, layer.kernel_size)):
-            if node.op_type == "MaxPool":
-                return (f"MaxPool{nd}d({layer.kernel_size}, stride={layer.stride}, "
-                        f"padding={padding}, dilation={layer.dilation}, "
-                        f"ceil_mode={layer.ceil_mode})")
-            if all(d == 1 for d in layer.dilation):
-                include = bool(node.attr("count_include_pad", 0))
-                return (f"AvgPool{nd}d({layer.kernel_size}, stride={layer.stride}, "
-                        f"padding={padding}, ceil_mode={layer.ceil_mode}, "
-                        f"count_include_pad={include})")
+        padding = torch_pool_padding(node, pool_geometry(node, input_shape))
+        if padding is not None and node.op_type == "MaxPool":
+            return (f"MaxPool{nd}d({layer.kernel_size}, stride={layer.stride}, "
+                    f"padding={tuple(padding)}, dilation={layer.dilation}, "
+                    f"ceil_mode={layer.ceil_mode})")
+        if padding is not None:
+            include = bool(node.attr("count_include_pad", 0))
+            return (f"AvgPool{nd}d({layer.kernel_size}, stride={layer.stride}, "
+                    f"padding={tuple(padding)}, ceil_mode={layer.ceil_mode}, "
+                    f"count_include_pad={include})")
         raise ValueError(f"node {node.name!r} ({node.op_type}): its window (pads "
                          f"{list(layer.padding)}, dilations {list(layer.dilation)}) has no "
                          "convlab pooling layer; `convlab summary` shows its shapes")

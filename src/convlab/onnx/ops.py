@@ -208,12 +208,16 @@ def _window_sum(x, kernel, strides, dilations):
     return _by_rank("conv", len(kernel))(x, ones, None, stride=strides, dilation=dilations, groups=C)
 
 
-def _torch_padding(geometry) -> list[int] | None:
-    """The ``padding`` of PyTorch's pooling for an ONNX window geometry, or None where PyTorch has
-    no such geometry: pads that differ between the two ends of an axis, or exceed half the
-    kernel. (ceil_mode's last window follows the same rule in both, see pool_geometry.)"""
-    kernel, _, _, begin, end, _ = geometry
+def torch_pool_padding(node, geometry) -> list[int] | None:
+    """The ``padding`` of PyTorch's pooling (max_pool*d, avg_pool*d) for the window geometry of a
+    MaxPool or AveragePool node, or None where PyTorch has no such geometry: pads that differ
+    between the two ends of an axis or exceed half the kernel, or a dilated average (avg_pool*d
+    has no dilation). ceil_mode's last window follows the same rule in both (see
+    pool_geometry)."""
+    kernel, _, dilations, begin, end, _ = geometry
     if begin != end or any(2 * p > k for p, k in zip(begin, kernel)):
+        return None
+    if node.op_type == "AveragePool" and any(d != 1 for d in dilations):
         return None
     return begin
 
@@ -245,7 +249,7 @@ def max_pool(node, x):
     geometry = kernel, strides, dilations, begin, end, extra = pool_geometry(node, x.shape)
     n = len(kernel)
     indices = node.n_outputs > 1
-    padding = _torch_padding(geometry)
+    padding = torch_pool_padding(node, geometry)
     if padding is not None:
         pooled = _by_rank("max_pool", n)(x, kernel, strides, padding, dilations,
                                          ceil_mode=bool(node.attr("ceil_mode", 0)),
@@ -284,11 +288,11 @@ def average_pool(node, x):
     """Mean over each window: the window sum divided by the count of entries. ONNX counts only real
     entries by default (count_include_pad = 0); PyTorch's default counts the padding too.
 
-    Where PyTorch has the same geometry (no dilation, see _torch_padding) F.avg_pool*d computes
-    it; otherwise the sum is a convolution with ones over the padded x."""
+    Where PyTorch has the same geometry (see torch_pool_padding) F.avg_pool*d computes it;
+    otherwise the sum is a convolution with ones over the padded x."""
     geometry = kernel, strides, dilations, begin, end, extra = pool_geometry(node, x.shape)
-    padding = _torch_padding(geometry)
-    if padding is not None and all(d == 1 for d in dilations):
+    padding = torch_pool_padding(node, geometry)
+    if padding is not None:
         return _by_rank("avg_pool", len(kernel))(
             x, kernel, strides, padding, ceil_mode=bool(node.attr("ceil_mode", 0)),
             count_include_pad=bool(node.attr("count_include_pad", 0)))
