@@ -225,9 +225,11 @@ def _chunks(N: int, G: ConvGeometry, itemsize: int) -> list[slice]:
     """Slices of the batch whose column buffer takes about CHUNK_BYTES: it is then still in
     the CPU's cache when the matrix product reads it, and never batch-sized in memory. The
     chunks run side by side (:mod:`.parallel`): as many as :func:`.parallel.split` makes,
-    but of sizes that differ by at most one sample, so that each thread's run of chunks
-    holds the same number of samples (equal steps would not: 6 chunks of 3 for 16 samples
-    give one thread 9 and the other 7; here they are 2, 3, 3 and 2, 3, 3).
+    rounded up to a multiple of the threads (its equal steps can make fewer: 32 samples in
+    12 chunks are steps of 3, so 11 slices, and one thread got 6 chunks, the other 5), but
+    of sizes that differ by at most one sample, so that each thread's run of chunks holds the
+    same number of samples (equal steps would not: 6 chunks of 3 for 16 samples give one
+    thread 9 and the other 7; here they are 2, 3, 3 and 2, 3, 3).
 
     CHUNK_BYTES is 2 MiB from measurements on 2 Python threads, before the compiled chunk
     drivers (forward, ms, fastest to first
@@ -238,6 +240,8 @@ def _chunks(N: int, G: ConvGeometry, itemsize: int) -> list[slice]:
     """
     per_sample = G.in_channels * math.prod(G.kernel_size) * math.prod(G.out_size) * itemsize
     count = len(split(N, per_sample, CHUNK_BYTES))
+    if count > 1:
+        count = min(N, -(-count // parallel.threads()) * parallel.threads())
     return [slice(N * i // count, N * (i + 1) // count) for i in range(count)]
 
 
