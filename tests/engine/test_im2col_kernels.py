@@ -115,6 +115,7 @@ THREADED = [
     (im2col, conv_geometry("c", 1, (5, 3, 80), (4, 3, 4), stride=2, padding=((2, 1),)), 5),
     (im2col, conv_geometry("c", 2, (4, 4, 9, 9), (6, 2, 3, 3), stride=2, padding=1, groups=2), 4),
     (im2col, conv_geometry("c", 2, (4, 3, 5, 5), (4, 3, 3, 3), padding=1), 4),  # small, stride 1
+    (im2col, conv_geometry("c", 2, (1, 3, 20, 20), (6, 3, 7, 7), stride=2, padding=3), 1),  # one chunk
 ]
 
 

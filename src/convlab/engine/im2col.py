@@ -37,7 +37,7 @@ import math
 import numpy as np
 
 from . import im2col_kernels as kernels
-from . import jit, parallel
+from . import gemm, jit, parallel
 from .geometry import ConvGeometry
 from .parallel import map_chunks, split
 
@@ -281,9 +281,10 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
     wg = _grouped_weight(w, G)  # (g, C_out/g, C_g*prod(K))
     if b is not None and not small:
         wg = np.concatenate([wg, b.reshape(G.groups, -1, 1).astype(w.dtype)], axis=-1)
-    if _whole_chunks(G, x):
+    chunks = _chunks(len(x), G, x.itemsize)
+    if _whole_chunks(G, x) and (small or len(chunks) > 1):
         wg = np.ascontiguousarray(wg, dtype=x.dtype)
-        bounds = chunk_bounds(_chunks(len(x), G, x.itemsize))
+        bounds = chunk_bounds(chunks)
         if small:
             bias = np.empty(0, x.dtype) if b is None else b.astype(x.dtype)
             kernels.forward_side_by_side(_flat_samples(x), wg, bias, _flat_positions(y), bounds,
@@ -302,9 +303,12 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
         cols = _columns(x[ns], G, compiled, extra=int(b is not None))  # (n, g, C_g*prod(K) [+ 1], prod(O))
         if b is not None:
             cols[:, :, -1] = 1
-        np.matmul(wg, cols, out=_grouped(y[ns], G.out_channels, G))  # (n, g, C_out/g, prod(O))
+        product(wg, cols, out=_grouped(y[ns], G.out_channels, G))  # (n, g, C_out/g, prod(O))
 
-    map_chunks(one, _chunks(len(x), G, x.itemsize))
+    # A batch in one chunk (the stem of an ImageNet network on one image: 1x3x224x224, 7x7,
+    # stride 2) shares its product's rows between the threads instead.
+    product = gemm.matmul if len(chunks) == 1 and parallel.threads() > 1 else np.matmul
+    map_chunks(one, chunks)
     return y
 
 
