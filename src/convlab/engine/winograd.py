@@ -313,15 +313,6 @@ def _shares(n: int) -> np.ndarray:
     return np.array([n * i // workers for i in range(workers + 1)], dtype=np.int64)
 
 
-def _input_stage(x: np.ndarray, lo, grid, P: int) -> np.ndarray:
-    """The transformed input tiles of a whole batch ``x (N, C, *S)`` (one phase), as
-    :func:`.winograd_kernels.tile_rows`, the channels shared between the threads."""
-    C = x.shape[1]
-    V = wk.tile_rows(x, ALPHA ** (x.ndim - 2), C, P)
-    wk.input_transform(x, lo, grid, V, P, _shares(C))
-    return V
-
-
 def _correlate_compiled(x: np.ndarray, w: np.ndarray, groups: int, jobs, b, y) -> None:
     """The compiled path of :func:`_correlate` (2-D, 3-D), into ``y``: ``jobs`` lists
     ``(src, dst, pad_lo)``, the phases' input and output index and padding. Phase by phase,
@@ -348,11 +339,7 @@ def _correlate_compiled(x: np.ndarray, w: np.ndarray, groups: int, jobs, b, y) -
 
     for (src, dst, lo), grid in zip(jobs, grids):
         if len(bounds) == 2:  # one chunk: stage by stage
-            P = N * math.prod(grid)
-            V = _input_stage(x[src], lo, grid, P)
-            Mt = wk.tile_rows(x, xi, K, P)
-            wk.products(U, V, Mt, P)  # (ξ, g, K/g, C/g) @ (ξ, g, C/g, P) -> (ξ, g, K/g, P)
-            wk.output_transform(Mt, bias, grid, y[dst], P, _shares(K))
+            wk.correlate_stages(x[src], U, lo, grid, bias, y[dst], _shares(C), _shares(K))
         else:
             wk.correlate_chunks(x[src], U, lo, grid, bias, y[dst], bounds)
 
@@ -370,12 +357,8 @@ def _weight_grad_compiled(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.
     acc = np.empty((len(bounds) - 1, xi, g, K // g, C // g), x.dtype)
     for i, ((src, dst, lo), grid) in enumerate(zip(jobs, grids)):
         if len(bounds) == 2:  # one chunk: stage by stage
-            P = N * math.prod(grid)
-            V = _input_stage(x[src], lo, grid, P)
-            Z = wk.tile_rows(x, xi, K, P)
-            wk.gy_transform(gy[dst], grid, Z, P, _shares(K))
             out = acc[0] if i == 0 else np.empty_like(acc[0])
-            wk.weight_products(Z, V, P, out)
+            wk.weight_grad_stages(x[src], gy[dst], lo, grid, out, _shares(C), _shares(K))
             if i:
                 acc[0] += out
         else:

@@ -37,9 +37,9 @@ engine's threads (:mod:`.jit`'s threaded kernels, which start a loop in microsec
   samples, one chunk per iteration of a parallel loop; each chunk goes from the image to its
   result in compiled code (transforms, then one ``np.dot`` per transformed position), with its
   temporaries small enough to stay in the cache;
-- a batch of one chunk has nothing to run beside it, so it goes stage by stage, each stage on
-  all threads: :func:`input_transform`, :func:`gy_transform` and :func:`output_transform`
-  share the channels, :func:`products` and :func:`weight_products` the positions ``ξ``.
+- a batch of one chunk has nothing to run beside it, so :func:`correlate_stages` and
+  :func:`weight_grad_stages` take it stage by stage, each stage a parallel loop on all
+  threads: the transforms share the channels, the products the positions ``ξ``.
 
 They hold the transformed tiles as :func:`tile_rows`, one row per position ``ξ``, and work in
 2-D and 3-D alike (the number of axes of the image picks the kernel).
@@ -53,8 +53,7 @@ from .jit import kernel, prange
 
 __all__ = ["input_tiles", "gy_tiles", "output_tiles", "input_tiles_3d", "gy_tiles_3d",
            "output_tiles_3d", "TILE_ROW_PAD", "tile_rows", "correlate_chunks",
-           "weight_grad_chunks", "input_transform", "gy_transform", "output_transform",
-           "products", "weight_products"]
+           "weight_grad_chunks", "correlate_stages", "weight_grad_stages"]
 
 # The arrays of transformed tiles put this many values between their rows (see tile_rows).
 TILE_ROW_PAD = 16
@@ -461,46 +460,41 @@ def weight_grad_chunks(x, gy, pad, grid, acc, bounds, first):
 
 
 @kernel(threaded=True)
-def input_transform(x, pad, grid, V, P, bounds):
-    """The input tiles of ``x (N, C, *S)`` into ``V`` (:func:`tile_rows`, ``P`` tiles a
-    channel), the channels ``bounds[j] .. bounds[j + 1]`` on one thread."""
-    C = x.shape[1]
-    tiles = _tiles(V, C, P)
-    for j in prange(len(bounds) - 1):
-        _input(x, pad, grid, tiles, bounds[j], bounds[j + 1])
-
-
-@kernel(threaded=True)
-def gy_transform(gy, grid, Z, P, bounds):
-    """The tiles of ``gy (N, K, *O)`` into ``Z`` (:func:`tile_rows`, ``P`` tiles a channel),
-    the channels ``bounds[j] .. bounds[j + 1]`` on one thread."""
-    K = gy.shape[1]
-    tiles = _tiles(Z, K, P)
-    for j in prange(len(bounds) - 1):
-        _gy(gy, grid, tiles, bounds[j], bounds[j + 1])
-
-
-@kernel(threaded=True)
-def output_transform(Mt, b, grid, y, P, bounds):
-    """``y (N, K, *O)`` from the products ``Mt`` (:func:`tile_rows`, ``P`` tiles a channel),
-    plus ``b (K,)``, the channels ``bounds[j] .. bounds[j + 1]`` on one thread."""
-    K = y.shape[1]
-    tiles = _tiles(Mt, K, P)
-    for j in prange(len(bounds) - 1):
-        _output(tiles, b, grid, y, bounds[j], bounds[j + 1])
-
-
-@kernel(threaded=True)
-def products(U, V, Mt, P):
-    """``Mt[ξ, g] = U[ξ, g] @ V[ξ, g]`` for every position ``ξ`` and group ``g``, shared between
-    the threads (each reads only its share of ``U``): see :func:`_product`."""
-    for task in prange(U.shape[0] * U.shape[1]):
+def correlate_stages(x, U, pad, grid, b, y, c_shares, k_shares):
+    """``y = x ⋆ w + b`` in one phase, the whole batch as one chunk, stage by stage, each stage
+    on all threads: the input transform shares the channels of ``x`` (``c_shares[j] ..
+    c_shares[j + 1]`` on one thread), the products the positions ``ξ``, the output transform
+    the channels of ``y`` (``k_shares``). Arguments as in :func:`correlate_chunks`."""
+    xi, groups, Kg, Cg = U.shape
+    C, K = groups * Cg, groups * Kg
+    P = x.shape[0] * _tile_count(grid)
+    V = tile_rows(x, xi, C, P)
+    V_tiles = _tiles(V, C, P)
+    for j in prange(len(c_shares) - 1):
+        _input(x, pad, grid, V_tiles, c_shares[j], c_shares[j + 1])
+    Mt = tile_rows(x, xi, K, P)
+    for task in prange(xi * groups):
         _product(U, V, Mt, P, task)
+    Mt_tiles = _tiles(Mt, K, P)
+    for j in prange(len(k_shares) - 1):
+        _output(Mt_tiles, b, grid, y, k_shares[j], k_shares[j + 1])
 
 
 @kernel(threaded=True)
-def weight_products(Z, V, P, out):
-    """``out[ξ, g] = Z[ξ, g] @ V[ξ, g]ᵀ`` for every position ``ξ`` and group ``g``, shared
-    between the threads: see :func:`_weight_product`."""
-    for task in prange(out.shape[0] * out.shape[1]):
+def weight_grad_stages(x, gy, pad, grid, out, c_shares, k_shares):
+    """``out = Σ Z Vᵀ (ξ, groups, K/g, C/g)`` in one phase, the whole batch as one chunk, stage
+    by stage, each stage on all threads: the transforms share the channels (``c_shares`` of
+    ``x``, ``k_shares`` of ``gy``), the products the positions ``ξ``."""
+    xi, groups, Kg, Cg = out.shape
+    C, K = groups * Cg, groups * Kg
+    P = x.shape[0] * _tile_count(grid)
+    V = tile_rows(x, xi, C, P)
+    V_tiles = _tiles(V, C, P)
+    for j in prange(len(c_shares) - 1):
+        _input(x, pad, grid, V_tiles, c_shares[j], c_shares[j + 1])
+    Z = tile_rows(x, xi, K, P)
+    Z_tiles = _tiles(Z, K, P)
+    for j in prange(len(k_shares) - 1):
+        _gy(gy, grid, Z_tiles, k_shares[j], k_shares[j + 1])
+    for task in prange(xi * groups):
         _weight_product(Z, V, P, out, task)
