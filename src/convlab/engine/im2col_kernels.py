@@ -133,8 +133,6 @@ def col2im(cols, gx, kernel, stride, pad, dilation):
                                     dst[U(start_w + ow * stride[2])] += row[U(ow)]
 
 
-
-
 @jit.kernel
 def _chunk_columns(x, n0, n1, g, R, kernel, stride, pad, dilation, out):
     """:func:`im2col` of samples ``n0..n1`` into a new buffer ``(n, g, R, prod(O))``: ``R``
@@ -192,7 +190,6 @@ def weight_grad_chunks(x, gy, parts, bounds, kernel, stride, pad, dilation, out)
             for k in range(g):
                 np.dot(cols[i, k], gy[n0 + i, k].T, product)
                 parts[j, k] += product
-
 
 
 @jit.kernel
