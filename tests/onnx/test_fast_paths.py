@@ -132,3 +132,32 @@ def test_average_pool_equals_onnx_on_both_paths(monkeypatch, attributes, fast, c
     np.testing.assert_allclose(got[0].numpy(), expected[0], rtol=1e-5, atol=1e-6)
     # F.avg_pool2d has no dilation: a dilated window takes the general path
     assert bool(shapes) == (fast and "dilations" not in attributes)
+
+
+def test_forward_lets_go_of_an_activation_after_its_last_read():
+    """x -> Relu -> a -> Neg -> b -> Neg -> c (and the output y = c + x): a is dropped once the
+    first Neg read it, so a deep network holds only the activations still to be read."""
+    import gc
+    import weakref
+
+    nodes = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Neg", ["a"], ["b"]),
+             helper.make_node("Neg", ["b"], ["c"]), helper.make_node("Add", ["c", "x"], ["y"])]
+    model = convlab.onnx.load(_model(
+        nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])]))
+    relu, _, second_neg, _ = model.nodes.values()
+    seen = {}
+
+    def remember_a(module, args, output):
+        seen["a"] = weakref.ref(output)
+
+    def is_a_alive(module, args):
+        gc.collect()
+        seen["a alive at the second Neg"] = seen["a"]() is not None
+
+    relu.register_forward_hook(remember_a)
+    second_neg.register_forward_pre_hook(is_a_alive)
+    with convlab.no_grad():
+        y = model(convlab.tensor([-1.0, 0.0, 1.0, 2.0]))
+    np.testing.assert_array_equal(y.numpy(), [-1.0, 0.0, 2.0, 4.0])
+    assert seen["a alive at the second Neg"] is False

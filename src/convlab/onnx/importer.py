@@ -159,6 +159,20 @@ class OnnxModel(nn.Module):
                 self._fold(node, taken, state)
             else:
                 self.nodes[key] = node
+        self._dropped_after = self._last_reads()
+
+    def _last_reads(self) -> list[tuple[str, ...]]:
+        """Per node, in order, the values computed in ``forward`` that it is the last to read:
+        ``forward`` drops them after the node, so that a deep network holds only the activations
+        still to be read, not all of them (the graph's outputs and stored values are kept)."""
+        kept = set(self._stored) | set(self.output_names)
+        last = {}
+        for k, node in enumerate(self.nodes.values()):
+            last.update((name, k) for name in node.inputs if name and name not in kept)
+        reads = [[] for _ in self.nodes]
+        for name, k in last.items():
+            reads[k].append(name)
+        return [tuple(names) for names in reads]
 
     def _check_supported(self, model) -> None:
         missing = unsupported(model)
@@ -224,11 +238,13 @@ class OnnxModel(nn.Module):
         values = {"": None}
         values.update({name: stored[attribute] for name, attribute in self._stored.items()})
         values.update(zip(self.input_names, inputs))
-        for node in self.nodes.values():  # in the file's order, which is topological
+        for node, done in zip(self.nodes.values(), self._dropped_after):  # topological order
             result = node(*[values[name] for name in node.inputs])
             if not isinstance(result, tuple):
                 result = (result,)
             values.update(zip(node.outputs, result))
+            for name in done:  # let go of activations no later node reads (memory to reuse)
+                del values[name]
         outputs = tuple(values[name] for name in self.output_names)
         return outputs[0] if len(outputs) == 1 else outputs
 
