@@ -11,7 +11,8 @@ matrix) a Linear layer. Every node counts as its parameters the elements of its 
 trainable Parameters (weights and biases; BatchNormalization's running statistics are buffers).
 
 :func:`equivalent_layer` writes a Conv, ConvTranspose or pooling node as the convlab layer that
-computes the same (``"Conv2d(3, 64, (7, 7), stride=(2, 2), padding=((3, 3), (3, 3)), ..."``), so
+computes the same (``"Conv2d(3, 64, (7, 7), stride=(2, 2), padding=(3, 3), ..."``, per-side
+pairs where the two sides differ), so
 that ``convlab explain model.onnx --node NAME`` shows, traces and animates it as it does a layer
 given as text.
 """
@@ -49,6 +50,9 @@ class _OnnxPool(Layer):
 
 
 def _conv(node, input_shape, weight_shape, trainable: int, has_bias: bool) -> Layer:
+    """A Conv or ConvTranspose node: kernel and channels from the weight's shape (ONNX's layout
+    is PyTorch's: (C_out, C_in/group, *K), transposed (C_in, C_out/group, *K)), the pads as
+    the node applies them to ``input_shape``."""
     kernel = list(weight_shape[2:])
     n = len(kernel)
     strides = node.attr("strides", [1] * n)
