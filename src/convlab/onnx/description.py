@@ -12,9 +12,8 @@ trainable Parameters (weights and biases; BatchNormalization's running statistic
 
 :func:`equivalent_layer` writes a Conv, ConvTranspose or pooling node as the convlab layer that
 computes the same (``"Conv2d(3, 64, (7, 7), stride=(2, 2), padding=(3, 3), ..."``, per-side
-pairs where the two sides differ), so
-that ``convlab explain model.onnx --node NAME`` shows, traces and animates it as it does a layer
-given as text.
+pairs where the two sides differ), so that ``convlab explain model.onnx --node NAME`` shows,
+traces and animates it as it does a layer given as text.
 """
 
 from __future__ import annotations
