@@ -2,7 +2,7 @@
 
 A batch of products ``out[i] = a[i] @ b[i]`` is cut into tasks of whole products, or, when the
 batch holds fewer products than there are threads, of blocks of rows; each task is one call of
-the one-thread BLAS (``np.dot`` inside a threaded kernel, :mod:`.jit`). Without the compiled
+the one-thread BLAS (:func:`.blas.dot` inside a threaded kernel, :mod:`.jit`). Without the compiled
 kernels, :func:`.parallel.matmul` shares the rows between Python's threads instead.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import jit, parallel
+from . import blas, jit, parallel
 from .jit import kernel, prange
 
 __all__ = ["matmul"]
@@ -29,7 +29,7 @@ def _products(a, b, out, rows):
         i = task // blocks
         r0 = task % blocks * rows
         r1 = min(M, r0 + rows)
-        np.dot(a[i, r0:r1], b[i if b.shape[0] > 1 else 0], out[i, r0:r1])
+        blas.dot(a[i, r0:r1], b[i if b.shape[0] > 1 else 0], out[i, r0:r1])
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -103,10 +103,10 @@ def _whole_chunks(G: ConvGeometry, x: np.ndarray) -> bool:
     """Whether the passes run whole in compiled code, chunk drivers on OpenMP's threads
     (:mod:`.im2col_kernels`): the compiled loops, a float dtype the BLAS has, and more than
     one thread. On one thread the chunks go one after the other from Python, with NumPy's
-    products: the BLAS that compiled code calls (SciPy's OpenBLAS 0.3.30 here, NumPy's is
-    0.3.31) runs these products 15-25% slower (one core, float32, 16 products of
-    (128, 577) @ (577, 256): 7.2-8.5 ms by ``np.matmul``, 8.3-9.7 ms by ``np.dot`` in a kernel;
-    the res-stride2 forward 18.6 -> 22.4 ms through the drivers)."""
+    products: the drivers gain nothing there (one core, forward and backward, with
+    :func:`.blas.dot`: res-stride2 56.1 against 56.6 ms, the stem 14.2 against 13.8, DCGAN's
+    4x4 stride-2 97.9 against 97.5), and they did lose while compiled code called SciPy's
+    slower BLAS (res-stride2 forward 18.6 -> 22.4 ms)."""
     return _compiled(G) and x.dtype in (np.float32, np.float64) and parallel.threads() > 1
 
 

@@ -22,16 +22,16 @@ nanosecond; rows of stride 1 are copies near the speed of memory.
 The chunk drivers (``forward_chunks`` and the others) are :mod:`.im2col`'s three passes on
 the compiled path, whole: each chunk of the batch (chunk ``j`` is samples ``bounds[j]`` to
 ``bounds[j + 1]``) makes its columns in a buffer of its own, multiplies them per sample and
-group with the one-thread BLAS (``np.dot``), and writes its part of the result; the chunks are
-shared between OpenMP's threads (``prange``, :mod:`.jit`). A weight gradient's chunk adds into
-its own slot ``parts[j]``, which the caller sums.
+group with the one-thread BLAS (:func:`.blas.dot`), and writes its part of the result; the
+chunks are shared between OpenMP's threads (``prange``, :mod:`.jit`). A weight gradient's
+chunk adds into its own slot ``parts[j]``, which the caller sums.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import jit
+from . import blas, jit
 from .geometry import ConvGeometry
 from .jit import prange
 
@@ -156,7 +156,7 @@ def forward_chunks(x, w, y, bounds, kernel, stride, pad, dilation, out, ones):
             cols[:, :, R - 1] = 1
         for i in range(n1 - n0):
             for k in range(g):
-                np.dot(w[k], cols[i, k], y[n0 + i, k])
+                blas.dot(w[k], cols[i, k], y[n0 + i, k])
 
 
 @jit.kernel(threaded=True)
@@ -171,7 +171,7 @@ def input_grad_chunks(gy, w_t, gx, bounds, kernel, stride, pad, dilation, out):
         cols = np.empty((n1 - n0, g, R, positions), gy.dtype)
         for i in range(n1 - n0):
             for k in range(g):
-                np.dot(w_t[k], gy[n0 + i, k], cols[i, k])
+                blas.dot(w_t[k], gy[n0 + i, k], cols[i, k])
         col2im(cols.reshape((n1 - n0, C, kernel[0], kernel[1], kernel[2], out[0], out[1],
                              out[2])), gx[n0:n1], kernel, stride, pad, dilation)
 
@@ -188,7 +188,7 @@ def weight_grad_chunks(x, gy, parts, bounds, kernel, stride, pad, dilation, out)
         product = np.empty((R, M), x.dtype)
         for i in range(n1 - n0):
             for k in range(g):
-                np.dot(cols[i, k], gy[n0 + i, k].T, product)
+                blas.dot(cols[i, k], gy[n0 + i, k].T, product)
                 parts[j, k] += product
 
 
@@ -220,7 +220,7 @@ def forward_side_by_side(x, w, b, y, bounds, source):
         cols = _side_by_side(x, n0, n1, source, g, positions)
         product = np.empty((M, positions * n), x.dtype)
         for k in range(g):
-            np.dot(w[k], cols[k], product)
+            blas.dot(w[k], cols[k], product)
             for m in range(M):
                 bias = b[k * M + m] if len(b) else 0
                 for o in range(positions):
@@ -245,4 +245,4 @@ def weight_grad_side_by_side(x, gy, parts, bounds, source):
                 for o in range(positions):
                     for i in range(n):
                         g_last[k, m, o * n + i] = gy[n0 + i, k * M + m, o]
-            np.dot(cols[k], g_last[k].T, parts[j, k])
+            blas.dot(cols[k], g_last[k].T, parts[j, k])

@@ -31,7 +31,7 @@ of them a fraction of a millisecond long: with hand-overs of 200 us a second thr
 little, and on small BatchNorm passes it lost (0.24 -> 0.91 ms). The worker threads must not
 need Python's GIL either: Python's own threads, however they wait, queue for the GIL, and every
 queueing is another wake-up. So each unit of parallel work is compiled code from end to end,
-BLAS products included (``np.dot`` inside a kernel calls the BLAS without the GIL).
+BLAS products included (:func:`.blas.dot` inside a kernel calls the BLAS without the GIL).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import threading
 import types
 from contextlib import contextmanager
 
-from . import parallel
+from . import blas, parallel
 
 __all__ = ["ENABLED", "kernel", "prange", "active", "disabled"]
 
@@ -96,6 +96,7 @@ def _compile_all() -> None:
     import numba
 
     parallel.start()  # the BLAS that compiled products call, held to one thread first
+    blas.register()  # blas.dot, for the kernels that call NumPy's BLAS
     with _compile_lock:
         for k in _kernels:
             if k.compiled is not None:

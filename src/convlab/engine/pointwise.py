@@ -17,7 +17,7 @@ algorithms.
 
 On more than one thread, the compiled path (:mod:`.jit`) runs the products as tasks of a
 threaded kernel (:func:`_products`), one per sample and group, each a one-thread BLAS call
-(``np.dot``) followed by its bias; when there are fewer such products than threads, each
+(:func:`.blas.dot`) followed by its bias; when there are fewer such products than threads, each
 product's rows are cut into blocks, one task a block. The weight gradient's tasks each sum a
 run of samples (:func:`_weight_sums`) into their own slot, and the slots are summed at the end.
 On one thread, and without the compiled kernels, NumPy makes the products (faster on one
@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from . import gemm, jit, parallel
+from . import blas, gemm, jit, parallel
 from .geometry import ConvGeometry
 from .im2col import add_bias, chunk_bounds
 from .im2col_kernels import as_3d
@@ -67,8 +67,9 @@ def _halves(x: np.ndarray, G: ConvGeometry) -> list[slice]:
 
 def _compiled(*arrays: np.ndarray) -> bool:
     """Whether the compiled kernels run this call: they are on, the arrays are of one float
-    dtype the BLAS has (float32 or float64), and there is more than one thread (on one, NumPy's
-    products are faster: see :func:`.im2col._whole_chunks`)."""
+    dtype the BLAS has (float32 or float64), and there is more than one thread (on one core,
+    forward and backward, the kernels took 2.48 against 2.73 ms for 32x96x16x16 -> 32, but
+    12.0 against 9.5 for the strided 32x64x32x32 -> 128: NumPy's path stays there)."""
     return (jit.active() and parallel.threads() > 1 and arrays[0].dtype in (np.float32, np.float64)
             and all(a.dtype == arrays[0].dtype for a in arrays))
 
@@ -96,7 +97,7 @@ def _products(w, a, b, out, rows):
         r0 = task % blocks * rows
         r1 = min(M, r0 + rows)
         block = out[n, k, r0:r1]
-        np.dot(w[k, r0:r1], a[n, k], block)
+        blas.dot(w[k, r0:r1], a[n, k], block)
         if b.shape[1]:
             for r in range(r1 - r0):
                 block[r] += b[k, r0 + r]
@@ -115,7 +116,7 @@ def _weight_sums(gy, x, bounds, rows, parts):
         product = np.empty((r1 - r0, K), parts.dtype)
         for n in range(bounds[j], bounds[j + 1]):
             for k in range(g):
-                np.dot(gy[n, k, r0:r1], x[n, k].T, product)
+                blas.dot(gy[n, k, r0:r1], x[n, k].T, product)
                 parts[j, k, r0:r1] += product
 
 

@@ -1,0 +1,123 @@
+"""The BLAS that NumPy calls, reached from compiled code: ``dot(a, b, out)`` inside a kernel.
+
+numba compiles ``np.dot`` inside a kernel to a call of the BLAS through SciPy
+(``scipy.linalg.cython_blas``), and SciPy's OpenBLAS may be another build than NumPy's own:
+here SciPy's is 0.3.30 and NumPy's 0.3.31, and the products inside the engine's kernels ran
+15-20% slower than the same products by ``np.matmul`` (one core, 16 products of (128, 577) @
+(577, 256): 8.3-9.7 ms against 7.2-8.5 ms; (64, 147) @ (147, 12544): 3.75-3.9 against 3.0).
+
+This module finds NumPy's OpenBLAS among the loaded BLAS libraries (``threadpoolctl`` lists
+them), makes its C interface's ``gemm`` known to numba's compiler by name (so the machine code
+still caches on disk), and gives kernels :func:`dot`: ``out = a @ b`` for 2-D float32 or float64
+arrays whose rows are contiguous. Without such a library (NumPy built on another BLAS), and for
+arrays it cannot pass (a column stride), :func:`dot` is numba's ``np.dot``. Like every BLAS the
+engine calls, it runs one thread (:func:`.parallel.start`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+
+import numpy as np
+
+__all__ = ["dot", "numpy_gemm", "register"]
+
+# The C interface's names in the OpenBLAS wheels NumPy ships (with 64-bit integers, "64_"), and
+# in a plain OpenBLAS; with the integer width each takes.
+_SYMBOLS = (("scipy_cblas_{}gemm64_", 64), ("cblas_{}gemm64_", 64), ("scipy_cblas_{}gemm", 32),
+            ("cblas_{}gemm", 32))
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112  # CBLAS_ORDER and CBLAS_TRANSPOSE
+
+
+def numpy_gemm() -> tuple[str, str, int] | None:
+    """``(library path, gemm name with {} for s/d, integer bits)`` of the OpenBLAS that NumPy
+    loaded, or None when NumPy's BLAS is not an OpenBLAS with the C interface."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    numpy_dir = os.path.dirname(os.path.dirname(np.__file__))
+    for info in threadpool_info():
+        path = info.get("filepath", "")
+        if info.get("internal_api") != "openblas" or not path.startswith(numpy_dir) or (
+                "numpy" not in os.path.relpath(path, numpy_dir).split(os.sep)[0]):
+            continue
+        library = ctypes.CDLL(path)
+        for name, bits in _SYMBOLS:
+            if hasattr(library, name.format("s")) and hasattr(library, name.format("d")):
+                return path, name, bits
+    return None
+
+
+def dot(a, b, out):
+    """``out[...] = a @ b`` (2-D arrays of one float dtype); in compiled code, NumPy's BLAS."""
+    np.dot(a, b, out)
+
+
+@functools.cache
+def register() -> None:
+    """Teach numba :func:`dot`: the gemm of NumPy's OpenBLAS where :func:`numpy_gemm` finds it,
+    ``np.dot`` otherwise. :mod:`.jit` calls it before the kernels compile (or load from the disk
+    cache, whose machine code calls the gemm by name)."""
+    import llvmlite.binding as llvm
+    from numba import types
+    from numba.extending import overload
+
+    found = numpy_gemm()
+    gemms = {}
+    if found is not None:
+        path, name, bits = found
+        llvm.load_library_permanently(path)
+        integer = types.int64 if bits == 64 else types.int32
+        for letter, real in (("s", types.float32), ("d", types.float64)):
+            pointer = types.CPointer(real)
+            gemms[real] = types.ExternalFunction(name.format(letter), types.void(
+                types.int32, types.int32, types.int32, integer, integer, integer, real, pointer,
+                integer, pointer, integer, real, pointer, integer))
+
+    @overload(dot)
+    def _dot(a, b, out):
+        gemm = gemms.get(a.dtype)
+        if gemm is None or not (a.dtype == b.dtype == out.dtype):
+            def numba_dot(a, b, out):  # contiguous operands: numba warns on others
+                out[...] = np.dot(np.ascontiguousarray(a), np.ascontiguousarray(b))
+
+            return numba_dot
+        one, zero = a.dtype(1), a.dtype(0)
+
+        def call(a, b, out):
+            M, K = a.shape
+            N = b.shape[1]
+            size = a.itemsize
+            if M == 0 or N == 0:
+                return
+            if K == 0:
+                out[...] = 0
+                return
+            # The BLAS reads a matrix row-major (elements of a row side by side, rows at least a
+            # row apart; a single row's stride is free) or, flagged "transposed", column-major
+            # (a transposed view). Anything else, and an output that is not row-major, goes
+            # through contiguous copies.
+            ta, lda, tb, ldb = _NO_TRANS, 0, _NO_TRANS, 0
+            if a.strides[1] == size and (M == 1 or a.strides[0] >= K * size):
+                lda = max(a.strides[0] // size, K)
+            elif a.strides[0] == size and (K == 1 or a.strides[1] >= M * size):
+                ta, lda = _TRANS, max(a.strides[1] // size, M)
+            if b.strides[1] == size and (K == 1 or b.strides[0] >= N * size):
+                ldb = max(b.strides[0] // size, N)
+            elif b.strides[0] == size and (N == 1 or b.strides[1] >= K * size):
+                tb, ldb = _TRANS, max(b.strides[1] // size, K)
+            row_major_out = out.strides[1] == size and (M == 1 or out.strides[0] >= N * size)
+            if lda == 0 or ldb == 0 or not row_major_out:
+                ac, bc = np.ascontiguousarray(a), np.ascontiguousarray(b)
+                product = np.empty((M, N), a.dtype)
+                gemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, M, N, K, one, ac.ctypes, K, bc.ctypes, N,
+                     zero, product.ctypes, N)
+                out[...] = product
+                return
+            gemm(_ROW_MAJOR, ta, tb, M, N, K, one, a.ctypes, lda, b.ctypes, ldb, zero,
+                 out.ctypes, max(out.strides[0] // size, N))
+
+        return call
