@@ -327,12 +327,12 @@ def _correlate_compiled(x: np.ndarray, w: np.ndarray, groups: int, jobs, b, y) -
     products' rows alone shared, on 2 threads at their quietest: input transform 3.8 -> 1.4
     ms, products 7.8 -> 7.2, output transform 3.9 -> 1.1.)
 
-    OpenMP's threads against Python's, the same process, calls taken in turn, float32, 3x3,
-    padding 1, one other busy process on the 2 cores: on 2 threads, forward 1x512x7x7 14.9 ->
-    11.8 ms, 1x64x56x56 2.0 -> 1.7, 32x128x8x8 4.3 -> 3.9, 32x32x32x32 5.8 -> 6.8 (no gain,
-    median of the ratios 1.0); the gradients alike. On one core the same or up to 15% slower
-    (32x32x32x32 forward 6.8 -> 8.0 ms): compiled ``np.dot`` calls SciPy's OpenBLAS, slower on
-    products of 32 to 64 channels than NumPy's, which ``np.matmul`` called before."""
+    OpenMP's threads against Python's (22d4424), the same process, calls taken in turn, float32,
+    3x3, padding 1, ResNet-18's layers at batch 32 and ResNet-50's at batch 1: on one core the
+    same (ratios 0.93-1.01). On 2 threads, with another process busy on one of the 2 cores, the
+    gain went both ways from one run to the next (1x512x7x7 forward 14.9 -> 11.8 ms in one run,
+    14.4 -> 15.1 in another; batch 1 at 28x28 and 56x56 1.2-1.35x slower in the later runs):
+    measure on a quiet machine."""
     if not jobs:  # every phase of the output is empty
         return
     N, C = x.shape[:2]

@@ -35,8 +35,8 @@ engine's threads (:mod:`.jit`'s threaded kernels, which start a loop in microsec
 
 - :func:`correlate_chunks` and :func:`weight_grad_chunks` take a batch cut into chunks of
   samples, one chunk per iteration of a parallel loop; each chunk goes from the image to its
-  result in compiled code (transforms, then one ``np.dot`` per transformed position), with its
-  temporaries small enough to stay in the cache;
+  result in compiled code (transforms, then one product per transformed position in NumPy's
+  one-thread BLAS, :func:`.blas.dot`), with its temporaries small enough to stay in the cache;
 - a batch of one chunk has nothing to run beside it, so :func:`correlate_stages` and
   :func:`weight_grad_stages` take it stage by stage, each stage a parallel loop on all
   threads: the transforms share the channels, the products the positions ``ξ``.
@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import blas
 from .jit import kernel, prange
 
 __all__ = ["input_tiles", "gy_tiles", "output_tiles", "input_tiles_3d", "gy_tiles_3d",
@@ -394,7 +395,7 @@ def _product(U, V, Mt, P, task):
     C/g)``, ``V`` and ``Mt`` :func:`tile_rows` of ``C`` and ``K`` channels."""
     groups, Kg, Cg = U.shape[1], U.shape[2], U.shape[3]
     q, g = task // groups, task % groups
-    np.dot(U[q, g], _matrix(V, q, g * Cg, Cg, P), _matrix(Mt, q, g * Kg, Kg, P))
+    blas.dot(U[q, g], _matrix(V, q, g * Cg, Cg, P), _matrix(Mt, q, g * Kg, Kg, P))
 
 
 @kernel
@@ -403,7 +404,7 @@ def _weight_product(Z, V, P, out, task):
     K/g, C/g)``, ``Z`` and ``V`` :func:`tile_rows` of ``K`` and ``C`` channels."""
     groups, Kg, Cg = out.shape[1], out.shape[2], out.shape[3]
     q, g = task // groups, task % groups
-    np.dot(_matrix(Z, q, g * Kg, Kg, P), _matrix(V, q, g * Cg, Cg, P).T, out[q, g])
+    blas.dot(_matrix(Z, q, g * Kg, Kg, P), _matrix(V, q, g * Cg, Cg, P).T, out[q, g])
 
 
 @kernel
