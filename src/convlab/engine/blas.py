@@ -9,9 +9,9 @@ here SciPy's is 0.3.30 and NumPy's 0.3.31, and the products inside the engine's 
 This module finds NumPy's OpenBLAS among the loaded BLAS libraries (``threadpoolctl`` lists
 them), makes its C interface's ``gemm`` known to numba's compiler by name (so the machine code
 still caches on disk), and gives kernels :func:`dot`: ``out = a @ b`` for 2-D float32 or float64
-arrays whose rows are contiguous. Without such a library (NumPy built on another BLAS), and for
-arrays it cannot pass (a column stride), :func:`dot` is numba's ``np.dot``. Like every BLAS the
-engine calls, it runs one thread (:func:`.parallel.start`).
+arrays, row-major or transposed views. Without such a library (NumPy built on another BLAS),
+:func:`dot` is numba's ``np.dot``. Like every BLAS the engine calls, it runs one thread
+(:func:`.parallel.start`).
 """
 
 from __future__ import annotations
@@ -81,43 +81,38 @@ def register() -> None:
     def _dot(a, b, out):
         gemm = gemms.get(a.dtype)
         if gemm is None or not (a.dtype == b.dtype == out.dtype):
-            def numba_dot(a, b, out):  # contiguous operands: numba warns on others
-                out[...] = np.dot(np.ascontiguousarray(a), np.ascontiguousarray(b))
-
-            return numba_dot
+            return lambda a, b, out: np.dot(a, b, out)
         one, zero = a.dtype(1), a.dtype(0)
 
         def call(a, b, out):
             M, K = a.shape
             N = b.shape[1]
             size = a.itemsize
-            if M == 0 or N == 0:
-                return
-            if K == 0:
-                out[...] = 0
-                return
             # The BLAS reads a matrix row-major (elements of a row side by side, rows at least a
             # row apart; a single row's stride is free) or, flagged "transposed", column-major
-            # (a transposed view). Anything else, and an output that is not row-major, goes
-            # through contiguous copies.
+            # (a transposed view); it writes a row-major output.
             ta, lda, tb, ldb = _NO_TRANS, 0, _NO_TRANS, 0
             if a.strides[1] == size and (M == 1 or a.strides[0] >= K * size):
-                lda = max(a.strides[0] // size, K)
+                lda = max(a.strides[0] // size, K, 1)
             elif a.strides[0] == size and (K == 1 or a.strides[1] >= M * size):
-                ta, lda = _TRANS, max(a.strides[1] // size, M)
+                ta, lda = _TRANS, max(a.strides[1] // size, M, 1)
             if b.strides[1] == size and (K == 1 or b.strides[0] >= N * size):
-                ldb = max(b.strides[0] // size, N)
+                ldb = max(b.strides[0] // size, N, 1)
             elif b.strides[0] == size and (N == 1 or b.strides[1] >= K * size):
-                tb, ldb = _TRANS, max(b.strides[1] // size, K)
+                tb, ldb = _TRANS, max(b.strides[1] // size, K, 1)
             row_major_out = out.strides[1] == size and (M == 1 or out.strides[0] >= N * size)
-            if lda == 0 or ldb == 0 or not row_major_out:
-                ac, bc = np.ascontiguousarray(a), np.ascontiguousarray(b)
-                product = np.empty((M, N), a.dtype)
-                gemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, M, N, K, one, ac.ctypes, K, bc.ctypes, N,
-                     zero, product.ctypes, N)
-                out[...] = product
+            if lda and ldb and row_major_out and K > 0:
+                gemm(_ROW_MAJOR, ta, tb, M, N, K, one, a.ctypes, lda, b.ctypes, ldb, zero,
+                     out.ctypes, max(out.strides[0] // size, N, 1))
                 return
-            gemm(_ROW_MAJOR, ta, tb, M, N, K, one, a.ctypes, lda, b.ctypes, ldb, zero,
-                 out.ctypes, max(out.strides[0] // size, N))
+            # Anything else (no caller here passes it): the plain loops. Copies into contiguous
+            # arrays would do it faster, but they cost numba seconds of compiling in every
+            # kernel that calls dot.
+            for i in range(M):
+                for j in range(N):
+                    total = zero
+                    for k in range(K):
+                        total += a[i, k] * b[k, j]
+                    out[i, j] = total
 
         return call

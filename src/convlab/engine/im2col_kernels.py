@@ -143,6 +143,30 @@ def _chunk_columns(x, n0, n1, g, R, kernel, stride, pad, dilation, out):
     return cols
 
 
+# Inside a threaded kernel, numba turns a whole-array expression (``a += b``, ``a[:, 0] = 1``)
+# into a parallel loop of its own, nested in the kernel's: seconds more to compile each time, for
+# no gain (the kernel's own loop has the threads already). These two are plain loops instead
+# (add_into serves pointwise's and Winograd's kernels too).
+
+
+@jit.kernel
+def _set_last_row(cols):
+    """``cols[:, :, -1] = 1`` for ``cols (n, g, R, P)``."""
+    n, g, R, P = cols.shape
+    for i in range(n):
+        for k in range(g):
+            for p in range(P):
+                cols[i, k, R - 1, p] = 1
+
+
+@jit.kernel
+def add_into(total, part):
+    """``total += part`` for two 2-D arrays of one shape."""
+    for r in range(total.shape[0]):
+        for c in range(total.shape[1]):
+            total[r, c] += part[r, c]
+
+
 @jit.kernel(threaded=True)
 def forward_chunks(x, w, y, bounds, kernel, stride, pad, dilation, out, ones):
     """``y[n, k] = w[k] @ cols[n, k]`` for every sample ``n`` and group ``k``, chunk by chunk:
@@ -153,7 +177,7 @@ def forward_chunks(x, w, y, bounds, kernel, stride, pad, dilation, out, ones):
         n0, n1 = bounds[j], bounds[j + 1]
         cols = _chunk_columns(x, n0, n1, g, R, kernel, stride, pad, dilation, out)
         if ones:
-            cols[:, :, R - 1] = 1
+            _set_last_row(cols)
         for i in range(n1 - n0):
             for k in range(g):
                 blas.dot(w[k], cols[i, k], y[n0 + i, k])
@@ -189,7 +213,7 @@ def weight_grad_chunks(x, gy, parts, bounds, kernel, stride, pad, dilation, out)
         for i in range(n1 - n0):
             for k in range(g):
                 blas.dot(cols[i, k], gy[n0 + i, k].T, product)
-                parts[j, k] += product
+                add_into(parts[j, k], product)
 
 
 @jit.kernel

@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from . import blas, gemm, jit, parallel
+from . import blas, gemm, im2col_kernels, jit, parallel
 from .geometry import ConvGeometry
 from .im2col import add_bias, chunk_bounds
 from .im2col_kernels import as_3d
@@ -98,9 +98,11 @@ def _products(w, a, b, out, rows):
         r1 = min(M, r0 + rows)
         block = out[n, k, r0:r1]
         blas.dot(w[k, r0:r1], a[n, k], block)
-        if b.shape[1]:
+        if b.shape[1]:  # plain loops: see im2col_kernels.add_into
             for r in range(r1 - r0):
-                block[r] += b[k, r0 + r]
+                bias = b[k, r0 + r]
+                for p in range(block.shape[1]):
+                    block[r, p] += bias
 
 
 @jit.kernel(threaded=True)
@@ -117,7 +119,7 @@ def _weight_sums(gy, x, bounds, rows, parts):
         for n in range(bounds[j], bounds[j + 1]):
             for k in range(g):
                 blas.dot(gy[n, k, r0:r1], x[n, k].T, product)
-                parts[j, k, r0:r1] += product
+                im2col_kernels.add_into(parts[j, k, r0:r1], product)
 
 
 @jit.kernel(threaded=True)

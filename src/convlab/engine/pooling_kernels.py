@@ -252,7 +252,8 @@ def scatter_add(g, indices, gx):
     P = gx.shape[1]
     for b in prange(B):
         dst = gx[b]
-        dst[:] = 0
+        for i in range(P):  # a loop, not dst[:] = 0: see im2col_kernels.add_into
+            dst[i] = 0
         for j in range(M):
             i = indices[b, j]
             if i < P:

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import blas
+from . import blas, im2col_kernels
 from .jit import kernel, prange
 
 __all__ = ["input_tiles", "gy_tiles", "output_tiles", "input_tiles_3d", "gy_tiles_3d",
@@ -456,8 +456,9 @@ def weight_grad_chunks(x, gy, pad, grid, acc, bounds, first):
         out = acc[j] if first else np.empty_like(acc[j])
         for task in range(xi * groups):
             _weight_product(Z, V, P, out, task)
-        if not first:
-            acc[j] += out
+        if not first:  # plain loops: see im2col_kernels.add_into
+            rows = xi * groups * Kg
+            im2col_kernels.add_into(acc[j].reshape((rows, Cg)), out.reshape((rows, Cg)))
 
 
 @kernel(threaded=True)
