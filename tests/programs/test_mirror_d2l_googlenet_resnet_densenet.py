@@ -82,6 +82,9 @@ class GoogleNet:
 
 class ResNet:
     make_data = staticmethod(make_data)
+    # lr 0.1 on a tiny batch: the last step amplifies float32 rounding; PyTorch alone ends at
+    # 0.5195 on one thread and 0.5218 on two (0.44% apart), so the curves get that much room
+    curve_rtol = 6e-3
 
     @staticmethod
     def build(torch):
