@@ -18,8 +18,11 @@ while they are in cache):
   evaluation one (fixed statistics) with ``mean_g = mean_gx = 0``.
 
 Sums are accumulated in float64 (as exact as NumPy's pairwise float32 sums, or better). The
-channels are shared between the engine's threads (``prange``, :mod:`.jit`); each thread reads
-its channels' rows where they lie, so the inner loops stay contiguous and vectorize.
+engine's threads (``prange``, :mod:`.jit`) share the channels in the two reductions, each thread
+summing its channels' rows where they lie, and the samples in the two elementwise passes, which
+then stream through memory in order: with the channels outermost there, a row of a small image
+(4x4: 64 bytes) is all a thread reads before jumping a whole sample ahead, and on one core
+normalize took 30% longer over MobileNetV2's shapes (2.65 against 2.02 ms).
 """
 
 from __future__ import annotations
@@ -54,9 +57,9 @@ def moments(x, mean, var):
 def normalize(x, mean, invstd, w, b, x_hat, y):
     """``x_hat = (x - mean[c]) * invstd[c]``, ``y = x_hat * w[c] + b[c]`` on every channel."""
     N, C, L = x.shape
-    for c in prange(C):
-        m, s, wc, bc = mean[c], invstd[c], w[c], b[c]
-        for n in range(N):
+    for n in prange(N):
+        for c in range(C):
+            m, s, wc, bc = mean[c], invstd[c], w[c], b[c]
             for i in range(L):
                 h = (x[n, c, i] - m) * s
                 x_hat[n, c, i] = h
@@ -68,9 +71,9 @@ def normalize_only(x, mean, invstd, w, b, y):
     """``y`` of :func:`normalize` alone, by the same arithmetic, for a forward with no backward
     to come (inference): one array written, not two."""
     N, C, L = x.shape
-    for c in prange(C):
-        m, s, wc, bc = mean[c], invstd[c], w[c], b[c]
-        for n in range(N):
+    for n in prange(N):
+        for c in range(C):
+            m, s, wc, bc = mean[c], invstd[c], w[c], b[c]
             for i in range(L):
                 y[n, c, i] = (x[n, c, i] - m) * s * wc + bc
 
@@ -95,8 +98,8 @@ def grad_sums(gy, x_hat, gb, gw):
 def grad_input(gy, x_hat, scale, mean_g, mean_gx, gx):
     """``gx = scale[c] * (gy - mean_g[c] - x_hat * mean_gx[c])`` on every channel."""
     N, C, L = gy.shape
-    for c in prange(C):
-        s, mg, mgx = scale[c], mean_g[c], mean_gx[c]
-        for n in range(N):
+    for n in prange(N):
+        for c in range(C):
+            s, mg, mgx = scale[c], mean_g[c], mean_gx[c]
             for i in range(L):
                 gx[n, c, i] = s * (gy[n, c, i] - mg - x_hat[n, c, i] * mgx)
