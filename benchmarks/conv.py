@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import math
-import sys
 from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
 
 from .cases import CASES, Case
-from .timing import interleaved, peak_memory, resident_bytes
+from .timing import interleaved, peak_memory, print_peak_growth
 
 __all__ = ["Measured", "Steps", "inputs", "steps", "run_case", "case_memory", "max_difference",
            "memory_child"]
@@ -149,14 +147,4 @@ def memory_child(case_name: str, library: str, algorithm: str | None = None) -> 
         s.train()
         for t in s.tensors.values():
             t.grad = None
-        gc.collect()
-        try:
-            with open("/proc/self/clear_refs", "w") as f:
-                f.write("5")  # resets VmHWM, the peak resident set, to the current one
-        except OSError:
-            print(json.dumps({"peak_bytes": None}))
-            return
-        before = resident_bytes("VmRSS")
-        s.train()
-    print(json.dumps({"peak_bytes": resident_bytes("VmHWM") - before}))
-    sys.stdout.flush()
+        print_peak_growth(s.train)

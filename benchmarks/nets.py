@@ -13,7 +13,6 @@ interleaved (benchmarks/timing.py):
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import subprocess
@@ -26,7 +25,7 @@ from types import ModuleType
 import numpy as np
 
 from .networks import NETWORKS, inputs
-from .timing import interleaved, memory_child_env, resident_bytes
+from .timing import interleaved, memory_child_env, print_peak_growth
 
 __all__ = ["Setup", "Result", "setup", "measure", "memory_child", "step_memory", "profile",
            "nets_table", "profile_table"]
@@ -156,16 +155,7 @@ def memory_child(name: str, batch: int, library: str, one_core: bool) -> None:
     lib.manual_seed(0)
     s = setup(lib, name, batch)
     s.step()
-    gc.collect()
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM, the peak resident set, to the current one
-    except OSError:
-        print(json.dumps({"peak_bytes": None}))
-        return
-    before = resident_bytes("VmRSS")
-    s.step()
-    print(json.dumps({"peak_bytes": resident_bytes("VmHWM") - before}), flush=True)
+    print_peak_growth(s.step)
 
 
 def _geomean(values) -> float:

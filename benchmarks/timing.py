@@ -95,6 +95,22 @@ def resident_bytes(field: str) -> int:
     raise KeyError(field)
 
 
+def print_peak_growth(run: Callable[[], object]) -> None:
+    """In a memory child: reset the kernel's peak-RSS mark, ``run()``, and print as JSON the
+    bytes the resident set grew at its peak (``{"peak_bytes": None}`` where the mark cannot be
+    reset, off Linux)."""
+    gc.collect()
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM, the peak resident set, to the current one
+    except OSError:
+        print(json.dumps({"peak_bytes": None}), flush=True)
+        return
+    before = resident_bytes("VmRSS")
+    run()
+    print(json.dumps({"peak_bytes": resident_bytes("VmHWM") - before}), flush=True)
+
+
 def peak_memory(case_name: str, library: str, algorithm: str | None = None) -> int | None:
     """Bytes that one forward+backward of ``case_name`` in ``library`` adds at its peak to the
     resident memory of a fresh process (``python -m benchmarks _memory``, with
