@@ -259,16 +259,6 @@ def main(argv=None) -> None:
     train.add_argument("--repeats", type=int, default=3)
     for p in (conv, train):
         p.add_argument("--threads", type=int, default=2, help="PyTorch threads")
-        p.add_argument("--no-jit", action="store_true",
-                       help="convlab without its compiled (numba) kernels: the NumPy paths")
-        p.add_argument("--one-core", action="store_true",
-                       help="one thread in both libraries, timed by CPU time: insensitive to "
-                            "other processes' load, it compares the algorithms")
-        p.add_argument("--no-write", dest="write", action="store_false",
-                       help="print only; leave BENCHMARKS.md alone")
-        p.add_argument("--title", help="the section's heading")
-        p.add_argument("--section", help="the section of BENCHMARKS.md to (re)write "
-                                         "(default: the command's name)")
     loading = sub.add_parser("dataloader", help="CIFAR-style loading with 0 and more workers")
     loading.add_argument("--workers", type=int, nargs="+", default=[0, 2])
     loading.add_argument("--images", type=int, default=10000)
@@ -293,14 +283,6 @@ def main(argv=None) -> None:
     nets.add_argument("--profile", type=int, default=0, metavar="STEPS",
                       help="also a per-op time table of each network over STEPS steps")
     nets.add_argument("--threads", type=int, default=2, help="PyTorch threads")
-    nets.add_argument("--no-jit", action="store_true",
-                      help="convlab without its compiled (numba) kernels: the NumPy paths")
-    nets.add_argument("--one-core", action="store_true",
-                      help="one thread in both libraries, timed by CPU time")
-    nets.add_argument("--no-write", dest="write", action="store_false")
-    nets.add_argument("--title")
-    nets.add_argument("--section", help="the section of BENCHMARKS.md to (re)write (default: "
-                                        "nets, or nets-one-core with --one-core)")
     onnx = sub.add_parser("onnx", help="ONNX files: convlab.onnx beside onnxruntime and PyTorch")
     onnx.add_argument("--models", nargs="*", default=["resnet50", "squeezenet1_1", "rapidocr"],
                       help="resnet50, squeezenet1_1, rapidocr (default: all)")
@@ -309,14 +291,18 @@ def main(argv=None) -> None:
     onnx.add_argument("--min-time", type=float, default=0.5, help="seconds per timed sample")
     onnx.add_argument("--threads", type=int, default=2,
                       help="threads of each library (onnxruntime's intra-op threads)")
-    onnx.add_argument("--no-jit", action="store_true",
-                      help="convlab without its compiled (numba) kernels: the NumPy paths")
-    onnx.add_argument("--one-core", action="store_true",
-                      help="one thread in every library, timed by CPU time")
-    onnx.add_argument("--no-write", dest="write", action="store_false")
-    onnx.add_argument("--title")
-    onnx.add_argument("--section", help="the section of BENCHMARKS.md to (re)write (default: "
-                                        "onnx, or onnx-one-core with --one-core)")
+    for p in (conv, train, nets, onnx):
+        p.add_argument("--no-jit", action="store_true",
+                       help="convlab without its compiled (numba) kernels: the NumPy paths")
+        p.add_argument("--one-core", action="store_true",
+                       help="one thread in every library, timed by CPU time: insensitive to "
+                            "other processes' load, it compares the algorithms")
+        p.add_argument("--no-write", dest="write", action="store_false",
+                       help="print only; leave BENCHMARKS.md alone")
+        p.add_argument("--title", help="the section's heading")
+        p.add_argument("--section", help="the section of BENCHMARKS.md to (re)write (default: "
+                                         "the command's name; nets and onnx add -one-core "
+                                         "with --one-core)")
     memory = sub.add_parser("_memory", help=argparse.SUPPRESS)
     memory.add_argument("case")
     memory.add_argument("library", choices=("convlab", "torch"))
