@@ -13,14 +13,13 @@ import numpy as np
 
 from . import batchnorm_kernels, jit
 
-__all__ = ["COMPILED_TYPES", "applies", "moments", "normalize", "backward"]
+__all__ = ["applies", "moments", "normalize", "backward"]
 
-COMPILED_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def applies(x: np.ndarray) -> bool:
     """Whether the compiled loops take ``x``: numba active, float32/64, ``(N, C, ...)``."""
-    return jit.active() and x.dtype in COMPILED_TYPES and x.ndim >= 2 and x.size > 0
+    return jit.active() and x.dtype in jit.FLOAT_TYPES and x.ndim >= 2 and x.size > 0
 
 
 def _view3(a: np.ndarray) -> np.ndarray:

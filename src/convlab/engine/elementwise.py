@@ -38,7 +38,6 @@ __all__ = [
     "relu_backward",
 ]
 
-COMPILED_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # Below this many elements NumPy's single call costs less than a kernel's dispatch.
 MIN_SIZE = 1 << 14
 
@@ -47,7 +46,7 @@ def applies(*arrays: np.ndarray) -> bool:
     """Whether the kernels take these arrays: compiled kernels on, one float dtype, one shape,
     C-contiguous, at least MIN_SIZE elements."""
     first = arrays[0]
-    return (jit.active() and first.size >= MIN_SIZE and first.dtype in COMPILED_TYPES
+    return (jit.active() and first.size >= MIN_SIZE and first.dtype in jit.FLOAT_TYPES
             and all(a.dtype == first.dtype and a.shape == first.shape and a.flags.c_contiguous
                     for a in arrays))
 

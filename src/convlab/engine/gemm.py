@@ -45,7 +45,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     M, K, N = a.shape[-2], a.shape[-1], b.shape[-1]
     if out is None:
         out = np.empty(lead + (M, N), dtype=np.result_type(a, b))
-    if not jit.active() or out.dtype not in (np.float32, np.float64) or 0 in out.shape + (K,):
+    if not jit.active() or out.dtype not in jit.FLOAT_TYPES or 0 in out.shape + (K,):
         return parallel.matmul(a, b, out=out)
     a3 = np.ascontiguousarray(np.broadcast_to(a, lead + (M, K))).reshape(-1, M, K)
     b3 = (np.ascontiguousarray(b).reshape(1, K, N) if b.ndim == 2

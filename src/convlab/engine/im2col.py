@@ -107,7 +107,7 @@ def _whole_chunks(G: ConvGeometry, x: np.ndarray) -> bool:
     :func:`.blas.dot`: res-stride2 56.1 against 56.6 ms, the stem 14.2 against 13.8, DCGAN's
     4x4 stride-2 97.9 against 97.5), and they did lose while compiled code called SciPy's
     slower BLAS (res-stride2 forward 18.6 -> 22.4 ms)."""
-    return _compiled(G) and x.dtype in (np.float32, np.float64) and parallel.threads() > 1
+    return _compiled(G) and x.dtype in jit.FLOAT_TYPES and parallel.threads() > 1
 
 
 def im2col(x: np.ndarray, G: ConvGeometry) -> np.ndarray:

@@ -43,13 +43,19 @@ import threading
 import types
 from contextlib import contextmanager
 
+import numpy as np
+
 from . import blas, parallel
 
-__all__ = ["ENABLED", "kernel", "prange", "active", "disabled"]
+__all__ = ["ENABLED", "FLOAT_TYPES", "kernel", "prange", "active", "disabled"]
 
 # Without numba the NumPy paths run instead.
 ENABLED = (importlib.util.find_spec("numba") is not None
            and os.environ.get("CONVLAB_JIT", "1") != "0")
+
+# The float dtypes the kernels compute in, and the BLAS they call multiplies (numba has no
+# float16 arithmetic).
+FLOAT_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 # Reassociation lets sums vectorize and contract fuses multiply-adds; "nnan"/"ninf" are left
 # out, so NaN and infinity propagate as they do in NumPy.

@@ -70,7 +70,7 @@ def _compiled(*arrays: np.ndarray) -> bool:
     dtype the BLAS has (float32 or float64), and there is more than one thread (on one core,
     forward and backward, the kernels took 2.48 against 2.73 ms for 32x96x16x16 -> 32, but
     12.0 against 9.5 for the strided 32x64x32x32 -> 128: NumPy's path stays there)."""
-    return (jit.active() and parallel.threads() > 1 and arrays[0].dtype in (np.float32, np.float64)
+    return (jit.active() and parallel.threads() > 1 and arrays[0].dtype in jit.FLOAT_TYPES
             and all(a.dtype == arrays[0].dtype for a in arrays))
 
 
