@@ -21,8 +21,8 @@ channel instead of one pass over the chunk per tap (see "The compiled path" belo
 layouts: vectors along an image's rows for stride 1 on rows of 16 and more, vectors across the
 channels (the sample moved to channels-last) for strides above 1 and short rows. One core,
 float32, batch 32, forward+backward, MobileNetV2's depthwise layers before -> after the
-channels-last loops (PyTorch): 288x8x8 stride 2 13.9 -> 2.0 ms (2.4), 480x4x4 5.7 -> 1.9
-(1.6), 96x32x32 stride 2 31.8 -> 17.9 (9.6), 192x8x8 3.4 -> 2.7 (1.8). Measured
+channels-last loops (PyTorch): 288x8x8 stride 2 13.9 -> 1.5 ms (1.9-2.4), 480x4x4 5.7 -> 1.4
+(1.6), 96x32x32 stride 2 31.8 -> 11.8 (8.8-9.6), 192x8x8 3.4 -> 2.5 (1.6-1.8). Measured
 on one core, float32, case ``depthwise`` (x16x128x28x28, 3x3, padding 1): forward 9.2 ms with
 NumPy, 1.9 ms compiled; input gradient 12 ms and 1.9 ms; weight gradient 3.3 ms and 1.7 ms
 (PyTorch: about 2-3 ms forward, 8-12 ms forward+backward on the same shared machine).
@@ -484,33 +484,67 @@ def _add_product(out, a, b):
 # The channels-last loops see a sample's padded buffer as ``(cells, C)``, one row per padded
 # position in C order, and find their rows by precomputed flat positions (:func:`_last_layout`):
 # ``inside[q]``, the row of input position ``q``; ``reads[o]``, the row tap 0 reads for output
-# ``o``; ``offsets[t]``, how far tap ``t`` is from tap 0. Their indices are unsigned (``U``):
-# numba tests every signed index for being negative, and those tests took half the time of the
-# moves in and out (32 samples of 288x8x8: 0.51 -> 0.27 ms).
+# ``o``; ``offsets[t]``, how far tap ``t`` is from tap 0; ``out_rows[j*O + o]``, the row
+# ``o*mult + j`` of output ``o``'s multiplier ``j``. The moves between planes and rows go in
+# tiles of 8 channels by 8 positions (8 rows of 8 values, read from 8 planes), with unsigned
+# indices (``U``: numba tests every signed index for being negative). One core, 32 samples
+# moved in: 288x8x8 0.51 ms indexed by row and column, 0.27 flat and unsigned, 0.21 in tiles;
+# 96x32x32 3.75 flat, 1.41 in tiles (a plane's 1024 positions are 1024 rows, one cache line
+# each, gone from the cache before the next channel writes next to them).
 
 
 @jit.kernel
-def _move_in(xp, x, inside):
-    """``xp[inside[q], c] = x[c, q]``: one sample ``x (C, Q)`` into the rows of its padded
-    buffer ``xp (cells, C)``; the padding rows stay as they are (zero). Written through the
-    buffer's flat view (32 samples of 288x8x8: 0.53 ms indexed by row and column, 0.29 flat)."""
-    C = U(x.shape[0])
-    flat = xp.reshape(xp.size)
-    for c in range(x.shape[0]):
-        for q in range(x.shape[1]):
-            flat[U(inside[q]) * C + U(c)] = x[U(c), U(q)]
+def _planes_to_rows(flat, planes, rows):
+    """``flat[rows[q]*C + c] = planes[c, q]``: ``planes (C, Q)`` into the rows of a buffer
+    ``(cells, C)``, seen flat; its other rows stay as they are."""
+    C, Q = planes.shape
+    C8, Q8, width = C - C % 8, Q - Q % 8, U(C)
+    for c0 in range(0, C8, 8):
+        for q0 in range(0, Q8, 8):
+            for k in range(8):
+                at = U(rows[q0 + k]) * width + U(c0)
+                for i in range(8):
+                    flat[at + U(i)] = planes[U(c0 + i), U(q0 + k)]
+        for q in range(Q8, Q):
+            at = U(rows[q]) * width + U(c0)
+            for i in range(8):
+                flat[at + U(i)] = planes[U(c0 + i), U(q)]
+    for c in range(C8, C):
+        for q in range(Q):
+            flat[U(rows[q]) * width + U(c)] = planes[U(c), U(q)]
 
 
 @jit.kernel
-def _last_forward_kernel(x, w, b, y, inside, reads, offsets, cells, first, stop):
-    """Samples ``first..stop`` of ``y (N, C, mult, O)`` from ``x (N, C, Q)``, ``w (taps, mult,
+def _rows_to_planes(planes, flat, rows):
+    """``planes[c, q] = flat[rows[q]*C + c]``: the inverse of :func:`_planes_to_rows`."""
+    C, Q = planes.shape
+    C8, Q8, width = C - C % 8, Q - Q % 8, U(C)
+    for c0 in range(0, C8, 8):
+        for q0 in range(0, Q8, 8):
+            for k in range(8):
+                at = U(rows[q0 + k]) * width + U(c0)
+                for i in range(8):
+                    planes[U(c0 + i), U(q0 + k)] = flat[at + U(i)]
+        for q in range(Q8, Q):
+            at = U(rows[q]) * width + U(c0)
+            for i in range(8):
+                planes[U(c0 + i), U(q)] = flat[at + U(i)]
+    for c in range(C8, C):
+        for q in range(Q):
+            planes[U(c), U(q)] = flat[U(rows[q]) * width + U(c)]
+
+
+@jit.kernel
+def _last_forward_kernel(x, w, b, y, inside, reads, offsets, out_rows, cells, first, stop):
+    """Samples ``first..stop`` of ``y (N, C, mult*O)`` from ``x (N, C, Q)``, ``w (taps, mult,
     C)`` and ``b (mult, C)``: at each output ``o``, ``acc[o, j] = b[j] + Σ_t w[t, j] *
-    xp[reads[o] + offsets[t]]``, all channels at once, then moved back to ``(C, mult, O)``."""
-    C, mult, O = x.shape[1], w.shape[1], y.shape[3]
+    xp[reads[o] + offsets[t]]``, all channels at once, then moved back to planes."""
+    C, mult = x.shape[1], w.shape[1]
+    O = y.shape[2] // mult
     xp = np.zeros((cells, C), x.dtype)
     acc = np.empty((O, mult, C), x.dtype)
     for n in range(first, stop):
-        _move_in(xp, x[n], inside)
+        _planes_to_rows(xp.reshape(xp.size), x[n], inside)
         for o in range(O):
             for j in range(mult):
                 for c in range(C):
@@ -520,54 +554,40 @@ def _last_forward_kernel(x, w, b, y, inside, reads, offsets, cells, first, stop)
                 for j in range(mult):
                     for c in range(C):
                         acc[U(o), U(j), U(c)] += w[U(t), U(j), U(c)] * xp[r, U(c)]
-        for c in range(C):
-            for j in range(mult):
-                for o in range(O):
-                    y[U(n), U(c), U(j), U(o)] = acc[U(o), U(j), U(c)]
+        _rows_to_planes(y[n], acc.reshape(acc.size), out_rows)
 
 
 @jit.kernel
-def _move_gradient_in(g, gy):
-    """``g[o, j, c] = gy[c, j, o]``: one sample's output gradient ``gy (C, mult, O)`` with its
-    channels last."""
-    C, mult, O = gy.shape
-    for c in range(C):
-        for j in range(mult):
-            for o in range(O):
-                g[U(o), U(j), U(c)] = gy[U(c), U(j), U(o)]
-
-
-@jit.kernel
-def _last_input_grad_kernel(gy, w, gx, inside, reads, offsets, cells, first, stop):
-    """Samples ``first..stop`` of ``gx (N, C, Q)`` from ``gy (N, C, mult, O)``: each output's
+def _last_input_grad_kernel(gy, w, gx, inside, reads, offsets, out_rows, cells, first, stop):
+    """Samples ``first..stop`` of ``gx (N, C, Q)`` from ``gy (N, C, mult*O)``: each output's
     ``w[t] * gy`` added into the row tap ``t`` read, in a padded buffer, then the input's rows
-    moved back."""
-    C, mult, O = gx.shape[1], w.shape[1], gy.shape[3]
+    moved back to planes."""
+    C, mult = gx.shape[1], w.shape[1]
+    O = gy.shape[2] // mult
     gxp = np.empty((cells, C), gy.dtype)
     g = np.empty((O, mult, C), gy.dtype)
     for n in range(first, stop):
         gxp[:] = 0
-        _move_gradient_in(g, gy[n])
+        _planes_to_rows(g.reshape(g.size), gy[n], out_rows)
         for o in range(O):
             for t in range(len(offsets)):
                 dst = gxp[U(reads[o] + offsets[t])]
                 for j in range(mult):
                     _add_product(dst, w[t, j], g[o, j])
-        for c in range(C):
-            for q in range(gx.shape[2]):
-                gx[U(n), U(c), U(q)] = gxp[U(inside[q]), U(c)]
+        _rows_to_planes(gx[n], gxp.reshape(gxp.size), inside)
 
 
 @jit.kernel
-def _last_weight_grad_kernel(x, gy, gw, inside, reads, offsets, cells, first, stop):
+def _last_weight_grad_kernel(x, gy, gw, inside, reads, offsets, out_rows, cells, first, stop):
     """Samples ``first..stop`` added into ``gw (taps, mult, C)``: per tap, ``gy`` times the
     rows the tap read, summed over the outputs, all channels at once."""
-    C, mult, O = x.shape[1], gw.shape[1], gy.shape[3]
+    C, mult = x.shape[1], gw.shape[1]
+    O = gy.shape[2] // mult
     xp = np.zeros((cells, C), x.dtype)
     g = np.empty((O, mult, C), x.dtype)
     for n in range(first, stop):
-        _move_in(xp, x[n], inside)
-        _move_gradient_in(g, gy[n])
+        _planes_to_rows(xp.reshape(xp.size), x[n], inside)
+        _planes_to_rows(g.reshape(g.size), gy[n], out_rows)
         for o in range(O):
             for t in range(len(offsets)):
                 src = xp[U(reads[o] + offsets[t])]
@@ -576,27 +596,28 @@ def _last_weight_grad_kernel(x, gy, gw, inside, reads, offsets, cells, first, st
 
 
 @jit.kernel(threaded=True)
-def _last_forward_runs(x, w, b, y, inside, reads, offsets, cells, bounds):
+def _last_forward_runs(x, w, b, y, inside, reads, offsets, out_rows, cells, bounds):
     """:func:`_last_forward_kernel` on each run of samples, the runs shared between the threads."""
     for j in prange(len(bounds) - 1):
-        _last_forward_kernel(x, w, b, y, inside, reads, offsets, cells, bounds[j], bounds[j + 1])
+        _last_forward_kernel(x, w, b, y, inside, reads, offsets, out_rows, cells, bounds[j],
+                             bounds[j + 1])
 
 
 @jit.kernel(threaded=True)
-def _last_input_grad_runs(gy, w, gx, inside, reads, offsets, cells, bounds):
+def _last_input_grad_runs(gy, w, gx, inside, reads, offsets, out_rows, cells, bounds):
     """:func:`_last_input_grad_kernel` on each run of samples, shared between the threads."""
     for j in prange(len(bounds) - 1):
-        _last_input_grad_kernel(gy, w, gx, inside, reads, offsets, cells, bounds[j],
+        _last_input_grad_kernel(gy, w, gx, inside, reads, offsets, out_rows, cells, bounds[j],
                                 bounds[j + 1])
 
 
 @jit.kernel(threaded=True)
-def _last_weight_grad_runs(x, gy, parts, inside, reads, offsets, cells, bounds):
+def _last_weight_grad_runs(x, gy, parts, inside, reads, offsets, out_rows, cells, bounds):
     """:func:`_last_weight_grad_kernel` on each run of samples, run ``j`` adding into its own
     ``parts[j] (taps, mult, C)`` (zeros to start with)."""
     for j in prange(len(bounds) - 1):
-        _last_weight_grad_kernel(x, gy, parts[j], inside, reads, offsets, cells, bounds[j],
-                                 bounds[j + 1])
+        _last_weight_grad_kernel(x, gy, parts[j], inside, reads, offsets, out_rows, cells,
+                                 bounds[j], bounds[j + 1])
 
 
 def _channels_last(G: ConvGeometry) -> bool:
@@ -606,16 +627,19 @@ def _channels_last(G: ConvGeometry) -> bool:
 
 
 @functools.lru_cache(maxsize=64)
-def _last_layout(G: ConvGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """The channels-last loops' rows (see above): ``inside``, ``reads``, ``offsets`` and the
-    number of padded positions, ``cells``."""
+def _last_layout(G: ConvGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """The channels-last loops' rows (see above): ``inside``, ``reads``, ``offsets``,
+    ``out_rows`` and the number of padded positions, ``cells``."""
     P = tuple(i + lo + hi for i, (lo, hi) in zip(G.in_size, G.padding))
     cells = np.arange(math.prod(P)).reshape(P)
     inside = cells[tuple(slice(lo, lo + i) for i, lo in zip(G.in_size, G.pad_lo))]
     reads = cells[tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(G.out_size, G.stride))]
     offsets = [cells[tuple(k_a * d for k_a, d in zip(k, G.dilation))]
                for k in np.ndindex(*G.kernel_size)]
-    return inside.ravel(), reads.ravel(), np.array(offsets, dtype=np.int64), cells.size
+    mult = G.out_channels // G.in_channels
+    out_rows = np.arange(reads.size * mult).reshape(reads.size, mult).T  # [j, o] = o*mult + j
+    return (inside.ravel(), reads.ravel(), np.array(offsets, dtype=np.int64), out_rows.ravel(),
+            cells.size)
 
 
 @jit.kernel(threaded=True)
@@ -657,7 +681,7 @@ def _compiled_forward(x, w, G, b):
     b3 = (np.zeros(G.out_channels, x.dtype) if b is None else b.astype(x.dtype)).reshape(C, mult)
     per_channel = mult * math.prod(G.out_size) * x.itemsize
     if _channels_last(G):
-        y = np.empty((N, C, mult, math.prod(G.out_size)), dtype=x.dtype)
+        y = np.empty((N, C, mult * math.prod(G.out_size)), dtype=x.dtype)
         _last_forward_runs(_flat(x), _last(w3), _last(b3), y, *_last_layout(G),
                            _items(N, C * per_channel))
     else:
@@ -673,8 +697,8 @@ def _compiled_input_grad(gy, w, G):
     per_channel = math.prod(G.in_size) * gy.itemsize
     if _channels_last(G):
         gx = np.empty((N, C, math.prod(G.in_size)), dtype=gy.dtype)
-        gy4 = _flat(gy).reshape(N, C, mult, math.prod(G.out_size))
-        _last_input_grad_runs(gy4, _last(w3), gx, *_last_layout(G), _items(N, C * per_channel))
+        gy3 = _flat(gy).reshape(N, C, mult * math.prod(G.out_size))
+        _last_input_grad_runs(gy3, _last(w3), gx, *_last_layout(G), _items(N, C * per_channel))
     else:
         gy3 = _as_3d(gy, G.nd, gy.dtype).reshape(N, C, mult, *(1,) * (3 - G.nd), *G.out_size)
         gx = np.empty((N, C) + (1,) * (3 - G.nd) + G.in_size, dtype=gy.dtype)
@@ -691,8 +715,8 @@ def _compiled_weight_grad(x, gy, G):
     if _channels_last(G):
         bounds = _items(N, C * per_channel)
         parts = np.zeros((max(1, len(bounds) - 1), taps, mult, C), dtype=x.dtype)
-        gy4 = _flat(gy.astype(x.dtype, copy=False)).reshape(N, C, mult, math.prod(G.out_size))
-        _last_weight_grad_runs(_flat(x), gy4, parts, *_last_layout(G), bounds)
+        gy3 = _flat(gy.astype(x.dtype, copy=False)).reshape(N, C, mult * math.prod(G.out_size))
+        _last_weight_grad_runs(_flat(x), gy3, parts, *_last_layout(G), bounds)
         gw = parts.sum(axis=0).T  # (taps, mult, C) -> (C, mult, taps)
     else:
         x3 = _as_3d(x, G.nd, x.dtype)
