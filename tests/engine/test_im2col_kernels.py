@@ -115,6 +115,9 @@ THREADED = [
     (im2col, conv_geometry("c", 1, (5, 3, 80), (4, 3, 4), stride=2, padding=((2, 1),)), 5),
     (im2col, conv_geometry("c", 2, (4, 4, 9, 9), (6, 2, 3, 3), stride=2, padding=1, groups=2), 4),
     (im2col, conv_geometry("c", 2, (4, 3, 5, 5), (4, 3, 3, 3), padding=1), 4),  # small, stride 1
+    (im2col, conv_geometry("c", 2, (4, 4, 6, 6), (6, 2, 4, 4), stride=2, padding=1, groups=2),
+     4),  # small, stride 2: the input gradient scattered
+    (im2col, conv_geometry("c", 2, (4, 6, 4, 4), (4, 3, 4, 4), groups=2), 4),  # dense
     (im2col, conv_geometry("c", 2, (1, 3, 20, 20), (6, 3, 7, 7), stride=2, padding=3), 1),  # one chunk
 ]
 
@@ -136,3 +139,61 @@ def test_threads_give_the_numbers_of_one_thread(algorithm, G, N, monkeypatch):
         serial = fn(*args)
         monkeypatch.setattr(parallel, "WORKERS", 2)
         np.testing.assert_allclose(fn(*args), serial, rtol=1e-5, atol=1e-5)
+
+
+# The routes of the three passes, each on both paths: small images side by side (input
+# gradient by scatter-add, stride 1 and 2), the flipped-kernel input gradient, a kernel that
+# covers the input (a fully connected layer), and the per-sample columns.
+ROUTES = [
+    ("side by side", conv_geometry("c", 2, (3, 4, 6, 6), (6, 2, 4, 4), stride=2, padding=1,
+                                   groups=2)),
+    ("side by side", conv_geometry("c", 1, (3, 3, 9), (4, 3, 3), stride=3,
+                                   padding=((2, 1),), dilation=2)),
+    ("side by side", conv_geometry("c", 2, (3, 3, 5, 6), (4, 3, 3, 2))),  # stride 1, no padding
+    ("flipped", conv_geometry("c", 2, (3, 3, 5, 5), (4, 3, 3, 3), padding=1)),
+    ("dense", conv_geometry("c", 2, (3, 4, 3, 2), (6, 2, 3, 2), groups=2)),
+    ("dense", conv_geometry("c", 3, (3, 2, 2, 1, 3), (5, 2, 2, 1, 3), stride=2,
+                            padding=(0, (0, 1), 0))),
+    ("per sample", conv_geometry("c", 2, (3, 2, 40, 38), (3, 2, 3, 3), stride=2, padding=1)),
+]
+
+
+def _route(G) -> str:
+    if im2col._dense(G):
+        return "dense"
+    if im2col._flipped_is_cheaper(G):
+        return "flipped"
+    return "side by side" if im2col._small(G) else "per sample"
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("route, G", ROUTES, ids=[f"{r}-{i}" for i, (r, _) in enumerate(ROUTES)])
+def test_routes_equal_reference(route, G, path):
+    assert _route(G) == route
+    with engine_path(path):
+        check(im2col, G, N=3)
+
+
+@pytest.mark.parametrize("route, G", ROUTES, ids=[f"{r}-{i}" for i, (r, _) in enumerate(ROUTES)])
+def test_compiled_passes_equal_numpy(route, G):
+    """The compiled drivers and their NumPy twins give the same numbers (float64, to rounding:
+    the products are the same BLAS calls, the sums go in the same order), with a bias."""
+    pytest.importorskip("numba")
+    x, w, gy = _arrays(G, 5, seed=7)
+    b = np.linspace(-1, 1, G.out_channels)
+    passes = [(im2col.conv_forward, (x, w, G, b)), (im2col.conv_input_grad, (gy, w, G)),
+              (im2col.conv_weight_grad, (x, gy, G))]
+    for fn, args in passes:
+        with jit.disabled():
+            expected = fn(*args)
+        np.testing.assert_allclose(fn(*args), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_all_passes_equal_reference_random(path, data):
+    """Whatever route a random geometry takes, its three passes equal the reference loops."""
+    G, N = data.draw(any_geometry())
+    with engine_path(path):
+        check(im2col, G, N)

@@ -7,18 +7,20 @@ convolution becomes one matrix product per sample and group::
     y    = w (groups, C_out/groups, C_in/groups * prod(K))  @  cols  ->  (N, C_out, *O)
 
 The buffer keeps the output positions last, so the product lands directly in NCHW order: no
-transposes of the output. Small images (up to 32 output positions, such as the 4x4 maps at the
-end of a small CNN) turn that around: copies of their short rows and one small product
-per sample run far below speed, so their columns come from one gather by precomputed
+transposes of the output. Small images (up to 64 output positions, such as the 4x4 and 8x8
+maps at the end of a small CNN) turn that around: copies of their short rows and one small
+product per sample run far below speed, so their columns come from one gather by precomputed
 positions, with the samples innermost, ``(C_in*prod(K), prod(O)*n)``, for one product per
-chunk; the (small) output is then moved back to NCHW. Groups are the batch axis of ``np.matmul``. The batch goes through
-in chunks whose buffer stays in the CPU's cache between the copy and the product, and the
-chunks run on all cores: on the compiled path each pass runs whole in compiled code, a driver
-(:mod:`.im2col_kernels`) sharing the chunks between OpenMP's threads; the NumPy path hands
-them to Python's threads (:mod:`.parallel`). The backward passes use
-the same buffer layout: the input gradient is ``wᵀ @ gy`` scattered back by col2im (the adjoint
-of im2col: every tap's slice is added, overlapping windows sum), and the weight gradient is
-``gy @ colsᵀ`` summed over the batch.
+chunk; the (small) output is then moved back to NCHW. A kernel that covers the input exactly
+(DCGAN's last layer, 4x4 on 4x4) needs no columns at all: it is a fully connected layer.
+Groups are the batch axis of ``np.matmul``. The batch goes through in chunks whose buffer
+stays in the CPU's cache between the copy and the product, and the chunks run on all cores:
+on the compiled path each pass runs whole in compiled code, a driver (:mod:`.im2col_kernels`)
+sharing the chunks between OpenMP's threads; the NumPy path hands them to Python's threads
+(:mod:`.parallel`). The backward passes use the same buffer layout: the input gradient is
+``wᵀ @ gy`` scattered back by col2im (the adjoint of im2col: every tap's slice is added,
+overlapping windows sum; for small images, the adjoint of their gather), and the weight
+gradient is ``gy @ colsᵀ`` summed over the batch.
 
 The copies themselves run as compiled loops (:mod:`.im2col_kernels`) that read the unpadded
 input once and write zeros for the padding inline; without numba (or in ``jit.disabled()``)
@@ -46,9 +48,15 @@ __all__ = ["im2col", "col2im", "add_bias", "flipped_transpose", "conv_forward", 
 
 CHUNK_BYTES = 2 << 20
 # Small images, whose samples share one product: at most this many output positions and column
-# entries a sample (measured: 16 channels of 4x4 gain 1.6-2.2x; 8x8 and larger images lose).
-SMALL_POSITIONS = 32
-SMALL = 1 << 16
+# entries a sample. Measured with the compiled gather and scatter on one core, batch 32,
+# forward / input gradient / weight gradient in ms, per-sample columns -> side by side: 8x8
+# outputs gain (64->128 4x4 stride 2 from 16x16: 9.1 -> 7.4, 9.3 -> 7.9, 10.3 -> 7.5; 64->64
+# 3x3 from 14x14: 3.2 -> 2.0, 2.6 -> 2.1, 2.9 -> 2.2), and so do 4x4 outputs of many channels
+# (1024 3x3: 202 -> 139, 280 -> 148, 482 -> 282); 10x10 and 11x11 outputs of 128 channels and
+# more lose (128->128 3x3 stride 2 from 20x20: input gradient 14.9 -> 18.9), and 16x16 outputs
+# lose (64->128 4x4 stride 2 from 32x32: 31.0 -> 35.4, 32.4 -> 35.2, 34.7 -> 39.7).
+SMALL_POSITIONS = 64
+SMALL = 1 << 18
 
 
 def _copy_regions(G: ConvGeometry):
@@ -102,12 +110,16 @@ def _compiled(G: ConvGeometry) -> bool:
 def _whole_chunks(G: ConvGeometry, x: np.ndarray) -> bool:
     """Whether the passes run whole in compiled code, chunk drivers on OpenMP's threads
     (:mod:`.im2col_kernels`): the compiled loops, a float dtype the BLAS has, and more than
-    one thread. On one thread the chunks go one after the other from Python, with NumPy's
-    products: the drivers gain nothing there (one core, forward and backward, with
-    :func:`.blas.dot`: res-stride2 56.1 against 56.6 ms, the stem 14.2 against 13.8, DCGAN's
-    4x4 stride-2 97.9 against 97.5), and they did lose while compiled code called SciPy's
-    slower BLAS (res-stride2 forward 18.6 -> 22.4 ms)."""
-    return _compiled(G) and x.dtype in jit.FLOAT_TYPES and parallel.threads() > 1
+    one thread or small images. On one thread the other layers' chunks go one after the other
+    from Python, with NumPy's products: the drivers gain nothing there (one core, forward and
+    backward, with :func:`.blas.dot`: res-stride2 56.1 against 56.6 ms, the stem 14.2 against
+    13.8, DCGAN's 4x4 stride-2 97.9 against 97.5), and they did lose while compiled code
+    called SciPy's slower BLAS (res-stride2 forward 18.6 -> 22.4 ms). Small images gain: the
+    drivers gather and scatter runs of samples where NumPy indexes rows (one core, x32x128x8x8
+    w256x128x4x4 stride 2: forward 7.5 -> 7.2 ms, input gradient 10.5 -> 6.9, weight gradient
+    9.0 -> 6.8)."""
+    return (_compiled(G) and x.dtype in jit.FLOAT_TYPES
+            and (parallel.threads() > 1 or _small(G)))
 
 
 def im2col(x: np.ndarray, G: ConvGeometry) -> np.ndarray:
@@ -162,6 +174,55 @@ def _small(G: ConvGeometry) -> bool:
             and G.in_channels * math.prod(G.kernel_size) * math.prod(G.out_size) <= SMALL)
 
 
+def _dense(G: ConvGeometry) -> bool:
+    """Whether the kernel covers the input exactly, once (a kernel the input's size, no
+    padding in front, undilated, one output position): the columns are then the input as it
+    lies, and the convolution is a fully connected layer (:func:`_dense_forward`)."""
+    return (G.kernel_size == G.in_size == G.kernel_extent and not any(G.pad_lo)
+            and math.prod(G.out_size) == 1)
+
+
+def _dense_rows(a: np.ndarray, groups: int) -> np.ndarray:
+    """``(n, C, *S) -> (g, n, C/g*prod(S))``: a sample's values per group as one row (a view
+    for one group)."""
+    return a.reshape(len(a), groups, -1).transpose(1, 0, 2)
+
+
+def _from_dense_rows(rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The inverse of :func:`_dense_rows`: ``(g, n, C/g*prod(S)) -> shape (n, C, *S)``."""
+    return np.ascontiguousarray(rows.transpose(1, 0, 2)).reshape(shape)
+
+
+def _dense_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
+                   b: np.ndarray | None) -> np.ndarray:
+    """A kernel that covers the input (:func:`_dense`): ``y = x @ wᵀ`` per group, the
+    samples as rows, read where they lie. The small-image route copied the input twice, to
+    put the samples innermost and to gather its (identical) columns. One core, DCGAN's last
+    discriminator layer (x32x256x4x4, w1x256x4x4), ms: forward 0.40 -> 0.02, input gradient
+    0.27 -> 0.07, weight gradient 0.40 -> 0.05 (PyTorch 0.31, 0.27, 0.27); the generator's
+    first layer, ConvTranspose2d 100->256 from 1x1 (the input gradient of such a layer),
+    5.8 -> 0.3-0.5 (PyTorch 2.0). The weight's transpose is a view, which ``np.matmul`` hands
+    to the BLAS as it is."""
+    wg = _grouped_weight(w, G).astype(x.dtype, copy=False)  # (g, C_out/g, C_g*prod(K))
+    y = np.matmul(_dense_rows(x, G.groups), wg.transpose(0, 2, 1))  # (g, n, C_out/g)
+    return add_bias(_from_dense_rows(y, (len(x), G.out_channels, *G.out_size)), b)
+
+
+def _dense_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
+    """The input gradient of :func:`_dense_forward`: ``gx = gy @ w`` per group."""
+    wg = _grouped_weight(w, G).astype(gy.dtype, copy=False)  # (g, C_out/g, C_g*prod(K))
+    gx = gemm.matmul(_dense_rows(gy, G.groups), wg)  # (g, n, C_g*prod(S))
+    return _from_dense_rows(gx, (len(gy), G.in_channels, *G.in_size))
+
+
+def _dense_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarray:
+    """The weight gradient of :func:`_dense_forward`: ``gw = gyᵀ @ x`` per group, the sum
+    over the samples in the product."""
+    gy = gy.astype(x.dtype, copy=False)
+    gw = gemm.matmul(_dense_rows(gy, G.groups).transpose(0, 2, 1), _dense_rows(x, G.groups))
+    return gw.reshape(G.out_channels, G.in_channels // G.groups, *G.kernel_size)  # (g, C_out/g, C_g*prod(K)) -> ...
+
+
 def _samples_last(a: np.ndarray) -> np.ndarray:
     """``(n, ...) -> (..., n)``: the batch moved innermost (a copy), ``(prod(...), n)``."""
     return np.ascontiguousarray(a.reshape(len(a), -1).T)
@@ -185,6 +246,21 @@ def _side_by_side(x: np.ndarray, G: ConvGeometry) -> np.ndarray:
     n, C = x.shape[:2]
     cols = _samples_last(_pad(x, G))[_gather_index(G, C)]  # (C*prod(K)*prod(O), n)
     return cols.reshape(G.groups, -1, math.prod(G.out_size) * n)
+
+
+def _add_side_by_side(cols: np.ndarray, G: ConvGeometry, gx: np.ndarray) -> None:
+    """The adjoint of :func:`_side_by_side`, into ``gx (n, C, *S)`` (overwritten): ``cols (g,
+    C_g*prod(K), prod(O)*n)``, each entry added to the padded position it was gathered from,
+    then the padding cut off. Within one tap no two entries of a channel share a position,
+    so each tap is one indexed addition; the taps go in order, as in the compiled scatter
+    (:func:`.im2col_kernels.input_grad_side_by_side`)."""
+    n, C, taps = len(gx), G.in_channels, math.prod(G.kernel_size)
+    index = _gather_index(G, C).reshape(C, taps, -1)  # (C, prod(K), prod(O))
+    cols = cols.reshape(C, taps, -1, n)  # (C, prod(K), prod(O), n)
+    gxp = np.zeros((C * math.prod(G.window_span), n), dtype=cols.dtype)  # padded, samples last
+    for t in range(taps):
+        gxp[index[:, t]] += cols[:, t]
+    _unpad(gxp.T.reshape(n, C, *G.window_span), G, gx)
 
 
 def col2im(cols: np.ndarray, G: ConvGeometry) -> np.ndarray:
@@ -276,6 +352,8 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
     threads, before the compiled chunk drivers (another process on one core): cifar-c1 2.31 ->
     2.02, res-stride2 23.8 -> 23.3. Small images add the bias afterwards.
     """
+    if _dense(G):
+        return _dense_forward(x, w, G, b)
     y = np.empty((len(x), G.out_channels, *G.out_size), dtype=x.dtype)
     small, compiled = _small(G), _compiled(G)
     wg = _grouped_weight(w, G)  # (g, C_out/g, C_g*prod(K))
@@ -332,27 +410,58 @@ def _gradient_geometry(G: ConvGeometry) -> ConvGeometry:
                         tuple(zip(lo, hi)), G.dilation, G.out_channels, G.in_channels, G.groups)
 
 
+def _flipped_is_cheaper(G: ConvGeometry) -> bool:
+    """Whether the input gradient runs as the forward convolution of ``gy`` with the flipped
+    kernel (:func:`_gradient_geometry`): stride 1, a small gradient geometry, and no more
+    multiply-adds than ``wᵀ @ gy``, which takes ``prod(S)/prod(O)`` times fewer. A stride-1
+    layer's gradient geometry is small whenever its output is (``S`` is at most ``O`` with
+    'same' padding or more), and then the flipped route's gather beats col2im's additions of
+    short rows; a smaller output (no padding, or none to speak of) takes the columns route:
+    DCGAN's ConvTranspose2d 100->256 from 1x1 (the gradient of a 4x4 kernel on 4x4 without
+    padding) made 16 times the multiply-adds on a 4x4 output padded by 3."""
+    return (all(s == 1 for s in G.stride) and _small(_gradient_geometry(G))
+            and (not _small(G) or math.prod(G.in_size) <= math.prod(G.out_size)))
+
+
 def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
     """``gx (N, C_in, *S)`` from ``gy (N, C_out, *O)``: col2im of ``wᵀ @ gy``.
 
-    For small images with stride 1, col2im's additions of short rows are slow; there the
-    gradient is the forward convolution of ``gy`` with the flipped, transposed kernel.
+    Small images run ``wᵀ @ gy`` with the samples side by side, one product per chunk, and
+    add the columns back by the positions of their gather (:func:`_add_side_by_side`): one
+    product per sample has ``prod(O)`` columns, which the BLAS runs well below its speed
+    (one core, ``(2048, 256) @ (256, 16)``: 65 GFLOP/s, against 85-90 for 256 columns and
+    more). Where it takes no more multiply-adds (:func:`_flipped_is_cheaper`), the gradient
+    is the forward convolution of ``gy`` with the flipped, transposed kernel instead.
     """
-    if all(s == 1 for s in G.stride) and _small(GT := _gradient_geometry(G)):
-        return conv_forward(gy, flipped_transpose(w, G.groups), GT)
+    if _dense(G):
+        return _dense_input_grad(gy, w, G)
+    if _flipped_is_cheaper(G):
+        return conv_forward(gy, flipped_transpose(w, G.groups), _gradient_geometry(G))
     taps = math.prod(G.kernel_size)
     gx = np.empty((len(gy), G.in_channels, *G.in_size), dtype=gy.dtype)
-    compiled = _compiled(G)
+    small, compiled = _small(G), _compiled(G)
+    w_t = _grouped_weight(w, G).transpose(0, 2, 1)  # (g, C_g*prod(K), C_out/g)
     if _whole_chunks(G, gy):
-        w_t = np.ascontiguousarray(_grouped_weight(w, G).transpose(0, 2, 1), dtype=gy.dtype)
+        # a transposed view, which the BLAS reads as it is: a transposed copy of DCGAN's
+        # 256x128x4x4 weight took 0.6 ms of the 7.3 that its input gradient takes
+        w_t = np.ascontiguousarray(_grouped_weight(w, G), dtype=gy.dtype).transpose(0, 2, 1)
         bounds = chunk_bounds(_chunks(len(gy), G, gy.itemsize))
-        kernels.input_grad_chunks(np.ascontiguousarray(_grouped(gy, G.out_channels, G)), w_t,
-                                  kernels.as_3d(gx, G.nd), bounds, *kernels.geometry_3d(G))
+        if small:
+            kernels.input_grad_side_by_side(_flat_positions(np.ascontiguousarray(gy)), w_t,
+                                            _flat_samples(gx), bounds,
+                                            _source_index(G, G.in_channels))
+        else:
+            kernels.input_grad_chunks(np.ascontiguousarray(_grouped(gy, G.out_channels, G)), w_t,
+                                      kernels.as_3d(gx, G.nd), bounds, *kernels.geometry_3d(G))
         return gx
 
     def one(ns: slice) -> None:
+        if small:
+            g = _samples_last(gy[ns]).reshape(G.groups, G.out_channels // G.groups, -1)  # (g, C_out/g, prod(O)*n)
+            _add_side_by_side(np.matmul(w_t, g), G, gx[ns])
+            return
         g = _grouped(gy[ns], G.out_channels, G)  # (n, g, C_out/g, prod(O))
-        gcols = np.matmul(_grouped_weight(w, G).transpose(0, 2, 1), g)  # (n, g, C_g*prod(K), prod(O))
+        gcols = np.matmul(w_t, g)  # (n, g, C_g*prod(K), prod(O))
         _add_columns(gcols.reshape(len(g), G.in_channels, taps, *G.out_size), G, gx[ns], compiled)
 
     map_chunks(one, _chunks(len(gy), G, gy.itemsize))
@@ -363,6 +472,8 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
     """``gw (C_out, C_in/groups, *K)``: ``gy @ colsᵀ`` summed over the batch, computed as its
     transpose ``cols @ gyᵀ``, which the BLAS runs 10-20% faster (one core: 62-68 against
     74-77 GFLOP/s on the products of conv1d, res-stride2 and conv_transpose2d)."""
+    if _dense(G):
+        return _dense_weight_grad(x, gy, G)
     rows = G.in_channels * math.prod(G.kernel_size)
     small, compiled = _small(G), _compiled(G)
     if _whole_chunks(G, x):
