@@ -25,6 +25,7 @@ import convlab
 from convlab import nn
 
 from ._require import require
+from .inference import inference_steps
 from .ops import OPS
 
 _REQUIRED = object()
@@ -159,17 +160,23 @@ class OnnxModel(nn.Module):
                 self._fold(node, taken, state)
             else:
                 self.nodes[key] = node
-        self._dropped_after = self._last_reads()
+        # how forward runs, by grad mode: each node by itself, or, when no gradient is recorded,
+        # in fewer steps (convlab.onnx.inference); with the values to let go of after each step
+        nodes = list(self.nodes.values())
+        steps = inference_steps(self, nodes)
+        self._runs = {True: (nodes, self._last_reads(nodes)),
+                      False: (steps, self._last_reads(steps))}
 
-    def _last_reads(self) -> list[tuple[str, ...]]:
-        """Per node, in order, the values computed in ``forward`` that it is the last to read:
-        ``forward`` drops them after the node, so that a deep network holds only the activations
-        still to be read, not all of them (the graph's outputs and stored values are kept)."""
+    def _last_reads(self, steps) -> list[tuple[str, ...]]:
+        """Per step (a node, or a run of nodes), in order, the values computed in ``forward``
+        that it is the last to read: ``forward`` drops them after the step, so that a deep
+        network holds only the activations still to be read, not all of them (the graph's
+        outputs and stored values are kept)."""
         kept = set(self._stored) | set(self.output_names)
         last = {}
-        for k, node in enumerate(self.nodes.values()):
-            last.update((name, k) for name in node.inputs if name and name not in kept)
-        reads = [[] for _ in self.nodes]
+        for k, step in enumerate(steps):
+            last.update((name, k) for name in step.inputs if name and name not in kept)
+        reads = [[] for _ in steps]
         for name, k in last.items():
             reads[k].append(name)
         return [tuple(names) for names in reads]
@@ -238,11 +245,12 @@ class OnnxModel(nn.Module):
         values = {"": None}
         values.update({name: stored[attribute] for name, attribute in self._stored.items()})
         values.update(zip(self.input_names, inputs))
-        for node, done in zip(self.nodes.values(), self._dropped_after):  # topological order
-            result = node(*[values[name] for name in node.inputs])
+        steps, dropped = self._runs[convlab.is_grad_enabled()]
+        for step, done in zip(steps, dropped):  # topological order
+            result = step(*[values[name] for name in step.inputs])
             if not isinstance(result, tuple):
                 result = (result,)
-            values.update(zip(node.outputs, result))
+            values.update(zip(step.outputs, result))
             for name in done:  # let go of activations no later node reads (memory to reuse)
                 del values[name]
         outputs = tuple(values[name] for name in self.output_names)

@@ -1,0 +1,211 @@
+"""convlab.onnx.inference: under no_grad an imported graph runs some runs of nodes as one step
+(Conv + BatchNormalization folded, HardSwish written as four nodes, nodes of weights alone kept);
+the values are the graph's (against onnxruntime, and against the node-by-node run that grad mode
+takes), follow every change of a weight, and hooks still see their nodes."""
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+onnxruntime = pytest.importorskip("onnxruntime")
+
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+import convlab  # noqa: E402
+import convlab.onnx  # noqa: E402
+from convlab.onnx import inference  # noqa: E402
+
+
+def _model(nodes, initializers, outputs=("y",), opset=13, x_shape=(2, 3, 6, 6)):
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x_shape))],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs],
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in initializers.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def _conv_bn_initializers(rng, bias=True):
+    values = {"w": rng.standard_normal((4, 3, 3, 3)).astype(np.float32),
+              "scale": rng.uniform(0.5, 2, 4).astype(np.float32),
+              "shift": rng.standard_normal(4).astype(np.float32),
+              "mean": rng.standard_normal(4).astype(np.float32),
+              "var": rng.uniform(0.5, 2, 4).astype(np.float32)}
+    if bias:
+        values["b"] = rng.standard_normal(4).astype(np.float32)
+    return values
+
+
+def _conv_bn(bias=True, relu=True, training_mode=None, outputs=("y",)):
+    """x -> Conv(w, b) -> BatchNormalization -> Relu -> y."""
+    rng = np.random.default_rng(0)
+    bn_attributes = {"epsilon": 1e-3}
+    if training_mode is not None:
+        bn_attributes["training_mode"] = training_mode
+    nodes = [helper.make_node("Conv", ["x", "w", "b"] if bias else ["x", "w"], ["c"],
+                              pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["c", "scale", "shift", "mean", "var"],
+                              ["n" if relu else "y"], **bn_attributes)]
+    if relu:
+        nodes.append(helper.make_node("Relu", ["n"], ["y"]))
+    return _model(nodes, _conv_bn_initializers(rng, bias), outputs,
+                  opset=15 if training_mode is not None else 13)
+
+
+def _x(shape=(2, 3, 6, 6), seed=1):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def _onnxruntime(proto, x):
+    session = onnxruntime.InferenceSession(proto.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": x})[0]
+
+
+def _both(model, x):
+    """(under no_grad: the inference steps, with gradients on: node by node)."""
+    with convlab.no_grad():
+        fast = model(convlab.from_numpy(x.copy())).numpy()
+    return fast, model(convlab.from_numpy(x.copy())).detach().numpy()
+
+
+def _step_types(model):
+    return [type(step).__name__ for step in model._runs[False][0]]
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv_then_batch_norm_runs_as_one_folded_convolution(bias):
+    proto = _conv_bn(bias=bias)
+    model = convlab.onnx.load(proto)
+    assert _step_types(model) == ["ConvBatchNorm", "OnnxNode"]
+    x = _x()
+    fast, slow = _both(model, x)
+    np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(fast, _onnxruntime(proto, x), rtol=1e-5, atol=1e-5)
+    # the folding leaves the model's Parameters as they were
+    assert sorted(name for name, _ in model.named_parameters()) == sorted(
+        ["w", "scale", "shift"] + (["b"] if bias else []))
+
+
+def test_no_fusion_where_the_intermediate_is_needed_or_training_mode_normalizes():
+    both = convlab.onnx.load(_conv_bn(outputs=("y", "c")))  # the conv's output is an output too
+    assert "ConvBatchNorm" not in _step_types(both)
+    training = convlab.onnx.load(_conv_bn(training_mode=1))
+    assert "ConvBatchNorm" not in _step_types(training)
+    x = _x()
+    fast, slow = _both(training, x)
+    np.testing.assert_allclose(fast, slow, rtol=1e-6)
+
+
+def test_folded_weights_follow_every_change_of_a_weight():
+    proto = _conv_bn()
+    model = convlab.onnx.load(proto)
+    x = _x()
+
+    def check():
+        fast, slow = _both(model, x)
+        np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-5)
+        return fast
+
+    before = check()
+    with convlab.no_grad():  # in place: the version moves
+        model.scale.mul_(2.0)
+    assert not np.allclose(check(), before)
+    # an optimizer's step
+    optimizer = convlab.optim.SGD(model.parameters(), lr=0.1)
+    model(convlab.from_numpy(x.copy())).sum().backward()
+    optimizer.step()
+    check()
+    # load_state_dict, into the running statistics (buffers) too
+    state = {k: v * 0.5 for k, v in model.state_dict().items()}
+    model.load_state_dict(state)
+    check()
+    # another dtype: new memory, a new version count
+    model.double()
+    with convlab.no_grad():
+        fast = model(convlab.from_numpy(x.astype(np.float64))).numpy()
+    assert fast.dtype == np.float64
+    slow = model(convlab.from_numpy(x.astype(np.float64))).detach().numpy()
+    np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12)
+
+
+def test_hooks_see_their_nodes_under_no_grad():
+    model = convlab.onnx.load(_conv_bn())
+    seen = []
+    norm = [node for node in model.nodes.values() if node.op_type == "BatchNormalization"][0]
+    norm.register_forward_hook(lambda module, args, output: seen.append(tuple(output.shape)))
+    x = _x()
+    fast, slow = _both(model, x)
+    assert seen == [(2, 4, 6, 6), (2, 4, 6, 6)]
+    np.testing.assert_array_equal(fast, slow)
+
+
+def test_summary_lists_every_node_of_a_fused_run():
+    from convlab import explain
+
+    model = convlab.onnx.load(_conv_bn())
+    text = str(explain.summary(model, (2, 3, 6, 6)))
+    assert "Conv" in text and "BatchNormalization" in text
+
+
+def _hard_swish_model(constants_stored_as="initializer"):
+    """x -> Conv -> c; y = c * Clip(c + 3, 0, 6) / 6, as paddle2onnx writes HardSwish."""
+    rng = np.random.default_rng(2)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c", "three"], ["a"]),
+             helper.make_node("Clip", ["a", "zero", "six"], ["clipped"]),
+             helper.make_node("Mul", ["c", "clipped"], ["m"]),
+             helper.make_node("Div", ["m", "six"], ["y"])]
+    scalars = {"three": 3.0, "zero": 0.0, "six": 6.0}
+    initializers = {"w": rng.standard_normal((4, 3, 3, 3)).astype(np.float32)}
+    if constants_stored_as == "initializer":  # float initializers are Parameters: they may train
+        initializers.update({k: np.array(v, np.float32) for k, v in scalars.items()})
+    else:
+        nodes = [helper.make_node("Constant", [], [k], value_float=v)
+                 for k, v in scalars.items()] + nodes
+    return _model(nodes, initializers)
+
+
+def test_hard_swish_of_four_nodes_is_one_op_with_the_same_values():
+    proto = _hard_swish_model(constants_stored_as="constant")
+    model = convlab.onnx.load(proto)
+    assert _step_types(model) == ["OnnxNode", "HardSwish"]
+    x = _x() * 3  # across the kinks at -3 and 3
+    fast, slow = _both(model, x)
+    np.testing.assert_array_equal(fast, slow)
+    np.testing.assert_allclose(fast, _onnxruntime(proto, x), rtol=1e-5, atol=1e-6)
+
+
+def test_hard_swish_pattern_with_trainable_constants_runs_node_by_node():
+    model = convlab.onnx.load(_hard_swish_model(constants_stored_as="initializer"))
+    assert "HardSwish" not in _step_types(model)
+
+
+def test_a_node_of_weights_runs_once_until_a_weight_changes(monkeypatch):
+    """y = x + Reshape(bias, (1, 4, 1, 1)): the Reshape reads a Parameter and a shape."""
+    nodes = [helper.make_node("Reshape", ["bias", "shape"], ["b"]),
+             helper.make_node("Add", ["x", "b"], ["y"])]
+    proto = _model(nodes, {"bias": np.arange(4, dtype=np.float32),
+                           "shape": np.array([1, 4, 1, 1], np.int64)}, x_shape=(2, 4, 3, 3))
+    model = convlab.onnx.load(proto)
+    assert _step_types(model) == ["Cached", "OnnxNode"]
+    calls = []
+    reshape = inference.OPS["Reshape"]
+    monkeypatch.setitem(inference.OPS, "Reshape", lambda *a: calls.append(1) or reshape(*a))
+    x = _x((2, 4, 3, 3))
+    for _ in range(3):
+        fast, slow = _both(model, x)
+        np.testing.assert_array_equal(fast, slow)
+    assert len(calls) == 1 + 3  # once for the three no_grad calls, then each node-by-node run
+    with convlab.no_grad():
+        model.bias.add_(1.0)
+    fast, slow = _both(model, x)
+    np.testing.assert_array_equal(fast, slow)
+    np.testing.assert_array_equal(fast, x + np.arange(1, 5, dtype=np.float32).reshape(1, 4, 1, 1))
+
+
+def test_gradients_through_an_imported_conv_bn_stay_the_graphs():
+    """With gradients on, nothing is folded: the BN's scale gets its own gradient."""
+    model = convlab.onnx.load(_conv_bn(relu=False))
+    x = convlab.from_numpy(_x())
+    model(x).sum().backward()
+    assert model.scale.grad is not None and model.w.grad is not None
