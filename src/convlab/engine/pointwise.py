@@ -245,8 +245,8 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
     def one(ns: slice) -> np.ndarray:
         return np.matmul(gys[ns], xs[ns].swapaxes(-1, -2)).sum(axis=0)  # (g, K/g, C/g)
 
-    def by_rows() -> list[np.ndarray]:
-        return [parallel.matmul(gys[n], xs[n].swapaxes(-1, -2)) for n in range(len(x))]
+    def by_rows() -> list[np.ndarray]:  # one product per sample, their rows on the threads
+        return [parallel.matmul(gys, xs.swapaxes(-1, -2)).sum(axis=0)]
 
     gw = sum(_run(one, _halves(x, G), by_rows),
              np.zeros((g, G.out_channels // g, G.in_channels // g), dtype=x.dtype))
