@@ -40,7 +40,7 @@ from .geometry import ConvGeometry
 from .im2col import add_bias, chunk_bounds
 from .im2col_kernels import U
 from .jit import prange
-from .parallel import map_chunks, split
+from .parallel import map_chunks, runs, split
 
 __all__ = ["supports", "conv_forward", "conv_input_grad", "conv_weight_grad"]
 
@@ -281,11 +281,11 @@ def _as_3d(a: np.ndarray, nd: int, dtype) -> np.ndarray:
 
 
 def _items(count: int, per_item_bytes: int) -> np.ndarray:
-    """``range(count)`` in one run per thread (:mod:`.parallel`), or one run when the work is
-    too small to share, as the bounds of the runs: run ``j`` is ``bounds[j]..bounds[j + 1]``.
-    A kernel's working set is one item, so the runs need no cache size; chunks of CHUNK_BYTES
-    (7 for the depthwise case) went 4 to one thread, 3 to the other."""
-    return chunk_bounds(split(count, per_item_bytes, count * per_item_bytes))
+    """``range(count)`` in one run per thread (:func:`.parallel.runs`), as the bounds of the
+    runs: run ``j`` is ``bounds[j]..bounds[j + 1]``. A kernel's working set is one item, so the
+    runs need no cache size; chunks of CHUNK_BYTES (7 for the depthwise case) went 4 to one
+    thread, 3 to the other."""
+    return chunk_bounds(runs(count, per_item_bytes))
 
 
 @jit.kernel

@@ -30,13 +30,15 @@ import numpy as np
 
 from . import memory
 
-__all__ = ["WORKERS", "threads", "start", "split", "map_chunks", "matmul"]
+__all__ = ["WORKERS", "threads", "start", "split", "runs", "map_chunks", "matmul"]
 
 WORKERS = os.cpu_count() or 1
 # Below this much work per chunk, handing chunks to threads costs more than it saves.
 MIN_CHUNK_BYTES = 1 << 20
 # Below this many multiply-adds a product runs on one thread.
 MIN_PRODUCT = 1 << 22
+# Below this much work a thread, a compiled kernel's loop stays on one thread (runs()).
+MIN_RUN_BYTES = 64 << 10
 
 _pool: ThreadPoolExecutor | None = None
 _lock = threading.Lock()
@@ -110,6 +112,22 @@ def split(N: int, per_sample: int, chunk_bytes: int, min_samples: int = 1) -> li
             count = N // min_samples // workers * workers
         step = -(-N // count) if count else min_samples
     return [slice(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
+
+
+def runs(count: int, per_item_bytes: int) -> list[slice]:
+    """``range(count)`` in one run of items per thread, for a compiled kernel's parallel loop
+    (:mod:`.jit`), or in one run when a thread's share would hold less than MIN_RUN_BYTES of
+    work. OpenMP's threads start a loop in microseconds, so the bar is far below split()'s
+    MIN_CHUNK_BYTES, which pays for a hand-over to Python's threads.
+
+    >>> runs(32, 30 << 10), runs(32, 1 << 10)
+    ([slice(0, 16, None), slice(16, 32, None)], [slice(0, 32, None)])
+    """
+    workers = threads()
+    if count * per_item_bytes < workers * MIN_RUN_BYTES:
+        workers = 1
+    return [slice(count * i // workers, count * (i + 1) // workers) for i in range(workers)
+            if count * i // workers < count * (i + 1) // workers] or [slice(0, 0)]
 
 
 def map_chunks(fn: Callable, chunks: Iterable) -> list:
