@@ -81,6 +81,9 @@ class OnnxNode(nn.Module):
         # the inputs the model stores (weights, biases, statistics, shapes), by position:
         # (shape, whether a trainable Parameter); the values themselves live on the model
         self.stored_inputs = stored_inputs or {}
+        # what an operator works out from the attributes and the input shapes, kept by shapes
+        # so that it is worked out once (ops.conv)
+        self.memo = {}
 
     def attr(self, name: str, default=_REQUIRED):
         """The attribute ``name``, or ``default`` when the node does not set it."""
