@@ -76,7 +76,7 @@ def _step_types(model):
 def test_conv_then_batch_norm_runs_as_one_folded_convolution(bias):
     proto = _conv_bn(bias=bias)
     model = convlab.onnx.load(proto)
-    assert _step_types(model) == ["ConvBatchNorm", "OnnxNode"]
+    assert _step_types(model) == ["ConvAffine", "OnnxNode"]
     x = _x()
     fast, slow = _both(model, x)
     np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-5)
@@ -88,12 +88,63 @@ def test_conv_then_batch_norm_runs_as_one_folded_convolution(bias):
 
 def test_no_fusion_where_the_intermediate_is_needed_or_training_mode_normalizes():
     both = convlab.onnx.load(_conv_bn(outputs=("y", "c")))  # the conv's output is an output too
-    assert "ConvBatchNorm" not in _step_types(both)
+    assert "ConvAffine" not in _step_types(both)
     training = convlab.onnx.load(_conv_bn(training_mode=1))
-    assert "ConvBatchNorm" not in _step_types(training)
+    assert "ConvAffine" not in _step_types(training)
     x = _x()
     fast, slow = _both(training, x)
     np.testing.assert_allclose(fast, slow, rtol=1e-6)
+
+
+def test_conv_then_per_channel_maps_run_as_one_convolution_then_a_clamp():
+    """Conv -> Mul by a (1, C, 1, 1) weight -> Add of a bias reshaped at run time -> Sub and Div
+    by scalars -> HardSigmoid: one convolution with folded weights, then HardSigmoid's clamp."""
+    rng = np.random.default_rng(3)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Mul", ["gain", "c"], ["m"]),
+             helper.make_node("Reshape", ["bias", "shape"], ["b"]),
+             helper.make_node("Add", ["m", "b"], ["a"]),
+             helper.make_node("Sub", ["a", "offset"], ["s"]),
+             helper.make_node("Div", ["s", "two"], ["d"]),
+             helper.make_node("HardSigmoid", ["d"], ["y"], alpha=0.3, beta=0.4)]
+    initializers = {"w": rng.standard_normal((4, 3, 3, 3)).astype(np.float32),
+                    "gain": rng.uniform(0.5, 2, (1, 4, 1, 1)).astype(np.float32),
+                    "bias": rng.standard_normal(4).astype(np.float32),
+                    "shape": np.array([4, 1, 1], np.int64),
+                    "offset": np.array(0.25, np.float32), "two": np.array(2.0, np.float32)}
+    proto = _model(nodes, initializers)
+    model = convlab.onnx.load(proto)
+    assert _step_types(model) == ["Cached", "ConvAffine"]
+    x = _x()
+    fast, slow = _both(model, x)
+    np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fast, _onnxruntime(proto, x), rtol=1e-5, atol=1e-6)
+    assert fast.min() == 0 and fast.max() == 1  # the clamp ran
+
+
+@pytest.mark.parametrize("op_type", ["Sub", "Div"])
+def test_a_weight_minus_or_over_the_conv_is_not_folded(op_type):
+    rng = np.random.default_rng(4)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]),
+             helper.make_node(op_type, ["k", "c"], ["y"])]
+    model = convlab.onnx.load(_model(nodes, {"w": rng.standard_normal((4, 3, 1, 1)).astype(np.float32),
+                                             "k": np.full((4, 1, 1), 3.0, np.float32)}))
+    assert _step_types(model) == ["OnnxNode", "OnnxNode"]
+
+
+def test_a_weight_that_is_not_per_channel_leaves_the_nodes_one_by_one():
+    """Add of a (1, 1, 6, 6) weight varies over the plane: nothing folds, the values stay."""
+    rng = np.random.default_rng(5)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c", "plane"], ["y"])]
+    proto = _model(nodes, {"w": rng.standard_normal((4, 3, 3, 3)).astype(np.float32),
+                           "plane": rng.standard_normal((1, 1, 6, 6)).astype(np.float32)})
+    model = convlab.onnx.load(proto)
+    assert _step_types(model) == ["ConvAffine"]
+    x = _x()
+    fast, slow = _both(model, x)
+    np.testing.assert_array_equal(fast, slow)
+    np.testing.assert_allclose(fast, _onnxruntime(proto, x), rtol=1e-5, atol=1e-5)
 
 
 def test_folded_weights_follow_every_change_of_a_weight():

@@ -4,9 +4,11 @@ Under ``no_grad`` no one will ask for an intermediate value of the graph or for 
 :class:`~convlab.onnx.importer.OnnxModel` runs some runs of nodes as one step, as onnxruntime does
 (:func:`inference_steps` finds them when the model is built):
 
-- **Conv, then BatchNormalization** with its running statistics: one convolution with folded
-  weights. Per output channel, with f = scale / sqrt(var + eps),
-  ``BN(conv(x, w) + b) = conv(x, w * f) + (b - mean) * f + bias``.
+- **Conv, then maps that act on each channel as y -> s*y + t**: BatchNormalization with its
+  running statistics (f = scale / sqrt(var + eps): ``BN(conv(x, w) + b) = conv(x, w*f) +
+  (b - mean)*f + bias``), Add, Sub, Mul or Div by a per-channel weight (a bias the exporter
+  left apart), HardSigmoid's ``alpha*y + beta`` (then only its clamp runs): one convolution
+  with folded weight and bias.
 - **x * Clip(x + 3, 0, 6) / 6**, HardSwish as exporters without the operator write it (four
   nodes): ``F.hardswish(x)``, the same arithmetic in the same order, in one op.
 - **A node that reads only stored values** among which a weight (a Reshape of a bias; a node of
@@ -24,11 +26,12 @@ it: the Parameters, the values and the gradients are the graph's, unchanged. A s
 carry hooks (``explain.summary`` registers forward hooks) runs its nodes one by one as well, so
 that each hook sees its node.
 
-Measured on one core (CPU time, median of 7 interleaved samples, node by node against these steps
-in one process), the rapidocr text-direction classifier (257 nodes run as 168 steps: 35 Conv +
-BatchNormalization, 18 HardSwish, 18 Reshapes of biases kept): 12.4 -> 9.4 ms at batch 1, 33.6 ->
-27.5 ms at batch 8. The torchvision-style ResNet-50 and SqueezeNet that ``torch.onnx.export``
-writes have no such runs (PyTorch's exporter folds BatchNormalization into the Conv itself).
+Measured on one core (CPU time, median of interleaved samples in one process), the rapidocr
+text-direction classifier (257 nodes run as 141 steps: 53 Conv with the BatchNormalization or
+the squeeze-excitation bias (and HardSigmoid) after it, 18 HardSwish, 18 Reshapes of biases
+kept): 12.4 -> 8.8 ms at batch 1, 33.6 -> 22.5 ms at batch 8 (with the GlobalAveragePool and Conv
+changes of :mod:`.ops`). The ResNet-50 and SqueezeNet that ``torch.onnx.export`` writes have no
+such runs (PyTorch's exporter folds BatchNormalization into the Conv itself).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ import convlab.nn.functional as F
 
 from .ops import OPS
 
-__all__ = ["Step", "Cached", "ConvBatchNorm", "HardSwish", "inference_steps"]
+__all__ = ["Step", "Cached", "ConvAffine", "HardSwish", "inference_steps"]
 
 
 def _hooked(node) -> bool:
@@ -116,35 +119,89 @@ class Cached(Step):
         return self._outputs(*values)
 
 
-class ConvBatchNorm(Step):
-    """Conv, then BatchNormalization with its running statistics, as one convolution whose
-    weight and bias fold the normalization in (per output channel o, f = scale / sqrt(var + eps)):
-    ``w'[o] = w[o] * f[o]``, ``b'[o] = (b[o] - mean[o]) * f[o] + bias[o]``, computed in float64
-    and kept in the weight's dtype."""
+class ConvAffine(Step):
+    """Conv, then maps of its output that act on each channel as y -> s*y + t, run as one
+    convolution whose weight and bias fold them in.
 
-    def __init__(self, conv, norm):
-        super().__init__([conv, norm])
+    The maps: BatchNormalization with its running statistics (f = scale / sqrt(var + eps):
+    s = f, t = bias - mean*f); Add, Sub, Mul or Div by a weight that holds one value per channel,
+    or one for all (``y + c``, ``y - c``, ``c * y``, ``y / c``); and, last, HardSigmoid's
+    ``alpha*y + beta``, after which only its clamp to [0, 1] is left to run. Starting from s = 1,
+    t = b, each map composes into (s, t), and the convolution runs with ``w'[o] = w[o] * s[o]``
+    and bias t, computed in float64 and kept in the weight's dtype. A weight that turns out not
+    to be per-channel (its shape is known only when it is computed) leaves the nodes to run one by
+    one."""
+
+    def __init__(self, nodes):
+        super().__init__(nodes)
+        # the inputs of the maps that are weights (all but the value coming down the chain)
+        self._weight_names = [name for before, node in zip(self.nodes, self.nodes[1:])
+                              for name in node.inputs if name != before.outputs[0]]
         self._weights = _Derived(self._fold)
 
-    def _fold(self, w, b, scale, bias, mean, var):
-        eps = self.nodes[1].attr("epsilon", 1e-5)
+    def _fold(self, w, b, *weights):
+        """(w', b') as Tensors, or None where a weight is not per-channel."""
         w_values = w.detach().numpy()
-        f = (scale.detach().numpy().astype(np.float64)
-             / np.sqrt(var.detach().numpy().astype(np.float64) + eps))
-        shift = -mean.detach().numpy().astype(np.float64)
-        if b is not None:
-            shift = shift + b.detach().numpy()
-        folded_w = w_values * f.reshape(-1, *([1] * (w_values.ndim - 1)))
-        folded_b = shift * f + bias.detach().numpy()
+        C, rank = w_values.shape[0], w_values.ndim
+        s = np.ones(C)
+        t = np.zeros(C) if b is None else b.detach().numpy().astype(np.float64)
+        weights = iter(weights)
+        for node in self.nodes[1:]:
+            op = node.op_type
+            if op == "HardSigmoid":
+                alpha, beta = node.attr("alpha", 0.2), node.attr("beta", 0.5)
+                s, t = s * alpha, t * alpha + beta
+                continue
+            if op == "BatchNormalization":
+                scale, bias, mean, var = (_per_channel(next(weights), C, 1, w_values.dtype)
+                                          for _ in range(4))
+                if any(v is None for v in (scale, bias, mean, var)):
+                    return None
+                f = scale / np.sqrt(var + node.attr("epsilon", 1e-5))
+                s, t = s * f, (t - mean) * f + bias
+                continue
+            c = _per_channel(next(weights), C, rank, w_values.dtype)
+            if c is None:
+                return None
+            if op == "Add":
+                t = t + c
+            elif op == "Sub":
+                t = t - c
+            elif op == "Mul":
+                s, t = s * c, t * c
+            else:  # Div
+                s, t = s / c, t / c
+        folded_w = w_values * s.reshape(-1, *([1] * (rank - 1)))
         return (convlab.from_numpy(folded_w.astype(w_values.dtype)),
-                convlab.from_numpy(folded_b.astype(w_values.dtype)))
+                convlab.from_numpy(t.astype(w_values.dtype)))
 
     def compute(self, *values):
-        conv, norm = self.nodes
+        conv = self.nodes[0]
         known = dict(zip(self.inputs, values))
         x, w, b = ([known[name] for name in conv.inputs] + [None])[:3]
-        w, b = self._weights(w, b, *[known[name] for name in norm.inputs[1:]])
-        return OPS["Conv"](conv, x, w, b)
+        folded = self._weights(w, b, *[known[name] for name in self._weight_names])
+        if folded is None:
+            return self.one_by_one(*values)
+        y = OPS["Conv"](conv, x, *folded)
+        return y.clamp(0.0, 1.0) if self.nodes[-1].op_type == "HardSigmoid" else y
+
+
+def _per_channel(c, C: int, rank: int, dtype):
+    """Weight ``c`` as C float64 values, one per channel of an (N, C, ...) value of ``rank`` axes
+    that it multiplies or adds to, or None where it is not one value per channel (or one for
+    all) in that dtype: shape (C,) for BatchNormalization (rank 1), (C, 1, ...) or (1, C, 1, ...)
+    under NumPy's broadcasting, or a single value of at most ``rank`` axes."""
+    if c is None or not c.dtype.is_floating_point:
+        return None
+    values = c.detach().numpy()
+    if values.dtype != dtype or values.ndim > rank:
+        return None
+    if values.size == 1:
+        return np.full(C, values.reshape(()), dtype=np.float64)
+    per_channel = [(C,) + (1,) * (rank - 2), (1, C) + (1,) * (rank - 2)] if rank > 1 else [(C,)]
+    if values.shape not in per_channel:
+        return None
+    return values.reshape(C).astype(np.float64)
 
 
 class HardSwish(Step):
@@ -167,7 +224,8 @@ def _fixed_scalar(model, name: str):
 
 
 class _Graph:
-    """Who reads what, for matching runs of nodes."""
+    """Who reads what, and which values derive from stored values alone, for matching runs of
+    nodes."""
 
     def __init__(self, model, nodes):
         self.model, self.nodes = model, nodes
@@ -176,38 +234,64 @@ class _Graph:
             for name in node.inputs:
                 self.readers[name].append(k)
         self.kept = set(model.output_names)
+        # the nodes that read only stored values and outputs of such nodes, and give none of
+        # the graph's outputs (which the caller could change): their outputs can be kept
+        self.weights_only, self.derived = set(), set()
+        for k, node in enumerate(nodes):
+            if (node.op_type != "Dropout" and any(node.inputs)
+                    and not self.kept.intersection(node.outputs)
+                    and all(self.fixed_or_weight(name) for name in node.inputs)):
+                self.weights_only.add(k)
+                self.derived.update(node.outputs)
 
-    def only_reader(self, k: int, op_type: str, position: int = 0):
-        """The node that alone reads node k's (first) output, at input ``position``, if it is an
-        ``op_type`` node and the output is not one of the graph's, else None."""
+    def fixed_or_weight(self, name: str) -> bool:
+        """Whether value ``name`` is omitted, stored, or derived from stored values alone."""
+        return name == "" or name in self.model._stored or name in self.derived
+
+    def only_reader(self, k: int, op_types, position=None):
+        """The node that alone reads node k's (first) output, if its operator is one of
+        ``op_types`` (and it reads the value at input ``position``, when given) and the output is
+        not one of the graph's; else None."""
         name = self.nodes[k].outputs[0]
         readers = self.readers[name]
         if name in self.kept or len(readers) != 1:
             return None
         node = self.nodes[readers[0]]
-        if node.op_type != op_type or node.inputs[position] != name:
+        if node.op_type not in op_types or (position is not None
+                                            and node.inputs[position] != name):
             return None
         return readers[0]
 
-    def stored(self, name: str) -> bool:
-        return name in self.model._stored
+    def _affine(self, j: int, name: str) -> bool:
+        """Whether node j maps the value ``name`` per channel in a way ConvAffine folds."""
+        node = self.nodes[j]
+        others = [other for other in node.inputs if other != name]
+        if len(node.outputs) != 1 or not all(self.fixed_or_weight(o) for o in others):
+            return False
+        if node.op_type == "BatchNormalization":
+            return (not node.attr("training_mode", 0) and node.attr("spatial", 1) == 1
+                    and len(node.inputs) == 5 and node.inputs[0] == name)
+        if node.op_type in ("Add", "Mul", "Sub", "Div"):
+            return (len(node.inputs) == 2 and len(others) == 1
+                    and (node.op_type in ("Add", "Mul") or node.inputs[0] == name))
+        return node.op_type == "HardSigmoid"
 
-    def conv_batch_norm(self, k: int):
-        """[k, j] where Conv k's output goes only to BatchNormalization j, which normalizes by
-        stored per-channel statistics of Conv k's stored weight."""
+    def conv_affine(self, k: int):
+        """[k, ...] for Conv k (its weight and bias stored or derived from stored values) and the
+        nodes after it that ConvAffine folds in, each the only reader of the one before; None
+        where no node follows that it folds."""
         conv = self.nodes[k]
-        if conv.op_type != "Conv" or len(conv.outputs) != 1 or 1 not in conv.stored_inputs:
+        if (conv.op_type != "Conv" or len(conv.outputs) != 1
+                or not all(self.fixed_or_weight(name) for name in conv.inputs[1:])):
             return None
-        j = self.only_reader(k, "BatchNormalization")
-        if j is None:
-            return None
-        norm = self.nodes[j]
-        channels = (conv.stored_inputs[1][0][0],)
-        if (norm.attr("training_mode", 0) or norm.attr("spatial", 1) != 1
-                or len(norm.outputs) != 1 or len(norm.inputs) != 5
-                or any(norm.stored_inputs.get(p, ((), False))[0] != channels for p in range(1, 5))):
-            return None
-        return [k, j]
+        run = [k]
+        while self.nodes[run[-1]].op_type != "HardSigmoid":  # HardSigmoid ends with a clamp
+            j = self.only_reader(run[-1], ("BatchNormalization", "Add", "Sub", "Mul", "Div",
+                                           "HardSigmoid"))
+            if j is None or not self._affine(j, self.nodes[run[-1]].outputs[0]):
+                break
+            run.append(j)
+        return run if len(run) > 1 else None
 
     def hard_swish(self, k: int):
         """[k, c, m, d] for Add(x, 3) -> Clip(0, 6) -> Mul(x, that) -> Div(6), the constants
@@ -216,7 +300,7 @@ class _Graph:
         if add.op_type != "Add" or len(add.inputs) != 2 or _fixed_scalar(self.model, add.inputs[1]) != 3:
             return None
         x = add.inputs[0]
-        c = self.only_reader(k, "Clip")
+        c = self.only_reader(k, ("Clip",), 0)
         if c is None:
             return None
         clip = self.nodes[c]
@@ -225,47 +309,36 @@ class _Graph:
             bounds[p] = _fixed_scalar(self.model, name) if name else bounds[p]
         if bounds != [0, 6]:
             return None
-        readers = self.readers[clip.outputs[0]]
-        if clip.outputs[0] in self.kept or len(readers) != 1:
+        m = self.only_reader(c, ("Mul",))
+        if m is None or sorted(self.nodes[m].inputs) != sorted([x, clip.outputs[0]]):
             return None
-        m = readers[0]
-        mul = self.nodes[m]
-        if mul.op_type != "Mul" or sorted(mul.inputs) != sorted([x, clip.outputs[0]]):
-            return None
-        d = self.only_reader(m, "Div")
+        d = self.only_reader(m, ("Div",), 0)
         if d is None or _fixed_scalar(self.model, self.nodes[d].inputs[1]) != 6:
             return None
         return [k, c, m, d]
 
-    def weights_only(self, k: int, cached: set) -> bool:
-        """Whether node k reads only stored values and outputs of such nodes (``cached``), and
-        gives none of the graph's outputs (which the caller could change)."""
-        node = self.nodes[k]
-        return (node.op_type != "Dropout" and any(node.inputs)
-                and not self.kept.intersection(node.outputs)
-                and all(name == "" or self.stored(name) or name in cached for name in node.inputs))
-
 
 def inference_steps(model, nodes) -> list:
     """The steps that run ``nodes`` (the model's, in order) under ``no_grad``: a node itself, or a
-    :class:`Step` for a run of them, placed where its first node was (the run's other inputs are
-    stored values, ready from the start)."""
+    :class:`Step` for a run of them. A run takes the place of its last node: by then every value
+    that any of its nodes reads from outside the run is computed."""
     graph = _Graph(model, nodes)
-    steps, taken, cached = [], set(), set()
-    for k, node in enumerate(nodes):
+    runs, taken = {}, set()  # last node's index -> the run's Step
+    for k in range(len(nodes)):
         if k in taken:
             continue
-        run = graph.conv_batch_norm(k)
-        if run is not None:
-            steps.append(ConvBatchNorm(*[nodes[i] for i in run]))
+        if (run := graph.conv_affine(k)) is not None:
+            step = ConvAffine([nodes[i] for i in run])
         elif (run := graph.hard_swish(k)) is not None:
-            steps.append(HardSwish([nodes[i] for i in run]))
-        elif graph.weights_only(k, cached):
-            cached.update(node.outputs)
-            steps.append(Cached(node))
-            run = [k]
+            step = HardSwish([nodes[i] for i in run])
         else:
-            steps.append(node)
-            run = [k]
+            continue
+        runs[run[-1]] = step
         taken.update(run)
+    steps = []
+    for k, node in enumerate(nodes):
+        if k in runs:
+            steps.append(runs[k])
+        elif k not in taken:
+            steps.append(Cached(node) if k in graph.weights_only else node)
     return steps
