@@ -18,8 +18,9 @@ What a step derives from weights (folded weights, a kept output) is kept with th
 from and recomputed when one of them is another tensor, has other memory, or was changed in
 place: every in-place change counts in ``Tensor._version`` (an optimizer's step,
 ``load_state_dict``, ``w.mul_(2)``). Writes that PyTorch leaves out of the count (through
-``w.data`` or ``w.numpy()``) are not seen: run a forward with gradients on, or build the model
-again, after those.
+``w.data`` or ``w.numpy()``) are not seen, as autograd's checks do not see them: load the model
+again after those. Folded weights are a second copy of the convolutions' weights, made at the
+first call under ``no_grad``.
 
 With gradients on (training, fine-tuning, saliency) every node runs by itself, as the file has
 it: the Parameters, the values and the gradients are the graph's, unchanged. A step whose nodes
