@@ -114,7 +114,8 @@ THREADED = [
     (im2col, conv_geometry("c", 2, (4, 4, 13, 11), (6, 2, 3, 3), padding=1, groups=2), 4),
     (im2col, conv_geometry("c", 1, (5, 3, 80), (4, 3, 4), stride=2, padding=((2, 1),)), 5),
     (im2col, conv_geometry("c", 2, (4, 4, 9, 9), (6, 2, 3, 3), stride=2, padding=1, groups=2), 4),
-    (im2col, conv_geometry("c", 2, (4, 3, 5, 5), (4, 3, 3, 3), padding=1), 4),  # small, stride 1
+    (im2col, conv_geometry("c", 2, (4, 3, 5, 5), (4, 3, 3, 3), padding=1), 4),  # small, 'same'
+    (im2col, conv_geometry("c", 2, (4, 3, 5, 5), (4, 3, 3, 3), padding=2), 4),  # flipped gradient
     (im2col, conv_geometry("c", 2, (4, 4, 6, 6), (6, 2, 4, 4), stride=2, padding=1, groups=2),
      4),  # small, stride 2: the input gradient scattered
     (im2col, conv_geometry("c", 2, (4, 6, 4, 4), (4, 3, 4, 4), groups=2), 4),  # dense
@@ -150,7 +151,8 @@ ROUTES = [
     ("side by side", conv_geometry("c", 1, (3, 3, 9), (4, 3, 3), stride=3,
                                    padding=((2, 1),), dilation=2)),
     ("side by side", conv_geometry("c", 2, (3, 3, 5, 6), (4, 3, 3, 2))),  # stride 1, no padding
-    ("flipped", conv_geometry("c", 2, (3, 3, 5, 5), (4, 3, 3, 3), padding=1)),
+    ("side by side", conv_geometry("c", 2, (3, 3, 5, 5), (4, 3, 3, 3), padding=1)),  # 'same'
+    ("flipped", conv_geometry("c", 2, (3, 3, 5, 4), (4, 3, 3, 2), padding=(2, 1))),
     ("dense", conv_geometry("c", 2, (3, 4, 3, 2), (6, 2, 3, 2), groups=2)),
     ("dense", conv_geometry("c", 3, (3, 2, 2, 1, 3), (5, 2, 2, 1, 3), stride=2,
                             padding=(0, (0, 1), 0))),
