@@ -353,7 +353,7 @@ def _correlate_compiled(x: np.ndarray, w: np.ndarray, groups: int, jobs, b, y) -
 
 def _weight_grad_compiled(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarray:
     """The compiled path of :func:`_weight_grad` (2-D, 3-D), all phases: ``Σ Z Vᵀ (ξ, g, K/g,
-    C/g)``, each chunk of the batch summed in a slot of its own, the slots summed at the end
+    C/g)``, each thread's run of chunks summed in a slot of its own, the slots summed at the end
     (:func:`.winograd_kernels.weight_grad_chunks`). A batch of one chunk goes stage by stage on
     all threads, as in :func:`_correlate_compiled`."""
     N, C = x.shape[:2]
@@ -361,7 +361,8 @@ def _weight_grad_compiled(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.
     jobs = [(src, dst, lo) for src, dst, lo, _ in _phases(G)]
     grids = [_tile_grid(gy[dst].shape) for _, dst, _ in jobs]
     bounds = _compiled_chunks(N, C, g, grids, x.itemsize)
-    acc = np.empty((len(bounds) - 1, xi, g, K // g, C // g), x.dtype)
+    runs = _shares(len(bounds) - 1)  # the chunks in a run per thread
+    acc = np.empty((len(runs) - 1, xi, g, K // g, C // g), x.dtype)
     for i, ((src, dst, lo), grid) in enumerate(zip(jobs, grids)):
         if len(bounds) == 2:  # one chunk: stage by stage
             out = acc[0] if i == 0 else np.empty_like(acc[0])
@@ -369,7 +370,7 @@ def _weight_grad_compiled(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.
             if i:
                 acc[0] += out
         else:
-            wk.weight_grad_chunks(x[src], gy[dst], lo, grid, acc, bounds, i == 0)
+            wk.weight_grad_chunks(x[src], gy[dst], lo, grid, acc, bounds, runs, i == 0)
     return acc[0] if len(acc) == 1 else acc.sum(axis=0)  # one slot: no copy of it
 
 
