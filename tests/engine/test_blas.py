@@ -13,6 +13,11 @@ def _dot(a, b, out):
     blas.dot(a, b, out)
 
 
+@jit.kernel
+def _dot_add(a, b, out):
+    blas.dot_add(a, b, out)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", ["plain", "row slices", "one row", "empty", "no inner",
                                   "column stride", "broadcast rows", "a transposed",
@@ -41,6 +46,10 @@ def test_dot_equals_numpy(dtype, case):
         out = np.full((6, len(a)), np.nan, dtype).T
     _dot(a, b, out)
     np.testing.assert_allclose(out, a @ b, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    start = rng.standard_normal(out.shape).astype(dtype)
+    out[...] = start
+    _dot_add(a, b, out)
+    np.testing.assert_allclose(out, start + a @ b, rtol=1e-5 if dtype == np.float32 else 1e-12)
 
 
 def test_numpys_openblas_is_found_here():

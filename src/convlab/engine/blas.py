@@ -9,7 +9,8 @@ here SciPy's is 0.3.30 and NumPy's 0.3.31, and the products inside the engine's 
 This module finds NumPy's OpenBLAS among the loaded BLAS libraries (``threadpoolctl`` lists
 them), makes its C interface's ``gemm`` known to numba's compiler by name (so the machine code
 still caches on disk), and gives kernels :func:`dot`: ``out = a @ b`` for 2-D float32 or float64
-arrays, row-major or transposed views. Without such a library (NumPy built on another BLAS),
+arrays, row-major or transposed views, and :func:`dot_add`: ``out += a @ b``, the BLAS's own
+accumulation (a sum of products needs no buffer for each product, nor a pass to add it). Without such a library (NumPy built on another BLAS),
 :func:`dot` is numba's ``np.dot``. Like every BLAS the engine calls, it runs one thread
 (:func:`.parallel.start`).
 """
@@ -22,7 +23,7 @@ import os
 
 import numpy as np
 
-__all__ = ["dot", "numpy_gemm", "register"]
+__all__ = ["dot", "dot_add", "numpy_gemm", "register"]
 
 # The C interface's names in the OpenBLAS wheels NumPy ships (with 64-bit integers, "64_"), and
 # in a plain OpenBLAS; with the integer width each takes.
@@ -56,14 +57,21 @@ def dot(a, b, out):
     np.dot(a, b, out)
 
 
+def dot_add(a, b, out):
+    """``out += a @ b`` (2-D arrays of one float dtype); in compiled code, NumPy's BLAS."""
+    out += a @ b
+
+
 @functools.cache
 def register() -> None:
     """Teach numba :func:`dot`: the gemm of NumPy's OpenBLAS where :func:`numpy_gemm` finds it,
     ``np.dot`` otherwise. :mod:`.jit` calls it before the kernels compile (or load from the disk
     cache, whose machine code calls the gemm by name)."""
     import llvmlite.binding as llvm
-    from numba import types
+    from numba import njit, types
     from numba.extending import overload
+
+    loops = njit(_loops)
 
     found = numpy_gemm()
     gemms = {}
@@ -77,42 +85,57 @@ def register() -> None:
                 types.int32, types.int32, types.int32, integer, integer, integer, real, pointer,
                 integer, pointer, integer, real, pointer, integer))
 
-    @overload(dot)
-    def _dot(a, b, out):
-        gemm = gemms.get(a.dtype)
-        if gemm is None or not (a.dtype == b.dtype == out.dtype):
-            return lambda a, b, out: np.dot(a, b, out)
-        one, zero = a.dtype(1), a.dtype(0)
+    def implementation(accumulate: bool):
+        """The compiled :func:`dot` (``out = a @ b``) or :func:`dot_add` (``out += a @ b``)."""
 
-        def call(a, b, out):
-            M, K = a.shape
-            N = b.shape[1]
-            size = a.itemsize
-            # The BLAS reads a matrix row-major (elements of a row side by side, rows at least a
-            # row apart; a single row's stride is free) or, flagged "transposed", column-major
-            # (a transposed view); it writes a row-major output.
-            ta, lda, tb, ldb = _NO_TRANS, 0, _NO_TRANS, 0
-            if a.strides[1] == size and (M == 1 or a.strides[0] >= K * size):
-                lda = max(a.strides[0] // size, K, 1)
-            elif a.strides[0] == size and (K == 1 or a.strides[1] >= M * size):
-                ta, lda = _TRANS, max(a.strides[1] // size, M, 1)
-            if b.strides[1] == size and (K == 1 or b.strides[0] >= N * size):
-                ldb = max(b.strides[0] // size, N, 1)
-            elif b.strides[0] == size and (N == 1 or b.strides[1] >= K * size):
-                tb, ldb = _TRANS, max(b.strides[1] // size, K, 1)
-            row_major_out = out.strides[1] == size and (M == 1 or out.strides[0] >= N * size)
-            if lda and ldb and row_major_out and K > 0:
-                gemm(_ROW_MAJOR, ta, tb, M, N, K, one, a.ctypes, lda, b.ctypes, ldb, zero,
-                     out.ctypes, max(out.strides[0] // size, N, 1))
-                return
-            # Anything else (no caller here passes it): the plain loops. Copies into contiguous
-            # arrays would do it faster, but they cost numba seconds of compiling in every
-            # kernel that calls dot.
-            for i in range(M):
-                for j in range(N):
-                    total = zero
-                    for k in range(K):
-                        total += a[i, k] * b[k, j]
-                    out[i, j] = total
+        def typed(a, b, out):
+            gemm = gemms.get(a.dtype)
+            one = a.dtype(1)
+            beta = one if accumulate else a.dtype(0)
+            if gemm is None or not (a.dtype == b.dtype == out.dtype):
+                if accumulate:
+                    return lambda a, b, out: loops(a, b, out, one)
+                return lambda a, b, out: np.dot(a, b, out)
 
-        return call
+            def call(a, b, out):
+                M, K = a.shape
+                N = b.shape[1]
+                size = a.itemsize
+                # The BLAS reads a matrix row-major (elements of a row side by side, rows at
+                # least a row apart; a single row's stride is free) or, flagged "transposed",
+                # column-major (a transposed view); it writes a row-major output.
+                ta, lda, tb, ldb = _NO_TRANS, 0, _NO_TRANS, 0
+                if a.strides[1] == size and (M == 1 or a.strides[0] >= K * size):
+                    lda = max(a.strides[0] // size, K, 1)
+                elif a.strides[0] == size and (K == 1 or a.strides[1] >= M * size):
+                    ta, lda = _TRANS, max(a.strides[1] // size, M, 1)
+                if b.strides[1] == size and (K == 1 or b.strides[0] >= N * size):
+                    ldb = max(b.strides[0] // size, N, 1)
+                elif b.strides[0] == size and (N == 1 or b.strides[1] >= K * size):
+                    tb, ldb = _TRANS, max(b.strides[1] // size, K, 1)
+                row_major_out = out.strides[1] == size and (M == 1 or out.strides[0] >= N * size)
+                if lda and ldb and row_major_out and K > 0:
+                    gemm(_ROW_MAJOR, ta, tb, M, N, K, one, a.ctypes, lda, b.ctypes, ldb, beta,
+                         out.ctypes, max(out.strides[0] // size, N, 1))
+                    return
+                # Anything else (no caller here passes it): the plain loops. Copies into
+                # contiguous arrays would do it faster, but they cost numba seconds of compiling
+                # in every kernel that calls dot.
+                loops(a, b, out, beta)
+
+            return call
+
+        return typed
+
+    overload(dot)(implementation(accumulate=False))
+    overload(dot_add)(implementation(accumulate=True))
+
+
+def _loops(a, b, out, beta):
+    """``out = a @ b + beta * out`` (beta 0 or 1; with 0, ``out`` is not read), plain loops."""
+    for i in range(a.shape[0]):
+        for j in range(b.shape[1]):
+            total = out[i, j] if beta else beta
+            for k in range(a.shape[1]):
+                total += a[i, k] * b[k, j]
+            out[i, j] = total

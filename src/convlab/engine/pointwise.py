@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from . import blas, gemm, im2col_kernels, jit, parallel
+from . import blas, gemm, jit, parallel
 from .geometry import ConvGeometry
 from .im2col import add_bias, chunk_bounds
 from .im2col_kernels import as_3d
@@ -109,17 +109,16 @@ def _products(w, a, b, out, rows):
 def _weight_sums(gy, x, bounds, rows, parts):
     """``parts[j, k, r0:r1] = Σ_n gy[n, k, r0:r1] @ x[n, k]ᵀ`` over the samples
     ``bounds[j]..bounds[j + 1]``, for every run ``j``, group ``k`` and block of ``rows`` rows, one
-    task a run and block: ``gy (N, g, M, P)``, ``x (N, g, K, P)``, ``parts (runs, g, M, K)``."""
-    g, M, K = parts.shape[1], parts.shape[2], parts.shape[3]
+    task a run and block: ``gy (N, g, M, P)``, ``x (N, g, K, P)``, ``parts (runs, g, M, K)``
+    (zeros to start with; the BLAS adds each product into it)."""
+    g, M = parts.shape[1], parts.shape[2]
     blocks = (M + rows - 1) // rows
     for task in prange((len(bounds) - 1) * blocks):
         j, r0 = task // blocks, task % blocks * rows
         r1 = min(M, r0 + rows)
-        product = np.empty((r1 - r0, K), parts.dtype)
         for n in range(bounds[j], bounds[j + 1]):
             for k in range(g):
-                blas.dot(gy[n, k, r0:r1], x[n, k].T, product)
-                im2col_kernels.add_into(parts[j, k, r0:r1], product)
+                blas.dot_add(gy[n, k, r0:r1], x[n, k].T, parts[j, k, r0:r1])
 
 
 @jit.kernel(threaded=True)

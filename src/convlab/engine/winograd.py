@@ -365,10 +365,8 @@ def _weight_grad_compiled(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.
     acc = np.empty((len(runs) - 1, xi, g, K // g, C // g), x.dtype)
     for i, ((src, dst, lo), grid) in enumerate(zip(jobs, grids)):
         if len(bounds) == 2:  # one chunk: stage by stage
-            out = acc[0] if i == 0 else np.empty_like(acc[0])
-            wk.weight_grad_stages(x[src], gy[dst], lo, grid, out, _shares(C), _shares(K))
-            if i:
-                acc[0] += out
+            wk.weight_grad_stages(x[src], gy[dst], lo, grid, acc[0], _shares(C), _shares(K),
+                                  i > 0)
         else:
             wk.weight_grad_chunks(x[src], gy[dst], lo, grid, acc, bounds, runs, i == 0)
     return acc[0] if len(acc) == 1 else acc.sum(axis=0)  # one slot: no copy of it

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import blas, im2col_kernels
+from . import blas
 from .jit import kernel, prange
 
 __all__ = ["input_tiles", "gy_tiles", "output_tiles", "input_tiles_3d", "gy_tiles_3d",
@@ -399,12 +399,17 @@ def _product(U, V, Mt, P, task):
 
 
 @kernel
-def _weight_product(Z, V, P, out, task):
-    """``out[ξ, g] = Z[ξ, g] @ V[ξ, g]ᵀ`` for one ``task = ξ * groups + g``: ``out (ξ, groups,
-    K/g, C/g)``, ``Z`` and ``V`` :func:`tile_rows` of ``K`` and ``C`` channels."""
+def _weight_product(Z, V, P, out, task, add):
+    """``out[ξ, g] = Z[ξ, g] @ V[ξ, g]ᵀ`` (``+=`` with ``add``) for one ``task = ξ * groups +
+    g``: ``out (ξ, groups, K/g, C/g)``, ``Z`` and ``V`` :func:`tile_rows` of ``K`` and ``C``
+    channels."""
     groups, Kg, Cg = out.shape[1], out.shape[2], out.shape[3]
     q, g = task // groups, task % groups
-    blas.dot(_matrix(Z, q, g * Kg, Kg, P), _matrix(V, q, g * Cg, Cg, P).T, out[q, g])
+    z, v = _matrix(Z, q, g * Kg, Kg, P), _matrix(V, q, g * Cg, Cg, P).T
+    if add:
+        blas.dot_add(z, v, out[q, g])
+    else:
+        blas.dot(z, v, out[q, g])
 
 
 @kernel
@@ -441,15 +446,14 @@ def weight_grad_chunks(x, gy, pad, grid, acc, bounds, runs, first):
     """``acc[r] = Σ Z Vᵀ`` over the chunks ``runs[r] .. runs[r + 1]`` (chunk ``j`` is the
     samples ``bounds[j] .. bounds[j + 1]``) in one phase, each run of chunks on one thread and
     in a slot of its own (summed after); added to ``acc[r]`` unless ``first``. A slot per run,
-    not per chunk: ResNet-18's 64-channel layers at batch 32 made 5 chunks, 2.9 MB of slots.
+    not per chunk (ResNet-18's 64-channel layers at batch 32 made 5 chunks, 2.9 MB of slots),
+    and the BLAS adds each product into it (no product buffer, no pass to add it).
 
     ``x (N, C, *S)``, ``gy (N, K, *O)``, ``pad`` and ``grid`` per spatial axis, ``acc (runs,
     ξ, groups, K/g, C/g)``; ``bounds`` and ``runs`` int64 arrays."""
     xi, groups, Kg, Cg = acc.shape[1:]
     C, K = groups * Cg, groups * Kg
-    rows = xi * groups * Kg
     for r in prange(len(runs) - 1):
-        out = np.empty_like(acc[r])
         for j in range(runs[r], runs[r + 1]):
             n0, n1 = bounds[j], bounds[j + 1]
             P = (n1 - n0) * _tile_count(grid)
@@ -457,11 +461,9 @@ def weight_grad_chunks(x, gy, pad, grid, acc, bounds, runs, first):
             _input(x[n0:n1], pad, grid, _tiles(V, C, P), 0, C)
             Z = tile_rows(x, xi, K, P)
             _gy(gy[n0:n1], grid, _tiles(Z, K, P), 0, K)
-            into = first and j == runs[r]  # the run's first product goes straight into its slot
+            add = not (first and j == runs[r])  # the BLAS adds into the slot
             for task in range(xi * groups):
-                _weight_product(Z, V, P, acc[r] if into else out, task)
-            if not into:  # plain loops: see im2col_kernels.add_into
-                im2col_kernels.add_into(acc[r].reshape((rows, Cg)), out.reshape((rows, Cg)))
+                _weight_product(Z, V, P, acc[r], task, add)
 
 
 @kernel(threaded=True)
@@ -486,10 +488,10 @@ def correlate_stages(x, U, pad, grid, b, y, c_shares, k_shares):
 
 
 @kernel(threaded=True)
-def weight_grad_stages(x, gy, pad, grid, out, c_shares, k_shares):
-    """``out = Σ Z Vᵀ (ξ, groups, K/g, C/g)`` in one phase, the whole batch as one chunk, stage
-    by stage, each stage on all threads: the transforms share the channels (``c_shares`` of
-    ``x``, ``k_shares`` of ``gy``), the products the positions ``ξ``."""
+def weight_grad_stages(x, gy, pad, grid, out, c_shares, k_shares, add):
+    """``out = Σ Z Vᵀ (ξ, groups, K/g, C/g)`` (``+=`` with ``add``) in one phase, the whole batch
+    as one chunk, stage by stage, each stage on all threads: the transforms share the channels
+    (``c_shares`` of ``x``, ``k_shares`` of ``gy``), the products the positions ``ξ``."""
     xi, groups, Kg, Cg = out.shape
     C, K = groups * Cg, groups * Kg
     P = x.shape[0] * _tile_count(grid)
@@ -502,4 +504,4 @@ def weight_grad_stages(x, gy, pad, grid, out, c_shares, k_shares):
     for j in prange(len(k_shares) - 1):
         _gy(gy, grid, Z_tiles, k_shares[j], k_shares[j + 1])
     for task in prange(xi * groups):
-        _weight_product(Z, V, P, out, task)
+        _weight_product(Z, V, P, out, task, add)
