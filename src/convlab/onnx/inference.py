@@ -27,12 +27,18 @@ it: the Parameters, the values and the gradients are the graph's, unchanged. A s
 carry hooks (``explain.summary`` registers forward hooks) runs its nodes one by one as well, so
 that each hook sees its node.
 
-Measured on one core (CPU time, median of interleaved samples in one process), the rapidocr
-text-direction classifier (257 nodes run as 141 steps: 53 Conv with the BatchNormalization or
-the squeeze-excitation bias (and HardSigmoid) after it, 18 HardSwish, 18 Reshapes of biases
-kept): 12.4 -> 8.8 ms at batch 1, 33.6 -> 22.5 ms at batch 8 (with the GlobalAveragePool and Conv
-changes of :mod:`.ops`). The ResNet-50 and SqueezeNet that ``torch.onnx.export`` writes have no
-such runs (PyTorch's exporter folds BatchNormalization into the Conv itself).
+An activation after a Conv stays a step of its own: written into the convolution's output in
+place it is slower, not faster (one core, 1x256x56x56: F.relu into new memory 132 us, the
+engine's compiled loop in place 253 us, where reading and writing one array keeps it from vector
+code, NumPy's ``np.maximum(y, 0, out=y)`` 379 us).
+
+Measured on one core (CPU time, median of 5 interleaved repeats in one process, as ``python -m
+benchmarks onnx --one-core``), the rapidocr text-direction classifier (257 nodes run as 141
+steps: 53 Conv with the BatchNormalization or the squeeze-excitation bias (and HardSigmoid)
+after it, 18 HardSwish, 18 Reshapes of biases kept), with the GlobalAveragePool and Conv changes
+of :mod:`.ops`: 10.7 -> 7.4 ms at batch 1, 28.9 -> 21.9 ms at batch 8 (onnxruntime: 1.0 and
+7.9 ms). The ResNet-50 and SqueezeNet that ``torch.onnx.export`` writes have no such runs
+(PyTorch's exporter folds BatchNormalization into the Conv itself).
 """
 
 from __future__ import annotations
