@@ -41,3 +41,18 @@ def test_empty_products():
     a, b = np.ones((2, 0, 3)), np.ones((3, 4))
     assert gemm.matmul(a, b).shape == (2, 0, 4)
     np.testing.assert_array_equal(gemm.matmul(np.ones((2, 3, 0)), np.ones((0, 4))), 0)
+
+
+@pytest.mark.parametrize("layout", ["transposed", "row slices", "column steps"])
+def test_b_read_where_it_lies(layout):
+    """A batch of transposed or row-sliced matrices goes to the BLAS uncopied; one it cannot
+    read (a step between columns) is copied first; all equal NumPy's product."""
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((3, 6, 5)).astype(np.float32)
+    if layout == "transposed":
+        b = rng.standard_normal((3, 4, 5)).astype(np.float32).transpose(0, 2, 1)
+    elif layout == "row slices":
+        b = rng.standard_normal((3, 5, 9)).astype(np.float32)[:, :, 2:6]
+    else:
+        b = rng.standard_normal((3, 5, 8)).astype(np.float32)[:, :, ::2]
+    np.testing.assert_allclose(gemm.matmul(a, b), a @ b, rtol=1e-5, atol=1e-5)
