@@ -61,23 +61,35 @@ def _hooked(node) -> bool:
 
 
 class _Derived:
-    """``derive(*tensors)``, kept while the tensors are the same objects with the same memory and
-    no in-place change since (their version counter's value)."""
+    """``derive(*tensors)``, kept while the tensors hold the same memory, unchanged: the same
+    array and version counter, at the same count."""
 
     def __init__(self, derive):
         self.derive = derive
-        self.state, self.held, self.value = None, None, None
+        self.seen, self.value = None, None  # seen: (array, counter, count) per tensor
 
     def __call__(self, *tensors):
-        state = tuple(None if t is None else
-                      (id(t), id(t._data), id(t._version_counter), t._version_counter.value)
-                      for t in tensors)
-        if state != self.state:
+        if not self._unchanged(tensors):
             self.value = self.derive(*tensors)
-            # held: the objects whose ids ``state`` compares, kept alive so no other takes an id
-            self.state = state
-            self.held = [(t, t._data, t._version_counter) for t in tensors if t is not None]
+            self.seen = [None if t is None else
+                         (t._data, t._version_counter, t._version_counter.value)
+                         for t in tensors]
         return self.value
+
+    def _unchanged(self, tensors) -> bool:
+        """Whether ``tensors`` are what ``derive`` last saw (a loop that stops at the first
+        change: on every call of every step, it is a third of a tuple comparison's cost)."""
+        if self.seen is None or len(self.seen) != len(tensors):
+            return False
+        for t, seen in zip(tensors, self.seen):
+            if t is None or seen is None:
+                if t is not seen:
+                    return False
+                continue
+            data, counter, count = seen
+            if t._data is not data or t._version_counter is not counter or counter.value != count:
+                return False
+        return True
 
 
 class Step:
@@ -141,9 +153,13 @@ class ConvAffine(Step):
 
     def __init__(self, nodes):
         super().__init__(nodes)
-        # the inputs of the maps that are weights (all but the value coming down the chain)
-        self._weight_names = [name for before, node in zip(self.nodes, self.nodes[1:])
-                              for name in node.inputs if name != before.outputs[0]]
+        # where, among the step's inputs, the Conv's inputs are, and the maps' weights (their
+        # inputs other than the value coming down the chain)
+        position = {name: k for k, name in enumerate(self.inputs)}
+        self._conv_inputs = [position[name] for name in self.nodes[0].inputs]
+        self._map_weights = [position[name] for before, node in zip(self.nodes, self.nodes[1:])
+                             for name in node.inputs if name != before.outputs[0]]
+        self._clamp = self.nodes[-1].op_type == "HardSigmoid"
         self._weights = _Derived(self._fold)
 
     def _fold(self, w, b, *weights):
@@ -183,14 +199,12 @@ class ConvAffine(Step):
                 convlab.from_numpy(t.astype(w_values.dtype)))
 
     def compute(self, *values):
-        conv = self.nodes[0]
-        known = dict(zip(self.inputs, values))
-        x, w, b = ([known[name] for name in conv.inputs] + [None])[:3]
-        folded = self._weights(w, b, *[known[name] for name in self._weight_names])
+        x, w, b = ([values[k] for k in self._conv_inputs] + [None])[:3]
+        folded = self._weights(w, b, *[values[k] for k in self._map_weights])
         if folded is None:
             return self.one_by_one(*values)
-        y = OPS["Conv"](conv, x, *folded)
-        return y.clamp(0.0, 1.0) if self.nodes[-1].op_type == "HardSigmoid" else y
+        y = OPS["Conv"](self.nodes[0], x, *folded)
+        return y.clamp(0.0, 1.0) if self._clamp else y
 
 
 def _per_channel(c, C: int, rank: int, dtype):

@@ -96,7 +96,7 @@ def _in_float32(fn):
     """Run ``fn(node, *tensors)`` in float32 when its inputs are float16 (convlab's convolution
     computes in float32 and float64), and give the result back in float16, as ONNX's kernels do."""
     def wrapped(node, *tensors):
-        if not any(t is not None and t.dtype == convlab.float16 for t in tensors):
+        if tensors[0].dtype is not convlab.float16:  # ONNX gives x, w and b one type
             return fn(node, *tensors)
         widened = [t.to(convlab.float32) if t is not None and t.dtype == convlab.float16 else t
                    for t in tensors]
