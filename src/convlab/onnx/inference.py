@@ -77,8 +77,9 @@ class _Derived:
         return self.value
 
     def _unchanged(self, tensors) -> bool:
-        """Whether ``tensors`` are what ``derive`` last saw (a loop that stops at the first
-        change: on every call of every step, it is a third of a tuple comparison's cost)."""
+        """Whether ``tensors`` are what ``derive`` last saw: a loop that stops at the first
+        change, run on every call of a step (6 tensors: 0.7 us, a tuple of their states built
+        and compared 1.7 us)."""
         if self.seen is None or len(self.seen) != len(tensors):
             return False
         for t, seen in zip(tensors, self.seen):
