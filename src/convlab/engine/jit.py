@@ -79,12 +79,13 @@ class _Kernel:
     threaded kernel keeps this wrapper there: it alone chooses, at each call, between its
     threaded and its serial machine code."""
 
-    def __init__(self, fn, threaded: bool):
+    def __init__(self, fn, threaded: bool, exact: bool = False):
         functools.update_wrapper(self, fn)
         self.python = fn
         self.compiled = None  # the serial machine code
         self.threaded = None  # the threaded one, for a threaded kernel
         self.is_threaded = threaded
+        self.fastmath = set() if exact else FASTMATH
         _kernels.append(self)
 
     def __call__(self, *args):
@@ -107,7 +108,7 @@ def _compile_all() -> None:
         for k in _kernels:
             if k.compiled is not None:
                 continue
-            options = dict(cache=True, nogil=True, fastmath=FASTMATH)
+            options = dict(cache=True, nogil=True, fastmath=k.fastmath)
             k.compiled = numba.njit(**options)(k.python)
             if k.is_threaded:
                 k.python.__globals__["prange"] = numba.prange
@@ -170,15 +171,16 @@ def _start_threads() -> None:
             del os.environ["GOMP_SPINCOUNT"]
 
 
-def kernel(fn=None, *, threaded: bool = False):
+def kernel(fn=None, *, threaded: bool = False, exact: bool = False):
     """``fn`` to be compiled by numba on its first call (for the argument types of that call;
     cached on disk; run without the GIL). Call it only when :func:`active` is true.
 
     ``@kernel(threaded=True)``: its ``prange`` loops run on the engine's threads (see the
-    module's docstring)."""
+    module's docstring). ``exact=True``: IEEE arithmetic, without :data:`FASTMATH`'s licences,
+    so that each operation rounds as NumPy's does (no fused multiply-adds)."""
     if fn is None:
-        return lambda f: _Kernel(f, threaded)
-    return _Kernel(fn, threaded)
+        return lambda f: _Kernel(f, threaded, exact)
+    return _Kernel(fn, threaded, exact)
 
 
 def active() -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..engine import updates
 from ..tensor import Tensor
 from .optimizer import Optimizer, _check_nonnegative
 
@@ -25,8 +26,8 @@ class SGD(Optimizer):
     ``'momentum_buffer'`` (``b``) when ``momentum != 0``.
 
     ``foreach``, ``fused`` and ``differentiable`` are PyTorch's implementation choices; convlab
-    accepts them so PyTorch code runs unchanged and always updates each parameter with one
-    vectorized NumPy expression.
+    accepts them so PyTorch code runs unchanged, and updates each large parameter in one
+    compiled pass (:mod:`convlab.engine.updates`), the others with NumPy, to the same numbers.
 
     >>> import convlab
     >>> w = convlab.tensor([1.0, 2.0], requires_grad=True)
@@ -57,6 +58,16 @@ class SGD(Optimizer):
     def _update(self, x: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         lr, momentum = float(group["lr"]), float(group["momentum"])
         weight_decay = float(group["weight_decay"])
+        buf = state.get("momentum_buffer") if momentum != 0 else None
+        if updates.applies(x, g, *(() if buf is None else (buf._data,))):
+            # one compiled pass, the same numbers as the NumPy code below (engine/updates.py)
+            first = momentum != 0 and buf is None
+            if first:
+                buf = state["momentum_buffer"] = Tensor._wrap(np.empty_like(x))
+            updates.sgd(x, g, x if buf is None else buf._data, first, lr=lr, momentum=momentum,
+                        dampening=float(group["dampening"]), weight_decay=weight_decay,
+                        nesterov=group["nesterov"], maximize=group["maximize"])
+            return
         if group["maximize"]:
             g = -g
         if weight_decay != 0:
