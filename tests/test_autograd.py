@@ -679,3 +679,34 @@ def test_grad_fn_names_are_pytorchs(fn, name):
     assert f"grad_fn=<{name}>" in repr(out)
     out.sum().backward()  # the renamed nodes still run backward
     assert out.grad_fn.name() == name  # and keep their names after it
+
+
+def test_a_leaf_keeps_a_gradient_no_one_else_holds_and_copies_shared_ones():
+    """AccumulateGrad keeps (does not copy) a fresh gradient sent to one leaf only, as PyTorch
+    steals it; gradients shared by two leaves, seeds and hook results stay separate copies."""
+    import convlab
+
+    w = convlab.ones(4, 4, requires_grad=True)
+    (w * 3).sum().backward()
+    first = w.grad
+    (w * 3).sum().backward()  # accumulates in place, into the kept array
+    assert w.grad is first
+    np.testing.assert_array_equal(w.grad.numpy(), 6)
+
+    a, b = convlab.ones(3, requires_grad=True), convlab.ones(3, requires_grad=True)
+    (a + b).sum().backward()  # one gradient array, sent to both leaves
+    a.grad += 1
+    np.testing.assert_array_equal(b.grad.numpy(), 1)
+
+    x = convlab.ones(3, requires_grad=True)
+    seed = convlab.ones(3)
+    x.backward(seed)  # a leaf seeded directly: the caller's array is not taken
+    x.grad += 1
+    np.testing.assert_array_equal(seed.numpy(), 1)
+
+    y = convlab.ones(3, requires_grad=True)
+    mine = convlab.full((3,), 5.0)
+    y.register_hook(lambda g: mine)
+    (y * 2).sum().backward()
+    y.grad += 1
+    np.testing.assert_array_equal(mine.numpy(), 5)

@@ -590,17 +590,22 @@ def _run(seeds: dict, retain_graph: bool, wanted: dict | None = None) -> None:
     leaf's ``.grad`` changes (``autograd.grad``); otherwise leaves accumulate into ``.grad``.
     """
     grads: dict[Node, np.ndarray] = dict(seeds)
+    # Per memory owner (an array, or the array a view is of): how many gradients this walk sent
+    # from it; a leaf may keep a gradient sent from its memory once (see _accumulate). The
+    # seeds and what hooks return may be the caller's arrays: never kept.
+    sent: dict[int, int] = {_owner(g): 2 for g in seeds.values() if isinstance(g, np.ndarray)}
     for node in _topological_order(list(seeds)):
         g = grads.pop(node, None)
         if g is None:
             continue
         if node.hooks:
             g = _run_hooks(node, g)
+            sent[_owner(g)] = 2
         if wanted is not None and node in wanted:
             wanted[node] = g
         if isinstance(node, AccumulateGrad):
             if wanted is None:
-                _accumulate(node.variable, g)
+                _accumulate(node.variable, g, keep=not retain_graph and sent.get(_owner(g)) == 1)
             continue
         if node.released:
             raise RuntimeError(_FREED)
@@ -626,12 +631,20 @@ def _run(seeds: dict, retain_graph: bool, wanted: dict | None = None) -> None:
             shape, dtype = meta
             if cg.shape != shape:
                 raise _wrong_shape(node, i, cg, shape)
-            sends.append((child, cg if cg.dtype == dtype else cg.astype(dtype)))
+            cg = cg if cg.dtype == dtype else cg.astype(dtype)
+            owner = _owner(cg)
+            sent[owner] = sent.get(owner, 0) + 1
+            sends.append((child, cg))
         if not retain_graph:
             node.release()
         for child, cg in sends:
             pending = grads.get(child)
-            grads[child] = cg if pending is None else _add(pending, cg)
+            if pending is None:
+                grads[child] = cg
+            else:
+                grads[child] = total = _add(pending, cg)  # a new array: sent once
+                if isinstance(total, np.ndarray):
+                    sent[_owner(total)] = 1
 
 
 def _add(a, b):
@@ -719,11 +732,27 @@ def _run_hooks(node: Node, g: np.ndarray) -> np.ndarray:
     return g
 
 
-def _accumulate(t, g: np.ndarray) -> None:
-    """``t.grad += g``, in place as PyTorch does (code that holds ``t.grad`` sees the sum)."""
+def _owner(a: np.ndarray) -> int:
+    """The identity of the array that holds ``a``'s memory: ``a``, or the array it is a view of
+    (NumPy points every view at the array that owns the memory)."""
+    return id(a if a.base is None else a.base)
+
+
+def _accumulate(t, g: np.ndarray, keep: bool = False) -> None:
+    """``t.grad += g``, in place as PyTorch does (code that holds ``t.grad`` sees the sum).
+
+    A first gradient is copied, since the same array may flow to several tensors and may be a
+    read-only view; with ``keep`` (the walk sent it from its memory once, so nothing else holds
+    it) a writable array that is all of its memory becomes ``t.grad`` itself, as PyTorch's
+    AccumulateGrad steals a gradient no one else holds: a copy of every parameter's gradient
+    each step saved (one core, ResNet-18 at batch 32: 11 MB of copies a step)."""
     if t.grad is None:
-        # a copy: the same array may flow to several tensors, and may be a read-only view
-        t.grad = _Tensor._wrap(np.array(g, dtype=t._data.dtype))
+        base = g if g.base is None else g.base
+        if (keep and g.dtype == t._data.dtype and g.flags.writeable and g.flags.c_contiguous
+                and isinstance(base, np.ndarray) and base.flags.owndata and base.size == g.size):
+            t.grad = _Tensor._wrap(g)
+        else:
+            t.grad = _Tensor._wrap(np.array(g, dtype=t._data.dtype))
     elif t.grad._data.flags.writeable and t.grad._data.shape == g.shape:
         np.add(t.grad._data, g, out=t.grad._data, casting="unsafe")
         t.grad._version_counter.bump()
