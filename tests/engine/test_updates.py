@@ -1,4 +1,5 @@
-"""engine/updates.py: SGD's compiled update gives the bits of its NumPy twin in optim/sgd.py."""
+"""engine/updates.py: the compiled updates give the bits of their NumPy twins (optim/sgd.py,
+optim/adam.py)."""
 
 import numpy as np
 import pytest
@@ -18,11 +19,11 @@ OPTIONS = [
 ]
 
 
-def _steps(options, dtype, compiled: bool, steps: int = 3):
+def _steps(options, dtype, compiled: bool, steps: int = 3, optimizer=convlab.optim.SGD):
     rng = np.random.default_rng(0)
     w = convlab.tensor(rng.standard_normal((64, 300)).astype(dtype), requires_grad=True)
     assert updates.MIN_SIZE <= w.numel()
-    opt = convlab.optim.SGD([w], lr=0.05, **options)
+    opt = optimizer([w], lr=0.05, **options)
     for k in range(steps):
         w.grad = convlab.tensor(rng.standard_normal(w.shape).astype(dtype) * (k + 1))
         if compiled:
@@ -30,8 +31,8 @@ def _steps(options, dtype, compiled: bool, steps: int = 3):
         else:
             with jit.disabled():
                 opt.step()
-    buf = opt.state[w].get("momentum_buffer") if w in opt.state else None
-    return w.detach().numpy(), None if buf is None else buf.numpy()
+    state = {k: v.numpy() for k, v in opt.state.get(w, {}).items() if k != "step"}
+    return w.detach().numpy(), state
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -39,11 +40,38 @@ def _steps(options, dtype, compiled: bool, steps: int = 3):
 @pytest.mark.parametrize("options", OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
 def test_sgd_kernel_gives_the_numpy_bits(options, dtype, workers, monkeypatch):
     monkeypatch.setattr(parallel, "WORKERS", workers)
-    w_kernel, b_kernel = _steps(options, dtype, compiled=True)
-    w_numpy, b_numpy = _steps(options, dtype, compiled=False)
+    w_kernel, state_kernel = _steps(options, dtype, compiled=True)
+    w_numpy, state_numpy = _steps(options, dtype, compiled=False)
     np.testing.assert_array_equal(w_kernel, w_numpy)
-    if options.get("momentum"):
-        np.testing.assert_array_equal(b_kernel, b_numpy)
+    assert state_kernel.keys() == state_numpy.keys() == ({"momentum_buffer"} if options.get(
+        "momentum") else set())
+    for name in state_numpy:
+        np.testing.assert_array_equal(state_kernel[name], state_numpy[name])
+
+
+ADAM = [
+    (convlab.optim.Adam, {}),
+    (convlab.optim.Adam, dict(weight_decay=1e-2, betas=(0.8, 0.99))),
+    (convlab.optim.Adam, dict(amsgrad=True, eps=1e-6)),
+    (convlab.optim.Adam, dict(maximize=True, amsgrad=True, weight_decay=1e-3)),
+    (convlab.optim.AdamW, {}),
+    (convlab.optim.AdamW, dict(weight_decay=0.1, amsgrad=True)),
+]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("optimizer,options", ADAM,
+                         ids=lambda o: getattr(o, "__name__", None) or ",".join(map(str, o.items())))
+def test_adam_kernel_gives_the_numpy_bits(optimizer, options, dtype, workers, monkeypatch):
+    monkeypatch.setattr(parallel, "WORKERS", workers)
+    monkeypatch.setattr(updates, "adam_applies", updates.applies)  # on one thread too
+    w_kernel, state_kernel = _steps(options, dtype, True, steps=4, optimizer=optimizer)
+    w_numpy, state_numpy = _steps(options, dtype, False, steps=4, optimizer=optimizer)
+    np.testing.assert_array_equal(w_kernel, w_numpy)
+    assert state_kernel.keys() == state_numpy.keys()
+    for name in state_numpy:
+        np.testing.assert_array_equal(state_kernel[name], state_numpy[name])
 
 
 def test_applies_only_to_large_contiguous_arrays_of_one_dtype():

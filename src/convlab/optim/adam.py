@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..engine import updates
 from .optimizer import Optimizer, _check_nonnegative
 
 __all__ = ["Adam", "AdamW"]
@@ -25,7 +26,8 @@ class Adam(Optimizer):
     ``state[p]`` holds ``'step'`` (a 0-d tensor, as in PyTorch), ``'exp_avg'`` (m),
     ``'exp_avg_sq'`` (v) and, with amsgrad, ``'max_exp_avg_sq'``. ``maximize=True`` climbs.
     ``foreach``, ``capturable``, ``differentiable`` and ``fused`` are accepted for PyTorch code
-    and change nothing: every update is one vectorized NumPy expression per parameter.
+    and change nothing: a large parameter is updated in one compiled pass
+    (:mod:`convlab.engine.updates`), the others by NumPy, to the same numbers.
     """
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
@@ -64,6 +66,15 @@ class Adam(Optimizer):
         count = state["step"]._data
         count += 1
         step = float(count)
+        arrays = [state[k]._data for k in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if k in state]
+        if updates.adam_applies(x, g, *arrays):
+            # one compiled pass, the same numbers as the NumPy code below (engine/updates.py)
+            m, v = arrays[:2]
+            updates.adam(x, g, m, v, arrays[2] if group["amsgrad"] else v, lr=lr,
+                         weight_decay=weight_decay, decoupled=group["decoupled_weight_decay"],
+                         beta1=beta1, beta2=beta2, amsgrad=group["amsgrad"],
+                         maximize=group["maximize"], step=step, eps=eps)
+            return
         if group["maximize"]:
             g = -g
         if weight_decay != 0:
