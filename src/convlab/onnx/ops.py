@@ -536,6 +536,8 @@ def softmax(node, x):
     if node.opset >= 13:
         return fn(x, dim=node.attr("axis", -1))
     axis = _axis(node.attr("axis", 1), x.dim())
+    if axis == x.dim() - 1:  # the rows are already the last axis (a classifier's (N, classes))
+        return fn(x, dim=axis)
     rows = int(np.prod(x.shape[:axis]))
     return fn(x.reshape(rows, -1), dim=1).reshape(x.shape)
 
