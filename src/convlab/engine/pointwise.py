@@ -40,7 +40,7 @@ from .parallel import map_chunks, split
 
 __all__ = ["supports", "conv_forward", "conv_input_grad", "conv_weight_grad"]
 
-JOINED_POSITIONS = 256  # at most this many output positions: the weight gradient's samples joined
+SMALL_POSITIONS = 256  # at most this many output positions: the compiled weight sums on one thread too
 
 
 def supports(G: ConvGeometry) -> bool:
@@ -67,12 +67,21 @@ def _halves(x: np.ndarray, G: ConvGeometry) -> list[slice]:
     return split(len(x), per_sample, len(x) * per_sample)
 
 
-def _compiled(*arrays: np.ndarray) -> bool:
+def _compiled(*arrays: np.ndarray, small: bool = False) -> bool:
     """Whether the compiled kernels run this call: they are on, the arrays are of one float
     dtype the BLAS has (float32 or float64), and there is more than one thread (on one core,
     forward and backward, the kernels took 2.48 against 2.73 ms for 32x96x16x16 -> 32, but
-    12.0 against 9.5 for the strided 32x64x32x32 -> 128: NumPy's path stays there)."""
-    return (jit.active() and parallel.threads() > 1 and arrays[0].dtype in jit.FLOAT_TYPES
+    12.0 against 9.5 for the strided 32x64x32x32 -> 128: NumPy's path stays there).
+
+    A weight gradient of ``small`` images (at most SMALL_POSITIONS output positions) takes the
+    compiled sums on one thread too: NumPy's batched product made an ``(N, g, K/g, C/g)``
+    buffer to sum over the samples, 26 MB for MobileNetV2's last 1x1 layer (32x160x4x4 ->
+    1280) and its step's peak, where :func:`_weight_sums` lets the BLAS add each product into
+    place. One core, batch 32, NumPy -> compiled: 160->1280 on 4x4 9.7 -> 5.5 ms, 80->480 on
+    4x4 1.74 -> 1.11, 288->48 on 8x8 1.79 -> 1.54, 96->16 on 16x16 1.05 -> 1.16 (on 32x32
+    images NumPy's stays faster: 64->128 11.2 against 13.4)."""
+    return (jit.active() and (small or parallel.threads() > 1)
+            and arrays[0].dtype in jit.FLOAT_TYPES
             and all(a.dtype == arrays[0].dtype for a in arrays))
 
 
@@ -165,18 +174,6 @@ def _stride_3d(G: ConvGeometry) -> tuple[int, int, int]:
     return (1,) * (3 - G.nd) + G.stride
 
 
-def _joined(a: np.ndarray) -> np.ndarray:
-    """``(n, g, R, P) -> (g, R, n*P)``: the samples side by side (a copy), so that a weight
-    gradient is one product per group that sums over the samples as it goes. Per sample, the
-    products were thin on small images and their sum took a ``(n, g, K/g, C/g)`` buffer
-    (MobileNetV2's last 1x1 layer, 32x160x4x4 -> 1280: 26 MB). One core, batch 32, per sample
-    -> joined: 160->1280 on 4x4 5.6 -> 2.8 ms, 80->480 on 4x4 1.14 -> 0.62, 288->48 on 8x8 1.07
-    -> 0.89, 96->16 on 16x16 0.68 -> 0.62; on 32x32 the copies cost more than they save
-    (16->96: 1.9 -> 6.5), so images above JOINED_POSITIONS keep the products per sample."""
-    n, g, R, P = a.shape
-    return np.ascontiguousarray(a.transpose(1, 2, 0, 3)).reshape(g, R, n * P)
-
-
 def _run(one, chunks: list[slice], by_rows):
     """``one`` over the batch's chunks, on the threads; a batch too small to split (one
     sample) runs ``by_rows`` instead: its products split by rows (:func:`parallel.matmul`)."""
@@ -245,10 +242,7 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
     """``gw (C_out, C_in/groups, 1, ...) = Σ_n gy[n] @ x[n]ᵀ``."""
     g = G.groups
     gys = _matrices(gy, g)  # (N, g, K/g, prod(O))
-    if math.prod(G.out_size) <= JOINED_POSITIONS:  # (g, K/g, N*prod(O)) @ (g, N*prod(O), C/g)
-        gw = gemm.matmul(_joined(gys), _joined(_matrices(_sampled(x, G), g)).transpose(0, 2, 1))
-        return gw.reshape(G.out_channels, G.in_channels // g, *G.kernel_size)
-    if _compiled(x, gy):
+    if _compiled(x, gy, small=math.prod(G.out_size) <= SMALL_POSITIONS):
         bounds = chunk_bounds(_halves(x, G))  # a run of samples per thread, each summed on its own
         runs = len(bounds) - 1
         parts = np.zeros((max(runs, 1), g, G.out_channels // g, G.in_channels // g), x.dtype)
