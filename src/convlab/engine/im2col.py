@@ -203,6 +203,7 @@ def _dense_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
     first layer, ConvTranspose2d 100->256 from 1x1 (the input gradient of such a layer),
     5.8 -> 0.3-0.5 (PyTorch 2.0). ``np.matmul`` hands the weight's transposed view to the
     BLAS as it is, where :func:`.gemm.matmul` would copy it."""
+    parallel.start()  # the BLAS held to one thread, as for every engine call
     wg = _grouped_weight(w, G).astype(x.dtype, copy=False)  # (g, C_out/g, C_g*prod(K))
     y = np.matmul(_dense_rows(x, G.groups), wg.transpose(0, 2, 1))  # (g, n, C_out/g)
     return add_bias(_from_dense_rows(y, (len(x), G.out_channels, *G.out_size)), b)
