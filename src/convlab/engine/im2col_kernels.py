@@ -251,7 +251,9 @@ def forward_side_by_side(x, w, b, y, bounds, source):
     """Small images: ``y[n, k*M + m, o] = (w[k] @ cols[k])[m, o*n + i] + b[k*M + m]`` for the
     samples ``n = n0 + i`` of each chunk, the columns of a chunk's samples side by side
     (:func:`_side_by_side`): ``x (N, C*prod(S))``, ``w (g, M, R)``, ``b (g*M,)`` or ``(0,)``
-    for no bias, ``y (N, g*M, prod(O))``."""
+    for no bias, ``y (N, g*M, prod(O))``. The product goes to ``y`` sample by sample, each
+    sample's rows written whole (one core, x32x128x8x8 w256x128x4x4 stride 2: 7.1 -> 6.5 ms,
+    against a sample innermost, ``C_out*prod(O)`` apart in ``y``)."""
     g, M = w.shape[0], w.shape[1]
     positions = y.shape[2]
     for j in prange(len(bounds) - 1):
@@ -261,10 +263,10 @@ def forward_side_by_side(x, w, b, y, bounds, source):
         product = np.empty((M, positions * n), x.dtype)
         for k in range(g):
             blas.dot(w[k], cols[k], product)
-            for m in range(M):
-                bias = b[k * M + m] if len(b) else 0
-                for o in range(positions):
-                    for i in range(n):
+            for i in range(n):
+                for m in range(M):
+                    bias = b[k * M + m] if len(b) else 0
+                    for o in range(positions):
                         y[n0 + i, k * M + m, o] = product[m, o * n + i] + bias
 
 
