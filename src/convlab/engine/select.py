@@ -14,9 +14,14 @@ The rules, from measurements against PyTorch's CPU convolution (BENCHMARKS.md; i
   matrix product: direct multiply-adds over the taps (``depthwise``, compiled) run at about
   PyTorch's speed, where im2col took 5x its time;
 - 3x3 kernels with stride 1 take Winograd F(4, 3), 4x fewer multiplications, once the channel
-  products are large enough to pay for the transforms (16 channels per group) and the image
-  holds two tiles per axis; a dilated 3x3 kernel is split into ``dilation**nd`` undilated ones
-  (with 3 input channels, as in a first layer, Winograd took 3.6x im2col's time);
+  products are large enough to pay for the transforms (16 channels per group), the image
+  holds two tiles per axis, and the batch's tiles times the channels reach WINOGRAD_MIN_WORK
+  (the weight's transform, made at every call, costs as much as the products of about 20
+  tiles: one image of 14x14 outputs, 16 tiles, took 1.2-1.9x im2col's time on one core, 1.5-2.3x
+  on two, for 48-256 channels; 512 channels of 8x8, 4 tiles, 3.4x; 8 such images with 48
+  channels, 6,144, broke even; 49 tiles of 128 channels took 0.6x); a dilated 3x3 kernel is
+  split into ``dilation**nd`` undilated ones (with 3 input channels, as in a first layer,
+  Winograd took 3.6x im2col's time);
 - large kernels with stride 1 (49 taps and more, 7x7 in 2-D) go to the FFT, whose cost does
   not grow with the kernel;
 - everything else, and the small layers where copying is cheap, is im2col + GEMM (a direct
@@ -47,6 +52,7 @@ ALGORITHMS: dict[str, ModuleType] = {
 }
 
 WINOGRAD_MIN_CHANNELS = 16  # per group, in and out
+WINOGRAD_MIN_WORK = 5000  # the batch's output tiles times the channels per group (the fewer side)
 FFT_MIN_TAPS = 49
 
 _forced = threading.local()
@@ -66,8 +72,11 @@ def choose(G: ConvGeometry, shape: tuple[int, ...]) -> ModuleType:
         return pointwise
     if depthwise.supports(G) and G.groups > 1:
         return depthwise
-    if (winograd.supports(G) and min(G.in_channels, G.out_channels) // G.groups
-            >= WINOGRAD_MIN_CHANNELS and min(G.out_size) >= 2 * winograd.M):
+    channels = min(G.in_channels, G.out_channels) // G.groups
+    if (winograd.supports(G) and channels >= WINOGRAD_MIN_CHANNELS
+            and min(G.out_size) >= 2 * winograd.M
+            and shape[0] * math.prod(-(-o // winograd.M) for o in G.out_size) * channels
+            >= WINOGRAD_MIN_WORK):
         return winograd
     if fft.supports(G) and math.prod(G.kernel_size) >= FFT_MIN_TAPS:
         return fft
