@@ -15,7 +15,8 @@ def _data(dtype, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(SHAPE).astype(dtype) * 4
     flat = x.reshape(-1)
-    flat[:8] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 6.0, -1.0, 1.0]  # the edges and the bounds
+    flat[:11] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 6.0, -1.0, 1.0, -3.0, 3.0, -6.0]  # the edges
+    # and the bounds
     return x
 
 
@@ -32,6 +33,7 @@ OPS = {
     "leaky_relu": lambda t: convlab.nn.functional.leaky_relu(t, 0.2),
     "relu6": lambda t: convlab.nn.functional.relu6(t),
     "hardtanh": lambda t: convlab.nn.functional.hardtanh(t, -1.5, 2.0),
+    "hardswish": lambda t: convlab.nn.functional.hardswish(t),
 }
 
 
@@ -42,7 +44,7 @@ def test_compiled_equals_numpy(monkeypatch, name, dtype, workers):
     monkeypatch.setattr(parallel, "WORKERS", workers)
     x = _data(dtype)
     gz = _data(dtype, seed=1)
-    gz.reshape(-1)[8:12] = [np.nan, np.inf, -np.inf, 0.0]  # a NaN or inf gradient arriving
+    gz.reshape(-1)[11:15] = [np.nan, np.inf, -np.inf, 0.0]  # a NaN or inf gradient arriving
     assert elementwise.applies(x)
     with engine_path("compiled"):
         fast = _run(OPS[name], x, gz)
@@ -84,7 +86,8 @@ def test_matches_torch():
     x, gz = _data(np.float64), _data(np.float64, seed=1)
     torch_ops = {"relu": torch.relu, "leaky_relu": lambda t: torch.nn.functional.leaky_relu(t, 0.2),
                  "relu6": torch.nn.functional.relu6,
-                 "hardtanh": lambda t: torch.nn.functional.hardtanh(t, -1.5, 2.0)}
+                 "hardtanh": lambda t: torch.nn.functional.hardtanh(t, -1.5, 2.0),
+                 "hardswish": torch.nn.functional.hardswish}
     for name, op in OPS.items():
         y, g = _run(op, x, gz)
         t = torch.tensor(x, requires_grad=True)

@@ -12,7 +12,10 @@ and a NaN where the gradient is selected passes the incoming gradient on.
 
 Only selections, sums and products are here: a formula such as tanh's gradient ``gz * (1 -
 z*z)`` compiles with a fused multiply-add, which rounds differently from NumPy and PyTorch where
-``z`` is near 1 (relative differences up to 1e-4 in float32), so it stays with NumPy.
+``z`` is near 1 (relative differences up to 1e-4 in float32), so it stays with NumPy. Hardswish
+(``x * clip(x + 3, 0, 6) / 6``, four NumPy passes: 244 us on 8x200x2x96 float32, where one pass
+of ``x + 3`` takes 46) is compiled ``exact`` (:func:`.jit.kernel`), without fused multiply-adds
+or a division turned into a product, so its operations round as NumPy's do.
 
 The ops in :mod:`convlab.ops` and autograd's sum of gradients call these where :func:`applies`
 (the compiled kernels on, float32 or float64, contiguous arrays of one shape, and enough
@@ -30,6 +33,8 @@ from .jit import kernel, prange
 __all__ = [
     "add",
     "applies",
+    "hardswish",
+    "hardswish_backward",
     "hardtanh",
     "hardtanh_backward",
     "leaky_relu",
@@ -97,6 +102,32 @@ def _hardtanh_backward(x, gz, lo, hi, gx):
         gx[i] = type(gz[i])(0) if v <= lo or v >= hi else gz[i]
 
 
+@kernel(threaded=True, exact=True)
+def _hardswish(x, z):
+    for i in prange(x.size):
+        v = x[i]
+        real = type(v)  # constants of x's dtype: float32 with an int would compute in float64
+        t = v + real(3)
+        if t < 0:  # a NaN fails both tests and stays
+            t = real(0)
+        elif t > 6:
+            t = real(6)
+        z[i] = v * t / real(6)
+
+
+@kernel(threaded=True, exact=True)
+def _hardswish_backward(x, gz, gx):
+    for i in prange(x.size):
+        v = x[i]
+        real = type(v)
+        if v <= -3:
+            gx[i] = type(gz[i])(0)
+        elif v < 3:
+            gx[i] = gz[i] * (v / real(3) + real(0.5))
+        else:  # x >= 3, or NaN
+            gx[i] = gz[i]
+
+
 def _flat(a: np.ndarray) -> np.ndarray:
     return a.reshape(-1)
 
@@ -133,6 +164,20 @@ def leaky_relu_backward(x: np.ndarray, gz: np.ndarray, slope: float) -> np.ndarr
     """``gz`` where ``x > 0``, else ``slope * gz``."""
     gx = np.empty_like(gz)
     _leaky_relu_backward(_flat(x), _flat(gz), gz.dtype.type(slope), _flat(gx))
+    return gx
+
+
+def hardswish(x: np.ndarray) -> np.ndarray:
+    """``x * clip(x + 3, 0, 6) / 6``, NaN kept."""
+    z = np.empty_like(x)
+    _hardswish(_flat(x), _flat(z))
+    return z
+
+
+def hardswish_backward(x: np.ndarray, gz: np.ndarray) -> np.ndarray:
+    """``gz`` times 0 (x <= -3), ``x/3 + 1/2`` (-3 < x < 3) or 1 (x >= 3, or NaN)."""
+    gx = np.empty_like(gz)
+    _hardswish_backward(_flat(x), _flat(gz), _flat(gx))
     return gx
 
 

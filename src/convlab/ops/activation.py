@@ -152,11 +152,15 @@ class Hardswish(ArrayFunction):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
+        if compiled.applies(x):
+            return compiled.hardswish(x)
         return x * np.clip(x + 3, 0, 6) / x.dtype.type(6)
 
     @staticmethod
     def backward(ctx, gz):
         (x,) = ctx.saved
+        if compiled.applies(x, gz):
+            return compiled.hardswish_backward(x, gz)
         slope = np.where(x < 3, gz * (x / x.dtype.type(3) + x.dtype.type(0.5)), gz)
         return zero_where(x <= -3, slope.astype(gz.dtype, copy=False))
 
