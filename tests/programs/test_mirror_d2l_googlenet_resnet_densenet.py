@@ -82,9 +82,10 @@ class GoogleNet:
 
 class ResNet:
     make_data = staticmethod(make_data)
-    # lr 0.1 on a tiny batch: the last step amplifies float32 rounding; PyTorch alone ends at
-    # 0.5195 on one thread and 0.5218 on two (0.44% apart), so the curves get that much room
-    curve_rtol = 6e-3
+    # lr 0.1 on a tiny batch: the last step amplifies float32 rounding. The same training in
+    # float64 ends at 0.51961; PyTorch ends at 0.51955 on one thread and 0.52183 on two (0.43%
+    # from float64), convlab at 0.51803 (0.30%), so the two float32 runs can be 0.73% apart
+    curve_rtol = 1e-2
 
     @staticmethod
     def build(torch):
