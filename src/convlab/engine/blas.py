@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-__all__ = ["dot", "dot_add", "numpy_gemm", "register"]
+__all__ = ["dot", "dot_add", "numpy_gemm", "reads_in_place", "register"]
 
 # The C interface's names in the OpenBLAS wheels NumPy ships (with 64-bit integers, "64_"), and
 # in a plain OpenBLAS; with the integer width each takes.
@@ -60,6 +60,15 @@ def dot(a, b, out):
 def dot_add(a, b, out):
     """``out += a @ b`` (2-D arrays of one float dtype); in compiled code, NumPy's BLAS."""
     out += a @ b
+
+
+def reads_in_place(m: np.ndarray) -> bool:
+    """Whether :func:`dot`'s BLAS call reads the matrices of ``m`` (its last two axes) where
+    they lie, the test the compiled :func:`dot` makes: row-major, or column-major (a transposed
+    view), rows or columns at least a row or column apart."""
+    (rows, cols), (row_step, col_step), size = m.shape[-2:], m.strides[-2:], m.itemsize
+    return ((col_step == size and row_step >= cols * size)
+            or (row_step == size and col_step >= rows * size))
 
 
 @functools.cache

@@ -503,7 +503,7 @@ def _move(planes, flat, rows, to_rows):
     ``flat[rows[q]*C + c] = planes[c, q]`` (``to_rows``; the buffer's other rows stay as they
     are), or the inverse, ``planes[c, q] = flat[rows[q]*C + c]``."""
     C, Q = planes.shape
-    C8, Q8, width = C - C % 8, Q - Q % 8, U(C)
+    C8, width = C - C % 8, U(C)
     for c0 in range(0, C8, 8):
         for q0 in range(0, Q + 7, 8):  # tiles of 8 positions (a constant count: 10-20% faster)
             for k in range(8):
@@ -539,7 +539,8 @@ def _last_forward_kernel(x, w, b, y, inside, reads, offsets, out_rows, cells, fi
             for j in range(mult):
                 for c in range(C):
                     acc[U(o), U(j), U(c)] = b[U(j), U(c)]
-            for t in range(len(offsets)):
+            for t in range(len(offsets)):  # indexed loops: through _add_product's views and a
+                # slice assignment for the bias, 32x192x8x8 took 0.98 ms, not 0.66
                 r = U(reads[o] + offsets[t])
                 for j in range(mult):
                     for c in range(C):

@@ -32,14 +32,6 @@ def _products(a, b, out, rows):
         blas.dot(a[i, r0:r1], b[i if b.shape[0] > 1 else 0], out[i, r0:r1])
 
 
-def _blas_reads(m: np.ndarray) -> bool:
-    """Whether the BLAS (:func:`.blas.dot`) reads the matrices of ``m`` (its last two axes)
-    where they lie: row-major, or column-major (a transposed view), rows or columns apart."""
-    (rows, cols), (row_step, col_step), size = m.shape[-2:], m.strides[-2:], m.itemsize
-    return ((col_step == size and row_step >= cols * size)
-            or (row_step == size and col_step >= rows * size))
-
-
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``np.matmul(a, b, out=out)`` for ``a (..., M, K)`` and ``b (..., K, N)`` of one float
     dtype, on all the engine's threads; ``b``'s leading axes broadcast against ``a``'s, or are
@@ -56,7 +48,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     if not jit.active() or out.dtype not in jit.FLOAT_TYPES or 0 in out.shape + (K,):
         return parallel.matmul(a, b, out=out)
     a3 = np.ascontiguousarray(np.broadcast_to(a, lead + (M, K))).reshape(-1, M, K)
-    if b.ndim == 3 and len(b) == len(a3) and _blas_reads(b):
+    if b.ndim == 3 and len(b) == len(a3) and blas.reads_in_place(b):
         b3 = b  # row-major or transposed matrices: the BLAS reads them where they are
     else:
         b3 = (np.ascontiguousarray(b).reshape(1, K, N) if b.ndim == 2

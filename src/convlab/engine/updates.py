@@ -23,21 +23,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import jit, parallel
-from .elementwise import MIN_SIZE
+from . import parallel
+from .elementwise import MIN_SIZE, applies  # the activations' test: one float dtype, C order, large
 from .jit import kernel, prange
 
-__all__ = ["adam", "adam_applies", "applies", "sgd"]
-
-
-def applies(*arrays: np.ndarray) -> bool:
-    """Whether the kernels take these arrays (a parameter, its gradient, its state): compiled
-    kernels on, one float dtype, one shape, C-contiguous, at least MIN_SIZE elements (below it,
-    NumPy's few calls cost less than a kernel's dispatch)."""
-    first = arrays[0]
-    return (jit.active() and first.size >= MIN_SIZE and first.dtype in jit.FLOAT_TYPES
-            and all(a.dtype == first.dtype and a.shape == first.shape and a.flags.c_contiguous
-                    for a in arrays))
+__all__ = ["MIN_SIZE", "adam", "adam_applies", "applies", "sgd"]
 
 
 @kernel(threaded=True, exact=True)

@@ -73,7 +73,6 @@ class SGD(Optimizer):
         if weight_decay != 0:
             g = g + weight_decay * x
         if momentum != 0:
-            buf = state.get("momentum_buffer")
             if buf is None:
                 buf = state["momentum_buffer"] = Tensor._wrap(np.array(g, copy=True))
             else:
