@@ -158,6 +158,36 @@ def test_planes_on_threads_and_a_strided_input_match_numpy(monkeypatch, workers)
     np.testing.assert_array_equal(gx, gx_np)
 
 
+@pytest.mark.parametrize("K, S, P, D", [((5, 7), (1, 2), (2, 3), (1, 1)),
+                                        ((6, 4), (3, 1), (1, 2), (2, 1)),
+                                        ((2, 5, 4), (1, 2, 3), (1, 0, 2), (1, 2, 1))])
+def test_values_alone_of_wide_windows(path, K, S, P, D):
+    """Windows of more than three rows and taps (the values-only kernel combines them three,
+    then two at a time), with padding, strides and dilations, against the reference's values."""
+    I = tuple(d * (k - 1) + 4 for k, d in zip(K, D))
+    x = special_input((2, 3) + I, 11, "float32")
+    with path():
+        y, none = engine.max_pool(x, K, S, P, D, True, return_indices=False)
+    assert none is None and y.dtype == x.dtype
+    np.testing.assert_array_equal(y, reference.max_pool(x, K, S, P, D, True)[0])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_values_alone_on_threads_and_of_a_strided_input(monkeypatch, workers):
+    """The values-only kernel with the planes shared between the threads (or not), the input
+    not contiguous, int8 and float64: the NumPy path's values."""
+    needs_kernels()
+    monkeypatch.setattr(parallel, "WORKERS", workers)
+    for dtype in ("float64", "int8"):
+        x = special_input((4, 8, 40, 34), 12, dtype)[:, :, :, 1:-1]
+        args = ((3, 3), (2, 2), (1, 1), (1, 1), True)
+        y, _ = engine.max_pool(x, *args, return_indices=False)
+        with jit.disabled():
+            y_np, _ = engine.max_pool(x, *args, return_indices=False)
+        assert y.dtype == x.dtype
+        np.testing.assert_array_equal(y, y_np)
+
+
 def test_float16_and_unbatched_inputs_take_the_numpy_path_or_the_kernel_alike(path):
     x16 = special_input((3, 7, 6), 7, "float16")
     x = special_input((3, 7, 6), 7, "float64")

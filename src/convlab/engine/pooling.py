@@ -36,6 +36,16 @@ and backward 0.56x, where the NumPy path gives 0.57x and 1.00x; average pooling
 digits CNN's 2x2 max pooling of ``64x16x8x8``, forward and backward, 200-280 µs against
 400-490 µs with NumPy and 390-610 µs for PyTorch (a loaded machine).
 
+Max pooling's values alone (no gradient to route, no indices asked for: inference) take a
+compiled loop of their own, :func:`pooling_kernels.max_pool_values`, which finds no positions
+and so makes vector code of every row, short ones included. Measured on one core (float32,
+values and indices -> values alone): SqueezeNet's 3x3 stride-2 ceil-mode pools of
+``1x64x111x111``, ``1x128x55x55`` and ``1x256x27x27`` 2.9, 1.4, 0.85 ms -> 0.33, 0.27,
+0.22 ms (the NumPy path's values: 0.9, 0.55, 0.3 ms); ``8x64x8x8`` to ``8x64x56x56``,
+3x3 stride 2 padding 1 and stride 1, 0.18-0.82x the NumPy path's time. Windows that tile the
+input keep the NumPy path for their values (``8x64x16x16``, 2x2: 0.12 ms against 0.2 for the
+loop), whose views then read each element once.
+
 Arguments arrive validated (tuples of ints of length ``nd``); the checks and their messages live
 in ``convlab.nn.functional.pooling``.
 """
@@ -230,9 +240,10 @@ def max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indice
     O = pool_output_size(I, K, S, P, D, ceil_mode)
     compiled = jit.active() and nd <= 3 and x.dtype in COMPILED_TYPES
     tiles = compiled and _tiles(I, O, K, S, P, D)
-    if tiles or (compiled and O[-1] >= ROWS_FROM):
-        y, indices = _max_pool_compiled(x, nd, O, K, S, P, D, tiles)
-        return y, (indices if return_indices else None)
+    if compiled and not return_indices and not tiles:
+        return _max_pool_values_compiled(x, nd, O, K, S, P, D), None
+    if return_indices and (tiles or (compiled and O[-1] >= ROWS_FROM)):
+        return _max_pool_compiled(x, nd, O, K, S, P, D, tiles)
     K_eff = tuple(d * (k - 1) + 1 for k, d in zip(K, D))
     xp = _pad_for_windows(x, nd, I, O, K_eff, S, P, _lowest(x.dtype))
     views = _tap_views(xp, K, O, S, D)
@@ -295,6 +306,18 @@ def _max_pool_compiled(x, nd, O, K, S, P, D, tiles):
         pooling_kernels.max_pool(x3, y, indices, K3, S3, P3, D3, lowest)
     shape = x.shape[:lead] + O
     return y.reshape(shape), indices.reshape(shape)
+
+
+def _max_pool_values_compiled(x, nd, O, K, S, P, D):
+    """:func:`max_pool`'s values alone by :func:`pooling_kernels.max_pool_values`, the planes
+    split between the threads."""
+    lead = x.ndim - nd
+    x3 = np.ascontiguousarray(x).reshape(_as_3d(x.shape, nd))
+    y = np.empty(_as_3d(x.shape[:lead] + O, nd), dtype=x.dtype)
+    K3, S3, D3 = (_padded_3d(t, nd, 1) for t in (K, S, D))
+    pooling_kernels.max_pool_values(x3, y, K3, S3, _padded_3d(P, nd, 0), D3,
+                                    x.dtype.type(_lowest(x.dtype)))
+    return y.reshape(x.shape[:lead] + O)
 
 
 def _avg_pool_tiles(a, out_shape, nd, K, divisor_override, backward=False):
