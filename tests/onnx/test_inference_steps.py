@@ -129,7 +129,7 @@ def test_a_weight_minus_or_over_the_conv_is_not_folded(op_type):
              helper.make_node(op_type, ["k", "c"], ["y"])]
     model = convlab.onnx.load(_model(nodes, {"w": rng.standard_normal((4, 3, 1, 1)).astype(np.float32),
                                              "k": np.full((4, 1, 1), 3.0, np.float32)}))
-    assert _step_types(model) == ["OnnxNode", "OnnxNode"]
+    assert _step_types(model) == ["Convolution", "OnnxNode"]
 
 
 def test_a_weight_that_is_not_per_channel_leaves_the_nodes_one_by_one():
@@ -219,7 +219,7 @@ def _hard_swish_model(constants_stored_as="initializer"):
 def test_hard_swish_of_four_nodes_is_one_op_with_the_same_values():
     proto = _hard_swish_model(constants_stored_as="constant")
     model = convlab.onnx.load(proto)
-    assert _step_types(model) == ["OnnxNode", "HardSwish"]
+    assert _step_types(model) == ["Convolution", "HardSwish"]
     x = _x() * 3  # across the kinks at -3 and 3
     fast, slow = _both(model, x)
     np.testing.assert_array_equal(fast, slow)
@@ -260,3 +260,58 @@ def test_gradients_through_an_imported_conv_bn_stay_the_graphs():
     x = convlab.from_numpy(_x())
     model(x).sum().backward()
     assert model.scale.grad is not None and model.w.grad is not None
+
+
+def _squeeze_excitation(gate_first=False, relu_between=True):
+    """MobileNetV3's block: y = x * HardSigmoid(Conv(Relu(Conv(GlobalAveragePool(x)) + b1))
+    + Reshape(b2)), as paddle2onnx writes it (the second bias a separate Add)."""
+    rng = np.random.default_rng(7)
+    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["p"]),
+             helper.make_node("Conv", ["p", "w1", "b1"], ["s"], kernel_shape=[1, 1]),
+             helper.make_node("Relu" if relu_between else "Sigmoid", ["s"], ["r"]),
+             helper.make_node("Conv", ["r", "w2"], ["e"], kernel_shape=[1, 1]),
+             helper.make_node("Reshape", ["b2", "shape"], ["b2r"]),
+             helper.make_node("Add", ["e", "b2r"], ["a"]),
+             helper.make_node("HardSigmoid", ["a"], ["g"], alpha=1 / 6, beta=0.5),
+             helper.make_node("Mul", ["g", "x"] if gate_first else ["x", "g"], ["y"])]
+    initializers = {"w1": rng.standard_normal((2, 8, 1, 1)).astype(np.float32),
+                    "b1": rng.standard_normal(2).astype(np.float32),
+                    "w2": rng.standard_normal((8, 2, 1, 1)).astype(np.float32) * 10,
+                    "b2": rng.standard_normal(8).astype(np.float32),
+                    "shape": np.array([1, 8, 1, 1], np.int64)}
+    return _model(nodes, initializers, x_shape=(2, 8, 5, 6))
+
+
+@pytest.mark.parametrize("gate_first", [False, True])
+def test_squeeze_excitation_runs_on_arrays_with_the_graphs_values(gate_first):
+    proto = _squeeze_excitation(gate_first)
+    model = convlab.onnx.load(proto)
+    assert _step_types(model) == ["Cached", "SqueezeExcitation"]
+    x = _x((2, 8, 5, 6)) + np.linspace(-2, 2, 8, dtype=np.float32).reshape(8, 1, 1)
+    fast, slow = _both(model, x)
+    np.testing.assert_allclose(fast, slow, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(fast, _onnxruntime(proto, x), rtol=1e-5, atol=1e-6)
+    assert (fast == 0).any() and (fast != 0).any()  # the clamp shut some channels, not all
+    with convlab.no_grad():  # the folded weights follow a change of a weight
+        model.w1.mul_(-1.0)
+    fast, slow = _both(model, x)
+    np.testing.assert_allclose(fast, slow, rtol=1e-6, atol=1e-6)
+    model.double()
+    with convlab.no_grad():
+        fast = model(convlab.from_numpy(x.astype(np.float64))).numpy()
+    slow = model(convlab.from_numpy(x.astype(np.float64))).detach().numpy()
+    assert fast.dtype == np.float64
+    np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12)
+
+
+def test_squeeze_excitation_nodes_see_their_hooks_and_other_activations_stay_nodes():
+    model = convlab.onnx.load(_squeeze_excitation())
+    seen = []
+    relu = [node for node in model.nodes.values() if node.op_type == "Relu"][0]
+    relu.register_forward_hook(lambda module, args, output: seen.append(tuple(output.shape)))
+    x = _x((2, 8, 5, 6))
+    fast, slow = _both(model, x)
+    assert seen == [(2, 2, 1, 1), (2, 2, 1, 1)]
+    np.testing.assert_array_equal(fast, slow)
+    sigmoid = convlab.onnx.load(_squeeze_excitation(relu_between=False))
+    assert "SqueezeExcitation" not in _step_types(sigmoid)

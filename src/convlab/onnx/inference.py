@@ -13,6 +13,12 @@ Under ``no_grad`` no one will ask for an intermediate value of the graph or for 
   nodes): ``F.hardswish(x)``, the same arithmetic in the same order, in one op.
 - **A node that reads only stored values** among which a weight (a Reshape of a bias; a node of
   fixed values alone was run at load): run once, its outputs kept.
+- **A squeeze-excitation block**, ``x * HardSigmoid(Conv(Relu(Conv(GlobalAveragePool(x)))))``
+  (MobileNetV3's): on the pooled 1x1 image the convolutions are matrix-vector products, and the
+  block runs on arrays, by NumPy, with the folded weights of the two convolutions.
+- **Every convolution** (by itself or with maps folded in) calls the engine on the arrays, its
+  geometry worked out once per set of shapes, where F.conv*d would check its arguments and make
+  an autograd op at every call (:class:`_Convolve`): the same call, so the same values.
 
 What a step derives from weights (folded weights, a kept output) is kept with the tensors it came
 from and recomputed when one of them is another tensor, has other memory, or was changed in
@@ -50,9 +56,11 @@ import numpy as np
 import convlab
 import convlab.nn.functional as F
 
-from .ops import OPS
+from ..engine import conv, geometry, pooling
+from .ops import OPS, conv_arguments
 
-__all__ = ["Step", "Cached", "ConvAffine", "HardSwish", "inference_steps"]
+__all__ = ["Step", "Convolution", "Cached", "ConvAffine", "HardSwish", "SqueezeExcitation",
+           "inference_steps"]
 
 
 def _hooked(node) -> bool:
@@ -127,6 +135,52 @@ class Step:
         return f"{type(self).__name__}({', '.join(node.name for node in self.nodes)})"
 
 
+class _Convolve:
+    """Conv ``node``'s convolution as F.conv*d computes it under ``no_grad``, on the arrays: the
+    engine's call, its geometry worked out once per set of shapes. F.conv*d checks its
+    arguments and goes through an autograd op at every call: for a Conv node on a 1x1 image
+    (1x8x1x1 by 2x8x1x1, one core) 25 us, of which the engine's call is 13.
+
+    Calling it gives the output Tensor, or None where F.conv*d would do more than the engine's
+    call (an input not float32 or float64, dtypes that differ): the caller then runs the op."""
+
+    def __init__(self, node):
+        self.node, self.geometries = node, {}
+
+    def __call__(self, x, w, b):
+        x, w, b = _array(x), _array(w), None if b is None else _array(b)
+        nd = w.ndim - 2
+        if (x.dtype not in _FLOATS or w.dtype != x.dtype or (b is not None and b.dtype != x.dtype)
+                or nd not in (1, 2, 3) or x.ndim != nd + 2):
+            return None
+        key = (x.shape, w.shape, None if b is None else b.shape)
+        G = self.geometries.get(key)
+        if G is None:
+            if len(self.geometries) >= 64:  # a program that keeps feeding new shapes
+                self.geometries.clear()
+            _, options = conv_arguments(self.node, x.shape, w.shape)
+            G = self.geometries[key] = geometry.conv_geometry(f"conv{nd}d", nd, *key, **options)
+        return convlab.from_numpy(conv.conv_forward(x, w, G, b))
+
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class Convolution(Step):
+    """A Conv node by itself, its convolution called on the arrays (:class:`_Convolve`)."""
+
+    def __init__(self, node):
+        super().__init__([node])
+        self._convolve = _Convolve(node)
+        position = {name: k for k, name in enumerate(self.inputs)}
+        self._conv_inputs = [position[name] for name in node.inputs]
+
+    def compute(self, *values):
+        x, w, b = ([values[k] for k in self._conv_inputs] + [None])[:3]
+        y = self._convolve(x, w, b)
+        return OPS["Conv"](self.nodes[0], x, w, b) if y is None else y
+
+
 class Cached(Step):
     """A node whose inputs are all stored values (a weight among them): its outputs are kept
     until an input changes."""
@@ -162,6 +216,7 @@ class ConvAffine(Step):
                              for name in node.inputs if name != before.outputs[0]]
         self._clamp = self.nodes[-1].op_type == "HardSigmoid"
         self._weights = _Derived(self._fold)
+        self._convolve = _Convolve(self.nodes[0])
 
     def _fold(self, w, b, *weights):
         """(w', b') as Tensors, or None where a weight is not per-channel."""
@@ -199,12 +254,19 @@ class ConvAffine(Step):
         return (convlab.from_numpy(folded_w.astype(w_values.dtype)),
                 convlab.from_numpy(t.astype(w_values.dtype)))
 
+    def folded(self, values):
+        """(w', b') for the step's input ``values`` (kept until a weight changes), or None."""
+        w, b = ([values[k] for k in self._conv_inputs[1:]] + [None])[:2]
+        return self._weights(w, b, *[values[k] for k in self._map_weights])
+
     def compute(self, *values):
-        x, w, b = ([values[k] for k in self._conv_inputs] + [None])[:3]
-        folded = self._weights(w, b, *[values[k] for k in self._map_weights])
+        folded = self.folded(values)
         if folded is None:
             return self.one_by_one(*values)
-        y = OPS["Conv"](self.nodes[0], x, *folded)
+        x = values[self._conv_inputs[0]]
+        y = self._convolve(x, *folded)
+        if y is None:
+            y = OPS["Conv"](self.nodes[0], x, *folded)
         return y.clamp(0.0, 1.0) if self._clamp else y
 
 
@@ -232,6 +294,66 @@ class HardSwish(Step):
 
     def compute(self, x, *constants):
         return F.hardswish(x)
+
+
+class SqueezeExcitation(Step):
+    """MobileNetV3's squeeze-excitation block, ``x * gate(x)``: GlobalAveragePool, a 1x1 Conv
+    (with the maps :class:`ConvAffine` folds), Relu, a 1x1 Conv ending in HardSigmoid, then Mul
+    by x. On the pooled 1x1 image the two convolutions are matrix-vector products, so the step
+    runs on arrays: the pool (the engine's, as the node's), two products with the folded
+    weights, the Relu and the clamp, and the product with x, each by NumPy.
+
+    ``squeeze`` and ``excite`` are the ConvAffine steps of the two convolutions (they keep the
+    folded weights); a convolution that turns out not to be a product (a kernel larger than
+    1x1, which only the run time weight shows) leaves the nodes to run one by one.
+
+    Measured on one core, the rapidocr classifier's nine blocks at batch 1 (x from 1x8x12x96 to
+    1x200x2x96): about 210 us each as five steps (pool 49, the convolutions 55 and 65, Relu 17,
+    Mul 26 us), 44-59 us as this one (the pool 10-12 us, the products and the clamp 10, the
+    product with x 4-13)."""
+
+    def __init__(self, nodes, squeeze: ConvAffine, excite: ConvAffine):
+        super().__init__(nodes)
+        self.squeeze, self.excite = squeeze, excite
+        position = {name: k for k, name in enumerate(self.inputs)}
+        self._x = position[self.nodes[0].inputs[0]]
+        # each convolution's inputs among the step's (its first, the chain's value, is not one)
+        self._conv_values = [[position.get(name) for name in conv.inputs]
+                             for conv in (squeeze, excite)]
+
+    def compute(self, *values):
+        data = _array(values[self._x])
+        folded = [conv.folded([None if k is None else values[k] for k in positions])
+                  for conv, positions in zip((self.squeeze, self.excite), self._conv_values)]
+        if any(f is None for f in folded) or not self._products(data, folded):
+            return self.one_by_one(*values)
+        (w1, b1), (w2, b2) = ((w._data.reshape(len(w._data), -1), b._data) for w, b in folded)
+        N, C = data.shape[:2]
+        pooled = pooling.adaptive_avg_pool(data, (1,) * (data.ndim - 2)).reshape(N, C)
+        hidden = pooled @ w1.T
+        hidden += b1
+        np.maximum(hidden, 0, out=hidden)
+        gate = hidden @ w2.T
+        gate += b2
+        np.maximum(gate, 0, out=gate)
+        np.minimum(gate, 1, out=gate)
+        return convlab.from_numpy(data * gate.reshape(gate.shape + (1,) * (data.ndim - 2)))
+
+    @staticmethod
+    def _products(data, folded) -> bool:
+        """Whether both folded convolutions are matrix-vector products on ``data``'s floats: 1x1
+        kernels in its dtype (only the weights at run time tell)."""
+        ones = (1,) * (data.ndim - 2)
+        return data.dtype in _FLOATS and all(w._data.dtype == data.dtype and w._data.shape[2:] == ones
+                                             for w, _ in folded)
+
+
+def _array(t):
+    """The ndarray of Tensor ``t``, brought up to date first where it is a view of a value
+    changed in place since (as an op's arguments are)."""
+    if t._base is not None and t._view_version != t._version_counter.value:
+        t._refresh_view()
+    return t._data
 
 
 def _fixed_scalar(model, name: str):
@@ -298,6 +420,11 @@ class _Graph:
                     and (node.op_type in ("Add", "Mul") or node.inputs[0] == name))
         return node.op_type == "HardSigmoid"
 
+    def convolution(self, k: int) -> bool:
+        """Whether node k is a Conv of one output with its weight (and bias)."""
+        node = self.nodes[k]
+        return node.op_type == "Conv" and len(node.outputs) == 1 and len(node.inputs) >= 2
+
     def conv_affine(self, k: int):
         """[k, ...] for Conv k (its weight and bias stored or derived from stored values) and the
         nodes after it that ConvAffine folds in, each the only reader of the one before; None
@@ -314,6 +441,36 @@ class _Graph:
                 break
             run.append(j)
         return run if len(run) > 1 else None
+
+    def squeeze_excitation(self, k: int):
+        """(run, squeeze, excite) for GlobalAveragePool k -> Conv (and maps) -> Relu -> Conv
+        (and maps) ending in HardSigmoid -> Mul by the pool's input, each intermediate read only
+        by the next node, both convolutions without padding in one group: run, the nodes' indices
+        in order; squeeze and excite, the convolutions' runs. None where the nodes differ."""
+        if self.nodes[k].op_type != "GlobalAveragePool":
+            return None
+        x = self.nodes[k].inputs[0]
+        first = self.only_reader(k, ("Conv",), 0)
+        squeeze = first is not None and (self.conv_affine(first) or [first])
+        relu = squeeze and self.nodes[squeeze[-1]].op_type != "HardSigmoid" and self.only_reader(
+            squeeze[-1], ("Relu",))
+        second = relu and self.only_reader(relu, ("Conv",), 0)
+        excite = second and self.conv_affine(second)
+        if not excite or self.nodes[excite[-1]].op_type != "HardSigmoid":
+            return None
+        if not all(self._pointwise(self.nodes[c]) for c in (first, second)):
+            return None
+        mul = self.only_reader(excite[-1], ("Mul",))
+        if mul is None or sorted(self.nodes[mul].inputs) != sorted([x, self.nodes[excite[-1]].outputs[0]]):
+            return None
+        return [k, *squeeze, relu, *excite, mul], squeeze, excite
+
+    def _pointwise(self, conv) -> bool:
+        """Whether Conv ``conv``, on a 1x1 image with a 1x1 kernel, is a matrix-vector product:
+        one group, no padding (its weights, stored or not, are its own, and read at run time)."""
+        pads = conv.attr("pads", None)
+        return (conv.attr("group", 1) == 1 and conv.attr("auto_pad", "NOTSET") in ("NOTSET", "VALID")
+                and len(conv.inputs) >= 2 and (pads is None or not any(pads)))
 
     def hard_swish(self, k: int):
         """[k, c, m, d] for Add(x, 3) -> Clip(0, 6) -> Mul(x, that) -> Div(6), the constants
@@ -349,7 +506,11 @@ def inference_steps(model, nodes) -> list:
     for k in range(len(nodes)):
         if k in taken:
             continue
-        if (run := graph.conv_affine(k)) is not None:
+        if (found := graph.squeeze_excitation(k)) is not None:
+            run, squeeze, excite = found
+            step = SqueezeExcitation([nodes[i] for i in run],
+                                     *(ConvAffine([nodes[i] for i in c]) for c in (squeeze, excite)))
+        elif (run := graph.conv_affine(k)) is not None:
             step = ConvAffine([nodes[i] for i in run])
         elif (run := graph.hard_swish(k)) is not None:
             step = HardSwish([nodes[i] for i in run])
@@ -361,6 +522,10 @@ def inference_steps(model, nodes) -> list:
     for k, node in enumerate(nodes):
         if k in runs:
             steps.append(runs[k])
-        elif k not in taken:
-            steps.append(Cached(node) if k in graph.weights_only else node)
+        elif k in taken:
+            continue
+        elif k in graph.weights_only:
+            steps.append(Cached(node))
+        else:
+            steps.append(Convolution(node) if graph.convolution(k) else node)
     return steps

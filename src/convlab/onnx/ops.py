@@ -117,12 +117,12 @@ def conv(node, x, w, b=None):
     if arguments is None:
         if len(node.memo) >= 64:  # a program that keeps feeding new shapes starts it over
             node.memo.clear()
-        arguments = node.memo[key] = _conv_arguments(node, x.shape, w.shape)
+        arguments = node.memo[key] = conv_arguments(node, x.shape, w.shape)
     convolve, options = arguments
     return convolve(x, w, b, **options)
 
 
-def _conv_arguments(node, x_shape, w_shape):
+def conv_arguments(node, x_shape, w_shape):
     """(F.conv*d, its keyword arguments) for Conv ``node`` on these shapes; pads that differ
     between the two sides of an axis as F.conv*d's per-side padding ((begin, end) per axis)."""
     kernel = list(w_shape[2:])
