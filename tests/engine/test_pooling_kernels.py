@@ -23,12 +23,12 @@ def needs_kernels():
 @contextmanager
 def every_row_compiled():
     """The compiled kernels for rows of any length (the engine keeps short rows for NumPy)."""
-    saved = engine.ROWS_FROM
-    engine.ROWS_FROM = 1
+    saved = engine.ROWS_FROM, engine.VALUES_ROWS_FROM
+    engine.ROWS_FROM = engine.VALUES_ROWS_FROM = 1
     try:
         yield
     finally:
-        engine.ROWS_FROM = saved
+        engine.ROWS_FROM, engine.VALUES_ROWS_FROM = saved
 
 
 @pytest.fixture(params=["compiled", "numpy"], scope="module")
