@@ -126,8 +126,11 @@ def _overhead(args) -> None:
     from .report import environment, load_average, write_section
     from .timing import use_cpu_time
 
+    import convlab
+
     threadpool_limits(1)
     torch.set_num_threads(1)
+    convlab.set_num_threads(1)  # CPU time counts a second thread's spinning as the call's
     use_cpu_time()
     env = environment()
     print("\n".join(env), flush=True)

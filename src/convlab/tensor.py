@@ -189,14 +189,32 @@ def _broadcast_check(op: str, a, b) -> None:
                 f"non-singleton dimension {dim} (shapes {list(sa)} and {list(sb)})")
 
 
-def _binary(fn: type[ArrayFunction], op: str, a, b, float_result: bool = False) -> "Tensor":
+def _binary(fn: type[ArrayFunction], op: str, a, b, float_result: bool = False,
+            out: np.ndarray | None = None) -> "Tensor":
+    """``fn`` on ``a`` and ``b`` promoted to one dtype (PyTorch's rules). ``out``: memory that an
+    in-place op offers for the result (its tensor's, ``a``'s), used where the result has its
+    dtype and shape."""
     dtype = _promote(a, b)
     if float_result and dtype.kind != "f":
         dtype = _dtype.get_default_dtype().numpy
     x, y = _as_operand(a, dtype), _as_operand(b, dtype)
     if isinstance(x, Tensor) and isinstance(y, Tensor) and x._data.shape != y._data.shape:
         _broadcast_check(op, x, y)  # (numbers broadcast against anything)
+    if out is not None and dtype == out.dtype and _fills(out, x, y):
+        return fn.apply(x, y, out=out)
     return fn.apply(x, y)
+
+
+def _fills(out: np.ndarray, *operands) -> bool:
+    """Whether the operands (Tensors and numbers) broadcast to exactly ``out``'s shape."""
+    target = out.shape
+    for o in operands:
+        if isinstance(o, Tensor):
+            shape = o._data.shape
+            if shape != target and (len(shape) > len(target) or builtins.any(
+                    s != 1 and s != t for s, t in zip(shape[::-1], target[::-1]))):
+                return False
+    return True
 
 
 def _index_name(index) -> str:

@@ -21,14 +21,18 @@ __all__ = [
 
 
 class Add(ArrayFunction):
-    """z = x + y. dz/dx = 1, dz/dy = 1 (summed back over broadcast axes)."""
+    """z = x + y. dz/dx = 1, dz/dy = 1 (summed back over broadcast axes).
+
+    ``out``, here and in the other ops that take it: memory of z's shape and dtype to write z
+    into, given by in-place ops (``x.add_(y)`` writes into ``x`` itself)."""
 
     @staticmethod
-    def forward(ctx, x, y):
+    def forward(ctx, x, y, out=None):
         ctx.shapes = (np.shape(x), np.shape(y))
-        if isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and compiled.applies(x, y):
+        if (out is None and isinstance(x, np.ndarray) and isinstance(y, np.ndarray)
+                and compiled.applies(x, y)):
             return compiled.add(x, y)
-        return np.add(x, y)
+        return np.add(x, y, out=out)
 
     @staticmethod
     def backward(ctx, gz):
@@ -42,9 +46,9 @@ class Sub(ArrayFunction):
     """z = x - y. dz/dx = 1, dz/dy = -1."""
 
     @staticmethod
-    def forward(ctx, x, y):
+    def forward(ctx, x, y, out=None):
         ctx.shapes = (np.shape(x), np.shape(y))
-        return np.subtract(x, y)
+        return np.subtract(x, y, out=out)
 
     @staticmethod
     def backward(ctx, gz):
@@ -58,11 +62,11 @@ class Mul(ArrayFunction):
     """z = x * y. dz/dx = y, dz/dy = x."""
 
     @staticmethod
-    def forward(ctx, x, y):
+    def forward(ctx, x, y, out=None):
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
                               y if ctx.needs_input_grad[0] else None)
         ctx.shapes = (np.shape(x), np.shape(y))
-        return np.multiply(x, y)
+        return np.multiply(x, y, out=out)
 
     @staticmethod
     def backward(ctx, gz):
@@ -74,21 +78,23 @@ class Mul(ArrayFunction):
 
 
 class Div(ArrayFunction):
-    """z = x / y. dz/dx = 1/y, dz/dy = -x/y^2 = -z/y."""
+    """z = x / y. dz/dx = 1/y, dz/dy = -x/y^2, computed as PyTorch does, ``-g * ((x / y) / y)``.
+
+    It saves ``x``, as PyTorch, not ``z``: after ``y.div_(t)`` the output is the tensor's
+    memory, and a later in-place change of it (``y.relu_()``) is legal in PyTorch."""
 
     @staticmethod
-    def forward(ctx, x, y):
-        z = np.true_divide(x, y)
-        ctx.save_for_backward(y, z if ctx.needs_input_grad[1] else None)
+    def forward(ctx, x, y, out=None):
+        ctx.save_for_backward(y, x if ctx.needs_input_grad[1] else None)
         ctx.shapes = (np.shape(x), np.shape(y))
-        return z
+        return np.true_divide(x, y, out=out)
 
     @staticmethod
     def backward(ctx, gz):
-        y, z = ctx.saved
+        y, x = ctx.saved
         sx, sy = ctx.shapes
         gx = unbroadcast(gz / y, sx) if ctx.needs_input_grad[0] else None
-        gy = unbroadcast(-gz * z / y, sy) if ctx.needs_input_grad[1] else None
+        gy = unbroadcast(-gz * ((x / y) / y), sy) if ctx.needs_input_grad[1] else None
         return gx, gy
 
 
