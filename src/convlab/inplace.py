@@ -203,6 +203,12 @@ def addcdiv_(self, tensor1, tensor2, value=1):
 def lerp_(self, end, weight):
     return self._inplace("lerp_", lambda: self.lerp(end, weight), end, weight)
 
+def relu_(self):
+    """``relu``, in place, written where the values lie, also inside a graph: a ReLU saves its
+    output, not its input (``nn.ReLU(inplace=True)``, ``F.relu(x, inplace=True)``)."""
+    return self._inplace("relu_", lambda out: E.Relu.apply(self) if out is None
+                         else E.Relu.apply(self, out=out), takes_out=True, saves_self=False)
+
 def clamp_(self, min=None, max=None):
     return self._inplace("clamp_", lambda: self.clamp(min, max), min, max)
 
@@ -316,7 +322,7 @@ def __setitem__(self, index, value):
 
 for _method in (
     _check_inplace, _inplace, _new_values, add_, sub_, mul_, div_, pow_, remainder_,
-    floor_divide_, addcmul_, addcdiv_, lerp_, clamp_, clamp_min_, clamp_max_, masked_fill_,
+    floor_divide_, addcmul_, addcdiv_, lerp_, relu_, clamp_, clamp_min_, clamp_max_, masked_fill_,
     scatter_, scatter_add_, copy_, fill_, zero_, _fill_with, uniform_, normal_, bernoulli_,
     __iand__, __ior__, __ixor__, __ilshift__, __irshift__, __setitem__):
     setattr(Tensor, _method.__name__, _method)
@@ -341,7 +347,7 @@ def _inplace_method(name: str):
 
 
 for _name in ("neg", "abs", "exp", "log", "log1p", "sqrt", "rsqrt", "sin", "cos", "tanh",
-              "sinh", "cosh", "sigmoid", "relu", "square", "reciprocal", "erf", "sign", "floor",
+              "sinh", "cosh", "sigmoid", "square", "reciprocal", "erf", "sign", "floor",
               "ceil", "trunc", "frac", "round", "tril", "triu", "logical_not", "logical_and",
               "logical_or", "logical_xor", "eq", "ne", "lt", "le", "gt", "ge", "cumsum",
               "cumprod"):

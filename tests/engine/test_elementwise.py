@@ -30,6 +30,7 @@ def _run(op, x, gz):
 
 OPS = {
     "relu": lambda t: convlab.nn.functional.relu(t),
+    "relu_": lambda t: convlab.nn.functional.relu(t * 1, inplace=True),
     "leaky_relu": lambda t: convlab.nn.functional.leaky_relu(t, 0.2),
     "relu6": lambda t: convlab.nn.functional.relu6(t),
     "hardtanh": lambda t: convlab.nn.functional.hardtanh(t, -1.5, 2.0),
@@ -84,7 +85,7 @@ def test_matches_torch():
     its scalar one (the incoming gradient); convlab passes the gradient on."""
     torch = pytest.importorskip("torch")
     x, gz = _data(np.float64), _data(np.float64, seed=1)
-    torch_ops = {"relu": torch.relu, "leaky_relu": lambda t: torch.nn.functional.leaky_relu(t, 0.2),
+    torch_ops = {"relu": torch.relu, "relu_": lambda t: torch.relu_(t * 1), "leaky_relu": lambda t: torch.nn.functional.leaky_relu(t, 0.2),
                  "relu6": torch.nn.functional.relu6,
                  "hardtanh": lambda t: torch.nn.functional.hardtanh(t, -1.5, 2.0),
                  "hardswish": torch.nn.functional.hardswish}
@@ -94,6 +95,9 @@ def test_matches_torch():
         ty = torch_ops[name](t)
         ty.backward(torch.tensor(gz))
         np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, equal_nan=True)
+        number = ~np.isnan(y)  # zeros' signs too (a NaN's sign means nothing)
+        np.testing.assert_array_equal(np.signbit(y[number]),
+                                      np.signbit(ty.detach().numpy()[number]))
         compared = ~np.isnan(x) if name in ("relu6", "hardtanh") else slice(None)
         np.testing.assert_allclose(g[compared], t.grad.numpy()[compared], rtol=1e-12,
                                    equal_nan=True)

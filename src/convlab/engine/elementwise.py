@@ -66,7 +66,7 @@ def _add(x, y, z):
 def _relu(x, z):
     for i in prange(x.size):
         v = x[i]
-        z[i] = v if v > 0 or v != v else type(v)(0)
+        z[i] = type(v)(0) if v < 0 else v
 
 
 @kernel(threaded=True)
@@ -140,7 +140,7 @@ def add(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def relu(x: np.ndarray) -> np.ndarray:
-    """``max(x, 0)``, NaN kept."""
+    """PyTorch's ``clamp_min(x, 0)``: 0 where ``x < 0``, else ``x`` (NaN and -0.0 kept)."""
     z = np.empty_like(x)
     _relu(_flat(x), _flat(z))
     return z

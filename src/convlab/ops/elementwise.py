@@ -367,11 +367,24 @@ class Sigmoid(ArrayFunction):
 
 
 class Relu(ArrayFunction):
-    """z = max(x, 0). dz/dx = 1 where x > 0, else 0 (0 at x = 0, as PyTorch)."""
+    """z = max(x, 0), as PyTorch's ``clamp_min``: 0 where x < 0, else x (NaN and -0.0 kept).
+    dz/dx = 1 where z > 0 (or NaN), else 0 (0 at x = 0, as PyTorch).
+
+    ``out`` (``x`` itself, from ``relu_``): the negative entries are set to zero where they
+    are. NumPy's masked copy does it in 0.39 ms on 32x64x32x32 float32, one core; a compiled
+    loop that stores back into ``x`` becomes masked stores (LLVM sees that the other entries
+    keep their values), which AMD's cores run slowly: 1.0 ms; out of place 0.38 ms, plus 0.3
+    for the copy back."""
 
     @staticmethod
-    def forward(ctx, x):
-        z = compiled.relu(x) if compiled.applies(x) else np.maximum(x, 0)
+    def forward(ctx, x, out=None):
+        if out is not None:
+            np.copyto(out, 0, where=x < 0)
+            z = out
+        elif compiled.applies(x):
+            z = compiled.relu(x)
+        else:
+            z = np.where(x < 0, x.dtype.type(0), x)
         ctx.save_for_backward(z)
         return z
 

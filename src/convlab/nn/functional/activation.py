@@ -46,7 +46,7 @@ def _result(name: str, input: Tensor, compute, inplace: bool) -> Tensor:
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0)."""
     _check("relu", input, floating=False)
-    return _result("relu", input, lambda: E.Relu.apply(input), inplace)
+    return input.relu_() if inplace else E.Relu.apply(input)
 
 
 def relu_(input: Tensor) -> Tensor:
