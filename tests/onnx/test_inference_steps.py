@@ -76,7 +76,7 @@ def _step_types(model):
 def test_conv_then_batch_norm_runs_as_one_folded_convolution(bias):
     proto = _conv_bn(bias=bias)
     model = convlab.onnx.load(proto)
-    assert _step_types(model) == ["ConvAffine", "OnnxNode"]
+    assert _step_types(model) == ["ConvAffine"]  # the Relu after it too
     x = _x()
     fast, slow = _both(model, x)
     np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-5)
@@ -84,6 +84,25 @@ def test_conv_then_batch_norm_runs_as_one_folded_convolution(bias):
     # the folding leaves the model's Parameters as they were
     assert sorted(name for name, _ in model.named_parameters()) == sorted(
         ["w", "scale", "shift"] + (["b"] if bias else []))
+
+
+def test_a_conv_and_its_relu_run_on_arrays_with_the_same_values():
+    """Conv -> Relu: the engine's convolution and the Relu's loop, called on the arrays; where
+    the convolution's output is read twice, the Relu stays a node."""
+    rng = np.random.default_rng(8)
+    w = {"w": rng.standard_normal((4, 3, 3, 3)).astype(np.float32),
+         "b": rng.standard_normal(4).astype(np.float32)}
+    conv = helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1], strides=[2, 1])
+    proto = _model([conv, helper.make_node("Relu", ["c"], ["y"])], w, x_shape=(2, 3, 40, 30))
+    model = convlab.onnx.load(proto)
+    assert _step_types(model) == ["Convolution"]
+    x = _x((2, 3, 40, 30))  # the Relu's compiled loop takes arrays from 1,000 values on
+    fast, slow = _both(model, x)
+    np.testing.assert_array_equal(fast, slow)
+    np.testing.assert_allclose(fast, _onnxruntime(proto, x), rtol=1e-5, atol=1e-5)
+    twice = convlab.onnx.load(_model([conv, helper.make_node("Relu", ["c"], ["r"]),
+                                      helper.make_node("Add", ["r", "c"], ["y"])], w))
+    assert _step_types(twice) == ["Convolution", "OnnxNode", "OnnxNode"]
 
 
 def test_no_fusion_where_the_intermediate_is_needed_or_training_mode_normalizes():
