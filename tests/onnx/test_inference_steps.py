@@ -217,32 +217,38 @@ def test_summary_lists_every_node_of_a_fused_run():
     assert "Conv" in text and "BatchNormalization" in text
 
 
-def _hard_swish_model(constants_stored_as="initializer"):
-    """x -> Conv -> c; y = c * Clip(c + 3, 0, 6) / 6, as paddle2onnx writes HardSwish."""
+def _hard_swish_model(constants_stored_as="initializer", conv=True, x_shape=(2, 3, 6, 6)):
+    """x -> Conv -> c (or c = x); y = c * Clip(c + 3, 0, 6) / 6, as paddle2onnx writes
+    HardSwish."""
     rng = np.random.default_rng(2)
-    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
-             helper.make_node("Add", ["c", "three"], ["a"]),
-             helper.make_node("Clip", ["a", "zero", "six"], ["clipped"]),
-             helper.make_node("Mul", ["c", "clipped"], ["m"]),
-             helper.make_node("Div", ["m", "six"], ["y"])]
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1])] if conv else []
+    c = "c" if conv else "x"
+    nodes += [helper.make_node("Add", [c, "three"], ["a"]),
+              helper.make_node("Clip", ["a", "zero", "six"], ["clipped"]),
+              helper.make_node("Mul", [c, "clipped"], ["m"]),
+              helper.make_node("Div", ["m", "six"], ["y"])]
     scalars = {"three": 3.0, "zero": 0.0, "six": 6.0}
-    initializers = {"w": rng.standard_normal((4, 3, 3, 3)).astype(np.float32)}
+    initializers = {"w": rng.standard_normal((4, 3, 3, 3)).astype(np.float32)} if conv else {}
     if constants_stored_as == "initializer":  # float initializers are Parameters: they may train
         initializers.update({k: np.array(v, np.float32) for k, v in scalars.items()})
     else:
         nodes = [helper.make_node("Constant", [], [k], value_float=v)
                  for k, v in scalars.items()] + nodes
-    return _model(nodes, initializers)
+    return _model(nodes, initializers, x_shape=x_shape)
 
 
-def test_hard_swish_of_four_nodes_is_one_op_with_the_same_values():
-    proto = _hard_swish_model(constants_stored_as="constant")
-    model = convlab.onnx.load(proto)
-    assert _step_types(model) == ["Convolution", "HardSwish"]
-    x = _x() * 3  # across the kinks at -3 and 3
-    fast, slow = _both(model, x)
-    np.testing.assert_array_equal(fast, slow)
-    np.testing.assert_allclose(fast, _onnxruntime(proto, x), rtol=1e-5, atol=1e-6)
+@pytest.mark.parametrize("conv, steps", [(True, ["Convolution"]), (False, ["HardSwish"])])
+def test_hard_swish_of_four_nodes_is_one_op_with_the_same_values(conv, steps):
+    """After a Conv, in the convolution's step; else a step of its own. Either way the values
+    of the four nodes, to the bit (large enough for the compiled loop, and small)."""
+    for shape in ((2, 3, 6, 6), (2, 3, 30, 40)):
+        proto = _hard_swish_model(constants_stored_as="constant", conv=conv, x_shape=shape)
+        model = convlab.onnx.load(proto)
+        assert _step_types(model) == steps
+        x = _x(shape) * 3  # across the kinks at -3 and 3
+        fast, slow = _both(model, x)
+        np.testing.assert_array_equal(fast, slow)
+        np.testing.assert_allclose(fast, _onnxruntime(proto, x), rtol=1e-5, atol=1e-5)
 
 
 def test_hard_swish_pattern_with_trainable_constants_runs_node_by_node():

@@ -56,7 +56,10 @@ import numpy as np
 import convlab
 import convlab.nn.functional as F
 
-from ..engine import conv, elementwise, geometry, pooling
+from ..autograd.graph import _ScratchCtx
+from ..engine import conv, geometry, pooling
+from ..ops import activation as A
+from ..ops import elementwise as E
 from .ops import OPS, conv_arguments
 
 __all__ = ["Step", "Convolution", "Cached", "ConvAffine", "HardSwish", "SqueezeExcitation",
@@ -166,32 +169,38 @@ class _Convolve:
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _relu(y):
-    """F.relu's values of Tensor ``y``, a convolution's output that nothing else reads, computed
-    on its array as the Relu op computes them (the compiled loop into new memory, else NumPy)."""
-    data = y._data
-    return convlab.from_numpy(elementwise.relu(data) if elementwise.applies(data)
-                              else np.maximum(data, 0))
+# The activations that a convolution's step runs after it, by the first of their nodes: a Relu
+# node, or HardSwish as four nodes (Add, Clip, Mul, Div, see HardSwish): the op and its nodes.
+_ACTIVATIONS = {"Relu": (E.Relu, 1), "Add": (A.Hardswish, 4)}
+
+# The ctx an op's forward gets when no graph is recorded (what ``apply`` hands it then).
+_NO_GRAPH = _ScratchCtx((False,))
+
+
+def _activate(op, y):
+    """``op``'s values of Tensor ``y``, a convolution's output that nothing else reads, by the
+    op's own forward on the array, without ``apply`` around it (a Relu node takes 15 us on
+    1x16x55x55, ``apply`` 12, the forward 7, one core)."""
+    return convlab.from_numpy(op.forward(_NO_GRAPH, y._data))
 
 
 class Convolution(Step):
-    """A Conv node, and the Relu after it if there is one, on the arrays: the convolution by
-    :class:`_Convolve`, the Relu by :func:`_relu` (a Relu step takes 15 us on 1x16x55x55 of which
-    its loop is 7, one core)."""
+    """A Conv node, and the activation after it if there is one (Relu, HardSwish), on the
+    arrays: the convolution by :class:`_Convolve`, the activation by :func:`_activate`."""
 
     def __init__(self, nodes):
         super().__init__(nodes)
         self._convolve = _Convolve(self.nodes[0])
         position = {name: k for k, name in enumerate(self.inputs)}
         self._conv_inputs = [position[name] for name in self.nodes[0].inputs]
-        self._relu = self.nodes[-1].op_type == "Relu"
+        self._activation = _ACTIVATIONS[self.nodes[1].op_type][0] if len(self.nodes) > 1 else None
 
     def compute(self, *values):
         x, w, b = ([values[k] for k in self._conv_inputs] + [None])[:3]
         y = self._convolve(x, w, b)
         if y is None:
             y = OPS["Conv"](self.nodes[0], x, w, b)
-        return _relu(y) if self._relu else y
+        return y if self._activation is None else _activate(self._activation, y)
 
 
 class Cached(Step):
@@ -217,12 +226,14 @@ class ConvAffine(Step):
     t = b, each map composes into (s, t), and the convolution runs with ``w'[o] = w[o] * s[o]``
     and bias t, computed in float64 and kept in the weight's dtype. A weight that turns out not
     to be per-channel (its shape is known only when it is computed) leaves the nodes to run one by
-    one. A Relu after the maps runs in the step too (:func:`_relu`)."""
+    one. An activation after the maps (``activation``, the number of its nodes at the end of
+    ``nodes``) runs in the step too (:func:`_activate`)."""
 
-    def __init__(self, nodes):
+    def __init__(self, nodes, activation: int = 0):
         super().__init__(nodes)
-        self._relu = self.nodes[-1].op_type == "Relu"
-        self._maps = self.nodes[1:len(self.nodes) - self._relu]
+        self._maps = self.nodes[1:len(self.nodes) - activation]
+        self._activation = (_ACTIVATIONS[self.nodes[len(self.nodes) - activation].op_type][0]
+                            if activation else None)
         # where, among the step's inputs, the Conv's inputs are, and the maps' weights (their
         # inputs other than the value coming down the chain)
         position = {name: k for k, name in enumerate(self.inputs)}
@@ -284,7 +295,7 @@ class ConvAffine(Step):
             y = OPS["Conv"](self.nodes[0], x, *folded)
         if self._clamp:
             y = y.clamp(0.0, 1.0)
-        return _relu(y) if self._relu else y
+        return y if self._activation is None else _activate(self._activation, y)
 
 
 def _per_channel(c, C: int, rank: int, dtype):
@@ -438,9 +449,10 @@ class _Graph:
         return node.op_type == "HardSigmoid"
 
     def convolution(self, k: int):
-        """(run, affine) for Conv k of one output: run, [k, ...] with the nodes ConvAffine folds
-        in after it, if any (then ``affine``), and the Relu that alone reads the last of them, if
-        there is one. None where node k is no such Conv, or one that runs once on stored values."""
+        """(run, affine, activation) for Conv k of one output: run, [k, ...] with the nodes
+        ConvAffine folds in after it, if any (then ``affine``), and those of the activation that
+        alone reads the last of them (:meth:`activation`), if there is one (``activation``: how
+        many). None where node k is no such Conv, or one that runs once on stored values."""
         node = self.nodes[k]
         if (node.op_type != "Conv" or len(node.outputs) != 1 or len(node.inputs) < 2
                 or k in self.weights_only):
@@ -448,8 +460,21 @@ class _Graph:
         run = self.conv_affine(k)
         affine = run is not None
         run = run or [k]
-        relu = self.only_reader(run[-1], ("Relu",))
-        return run + ([relu] if relu is not None else []), affine
+        activation = self.activation(run[-1])
+        return run + activation, affine, len(activation)
+
+    def activation(self, k: int) -> list[int]:
+        """The nodes of the activation that alone reads node k's output: [Relu], or the four
+        nodes of HardSwish (:meth:`hard_swish`) when they are its only readers; else []."""
+        relu = self.only_reader(k, ("Relu",))
+        if relu is not None:
+            return [relu]
+        name = self.nodes[k].outputs[0]
+        readers = self.readers[name]
+        if name in self.kept or len(readers) != 2:
+            return []
+        run = self.hard_swish(readers[0])
+        return run if run is not None and sorted(readers) == sorted([run[0], run[2]]) else []
 
     def conv_affine(self, k: int):
         """[k, ...] for Conv k (its weight and bias stored or derived from stored values) and the
@@ -537,8 +562,9 @@ def inference_steps(model, nodes) -> list:
             step = SqueezeExcitation([nodes[i] for i in run],
                                      *(ConvAffine([nodes[i] for i in c]) for c in (squeeze, excite)))
         elif (found := graph.convolution(k)) is not None:
-            run, affine = found
-            step = (ConvAffine if affine else Convolution)([nodes[i] for i in run])
+            run, affine, activation = found
+            step = (ConvAffine([nodes[i] for i in run], activation) if affine
+                    else Convolution([nodes[i] for i in run]))
         elif (run := graph.hard_swish(k)) is not None:
             step = HardSwish([nodes[i] for i in run])
         else:
