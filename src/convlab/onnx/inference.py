@@ -169,9 +169,9 @@ class _Convolve:
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-# The activations that a convolution's step runs after it, by the first of their nodes: a Relu
-# node, or HardSwish as four nodes (Add, Clip, Mul, Div, see HardSwish): the op and its nodes.
-_ACTIVATIONS = {"Relu": (E.Relu, 1), "Add": (A.Hardswish, 4)}
+# The ops of the activations that a convolution's step runs after it, by the first of their
+# nodes: a Relu node, or HardSwish as four nodes (Add, Clip, Mul, Div: see HardSwish).
+_ACTIVATIONS = {"Relu": E.Relu, "Add": A.Hardswish}
 
 # The ctx an op's forward gets when no graph is recorded (what ``apply`` hands it then).
 _NO_GRAPH = _ScratchCtx((False,))
@@ -193,7 +193,7 @@ class Convolution(Step):
         self._convolve = _Convolve(self.nodes[0])
         position = {name: k for k, name in enumerate(self.inputs)}
         self._conv_inputs = [position[name] for name in self.nodes[0].inputs]
-        self._activation = _ACTIVATIONS[self.nodes[1].op_type][0] if len(self.nodes) > 1 else None
+        self._activation = _ACTIVATIONS[self.nodes[1].op_type] if len(self.nodes) > 1 else None
 
     def compute(self, *values):
         x, w, b = ([values[k] for k in self._conv_inputs] + [None])[:3]
@@ -232,7 +232,7 @@ class ConvAffine(Step):
     def __init__(self, nodes, activation: int = 0):
         super().__init__(nodes)
         self._maps = self.nodes[1:len(self.nodes) - activation]
-        self._activation = (_ACTIVATIONS[self.nodes[len(self.nodes) - activation].op_type][0]
+        self._activation = (_ACTIVATIONS[self.nodes[len(self.nodes) - activation].op_type]
                             if activation else None)
         # where, among the step's inputs, the Conv's inputs are, and the maps' weights (their
         # inputs other than the value coming down the chain)
