@@ -80,7 +80,11 @@ __all__ = ["inside", "first_tap", "max_pool", "max_pool_values", "TILES", "max_p
 @jit.kernel
 def inside(n_out, n_in, start, step):
     """The outputs ``o`` in ``[lo, hi)`` whose input position ``start + o*step`` lies in
-    ``[0, n_in)``; the others read padding."""
+    ``[0, n_in)``; the others read padding. Step 1 (a window's taps, undilated) needs no
+    division, which costs as much as the rest of a short row's setup."""
+    if step == 1:
+        lo = max(-start, 0)
+        return lo, max(lo, min(n_in - start, n_out))
     lo = 0
     if start < 0:
         lo = (-start + step - 1) // step  # the first o with start + o*step >= 0
@@ -214,6 +218,8 @@ def _pool_row(t, out, step, dilation, taps):
 def _input_row(x, b, k, first_d, first_h, n_h, dilation):
     """Row ``k`` of the input rows that a window reads in plane ``b``, in (depth, height) order:
     ``n_h`` rows at each depth, from ``(first_d, first_h)`` on, ``dilation`` apart."""
+    if k < n_h:  # the first depth, every row of a 2-D window: no division
+        return x[b, first_d, first_h + k * dilation[1]]
     return x[b, first_d + k // n_h * dilation[0], first_h + k % n_h * dilation[1]]
 
 
