@@ -62,12 +62,20 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 # grad mode
 
-_state = threading.local()
+class _ThreadGradMode(threading.local):
+    """The grad mode of each thread: recording until a ``no_grad`` block opens in it. A class
+    default, not ``getattr(local, "enabled", True)``: a thread that never set the attribute
+    paid for an AttributeError on every op (1.3 us, against 0.03)."""
+
+    enabled = True
+
+
+_state = _ThreadGradMode()
 
 
 def is_grad_enabled() -> bool:
     """True when operations record the graph (the default)."""
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 class _GradMode:
@@ -448,7 +456,7 @@ class ArrayFunction:
                 arrays.append(a)
                 needs.append(None)  # not a tensor (falsy; next_functions leaves it out)
         needs = tuple(needs)
-        record = any_needs and cls.differentiable and getattr(_state, "enabled", True)
+        record = any_needs and cls.differentiable and _state.enabled
         if record:
             next_nodes = tuple([a._grad_node() if need else None for a, need in zip(args, needs)])
             ctx = FunctionCtx(cls, needs, next_nodes)
@@ -458,7 +466,7 @@ class ArrayFunction:
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)
         if cls.is_view and _is_view_of(out, arrays[0]):
-            result = args[0]._view_of(out, getattr(_state, "enabled", True))
+            result = args[0]._view_of(out, _state.enabled)
         else:
             result = Tensor._wrap(out)
         if record:

@@ -61,7 +61,15 @@ FLOAT_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # out, so NaN and infinity propagate as they do in NumPy.
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
-_off = threading.local()
+class _ThreadSwitch(threading.local):
+    """Whether :func:`disabled` holds the kernels off in this thread. Per-thread values read
+    through class defaults, here and below: ``getattr(local, name, default)`` on a thread that
+    never set the name raises and catches an AttributeError, 1.3 us a call."""
+
+    value = False
+
+
+_off = _ThreadSwitch()
 
 # A threaded kernel's parallel loop, written ``for i in prange(n)``: ``range`` when the kernel
 # runs as plain Python, numba's ``prange`` in the module once the kernels are compiled.
@@ -127,7 +135,13 @@ def _renamed(fn, suffix: str):
     return copy
 
 
-_threads_set = threading.local()
+class _ThreadCount(threading.local):
+    """The thread count last given to numba in this thread (None: not yet)."""
+
+    n = None
+
+
+_threads_set = _ThreadCount()
 
 # How long OpenMP's threads spin, waiting for the next loop, before they sleep: GNU OpenMP's
 # GOMP_SPINCOUNT, in iterations of a pause instruction (about 25 ns each on the AMD EPYC here, 45
@@ -145,7 +159,7 @@ def _use_threads(n: int) -> None:
     at most the ``NUMBA_NUM_THREADS`` it started with); asking numba costs 2 us a call, so the
     count last set in this thread is remembered here. The first call starts OpenMP's threads
     (:func:`_start_threads`)."""
-    if getattr(_threads_set, "n", None) != n:
+    if _threads_set.n != n:
         import numba
 
         _start_threads()
@@ -186,14 +200,14 @@ def kernel(fn=None, *, threaded: bool = False, exact: bool = False):
 def active() -> bool:
     """Whether the compiled kernels run now: numba is there, not turned off by
     ``CONVLAB_JIT=0``, and not inside :func:`disabled` in this thread."""
-    return ENABLED and not getattr(_off, "value", False)
+    return ENABLED and not _off.value
 
 
 @contextmanager
 def disabled():
     """Run the NumPy paths inside the block, in this thread (the engine's chunk threads follow
     the thread that called the engine: the algorithms decide before they hand out chunks)."""
-    previous = getattr(_off, "value", False)
+    previous = _off.value
     _off.value = True
     try:
         yield
