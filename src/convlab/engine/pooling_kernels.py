@@ -73,8 +73,8 @@ import numpy as np
 from . import jit
 from .jit import prange
 
-__all__ = ["inside", "first_tap", "max_pool", "max_pool_values", "TILES", "max_pool_tiles", "avg_pool_tiles",
-           "avg_pool_tiles_backward", "scatter_add"]
+__all__ = ["inside", "first_tap", "max_pool", "max_pool_values", "TILES", "max_pool_tiles",
+           "avg_pool_tiles", "avg_pool_tiles_backward", "scatter_add"]
 
 
 @jit.kernel

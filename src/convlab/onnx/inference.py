@@ -56,7 +56,7 @@ import numpy as np
 import convlab
 import convlab.nn.functional as F
 
-from ..autograd.graph import _ScratchCtx
+from ..autograd.graph import _ScratchCtx  # the ctx of an op run without a graph
 from ..engine import conv, geometry, pooling
 from ..ops import activation as A
 from ..ops import elementwise as E
@@ -69,6 +69,14 @@ __all__ = ["Step", "Convolution", "Cached", "ConvAffine", "HardSwish", "SqueezeE
 def _hooked(node) -> bool:
     """Whether ``node`` has hooks, which must see it run by itself."""
     return bool(node._forward_pre_hooks or node._forward_hooks or node._backward_hooks)
+
+
+def _array(t):
+    """The ndarray of Tensor ``t``, brought up to date first where it is a view of a value
+    changed in place since (as an op's arguments are)."""
+    if t._base is not None and t._view_version != t._version_counter.value:
+        t._refresh_view()
+    return t._data
 
 
 class _Derived:
@@ -372,16 +380,8 @@ class SqueezeExcitation(Step):
         """Whether both folded convolutions are matrix-vector products on ``data``'s floats: 1x1
         kernels in its dtype (only the weights at run time tell)."""
         ones = (1,) * (data.ndim - 2)
-        return data.dtype in _FLOATS and all(w._data.dtype == data.dtype and w._data.shape[2:] == ones
-                                             for w, _ in folded)
-
-
-def _array(t):
-    """The ndarray of Tensor ``t``, brought up to date first where it is a view of a value
-    changed in place since (as an op's arguments are)."""
-    if t._base is not None and t._view_version != t._version_counter.value:
-        t._refresh_view()
-    return t._data
+        return data.dtype in _FLOATS and all(
+            w._data.dtype == data.dtype and w._data.shape[2:] == ones for w, _ in folded)
 
 
 def _fixed_scalar(model, name: str):
@@ -512,7 +512,8 @@ class _Graph:
         if not all(self._pointwise(self.nodes[c]) for c in (first, second)):
             return None
         mul = self.only_reader(excite[-1], ("Mul",))
-        if mul is None or sorted(self.nodes[mul].inputs) != sorted([x, self.nodes[excite[-1]].outputs[0]]):
+        gate = self.nodes[excite[-1]].outputs[0]
+        if mul is None or sorted(self.nodes[mul].inputs) != sorted([x, gate]):
             return None
         return [k, *squeeze, relu, *excite, mul], squeeze, excite
 
@@ -520,8 +521,9 @@ class _Graph:
         """Whether Conv ``conv``, on a 1x1 image with a 1x1 kernel, is a matrix-vector product:
         one group, no padding (its weights, stored or not, are its own, and read at run time)."""
         pads = conv.attr("pads", None)
-        return (conv.attr("group", 1) == 1 and conv.attr("auto_pad", "NOTSET") in ("NOTSET", "VALID")
-                and len(conv.inputs) >= 2 and (pads is None or not any(pads)))
+        return (conv.attr("group", 1) == 1 and len(conv.inputs) >= 2
+                and conv.attr("auto_pad", "NOTSET") in ("NOTSET", "VALID")
+                and (pads is None or not any(pads)))
 
     def hard_swish(self, k: int):
         """[k, c, m, d] for Add(x, 3) -> Clip(0, 6) -> Mul(x, that) -> Div(6), the constants
@@ -559,8 +561,8 @@ def inference_steps(model, nodes) -> list:
             continue
         if (found := graph.squeeze_excitation(k)) is not None:
             run, squeeze, excite = found
-            step = SqueezeExcitation([nodes[i] for i in run],
-                                     *(ConvAffine([nodes[i] for i in c]) for c in (squeeze, excite)))
+            convs = (ConvAffine([nodes[i] for i in c]) for c in (squeeze, excite))
+            step = SqueezeExcitation([nodes[i] for i in run], *convs)
         elif (found := graph.convolution(k)) is not None:
             run, affine, activation = found
             step = (ConvAffine([nodes[i] for i in run], activation) if affine
@@ -575,8 +577,6 @@ def inference_steps(model, nodes) -> list:
     for k, node in enumerate(nodes):
         if k in runs:
             steps.append(runs[k])
-        elif k in taken:
-            continue
-        else:
+        elif k not in taken:
             steps.append(Cached(node) if k in graph.weights_only else node)
     return steps
