@@ -57,6 +57,14 @@ CHUNK_BYTES = 2 << 20
 # lose (64->128 4x4 stride 2 from 32x32: 31.0 -> 35.4, 32.4 -> 35.2, 34.7 -> 39.7).
 SMALL_POSITIONS = 64
 SMALL = 1 << 18
+# Their compiled gradient passes: chunks of the batch of about SIDE_COLUMNS columns (positions
+# times samples) but SIDE_SAMPLES samples at least, each chunk's input channels in blocks of
+# about BLOCK_BYTES of columns (:mod:`.im2col_kernels`). One core, batch 32, input gradient in
+# ms: 64->128 4x4 stride 2 from 16x16 (64 positions) 7.3 with chunks of 8 samples, 8.0-9.9 of
+# 4, 12.8 of 2; 256 channels of 4x4 7.4-7.6 with chunks of 16 or 32; blocks of 1 MB and more
+# were no faster, and 2 threads hold two.
+SIDE_COLUMNS, SIDE_SAMPLES = 256, 8
+BLOCK_BYTES = 512 << 10
 
 
 def _copy_regions(G: ConvGeometry):
@@ -324,6 +332,31 @@ def _chunks(N: int, G: ConvGeometry, itemsize: int) -> list[slice]:
     return [slice(N * i // count, N * (i + 1) // count) for i in range(count)]
 
 
+def _side_chunks(N: int, G: ConvGeometry) -> np.ndarray:
+    """The batch in chunks for the compiled gradient passes of small images, as
+    :func:`chunk_bounds`: of about SIDE_COLUMNS columns (output positions times samples), but
+    at least SIDE_SAMPLES samples. The chunks go one after the other, each on all threads
+    (:func:`_channel_blocks`), so one chunk's ``gy``, samples innermost, is in memory at a
+    time."""
+    per_chunk = max(SIDE_SAMPLES, -(-SIDE_COLUMNS // math.prod(G.out_size)))
+    count = max(1, round(N / per_chunk))
+    return chunk_bounds([slice(N * i // count, N * (i + 1) // count) for i in range(count)])
+
+
+def _channel_blocks(G: ConvGeometry, bounds: np.ndarray, itemsize: int) -> np.ndarray:
+    """The input channels in blocks, as int64 bounds (block ``b`` is channels ``blocks[b]``
+    to ``blocks[b + 1]``), none across a group, of about BLOCK_BYTES of columns for the
+    largest chunk of ``bounds``, their number a multiple of the threads, which share them."""
+    C_g, n = G.in_channels // G.groups, int(np.diff(bounds).max())
+    per_channel = max(1, math.prod(G.kernel_size) * math.prod(G.out_size) * n * itemsize)
+    count = -(-C_g * G.groups // max(1, BLOCK_BYTES // per_channel))  # blocks in all
+    threads = parallel.threads()
+    count = -(-count // threads) * threads
+    per_group = max(1, min(C_g, -(-count // G.groups)))
+    return np.array([k * C_g + C_g * i // per_group for k in range(G.groups)
+                     for i in range(per_group)] + [G.in_channels], dtype=np.int64)
+
+
 def chunk_bounds(chunks: list[slice]) -> np.ndarray:
     """Consecutive chunks of a batch, from sample 0, as the bounds a compiled driver takes:
     chunk ``j`` is ``bounds[j]..bounds[j + 1]``.
@@ -369,7 +402,7 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
         if small:
             bias = np.empty(0, x.dtype) if b is None else b.astype(x.dtype)
             kernels.forward_side_by_side(_flat_samples(x), wg, bias, _flat_positions(y), bounds,
-                                         _source_index(G, G.in_channels))
+                                         _source_index(G, G.in_channels), G.in_channels)
         else:
             kernels.forward_chunks(kernels.as_3d(x, G.nd), wg, _grouped(y, G.out_channels, G),
                                    bounds, *kernels.geometry_3d(G), b is not None)
@@ -450,12 +483,14 @@ def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarra
         # a transposed view, which the BLAS reads as it is: without the transposed copy of
         # its weight, DCGAN's ConvTranspose2d 256->128 from 4x4 took 6.9 ms, not 8.7 (one core)
         w_t = np.ascontiguousarray(_grouped_weight(w, G), dtype=gy.dtype).transpose(0, 2, 1)
-        bounds = chunk_bounds(_chunks(len(gy), G, gy.itemsize))
         if small:
+            bounds = _side_chunks(len(gy), G)
             kernels.input_grad_side_by_side(_flat_positions(np.ascontiguousarray(gy)), w_t,
                                             _flat_samples(gx), bounds,
+                                            _channel_blocks(G, bounds, gy.itemsize),
                                             _source_index(G, G.in_channels))
         else:
+            bounds = chunk_bounds(_chunks(len(gy), G, gy.itemsize))
             kernels.input_grad_chunks(np.ascontiguousarray(_grouped(gy, G.out_channels, G)), w_t,
                                       kernels.as_3d(gx, G.nd), bounds, *kernels.geometry_3d(G))
         return gx
@@ -482,16 +517,20 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
     rows = G.in_channels * math.prod(G.kernel_size)
     small, compiled = _small(G), _compiled(G)
     if _whole_chunks(G, x):
+        gy = np.ascontiguousarray(gy, dtype=x.dtype)
+        if small:
+            gw = np.empty((G.out_channels, rows // G.groups), dtype=x.dtype)
+            bounds = _side_chunks(len(x), G)
+            kernels.weight_grad_side_by_side(_flat_samples(x), _flat_positions(gy),
+                                             _grouped_weight(gw, G), bounds,
+                                             _channel_blocks(G, bounds, x.itemsize),
+                                             _source_index(G, G.in_channels))
+            return gw.reshape(G.out_channels, G.in_channels // G.groups, *G.kernel_size)
         bounds = chunk_bounds(_chunks(len(x), G, x.itemsize))
         parts = np.zeros((max(1, len(bounds) - 1), G.groups, rows // G.groups,
                           G.out_channels // G.groups), dtype=x.dtype)  # a slot per chunk
-        gy = np.ascontiguousarray(gy, dtype=x.dtype)
-        if small:
-            kernels.weight_grad_side_by_side(_flat_samples(x), _flat_positions(gy), parts, bounds,
-                                             _source_index(G, G.in_channels))
-        else:
-            kernels.weight_grad_chunks(kernels.as_3d(x, G.nd), _grouped(gy, G.out_channels, G),
-                                       parts, bounds, *kernels.geometry_3d(G))
+        kernels.weight_grad_chunks(kernels.as_3d(x, G.nd), _grouped(gy, G.out_channels, G),
+                                   parts, bounds, *kernels.geometry_3d(G))
         return _weight_from_transposed(parts.sum(axis=0), G)
 
     def one(ns: slice) -> np.ndarray:
