@@ -340,3 +340,25 @@ def test_squeeze_excitation_nodes_see_their_hooks_and_other_activations_stay_nod
     np.testing.assert_array_equal(fast, slow)
     sigmoid = convlab.onnx.load(_squeeze_excitation(relu_between=False))
     assert "SqueezeExcitation" not in _step_types(sigmoid)
+
+
+def test_values_computed_from_a_shape_are_kept_per_shape(monkeypatch):
+    """y = Reshape(x, Concat(Slice(Shape(x), 0, 1), [-1])), the head paddle2onnx writes: the
+    shape's nodes run once per input shape, and the values follow a new shape."""
+    nodes = [helper.make_node("Shape", ["x"], ["s"]),
+             helper.make_node("Slice", ["s", "zero", "one"], ["n"]),
+             helper.make_node("Concat", ["n", "minus_one"], ["target"], axis=0),
+             helper.make_node("Reshape", ["x", "target"], ["y"])]
+    constants = {"zero": np.array([0], np.int64), "one": np.array([1], np.int64),
+                 "minus_one": np.array([-1], np.int64)}
+    model = convlab.onnx.load(_model(nodes, constants))
+    assert _step_types(model) == ["ShapeOf", "Cached", "Cached", "OnnxNode"]
+    calls = []
+    concat = inference.OPS["Concat"]
+    monkeypatch.setitem(inference.OPS, "Concat", lambda *a: calls.append(1) or concat(*a))
+    for shape in ((2, 3, 6, 6), (2, 3, 6, 6), (5, 3, 6, 6)):
+        x = _x(shape)
+        fast, slow = _both(model, x)
+        np.testing.assert_array_equal(fast, slow)
+        np.testing.assert_array_equal(fast, x.reshape(shape[0], -1))
+    assert len(calls) == 2 + 3  # once per shape under no_grad, then each node-by-node run

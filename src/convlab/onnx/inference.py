@@ -12,7 +12,8 @@ Under ``no_grad`` no one will ask for an intermediate value of the graph or for 
 - **x * Clip(x + 3, 0, 6) / 6**, HardSwish as exporters without the operator write it (four
   nodes): ``F.hardswish(x)``, the same arithmetic in the same order, in one op.
 - **A node that reads only stored values** among which a weight (a Reshape of a bias; a node of
-  fixed values alone was run at load): run once, its outputs kept.
+  fixed values alone was run at load), or the shape of a value (a Shape node's output, kept
+  per shape): run once, its outputs kept.
 - **A squeeze-excitation block**, ``x * HardSigmoid(Conv(Relu(Conv(GlobalAveragePool(x)))))``
   (MobileNetV3's): on the pooled 1x1 image the convolutions are matrix-vector products, and the
   block runs on arrays, by NumPy, with the folded weights of the two convolutions.
@@ -62,8 +63,8 @@ from ..ops import activation as A
 from ..ops import elementwise as E
 from .ops import OPS, conv_arguments
 
-__all__ = ["Step", "Convolution", "Cached", "ConvAffine", "HardSwish", "SqueezeExcitation",
-           "inference_steps"]
+__all__ = ["Step", "Convolution", "Cached", "ShapeOf", "ConvAffine", "HardSwish",
+           "SqueezeExcitation", "inference_steps"]
 
 
 def _hooked(node) -> bool:
@@ -221,6 +222,26 @@ class Cached(Step):
 
     def compute(self, *values):
         return self._outputs(*values)
+
+
+class ShapeOf(Step):
+    """A Shape node, its output kept per shape of its input: the same Tensor for the same shape,
+    so that the nodes computing on it and on stored values alone (Cast, Slice, Concat of a
+    Reshape's target shape) are :class:`Cached` steps that keep theirs too. rapidocr's head, a
+    Reshape to (N, -1) worked out by Shape, Cast, Slice, Cast and Concat at every call: 150 us
+    as five steps, about 25 us as these (one core, batch 1)."""
+
+    def __init__(self, node):
+        super().__init__([node])
+        self._kept = {}  # input shape -> output
+
+    def compute(self, x):
+        y = self._kept.get(x.shape)
+        if y is None:
+            if len(self._kept) >= 64:  # a program that keeps feeding new shapes
+                self._kept.clear()
+            y = self._kept[x.shape] = self.nodes[0].forward(x)
+        return y
 
 
 class ConvAffine(Step):
@@ -406,18 +427,24 @@ class _Graph:
             for name in node.inputs:
                 self.readers[name].append(k)
         self.kept = set(model.output_names)
-        # the nodes that read only stored values and outputs of such nodes, and give none of
-        # the graph's outputs (which the caller could change): their outputs can be kept
-        self.weights_only, self.derived = set(), set()
+        # the nodes that read only stored values, shapes (outputs of Shape nodes, kept per
+        # shape: shape_of) and outputs of such nodes, and give none of the graph's outputs
+        # (which the caller could change): their outputs can be kept
+        self.weights_only, self.shape_of, self.derived = set(), set(), set()
         for k, node in enumerate(nodes):
-            if (node.op_type != "Dropout" and any(node.inputs)
-                    and not self.kept.intersection(node.outputs)
+            if self.kept.intersection(node.outputs):
+                continue
+            if node.op_type == "Shape":
+                self.shape_of.add(k)
+                self.derived.update(node.outputs)
+            elif (node.op_type != "Dropout" and any(node.inputs)
                     and all(self.fixed_or_weight(name) for name in node.inputs)):
                 self.weights_only.add(k)
                 self.derived.update(node.outputs)
 
     def fixed_or_weight(self, name: str) -> bool:
-        """Whether value ``name`` is omitted, stored, or derived from stored values alone."""
+        """Whether value ``name`` is omitted, stored, or derived from stored values and input
+        shapes alone."""
         return name == "" or name in self.model._stored or name in self.derived
 
     def only_reader(self, k: int, op_types, position=None):
@@ -577,6 +604,8 @@ def inference_steps(model, nodes) -> list:
     for k, node in enumerate(nodes):
         if k in runs:
             steps.append(runs[k])
+        elif k in graph.shape_of:
+            steps.append(ShapeOf(node))
         elif k not in taken:
             steps.append(Cached(node) if k in graph.weights_only else node)
     return steps
