@@ -56,6 +56,8 @@ DEPTHWISE = [
                   groups=3),
     conv_geometry("c", 3, (2, 3, 5, 6, 7), (3, 1, 2, 3, 3), padding=(0, 1, 2), groups=3),
     conv_geometry("c", 2, (1, 2, 4, 4), (2, 1, 5, 5), padding=3, groups=2),  # reads mostly padding
+    # 27 taps, three passes of nine, and two output channels per input channel
+    conv_geometry("c", 3, (2, 2, 5, 5, 6), (4, 1, 3, 3, 3), padding=1, groups=2),
 ]
 
 
