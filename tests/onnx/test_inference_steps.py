@@ -362,3 +362,43 @@ def test_values_computed_from_a_shape_are_kept_per_shape(monkeypatch):
         np.testing.assert_array_equal(fast, slow)
         np.testing.assert_array_equal(fast, x.reshape(shape[0], -1))
     assert len(calls) == 2 + 3  # once per shape under no_grad, then each node-by-node run
+
+
+@pytest.mark.parametrize("other_first", [False, True])
+def test_a_residual_add_and_relu_run_in_the_convolutions_step(other_first):
+    """y = Relu(Conv(x) + x), as ResNet's blocks, and Conv(x) + GlobalAveragePool(x), where
+    the Add broadcasts: in the convolution's step, the same values as node by node."""
+    rng = np.random.default_rng(9)
+    w = {"w": rng.standard_normal((3, 3, 3, 3)).astype(np.float32)}
+    conv = helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1])
+    add = helper.make_node("Add", ["x", "c"] if other_first else ["c", "x"], ["a"])
+    proto = _model([conv, add, helper.make_node("Relu", ["a"], ["y"])], w, x_shape=(2, 3, 20, 30))
+    model = convlab.onnx.load(proto)
+    assert _step_types(model) == ["Convolution"]
+    x = _x((2, 3, 20, 30))
+    fast, slow = _both(model, x)
+    np.testing.assert_array_equal(fast, slow)
+    np.testing.assert_allclose(fast, _onnxruntime(proto, x), rtol=1e-5, atol=1e-5)
+    pooled = _model([helper.make_node("GlobalAveragePool", ["x"], ["p"]), conv,
+                     helper.make_node("Add", ["c", "p"], ["y"])], w)
+    model = convlab.onnx.load(pooled)
+    assert _step_types(model) == ["OnnxNode", "Convolution"]
+    fast, slow = _both(model, _x())
+    np.testing.assert_array_equal(fast, slow)
+
+
+def test_an_add_of_two_convolutions_goes_with_the_first():
+    """ResNet's projection: Relu(Conv_a(x) + Conv_b(x)); the first convolution's step takes the
+    Add and the Relu, the second runs by itself, before it."""
+    rng = np.random.default_rng(10)
+    weights = {name: rng.standard_normal((4, 3, 1, 1)).astype(np.float32) for name in "ab"}
+    nodes = [helper.make_node("Conv", ["x", "a"], ["ca"]),
+             helper.make_node("Conv", ["x", "b"], ["cb"], strides=[1, 1]),
+             helper.make_node("Add", ["ca", "cb"], ["s"]),
+             helper.make_node("Relu", ["s"], ["y"])]
+    model = convlab.onnx.load(_model(nodes, weights))
+    steps = model._runs[False][0]
+    assert [[node.op_type for node in step.nodes] for step in steps] == [
+        ["Conv"], ["Conv", "Add", "Relu"]]
+    fast, slow = _both(model, _x())
+    np.testing.assert_array_equal(fast, slow)

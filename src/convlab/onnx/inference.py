@@ -186,30 +186,53 @@ _ACTIVATIONS = {"Relu": E.Relu, "Add": A.Hardswish}
 _NO_GRAPH = _ScratchCtx((False,))
 
 
-def _activate(op, y):
-    """``op``'s values of Tensor ``y``, a convolution's output that nothing else reads, by the
-    op's own forward on the array, without ``apply`` around it (a Relu node takes 15 us on
-    1x16x55x55, ``apply`` 12, the forward 7, one core)."""
-    return convlab.from_numpy(op.forward(_NO_GRAPH, y._data))
+class _Tail:
+    """What a convolution's step runs on the convolution's output y, a Tensor that nothing else
+    reads: the Add of another value (a residual connection), if the step's nodes have one after
+    the convolution's, then the activation of its last ``activation`` nodes (Relu, HardSwish).
+
+    - The Add is written into y's array (``np.add(y, r, out=y)``) where r has y's shape and
+      dtype: the same sums as the node's, without new memory.
+    - The activation is its op's own forward on y's array, without ``apply`` around it (a Relu
+      node takes 15 us on 1x16x55x55, ``apply`` 12, the forward 7, one core)."""
+
+    def __init__(self, step, residual: bool, activation: int):
+        nodes = step.nodes
+        self.op = _ACTIVATIONS[nodes[len(nodes) - activation].op_type] if activation else None
+        self.other = None  # where the Add's other input is among the step's inputs
+        if residual:
+            add, before = nodes[len(nodes) - activation - 1], nodes[len(nodes) - activation - 2]
+            other = next(name for name in add.inputs if name != before.outputs[0])
+            self.other = step.inputs.index(other)
+
+    def __call__(self, y, values):
+        if self.other is not None:
+            r = values[self.other]
+            data, r_data = y._data, _array(r)
+            if r_data.shape == data.shape and r_data.dtype == data.dtype:
+                np.add(data, r_data, out=data)
+            else:
+                y = y + r
+        return y if self.op is None else convlab.from_numpy(self.op.forward(_NO_GRAPH, y._data))
 
 
 class Convolution(Step):
-    """A Conv node, and the activation after it if there is one (Relu, HardSwish), on the
-    arrays: the convolution by :class:`_Convolve`, the activation by :func:`_activate`."""
+    """A Conv node, and after it an Add of another value and an activation where the step's
+    nodes have them (:class:`_Tail`), on the arrays: the convolution by :class:`_Convolve`."""
 
-    def __init__(self, nodes):
+    def __init__(self, nodes, residual: bool = False, activation: int = 0):
         super().__init__(nodes)
         self._convolve = _Convolve(self.nodes[0])
         position = {name: k for k, name in enumerate(self.inputs)}
         self._conv_inputs = [position[name] for name in self.nodes[0].inputs]
-        self._activation = _ACTIVATIONS[self.nodes[1].op_type] if len(self.nodes) > 1 else None
+        self._tail = _Tail(self, residual, activation)
 
     def compute(self, *values):
         x, w, b = ([values[k] for k in self._conv_inputs] + [None])[:3]
         y = self._convolve(x, w, b)
         if y is None:
             y = OPS["Conv"](self.nodes[0], x, w, b)
-        return y if self._activation is None else _activate(self._activation, y)
+        return self._tail(y, values)
 
 
 class Cached(Step):
@@ -255,14 +278,12 @@ class ConvAffine(Step):
     t = b, each map composes into (s, t), and the convolution runs with ``w'[o] = w[o] * s[o]``
     and bias t, computed in float64 and kept in the weight's dtype. A weight that turns out not
     to be per-channel (its shape is known only when it is computed) leaves the nodes to run one by
-    one. An activation after the maps (``activation``, the number of its nodes at the end of
-    ``nodes``) runs in the step too (:func:`_activate`)."""
+    one. After the maps, an Add of another value (``residual``) and an activation (its
+    ``activation`` nodes) run in the step too (:class:`_Tail`)."""
 
-    def __init__(self, nodes, activation: int = 0):
+    def __init__(self, nodes, residual: bool = False, activation: int = 0):
         super().__init__(nodes)
-        self._maps = self.nodes[1:len(self.nodes) - activation]
-        self._activation = (_ACTIVATIONS[self.nodes[len(self.nodes) - activation].op_type]
-                            if activation else None)
+        self._maps = self.nodes[1:len(self.nodes) - activation - residual]
         # where, among the step's inputs, the Conv's inputs are, and the maps' weights (their
         # inputs other than the value coming down the chain)
         position = {name: k for k, name in enumerate(self.inputs)}
@@ -272,6 +293,7 @@ class ConvAffine(Step):
         self._clamp = bool(self._maps) and self._maps[-1].op_type == "HardSigmoid"
         self._weights = _Derived(self._fold)
         self._convolve = _Convolve(self.nodes[0])
+        self._tail = _Tail(self, residual, activation)
 
     def _fold(self, w, b, *weights):
         """(w', b') as Tensors, or None where a weight is not per-channel."""
@@ -324,7 +346,7 @@ class ConvAffine(Step):
             y = OPS["Conv"](self.nodes[0], x, *folded)
         if self._clamp:
             y = y.clamp(0.0, 1.0)
-        return y if self._activation is None else _activate(self._activation, y)
+        return self._tail(y, values)
 
 
 def _per_channel(c, C: int, rank: int, dtype):
@@ -475,11 +497,13 @@ class _Graph:
                     and (node.op_type in ("Add", "Mul") or node.inputs[0] == name))
         return node.op_type == "HardSigmoid"
 
-    def convolution(self, k: int):
-        """(run, affine, activation) for Conv k of one output: run, [k, ...] with the nodes
-        ConvAffine folds in after it, if any (then ``affine``), and those of the activation that
-        alone reads the last of them (:meth:`activation`), if there is one (``activation``: how
-        many). None where node k is no such Conv, or one that runs once on stored values."""
+    def convolution(self, k: int, taken: set):
+        """(run, affine, residual, activation) for Conv k of one output: run, [k, ...] with the
+        nodes ConvAffine folds in after it, if any (then ``affine``), an Add of another value
+        that alone reads the last of them (``residual``), and the activation that alone reads
+        the last node so far (:meth:`activation`; ``activation``: how many nodes). An Add that
+        another run has ``taken`` (a residual Add of two convolutions: the first claims it) is
+        left to it. None where node k is no such Conv, or one that runs once on stored values."""
         node = self.nodes[k]
         if (node.op_type != "Conv" or len(node.outputs) != 1 or len(node.inputs) < 2
                 or k in self.weights_only):
@@ -487,8 +511,13 @@ class _Graph:
         run = self.conv_affine(k)
         affine = run is not None
         run = run or [k]
+        add = self.only_reader(run[-1], ("Add",))
+        residual = (add is not None and add not in taken and len(self.nodes[add].outputs) == 1
+                    and len(set(self.nodes[add].inputs)) == 2)
+        if residual:
+            run.append(add)
         activation = self.activation(run[-1])
-        return run + activation, affine, len(activation)
+        return run + activation, affine, residual, len(activation)
 
     def activation(self, k: int) -> list[int]:
         """The nodes of the activation that alone reads node k's output: [Relu], or the four
@@ -590,10 +619,10 @@ def inference_steps(model, nodes) -> list:
             run, squeeze, excite = found
             convs = (ConvAffine([nodes[i] for i in c]) for c in (squeeze, excite))
             step = SqueezeExcitation([nodes[i] for i in run], *convs)
-        elif (found := graph.convolution(k)) is not None:
-            run, affine, activation = found
-            step = (ConvAffine([nodes[i] for i in run], activation) if affine
-                    else Convolution([nodes[i] for i in run]))
+        elif (found := graph.convolution(k, taken)) is not None:
+            run, affine, residual, activation = found
+            step = (ConvAffine if affine else Convolution)([nodes[i] for i in run], residual,
+                                                           activation)
         elif (run := graph.hard_swish(k)) is not None:
             step = HardSwish([nodes[i] for i in run])
         else:
