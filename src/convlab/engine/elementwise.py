@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import jit
-from .jit import kernel, prange
+from .jit import SERIAL_BELOW, kernel, prange
 
 __all__ = [
     "add",
@@ -56,53 +56,53 @@ def applies(*arrays: np.ndarray) -> bool:
                     for a in arrays))
 
 
-@kernel(threaded=True)
+@kernel(threaded=True, serial_below=SERIAL_BELOW)
 def _add(x, y, z):
     for i in prange(x.size):
         z[i] = x[i] + y[i]
 
 
-@kernel(threaded=True)
+@kernel(threaded=True, serial_below=SERIAL_BELOW)
 def _relu(x, z):
     for i in prange(x.size):
         v = x[i]
         z[i] = type(v)(0) if v < 0 else v
 
 
-@kernel(threaded=True)
+@kernel(threaded=True, serial_below=SERIAL_BELOW)
 def _relu_backward(z, gz, gx):
     for i in prange(z.size):
         gx[i] = type(gz[i])(0) if z[i] <= 0 else gz[i]
 
 
-@kernel(threaded=True)
+@kernel(threaded=True, serial_below=SERIAL_BELOW)
 def _leaky_relu(x, slope, z):
     for i in prange(x.size):
         v = x[i]
         z[i] = v if v > 0 else v * slope
 
 
-@kernel(threaded=True)
+@kernel(threaded=True, serial_below=SERIAL_BELOW)
 def _leaky_relu_backward(x, gz, slope, gx):
     for i in prange(x.size):
         gx[i] = gz[i] if x[i] > 0 else gz[i] * slope
 
 
-@kernel(threaded=True)
+@kernel(threaded=True, serial_below=SERIAL_BELOW)
 def _hardtanh(x, lo, hi, z):
     for i in prange(x.size):
         v = x[i]
         z[i] = lo if v < lo else (min(v, hi))
 
 
-@kernel(threaded=True)
+@kernel(threaded=True, serial_below=SERIAL_BELOW)
 def _hardtanh_backward(x, gz, lo, hi, gx):
     for i in prange(x.size):
         v = x[i]
         gx[i] = type(gz[i])(0) if v <= lo or v >= hi else gz[i]
 
 
-@kernel(threaded=True, exact=True)
+@kernel(threaded=True, exact=True, serial_below=SERIAL_BELOW)
 def _hardswish(x, z):
     for i in prange(x.size):
         v = x[i]
@@ -115,7 +115,7 @@ def _hardswish(x, z):
         z[i] = v * t / real(6)
 
 
-@kernel(threaded=True, exact=True)
+@kernel(threaded=True, exact=True, serial_below=SERIAL_BELOW)
 def _hardswish_backward(x, gz, gx):
     for i in prange(x.size):
         v = x[i]

@@ -87,12 +87,13 @@ class _Kernel:
     threaded kernel keeps this wrapper there: it alone chooses, at each call, between its
     threaded and its serial machine code."""
 
-    def __init__(self, fn, threaded: bool, exact: bool = False):
+    def __init__(self, fn, threaded: bool, exact: bool = False, serial_below: int = 0):
         functools.update_wrapper(self, fn)
         self.python = fn
         self.compiled = None  # the serial machine code
         self.threaded = None  # the threaded one, for a threaded kernel
         self.is_threaded = threaded
+        self.serial_below = serial_below
         self.fastmath = set() if exact else FASTMATH
         _kernels.append(self)
 
@@ -101,7 +102,7 @@ class _Kernel:
             _compile_all()
         if self.is_threaded:
             n = parallel.threads()
-            if n > 1:
+            if n > 1 and args[0].size >= self.serial_below:
                 _use_threads(n)
                 return self.threaded(*args)
         return self.compiled(*args)
@@ -153,6 +154,14 @@ _threads_set = _ThreadCount()
 # step's kernels and gives the cores up soon after.
 SPIN_COUNT = 10_000
 
+# Elementwise passes on fewer elements than this run on the calling thread alone: a second
+# thread does not pay for its loop's start there (a ReLU's pass, one thread against two, 16K
+# elements 3.3 / 6.1 us, 32K 5.1 / 6.8, 64K 10.7 / 9.1, 256K 31 / 27), and where another process
+# holds a core, every parallel loop waits for the worker's turn on it: the digits CNN's
+# inference, whose four parallel loops had 16-32K elements each, took 12.7 ms on 2 threads
+# beside the helpers' work, 0.58 on one. PyTorch's grain is 32K elements a thread.
+SERIAL_BELOW = 1 << 16
+
 
 def _use_threads(n: int) -> None:
     """Run threaded kernels on ``n`` threads. numba keeps the count per calling thread (and has
@@ -185,16 +194,18 @@ def _start_threads() -> None:
             del os.environ["GOMP_SPINCOUNT"]
 
 
-def kernel(fn=None, *, threaded: bool = False, exact: bool = False):
+def kernel(fn=None, *, threaded: bool = False, exact: bool = False, serial_below: int = 0):
     """``fn`` to be compiled by numba on its first call (for the argument types of that call;
     cached on disk; run without the GIL). Call it only when :func:`active` is true.
 
     ``@kernel(threaded=True)``: its ``prange`` loops run on the engine's threads (see the
-    module's docstring). ``exact=True``: IEEE arithmetic, without :data:`FASTMATH`'s licences,
-    so that each operation rounds as NumPy's does (no fused multiply-adds)."""
+    module's docstring). ``serial_below``: a threaded kernel whose work follows its first
+    argument's size (an elementwise pass) runs serial below that many elements (see
+    :data:`SERIAL_BELOW`). ``exact=True``: IEEE arithmetic, without :data:`FASTMATH`'s
+    licences, so that each operation rounds as NumPy's does (no fused multiply-adds)."""
     if fn is None:
-        return lambda f: _Kernel(f, threaded, exact)
-    return _Kernel(fn, threaded, exact)
+        return lambda f: _Kernel(f, threaded, exact, serial_below)
+    return _Kernel(fn, threaded, exact, serial_below)
 
 
 def active() -> bool:

@@ -25,12 +25,12 @@ import numpy as np
 
 from . import parallel
 from .elementwise import MIN_SIZE, applies  # the activations' test: one float dtype, C order, large
-from .jit import kernel, prange
+from .jit import SERIAL_BELOW, kernel, prange
 
 __all__ = ["MIN_SIZE", "adam", "adam_applies", "applies", "sgd"]
 
 
-@kernel(threaded=True, exact=True)
+@kernel(threaded=True, exact=True, serial_below=SERIAL_BELOW)
 def _sgd(x, g, b, lr, momentum, keep, weight_decay, nesterov, maximize, first):
     for i in prange(x.size):
         step = -g[i] if maximize else g[i]
@@ -64,11 +64,12 @@ def adam_applies(*arrays: np.ndarray) -> bool:
     On one thread the kernel's serial machine code is not vectorized (LLVM does not vectorize a
     loop that stores to three arrays it cannot prove apart; the threaded code's arrays are
     marked so), and loses to NumPy's vectorized passes: DCGAN generator, warm, best of 30, one
-    thread 4.3 ms against 3.6; on 2 threads 0.73 against 3.85."""
-    return parallel.threads() > 1 and applies(*arrays)
+    thread 4.3 ms against 3.6; on 2 threads 0.73 against 3.85. Below SERIAL_BELOW elements
+    the kernel would run serial: NumPy takes those too."""
+    return parallel.threads() > 1 and arrays[0].size >= SERIAL_BELOW and applies(*arrays)
 
 
-@kernel(threaded=True, exact=True)
+@kernel(threaded=True, exact=True, serial_below=SERIAL_BELOW)
 def _adam(x, g, m, v, v_max, lr_wd, weight_decay, decoupled, keep1, beta2, keep2, amsgrad,
           maximize, step_size, bias2_root, eps):
     for i in prange(x.size):
