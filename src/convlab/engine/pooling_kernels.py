@@ -232,8 +232,11 @@ def max_pool_values(x, y, kernel, stride, pad, dilation, lowest):
     B, D, H, W = x.shape
     OD, OH, OW = y.shape[1:]
     width = max(pad[2] + W, (OW - 1) * stride[2] + (kernel[2] - 1) * dilation[2] + 1)
+    # a padded row per plane, made before the loop: one allocation, not one a plane (which
+    # costs more than pooling a plane of a row or two)
+    rows = np.empty((B, width), x.dtype)
     for b in prange(B):
-        t = np.empty(width, x.dtype)
+        t = rows[b]
         for i in range(width):
             t[i] = lowest
         row = t[pad[2]:pad[2] + W]
