@@ -105,3 +105,37 @@ def test_a_forked_child_runs_threaded_kernels_on_one_thread(monkeypatch):
         child.kill()
     assert child.exitcode == 0
     assert queue.get(timeout=1) == [0]
+
+
+@jit.kernel(threaded=True, serial_below=100)
+def _fill_elements(out):
+    for i in jit.prange(out.shape[0]):
+        out[i] = _thread_id()
+
+
+@jit.kernel(threaded=True, bounds="bounds")
+def _fill_runs(out, bounds):
+    for j in jit.prange(len(bounds) - 1):
+        for i in range(bounds[j], bounds[j + 1]):
+            out[i] = _thread_id()
+
+
+def test_small_loops_and_single_runs_stay_on_the_calling_thread(monkeypatch):
+    """``serial_below`` and ``bounds``: the serial machine code where a second thread has no
+    work worth waking it for; the threaded code otherwise."""
+    from convlab.engine import parallel
+
+    monkeypatch.setattr(parallel, "WORKERS", 2)
+    calls = []
+    threaded = jit._use_threads
+    monkeypatch.setattr(jit, "_use_threads", lambda n: (calls.append(n), threaded(n)))
+    small, large = np.full(99, -1), np.full(100, -1)
+    _fill_elements(small)
+    assert calls == [] and set(small) == {0}
+    _fill_elements(large)
+    assert calls == [2] and set(large) == {0, 1}
+    one, two = np.full(8, -1), np.full(8, -1)
+    _fill_runs(one, np.array([0, 8]))
+    assert calls == [2] and set(one) == {0}
+    _fill_runs(two, np.array([0, 4, 8]))
+    assert calls == [2, 2] and set(two) == {0, 1}

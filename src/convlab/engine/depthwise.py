@@ -667,7 +667,7 @@ def _last_weight_grad_kernel(x, gy, gw, inside, reads, offsets, out_rows, cells,
                     _add_product(gw[t, j], g[o, j], src)
 
 
-@jit.kernel(threaded=True)
+@jit.kernel(threaded=True, bounds="bounds")
 def _last_forward_runs(x, w, b, y, inside, reads, offsets, out_rows, cells, bounds):
     """:func:`_last_forward_kernel` on each run of samples, the runs shared between the threads."""
     for j in prange(len(bounds) - 1):
@@ -675,7 +675,7 @@ def _last_forward_runs(x, w, b, y, inside, reads, offsets, out_rows, cells, boun
                              bounds[j + 1])
 
 
-@jit.kernel(threaded=True)
+@jit.kernel(threaded=True, bounds="bounds")
 def _last_input_grad_runs(gy, w, gx, inside, reads, offsets, out_rows, cells, bounds):
     """:func:`_last_input_grad_kernel` on each run of samples, shared between the threads."""
     for j in prange(len(bounds) - 1):
@@ -683,7 +683,7 @@ def _last_input_grad_runs(gy, w, gx, inside, reads, offsets, out_rows, cells, bo
                                 bounds[j + 1])
 
 
-@jit.kernel(threaded=True)
+@jit.kernel(threaded=True, bounds="bounds")
 def _last_weight_grad_runs(x, gy, parts, inside, reads, offsets, out_rows, cells, bounds):
     """:func:`_last_weight_grad_kernel` on each run of samples, run ``j`` adding into its own
     ``parts[j] (taps, mult, C)`` (zeros to start with)."""
@@ -716,7 +716,7 @@ def _last_layout(G: ConvGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
             cells.size)
 
 
-@jit.kernel(threaded=True)
+@jit.kernel(threaded=True, bounds="bounds")
 def _forward_runs(x, w, b, y, lo, P, size, starts, length, step, box, offsets, bounds):
     """:func:`_forward_kernel` on each run of items ``bounds[j]..bounds[j + 1]``, the runs
     shared between the threads."""
@@ -725,7 +725,7 @@ def _forward_runs(x, w, b, y, lo, P, size, starts, length, step, box, offsets, b
                         bounds[j], bounds[j + 1])
 
 
-@jit.kernel(threaded=True)
+@jit.kernel(threaded=True, bounds="bounds")
 def _input_grad_runs(gy, w, gx, lo, P, size, starts, length, step, box, offsets, bounds,
                      gather):
     """:func:`_input_grad_gather_kernel` (``gather``: stride 1) or :func:`_input_grad_kernel`
@@ -739,7 +739,7 @@ def _input_grad_runs(gy, w, gx, lo, P, size, starts, length, step, box, offsets,
                                bounds[j], bounds[j + 1])
 
 
-@jit.kernel(threaded=True)
+@jit.kernel(threaded=True, bounds="bounds")
 def _weight_grad_runs(x, gy, parts, lo, P, size, starts, length, step, box, offsets, bounds):
     """:func:`_weight_grad_kernel` on each run of items, the runs shared between the threads,
     run ``j`` adding into its own ``parts[j] (C, mult, taps)`` (zeros to start with)."""
