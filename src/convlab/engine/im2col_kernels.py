@@ -186,7 +186,7 @@ def add_into(total, part):
             total[r, c] += part[r, c]
 
 
-@jit.kernel(threaded=True)
+@jit.kernel(threaded=True, bounds="bounds")
 def forward_chunks(x, w, y, bounds, kernel, stride, pad, dilation, out, ones):
     """``y[n, k] = w[k] @ cols[n, k]`` for every sample ``n`` and group ``k``, chunk by chunk:
     ``x (N, C, D, H, W)``, ``w (g, M, R)``, ``y (N, g, M, prod(O))``. With ``ones``, each
@@ -202,7 +202,7 @@ def forward_chunks(x, w, y, bounds, kernel, stride, pad, dilation, out, ones):
                 blas.dot(w[k], cols[i, k], y[n0 + i, k])
 
 
-@jit.kernel(threaded=True)
+@jit.kernel(threaded=True, bounds="bounds")
 def input_grad_chunks(gy, w_t, gx, bounds, kernel, stride, pad, dilation, out):
     """``gx``, the :func:`col2im` of the columns ``w_t[k] @ gy[n, k]``, chunk by chunk:
     ``gy (N, g, M, prod(O))``, ``w_t (g, R, M)`` (each group's weight transposed),
@@ -219,7 +219,7 @@ def input_grad_chunks(gy, w_t, gx, bounds, kernel, stride, pad, dilation, out):
                              out[2])), gx[n0:n1], kernel, stride, pad, dilation)
 
 
-@jit.kernel(threaded=True)
+@jit.kernel(threaded=True, bounds="bounds")
 def weight_grad_chunks(x, gy, parts, bounds, kernel, stride, pad, dilation, out):
     """``parts[j, k] = Σ_n cols[n, k] @ gy[n, k]ᵀ`` over the samples of chunk ``j``, for every
     group ``k``: ``x (N, C, D, H, W)``, ``gy (N, g, M, prod(O))``, ``parts (chunks, g, R, M)``
@@ -265,7 +265,7 @@ def _block_columns(x, n0, n1, source, C, c0, c1, positions):
     return cols.reshape((count // positions, positions * n))
 
 
-@jit.kernel(threaded=True)
+@jit.kernel(threaded=True, bounds="bounds")
 def forward_side_by_side(x, w, b, y, bounds, source, C):
     """Small images: ``y[n, k*M + m, o] = (w[k] @ cols[k])[m, o*n + i] + b[k*M + m]`` for the
     samples ``n = n0 + i`` of each chunk, the columns of a chunk's samples side by side
@@ -303,7 +303,7 @@ def _samples_innermost(gy, n0, n1, g):
     return g_last
 
 
-@jit.kernel(threaded=True)
+@jit.kernel(threaded=True, bounds="blocks")
 def weight_grad_side_by_side(x, gy, gw, bounds, blocks, source):
     """Small images: ``gw[k] = Σ_j gy_j[k] @ cols_j[k]ᵀ`` over the chunks ``j`` of samples
     (``bounds``), the columns and ``gy`` of a chunk's samples side by side (the product sums
@@ -356,7 +356,7 @@ def _add_block(cols, gx, n0, n1, source, C, c0, c1):
             row[at] = sums[at, i]
 
 
-@jit.kernel(threaded=True)
+@jit.kernel(threaded=True, bounds="blocks")
 def input_grad_side_by_side(gy, w_t, gx, bounds, blocks, source):
     """Small images: ``gx``, the scatter-add (:func:`_add_block`) of the columns ``w_t[k] @
     gy_k``, ``gy`` of each chunk's samples side by side (one product per block, where one

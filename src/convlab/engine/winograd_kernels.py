@@ -421,7 +421,7 @@ def _tile_count(grid):
     return count
 
 
-@kernel(threaded=True)
+@kernel(threaded=True, bounds="bounds")
 def correlate_chunks(x, U, pad, grid, b, y, bounds):
     """``y = x ⋆ w + b`` in one phase, the samples ``bounds[j] .. bounds[j + 1]`` of each chunk
     ``j`` on one thread, from the input tiles through the products to the output tiles.
@@ -441,7 +441,7 @@ def correlate_chunks(x, U, pad, grid, b, y, bounds):
         _output(_tiles(Mt, K, P), b, grid, y[n0:n1], 0, K)
 
 
-@kernel(threaded=True)
+@kernel(threaded=True, bounds="runs")
 def weight_grad_chunks(x, gy, pad, grid, acc, bounds, runs, first):
     """``acc[r] = Σ Z Vᵀ`` over the chunks ``runs[r] .. runs[r + 1]`` (chunk ``j`` is the
     samples ``bounds[j] .. bounds[j + 1]``) in one phase, each run of chunks on one thread and
