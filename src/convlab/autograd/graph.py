@@ -46,6 +46,7 @@ from ..storage import shares_root
 
 __all__ = [
     "ArrayFunction",
+    "ScratchCtx",
     "no_grad",
     "enable_grad",
     "inference_mode",
@@ -270,7 +271,7 @@ class FunctionCtx(Node):
     """
 
     grad_fn_name = None
-    recording = True  # forward runs inside a graph: backward will be asked (see _ScratchCtx)
+    recording = True  # forward runs inside a graph: backward will be asked (see ScratchCtx)
     # What a new node starts with, set on the class so that creating one (once per op of every
     # step) assigns only the three links below.
     saved = ()
@@ -461,7 +462,7 @@ class ArrayFunction:
             next_nodes = tuple([a._grad_node() if need else None for a, need in zip(args, needs)])
             ctx = FunctionCtx(cls, needs, next_nodes)
         else:
-            ctx = _ScratchCtx(needs)
+            ctx = ScratchCtx(needs)
         out = cls.forward(ctx, *arrays, **kwargs)
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)
@@ -497,9 +498,10 @@ def use_tensor_class(cls) -> None:
     _Tensor = cls
 
 
-class _ScratchCtx:
+class ScratchCtx:
     """The ctx handed to forward when no graph is recorded: saves go nowhere, and
-    ``recording`` tells forward that nothing it would keep for backward is needed."""
+    ``recording`` tells forward that nothing it would keep for backward is needed. Code that
+    runs an op's forward on arrays itself (``convlab.onnx.inference``) hands it one too."""
 
     recording = False
 

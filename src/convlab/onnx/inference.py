@@ -65,7 +65,7 @@ import numpy as np
 import convlab
 import convlab.nn.functional as F
 
-from ..autograd.graph import _ScratchCtx  # the ctx of an op run without a graph
+from ..autograd.graph import ScratchCtx  # the ctx of an op run without a graph
 from ..engine import conv, geometry, pooling
 from ..ops import activation as A
 from ..ops import elementwise as E
@@ -191,7 +191,7 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _ACTIVATIONS = {"Relu": E.Relu, "Add": A.Hardswish}
 
 # The ctx an op's forward gets when no graph is recorded (what ``apply`` hands it then).
-_NO_GRAPH = _ScratchCtx((False,))
+_NO_GRAPH = ScratchCtx((False,))
 
 
 class _Tail:
