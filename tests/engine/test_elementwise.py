@@ -46,8 +46,8 @@ def test_compiled_equals_numpy(monkeypatch, name, dtype, workers):
     x = _data(dtype)
     gz = _data(dtype, seed=1)
     gz.reshape(-1)[11:15] = [np.nan, np.inf, -np.inf, 0.0]  # a NaN or inf gradient arriving
-    assert elementwise.applies(x)
-    with engine_path("compiled"):
+    with engine_path("compiled"):  # (skipped where the kernels are off)
+        assert elementwise.applies(x)
         fast = _run(OPS[name], x, gz)
     with engine_path("numpy"):
         slow = _run(OPS[name], x, gz)
