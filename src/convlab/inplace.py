@@ -112,7 +112,8 @@ def _inplace(self, op: str, compute, *operands, takes_out: bool = False,
 
     (Compiled loops written in place lose to out-of-place ones here: LLVM turns a ReLU's
     ``x[i] = x[i] if x[i] > 0 else 0`` into masked stores, which AMD's cores run slowly:
-    1.0 ms against 0.38 for the same loop into other memory; the activations keep the copy.)
+    1.0 ms against 0.38 for the same loop into other memory. ``relu_`` writes with NumPy's
+    masked copy instead; the other activations compute out of place and copy back.)
     """
     recorded = self._check_inplace(op, operands)
     data = self._data
@@ -206,8 +207,8 @@ def lerp_(self, end, weight):
 def relu_(self):
     """``relu``, in place, written where the values lie, also inside a graph: a ReLU saves its
     output, not its input (``nn.ReLU(inplace=True)``, ``F.relu(x, inplace=True)``)."""
-    return self._inplace("relu_", lambda out: E.Relu.apply(self) if out is None
-                         else E.Relu.apply(self, out=out), takes_out=True, saves_self=False)
+    return self._inplace("relu_", lambda out: E.Relu.apply(self, out=out), takes_out=True,
+                         saves_self=False)
 
 def clamp_(self, min=None, max=None):
     return self._inplace("clamp_", lambda: self.clamp(min, max), min, max)
@@ -322,8 +323,9 @@ def __setitem__(self, index, value):
 
 for _method in (
     _check_inplace, _inplace, _new_values, add_, sub_, mul_, div_, pow_, remainder_,
-    floor_divide_, addcmul_, addcdiv_, lerp_, relu_, clamp_, clamp_min_, clamp_max_, masked_fill_,
-    scatter_, scatter_add_, copy_, fill_, zero_, _fill_with, uniform_, normal_, bernoulli_,
+    floor_divide_, addcmul_, addcdiv_, lerp_, relu_, clamp_, clamp_min_, clamp_max_,
+    masked_fill_, scatter_, scatter_add_, copy_, fill_, zero_, _fill_with, uniform_, normal_,
+    bernoulli_,
     __iand__, __ior__, __ixor__, __ilshift__, __irshift__, __setitem__):
     setattr(Tensor, _method.__name__, _method)
 Tensor.__iadd__ = add_
