@@ -15,14 +15,14 @@ interleaved: 10.6 -> 10.0 ms with another process on one core; one core the same
 would only add outputs that equal the bias, so 1x1 kernels with padding go to the general
 algorithms.
 
-On more than one thread, the compiled path (:mod:`.jit`) runs the products as tasks of a
-threaded kernel (:func:`_products`), one per sample and group, each a one-thread BLAS call
-(:func:`.blas.dot`) followed by its bias; when there are fewer such products than threads, each
-product's rows are cut into blocks, one task a block. The weight gradient's tasks each sum a
-run of samples (:func:`_weight_sums`) into their own slot, and the slots are summed at the end.
-On one thread, and without the compiled kernels, NumPy makes the products (faster on one
-thread: see :func:`.im2col._whole_chunks`), the batch split between Python's threads
-(:mod:`.parallel`) where there are several, or a single sample's products by rows.
+The compiled path (:mod:`.jit`) runs the forward's products as tasks of a threaded kernel
+(:func:`_products`), one per sample and group, each a one-thread BLAS call (:func:`.blas.dot`)
+added to its bias; when there are fewer such products than threads, each product's rows are
+cut into blocks, one task a block. On more than one thread, the input gradient's products go
+the same way, and the weight gradient's tasks each sum a run of samples (:func:`_weight_sums`)
+into their own slot, the slots summed at the end. Otherwise (see :func:`_compiled`) NumPy makes
+the products, the batch split between Python's threads (:mod:`.parallel`) where there are
+several, or a single sample's products by rows.
 """
 
 from __future__ import annotations
@@ -67,20 +67,29 @@ def _halves(x: np.ndarray, G: ConvGeometry) -> list[slice]:
     return split(len(x), per_sample, len(x) * per_sample)
 
 
-def _compiled(*arrays: np.ndarray, small: bool = False) -> bool:
+def _compiled(*arrays: np.ndarray, serial: bool = False) -> bool:
     """Whether the compiled kernels run this call: they are on, the arrays are of one float
-    dtype the BLAS has (float32 or float64), and there is more than one thread (on one core,
-    forward and backward, the kernels took 2.48 against 2.73 ms for 32x96x16x16 -> 32, but
-    12.0 against 9.5 for the strided 32x64x32x32 -> 128: NumPy's path stays there).
+    dtype the BLAS has (float32 or float64), and there is more than one thread, or ``serial``:
+    the call takes them on one thread too.
 
-    A weight gradient of ``small`` images (at most SMALL_POSITIONS output positions) takes the
+    The forward takes them on one thread (``serial``): its kernel writes the bias into the
+    output first and has the BLAS add the product to it (:func:`_products`), where NumPy's path
+    adds the bias in a pass of its own, and its Python costs less. One core, forward, NumPy ->
+    compiled (min of 200 interleaved): 32->200 on 2x96, batch 1 (rapidocr's) 56 -> 42 us, 8->24
+    on 12x96 29 -> 19 us, batch 8 352 -> 271 us; 64->256 on 56x56, batch 1 (ResNet-50's)
+    1.46 -> 1.23 ms; 32x96x16x16 -> 32 0.76 -> 0.68 ms; strided 32x64x32x32 -> 128 2.86 -> 2.52.
+    The input gradient stays NumPy's there (on one core, forward and backward, the kernels took
+    2.48 against 2.73 ms for 32x96x16x16 -> 32, but 12.0 against 9.5 for the strided
+    32x64x32x32 -> 128, before the forward's kernel wrote the bias first).
+
+    A weight gradient of small images (at most SMALL_POSITIONS output positions) takes the
     compiled sums on one thread too: NumPy's batched product made an ``(N, g, K/g, C/g)``
     buffer to sum over the samples, 26 MB for MobileNetV2's last 1x1 layer (32x160x4x4 ->
     1280) and its step's peak, where :func:`_weight_sums` lets the BLAS add each product into
     place. One core, batch 32, NumPy -> compiled: 160->1280 on 4x4 9.7 -> 5.5 ms, 80->480 on
     4x4 1.74 -> 1.11, 288->48 on 8x8 1.79 -> 1.54, 96->16 on 16x16 1.05 -> 1.16 (on 32x32
     images NumPy's stays faster: 64->128 11.2 against 13.4)."""
-    return (jit.active() and (small or parallel.threads() > 1)
+    return (jit.active() and (serial or parallel.threads() > 1)
             and arrays[0].dtype in jit.FLOAT_TYPES
             and all(a.dtype == arrays[0].dtype for a in arrays))
 
@@ -100,7 +109,10 @@ def _rows(products: int, M: int, work: int) -> int:
 def _products(w, a, b, out, rows):
     """``out[n, k, r0:r1] = w[k, r0:r1] @ a[n, k]``, plus ``b[k, r0:r1]`` per row, for every
     sample ``n``, group ``k`` and block of ``rows`` rows, one task a block: ``w (g, M, K)``,
-    ``a (N, g, K, P)``, ``b (g, M)``, or ``(g, 0)`` for no bias, ``out (N, g, M, P)``."""
+    ``a (N, g, K, P)``, ``b (g, M)``, or ``(g, 0)`` for no bias, ``out (N, g, M, P)``. The bias
+    is written first and the BLAS adds the product to it (gemm's beta = 1), which costs the
+    product nothing: adding it after, in a pass of its own, took 44 against 39 us for rapidocr's
+    32->200 on 2x96 and 1.47 against 1.28 ms for ResNet-50's 64->256 on 56x56 (one core)."""
     N, g, M = out.shape[0], out.shape[1], out.shape[2]
     blocks = (M + rows - 1) // rows
     for task in prange(N * g * blocks):
@@ -108,12 +120,14 @@ def _products(w, a, b, out, rows):
         r0 = task % blocks * rows
         r1 = min(M, r0 + rows)
         block = out[n, k, r0:r1]
-        blas.dot(w[k, r0:r1], a[n, k], block)
         if b.shape[1]:  # plain loops: see im2col_kernels.add_into
             for r in range(r1 - r0):
                 bias = b[k, r0 + r]
                 for p in range(block.shape[1]):
-                    block[r, p] += bias
+                    block[r, p] = bias
+            blas.dot_add(w[k, r0:r1], a[n, k], block)
+        else:
+            blas.dot(w[k, r0:r1], a[n, k], block)
 
 
 @jit.kernel(threaded=True)
@@ -189,7 +203,7 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
     wg = w.reshape(g, G.out_channels // g, G.in_channels // g)  # (g, K/g, C/g)
     positions = math.prod(G.out_size)
     y = np.empty((len(x), g, G.out_channels // g, positions), dtype=x.dtype)
-    if _compiled(x, w):
+    if _compiled(x, w, serial=True):
         bias = np.empty((g, 0), x.dtype) if b is None else b.reshape(g, -1).astype(x.dtype)
         _products(np.ascontiguousarray(wg), _matrices(_picked(x, G), g), bias, y,
                   _rows(len(x) * g, wg.shape[1], wg[0].size * positions))
@@ -242,7 +256,7 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
     """``gw (C_out, C_in/groups, 1, ...) = Σ_n gy[n] @ x[n]ᵀ``."""
     g = G.groups
     gys = _matrices(gy, g)  # (N, g, K/g, prod(O))
-    if _compiled(x, gy, small=math.prod(G.out_size) <= SMALL_POSITIONS):
+    if _compiled(x, gy, serial=math.prod(G.out_size) <= SMALL_POSITIONS):
         bounds = chunk_bounds(_halves(x, G))  # a run of samples per thread, each summed on its own
         runs = len(bounds) - 1
         parts = np.zeros((max(runs, 1), g, G.out_channels // g, G.in_channels // g), x.dtype)
