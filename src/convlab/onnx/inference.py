@@ -16,7 +16,8 @@ Under ``no_grad`` no one will ask for an intermediate value of the graph or for 
   per shape): run once, its outputs kept.
 - **A squeeze-excitation block**, ``x * HardSigmoid(Conv(Relu(Conv(GlobalAveragePool(x)))))``
   (MobileNetV3's): on the pooled 1x1 image the convolutions are matrix-vector products, and the
-  block runs on arrays, by NumPy, with the folded weights of the two convolutions.
+  block runs on arrays, in one compiled call (:mod:`.excitation`), with the folded weights of
+  the two convolutions.
 - **Every convolution** (by itself or with maps folded in) calls the engine on the arrays, its
   geometry worked out once per set of shapes, where F.conv*d would check its arguments and make
   an autograd op at every call (:class:`_Convolve`): the same call, so the same values.
