@@ -224,7 +224,8 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
     positions = math.prod(G.out_size)
     y = np.empty((len(x), g, G.out_channels // g, positions), dtype=x.dtype)
     if _compiled(x, w, serial=True):
-        bias = np.empty((g, 0), x.dtype) if b is None else b.reshape(g, -1).astype(x.dtype)
+        bias = (np.empty((g, 0), x.dtype) if b is None
+                else b.reshape(g, -1).astype(x.dtype, copy=False))
         _products(np.ascontiguousarray(wg), _matrices(_picked(x, G), g), bias, y,
                   *_blocks(len(x) * g, wg.shape[1], positions, wg[0].size * positions))
         return y.reshape(len(x), G.out_channels, *G.out_size)
