@@ -8,6 +8,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from jit_paths import engine_path
 
 import convlab
 
@@ -117,3 +118,56 @@ def test_a_residual_add_in_place_then_backward_refuses_a_stale_save():
         z += 1
         with pytest.raises(RuntimeError):
             z.sum().backward()
+
+
+ACTIVATIONS = {  # the inplace=True of real programs: DCGAN's LeakyReLU, MobileNet's ReLU6
+    "leaky_relu 0.2": lambda F, y: F.leaky_relu(y, 0.2, inplace=True),
+    "leaky_relu 0": lambda F, y: F.leaky_relu(y, 0.0, inplace=True),
+    "leaky_relu -0.2": lambda F, y: F.leaky_relu(y, -0.2, inplace=True),
+    "relu6": lambda F, y: F.relu6(y, inplace=True),
+    "hardtanh_": lambda F, y: F.hardtanh_(y, -0.5, 0.7),
+}
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_in_place_activations_save_their_output_as_pytorch(name):
+    """Written into the tensor itself, their output saved for backward (PyTorch's
+    LeakyReluBackward1 and HardtanhBackward0 in place): values, gradients, node names, the
+    version, and LeakyReLU's refusal of a negative slope at backward."""
+    results = []
+    for lib in (convlab, torch):
+        w = lib.tensor(np.where(np.isnan(X), 0.5, X).astype(np.float64), requires_grad=True)
+        y = w * 1
+        before = y.data_ptr()
+        z = ACTIVATIONS[name](lib.nn.functional, y)
+        assert z is y and y.data_ptr() == before and y._version == 1
+        node = type(z.grad_fn).__name__ if lib is torch else z.grad_fn.name()
+        try:
+            (z * z).sum().backward()
+            grad = w.grad.numpy().copy()
+        except RuntimeError:
+            grad = "raises"
+        results.append((node, z.detach().numpy().copy(), grad))
+    (node, value, grad), (their_node, their_value, their_grad) = results
+    assert node == their_node
+    np.testing.assert_array_equal(value, their_value)
+    if isinstance(their_grad, str):
+        assert grad == their_grad
+    else:
+        np.testing.assert_array_equal(grad, their_grad)
+
+
+def test_in_place_activations_make_no_second_array():
+    """The compiled kernels write over the tensor (the NumPy twins make a temporary)."""
+    values = np.linspace(-8, 8, 256 * 1024, dtype=np.float32).reshape(256, 1024)  # 1 MiB
+    F = convlab.nn.functional
+    with engine_path("compiled"):
+        F.relu6(F.leaky_relu(convlab.tensor(values), 0.5, inplace=True), inplace=True)  # compiled
+        x = convlab.tensor(values)
+        tracemalloc.start()
+        F.leaky_relu(x, 0.5, inplace=True)
+        F.relu6(x, inplace=True)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peak < 64 << 10, peak
+    np.testing.assert_array_equal(x.numpy(), np.clip(values, 0, 6))

@@ -110,10 +110,12 @@ def _inplace(self, op: str, compute, *operands, takes_out: bool = False,
     (``saves_self=False``: an addition or a subtraction). Otherwise ``compute(None)``
     computes out of place.
 
-    (Compiled loops written in place lose to out-of-place ones here: LLVM turns a ReLU's
+    (A compiled loop written in place can lose to an out-of-place one: LLVM turns a ReLU's
     ``x[i] = x[i] if x[i] > 0 else 0`` into masked stores, which AMD's cores run slowly:
     1.0 ms against 0.38 for the same loop into other memory. ``relu_`` writes with NumPy's
-    masked copy instead; the other activations compute out of place and copy back.)
+    masked copy instead; ``leaky_relu_`` and ``hardtanh_`` (``relu6``) have in-place kernels
+    that store every value (:mod:`.engine.elementwise`); the other activations compute out
+    of place and copy back.)
     """
     recorded = self._check_inplace(op, operands)
     data = self._data

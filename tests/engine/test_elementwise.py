@@ -32,8 +32,11 @@ OPS = {
     "relu": lambda t: convlab.nn.functional.relu(t),
     "relu_": lambda t: convlab.nn.functional.relu(t * 1, inplace=True),
     "leaky_relu": lambda t: convlab.nn.functional.leaky_relu(t, 0.2),
+    "leaky_relu_": lambda t: convlab.nn.functional.leaky_relu(t * 1, 0.2, inplace=True),
     "relu6": lambda t: convlab.nn.functional.relu6(t),
+    "relu6_": lambda t: convlab.nn.functional.relu6(t * 1, inplace=True),
     "hardtanh": lambda t: convlab.nn.functional.hardtanh(t, -1.5, 2.0),
+    "hardtanh_": lambda t: convlab.nn.functional.hardtanh(t * 1, -1.5, 2.0, inplace=True),
     "hardswish": lambda t: convlab.nn.functional.hardswish(t),
 }
 
@@ -85,10 +88,14 @@ def test_matches_torch():
     its scalar one (the incoming gradient); convlab passes the gradient on."""
     torch = pytest.importorskip("torch")
     x, gz = _data(np.float64), _data(np.float64, seed=1)
-    torch_ops = {"relu": torch.relu, "relu_": lambda t: torch.relu_(t * 1), "leaky_relu": lambda t: torch.nn.functional.leaky_relu(t, 0.2),
-                 "relu6": torch.nn.functional.relu6,
-                 "hardtanh": lambda t: torch.nn.functional.hardtanh(t, -1.5, 2.0),
-                 "hardswish": torch.nn.functional.hardswish}
+    F = torch.nn.functional
+    torch_ops = {"relu": torch.relu, "relu_": lambda t: torch.relu_(t * 1),
+                 "leaky_relu": lambda t: F.leaky_relu(t, 0.2),
+                 "leaky_relu_": lambda t: F.leaky_relu(t * 1, 0.2, inplace=True),
+                 "relu6": F.relu6, "relu6_": lambda t: F.relu6(t * 1, inplace=True),
+                 "hardtanh": lambda t: F.hardtanh(t, -1.5, 2.0),
+                 "hardtanh_": lambda t: F.hardtanh(t * 1, -1.5, 2.0, inplace=True),
+                 "hardswish": F.hardswish}
     for name, op in OPS.items():
         y, g = _run(op, x, gz)
         t = torch.tensor(x, requires_grad=True)
@@ -98,6 +105,6 @@ def test_matches_torch():
         number = ~np.isnan(y)  # zeros' signs too (a NaN's sign means nothing)
         np.testing.assert_array_equal(np.signbit(y[number]),
                                       np.signbit(ty.detach().numpy()[number]))
-        compared = ~np.isnan(x) if name in ("relu6", "hardtanh") else slice(None)
+        compared = ~np.isnan(x) if name.startswith(("relu6", "hardtanh")) else slice(None)
         np.testing.assert_allclose(g[compared], t.grad.numpy()[compared], rtol=1e-12,
                                    equal_nan=True)

@@ -89,23 +89,36 @@ class Silu(ArrayFunction):
 
 class Hardtanh(ArrayFunction):
     """z = clamp(x, min_val, max_val) (ReLU6 is min 0, max 6). dz/dx = 1 strictly between the
-    bounds, else 0 (0 at the bounds themselves, 1 where x is NaN, as PyTorch)."""
+    bounds, else 0 (0 at the bounds themselves, 1 where x is NaN, as PyTorch).
+
+    ``out`` (``x``'s own memory, from ``hardtanh_`` and ``relu6`` in place): z is written
+    there and saved in place of x, as PyTorch's ``hardtanh_`` saves its result; z lies
+    strictly between the bounds (or is NaN) exactly where x does, so backward is the same."""
 
     @staticmethod
-    def forward(ctx, x, min_val, max_val):
-        ctx.save_for_backward(x)
+    def forward(ctx, x, min_val, max_val, out=None):
         ctx.bounds = (min_val, max_val)
-        if min_val <= max_val and compiled.applies(x):
-            return compiled.hardtanh(x, min_val, max_val)
-        return np.clip(x, x.dtype.type(min_val), x.dtype.type(max_val))
+        if out is None:
+            ctx.save_for_backward(x)
+            if min_val <= max_val and compiled.applies(x):
+                return compiled.hardtanh(x, min_val, max_val)
+            return np.clip(x, x.dtype.type(min_val), x.dtype.type(max_val))
+        if out is not x:
+            np.copyto(out, x)
+        if min_val <= max_val and compiled.applies(out):
+            compiled.hardtanh_in_place(out, min_val, max_val)
+        else:
+            np.clip(out, out.dtype.type(min_val), out.dtype.type(max_val), out=out)
+        ctx.save_for_backward(out)
+        return out
 
     @staticmethod
     def backward(ctx, gz):
-        (x,) = ctx.saved
+        (s,) = ctx.saved  # x, or z in place: either is strictly inside where the other is
         low, high = ctx.bounds
-        if compiled.applies(x, gz):
-            return compiled.hardtanh_backward(x, gz, low, high), None, None
-        return zero_where((x <= low) | (x >= high), gz), None, None
+        if compiled.applies(s, gz):
+            return compiled.hardtanh_backward(s, gz, low, high), None, None
+        return zero_where((s <= low) | (s >= high), gz), None, None
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:

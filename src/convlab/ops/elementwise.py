@@ -9,13 +9,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import erf
 
-from ..autograd.graph import ArrayFunction, unbroadcast
+from ..autograd.graph import ArrayFunction, ScratchCtx, unbroadcast
 from ..engine import elementwise as compiled
 
 __all__ = [
     "Add", "Sub", "Mul", "Div", "Remainder", "Pow", "Neg", "Abs", "Exp", "Log", "Log1p", "Sqrt",
-    "Rsqrt", "Reciprocal", "Sin", "Cos", "Tanh", "Erf", "Sigmoid", "Relu", "LeakyRelu", "Clamp",
-    "Maximum", "Minimum", "Lerp", "Step", "Frac", "Where", "Cast", "Fill", "CopyFrom", "sigmoid",
+    "Rsqrt", "Reciprocal", "Sin", "Cos", "Tanh", "Erf", "Sigmoid", "Relu", "LeakyRelu",
+    "LeakyReluInPlace", "Clamp", "Maximum", "Minimum", "Lerp", "Step", "Frac", "Where", "Cast",
+    "Fill", "CopyFrom", "sigmoid",
     "zero_where",
 ]
 
@@ -396,6 +397,15 @@ class Relu(ArrayFunction):
         return (zero_where(z <= 0, gz),)  # a NaN output passes the gradient on, as PyTorch
 
 
+def _leaky_relu_backward(s: np.ndarray, gz: np.ndarray, slope: float) -> np.ndarray:
+    """``gz`` where ``s > 0``, else ``slope * gz``: ``s`` is LeakyReLU's input, or its output
+    (which is above 0 exactly where the input is, for a slope of 0 or more)."""
+    if compiled.applies(s, gz):
+        return compiled.leaky_relu_backward(s, gz, slope)
+    with np.errstate(invalid="ignore"):
+        return np.where(s > 0, gz, gz * gz.dtype.type(slope))
+
+
 class LeakyRelu(ArrayFunction):
     """z = x where x > 0, else slope * x."""
 
@@ -405,14 +415,50 @@ class LeakyRelu(ArrayFunction):
         ctx.negative_slope = negative_slope
         if compiled.applies(x):
             return compiled.leaky_relu(x, negative_slope)
-        return np.where(x > 0, x, x * x.dtype.type(negative_slope))
+        with np.errstate(invalid="ignore"):  # -inf * 0 is NaN, as PyTorch's, without a warning
+            return np.where(x > 0, x, x * x.dtype.type(negative_slope))
 
     @staticmethod
     def backward(ctx, gz):
         (x,) = ctx.saved
-        if compiled.applies(x, gz):
-            return compiled.leaky_relu_backward(x, gz, ctx.negative_slope), None
-        return np.where(x > 0, gz, gz * gz.dtype.type(ctx.negative_slope)), None
+        return _leaky_relu_backward(x, gz, ctx.negative_slope), None
+
+
+class LeakyReluInPlace(ArrayFunction):
+    """PyTorch's ``leaky_relu_``: z as :class:`LeakyRelu`, written into ``out`` (``x``'s own
+    memory, from ``Tensor._inplace``), and z saved for backward in place of x: z > 0 where x >
+    0 for a slope of 0 or more. With a negative slope the signs cross, and backward refuses, as
+    PyTorch's does."""
+
+    grad_fn_name = "LeakyReluBackward1"
+
+    @staticmethod
+    def forward(ctx, x, negative_slope, out=None):
+        ctx.negative_slope = negative_slope
+        if out is None:
+            z = LeakyRelu.forward(ScratchCtx(()), x, negative_slope)
+        else:
+            if out is not x:
+                np.copyto(out, x)
+            if compiled.applies(out):
+                compiled.leaky_relu_in_place(out, negative_slope)
+            else:  # a product with 1 or the slope: x itself where x > 0, NaN kept
+                slope = np.where(out > 0, out.dtype.type(1), out.dtype.type(negative_slope))
+                with np.errstate(invalid="ignore"):
+                    np.multiply(out, slope, out=out)
+            z = out
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, gz):
+        if ctx.negative_slope < 0:
+            raise RuntimeError(
+                "In-place leakyReLu backward calculation is triggered with a negative slope "
+                "which is not supported. This is caused by calling in-place forward function "
+                "with a negative slope, please call out-of-place version instead.")
+        (z,) = ctx.saved
+        return _leaky_relu_backward(z, gz, ctx.negative_slope), None
 
 
 class Clamp(ArrayFunction):

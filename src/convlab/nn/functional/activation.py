@@ -56,8 +56,12 @@ def relu_(input: Tensor) -> Tensor:
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x for x > 0, else negative_slope * x."""
     _check("leaky_relu", input)
-    return _result("leaky_relu", input,
-                   lambda: E.LeakyRelu.apply(input, float(negative_slope)), inplace)
+    if inplace:  # written where the values lie (saving its output: LeakyReluBackward1)
+        return input._inplace(
+            "leaky_relu_", lambda out: E.LeakyReluInPlace.apply(input, float(negative_slope),
+                                                                out=out),
+            takes_out=True, saves_self=False)
+    return E.LeakyRelu.apply(input, float(negative_slope))
 
 
 def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -95,8 +99,12 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
                          f"({max_val})")
     _check("hardtanh", input)
-    return _result("hardtanh", input,
-                   lambda: A.Hardtanh.apply(input, float(min_val), float(max_val)), inplace)
+    if inplace:  # written where the values lie (Hardtanh saves its output then)
+        return input._inplace(
+            "hardtanh_", lambda out: A.Hardtanh.apply(input, float(min_val), float(max_val),
+                                                      out=out),
+            takes_out=True, saves_self=False)
+    return A.Hardtanh.apply(input, float(min_val), float(max_val))
 
 
 def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
