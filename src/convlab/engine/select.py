@@ -15,13 +15,16 @@ The rules, from measurements against PyTorch's CPU convolution (BENCHMARKS.md; i
   PyTorch's speed, where im2col took 5x its time;
 - 3x3 kernels with stride 1 take Winograd F(4, 3), 4x fewer multiplications, once the channel
   products are large enough to pay for the transforms (16 channels per group), the image
-  holds two tiles per axis, and the batch's tiles times the channels reach WINOGRAD_MIN_WORK
-  (the weight's transform, made at every call, costs as much as the products of about 20
-  tiles: one image of 14x14 outputs, 16 tiles, took 1.2-1.9x im2col's time on one core, 1.5-2.3x
-  on two, for 48-256 channels; 512 channels of 8x8, 4 tiles, 3.4x; 8 such images with 48
-  channels, 6,144, broke even; 49 tiles of 128 channels took 0.6x); a dilated 3x3 kernel is
-  split into ``dilation**nd`` undilated ones (with 3 input channels, as in a first layer,
-  Winograd took 3.6x im2col's time);
+  holds two tiles per axis, the batch holds WINOGRAD_MIN_TILES tiles, and its tiles times the
+  channels reach WINOGRAD_MIN_WORK (the weight's transform, made at every call, costs as much
+  as the products of about 20 tiles: one image of 14x14 outputs, 16 tiles, took 1.2-1.9x
+  im2col's time on one core, 1.5-2.3x on two, for 48-256 channels; 512 channels of 8x8, 4
+  tiles, 3.4x; 8 such images with 48 channels, 6,144, broke even; 49 tiles of 128 channels
+  took 0.6x). With 16 tiles no channel count pays: 384 and 512 channels of 14x14 or 13x13
+  in one image (VGG's and AlexNet's late layers at batch 1), work 6,144-8,192, took 1.33-1.59x
+  im2col's time on one core and 1.6-2.05x on two; with 32 tiles (two such images, or eight
+  of 8x8) 0.59-0.93x. A dilated 3x3 kernel is split into ``dilation**nd`` undilated ones
+  (with 3 input channels, as in a first layer, Winograd took 3.6x im2col's time);
 - large kernels with stride 1 (49 taps and more, 7x7 in 2-D) go to the FFT, whose cost does
   not grow with the kernel;
 - everything else, and the small layers where copying is cheap, is im2col + GEMM (a direct
@@ -53,6 +56,7 @@ ALGORITHMS: dict[str, ModuleType] = {
 
 WINOGRAD_MIN_CHANNELS = 16  # per group, in and out
 WINOGRAD_MIN_WORK = 5000  # the batch's output tiles times the channels per group (the fewer side)
+WINOGRAD_MIN_TILES = 32  # the batch's output tiles, over which the weight's transform is shared
 FFT_MIN_TAPS = 49
 
 class _ThreadChoice(threading.local):
@@ -87,10 +91,10 @@ def _rules(G: ConvGeometry, batch: int) -> ModuleType:
     if depthwise.supports(G) and G.groups > 1:
         return depthwise
     channels = min(G.in_channels, G.out_channels) // G.groups
+    tiles = batch * math.prod(-(-o // winograd.M) for o in G.out_size)
     if (winograd.supports(G) and channels >= WINOGRAD_MIN_CHANNELS
-            and min(G.out_size) >= 2 * winograd.M
-            and batch * math.prod(-(-o // winograd.M) for o in G.out_size) * channels
-            >= WINOGRAD_MIN_WORK):
+            and min(G.out_size) >= 2 * winograd.M and tiles >= WINOGRAD_MIN_TILES
+            and tiles * channels >= WINOGRAD_MIN_WORK):
         return winograd
     if fft.supports(G) and math.prod(G.kernel_size) >= FFT_MIN_TAPS:
         return fft

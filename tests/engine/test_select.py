@@ -1,0 +1,22 @@
+"""engine/select.py's rules, at their thresholds (the measurements behind them are in its
+docstring)."""
+
+import pytest
+
+from convlab.engine import select
+from convlab.engine.geometry import conv_geometry
+
+
+@pytest.mark.parametrize("shape, channels, expected", [
+    ((1, 512, 14, 14), 512, "im2col"),  # 16 tiles: the weight's transform is not shared enough
+    ((2, 512, 14, 14), 512, "winograd"),  # 32 tiles
+    ((8, 512, 8, 8), 512, "winograd"),  # 32 tiles, 2x2 per image
+    ((4, 512, 8, 8), 512, "im2col"),  # 16 tiles
+    ((1, 128, 28, 28), 128, "winograd"),  # 49 tiles, work 6,272
+    ((1, 64, 28, 28), 64, "im2col"),  # 49 tiles, work 3,136
+    ((16, 8, 28, 28), 8, "im2col"),  # too few channels for the products
+    ((32, 3, 32, 32), 32, "im2col"),  # a first layer
+])
+def test_3x3_layers_take_winograd_only_where_it_pays(shape, channels, expected):
+    G = conv_geometry("conv2d", 2, shape, (channels, shape[1], 3, 3), padding=1)
+    assert select.choose(G, shape).__name__ == f"convlab.engine.{expected}"
