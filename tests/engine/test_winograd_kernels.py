@@ -82,6 +82,37 @@ def test_output_tiles_crop_and_add_the_bias():
     np.testing.assert_allclose(y, expected, atol=1e-12)
 
 
+@needs_jit
+@pytest.mark.parametrize("shape, pad", SHAPES)
+def test_row_kernels_equal_the_whole_transforms(shape, pad):
+    """Row ``a`` of :func:`input_tiles_row` and :func:`gy_tiles_row` is rows ``6 a .. 6 a + 5``
+    of the whole transforms (padding, cropping, a strided view), and the six rows of
+    :func:`output_tiles_row` (row 0 writes, the others add) make :func:`output_tiles`."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(shape)[:, :, ::2, 1::2] if shape[2] > 6 else rng.standard_normal(shape)
+    n, C = x.shape[:2]
+    grid = tuple(max(1, -(-(i + 2 * p - 2) // 4)) for i, p in zip(x.shape[2:], pad))
+    P = n * grid[0] * grid[1]
+    V = np.full((36, C, P), np.nan)
+    wk.input_tiles(x, *pad, *grid, V, 0, C)
+    gy_grid = tuple(-(-o // 4) for o in x.shape[2:])
+    Z = np.full((36, C, n * gy_grid[0] * gy_grid[1]), np.nan)
+    wk.gy_tiles(x, *gy_grid, Z, 0, C)
+    b = rng.standard_normal(C)
+    y, y_rows = (np.full((n, C, 7, 5), np.nan) for _ in range(2))
+    wk.output_tiles(V, b, *grid, y[:, :, :4 * grid[0], :4 * grid[1]], 0, C)
+    for a in range(6):
+        row = np.full((6, C, P), np.nan)
+        wk.input_tiles_row(x, *pad, *grid, a, row, 0, C)
+        np.testing.assert_allclose(row, V[6 * a:6 * a + 6], atol=1e-12)
+        row = np.full((6, C, Z.shape[2]), np.nan)
+        wk.gy_tiles_row(x, *gy_grid, a, row, 0, C)
+        np.testing.assert_allclose(row, Z[6 * a:6 * a + 6], atol=1e-12)
+        wk.output_tiles_row(np.ascontiguousarray(V[6 * a:6 * a + 6]), b, *grid, a,
+                            y_rows[:, :, :4 * grid[0], :4 * grid[1]], 0, C)
+    np.testing.assert_allclose(y_rows, y, atol=1e-11)  # the NaN past the crop left alone
+
+
 LAYERS = [
     conv_geometry("c", 2, (2, 8, 14, 14), (8, 8, 3, 3), padding=1),
     conv_geometry("c", 2, (3, 16, 7, 9), (16, 4, 3, 3), padding=1, groups=4),

@@ -20,7 +20,8 @@ In 2-D that is 36 products of ``(C_out, C_in)`` matrices per 16 outputs instead 
 output: 4x fewer multiplications. The work goes in chunks of samples small enough for the
 temporaries to stay in the CPU's cache, the chunks on all cores at once: on OpenMP's threads
 in compiled code (:mod:`.winograd_kernels`), or on Python's threads (:mod:`.parallel`) when
-the kernels are off.
+the kernels are off. The gradients of a batch of one chunk in 2-D go a row of positions at a
+time, with a sixth of the temporaries (:func:`_correlate_rows`).
 
 The transforms are memory passes, and how they are made decides the speed as much as the
 products do. In 2-D and 3-D, when :func:`.jit.active`, compiled kernels
@@ -313,19 +314,23 @@ def _shares(n: int) -> np.ndarray:
     return np.array([n * i // workers for i in range(workers + 1)], dtype=np.int64)
 
 
-def _correlate_compiled(x: np.ndarray, w: np.ndarray, groups: int, jobs, b, y) -> None:
+def _correlate_compiled(x: np.ndarray, w: np.ndarray, groups: int, jobs, b, y,
+                        flipped: bool = False) -> None:
     """The compiled path of :func:`_correlate` (2-D, 3-D), into ``y``: ``jobs`` lists
-    ``(src, dst, pad_lo)``, the phases' input and output index and padding. Phase by phase,
-    each chunk of the batch goes, on one of OpenMP's threads, from the input tiles straight to
-    ``V``, through the channel products, to the output tiles straight into ``y[dst]``
-    (:func:`.winograd_kernels.correlate_chunks`).
+    ``(src, dst, pad_lo)``, the phases' input and output index and padding; ``flipped``
+    correlates with :func:`.im2col.flipped_transpose` of ``w`` (the input gradient's kernel).
+    Phase by phase, each chunk of the batch goes, on one of OpenMP's threads, from the input
+    tiles straight to ``V``, through the channel products, to the output tiles straight into
+    ``y[dst]`` (:func:`.winograd_kernels.correlate_chunks`).
 
     A batch of one chunk (few tiles for many channels: 16 samples of 256 channels of 14x14
     take 256 tiles) has nothing to run beside it, so it goes stage by stage, each stage on all
     threads (:func:`.winograd_kernels.correlate_stages`): the transforms share the channels,
     the products the positions ``ξ``. (Measured earlier, on Python's threads, against the
     products' rows alone shared, on 2 threads at their quietest: input transform 3.8 -> 1.4
-    ms, products 7.8 -> 7.2, output transform 3.9 -> 1.1.)
+    ms, products 7.8 -> 7.2, output transform 3.9 -> 1.1.) The input gradient of such a batch
+    in 2-D goes a row of positions at a time instead (:func:`_correlate_rows`): its
+    temporaries are the largest of a training step's backward pass.
 
     OpenMP's threads against Python's (22d4424), the same process, calls taken in turn, float32,
     3x3, padding 1, ResNet-18's layers at batch 32 and ResNet-50's at batch 1: on one core the
@@ -336,14 +341,18 @@ def _correlate_compiled(x: np.ndarray, w: np.ndarray, groups: int, jobs, b, y) -
     if not jobs:  # every phase of the output is empty
         return
     N, C = x.shape[:2]
-    K, nd = w.shape[0], w.ndim - 2
-    xi = ALPHA ** nd
-    U = _transform("G", M, R, np.moveaxis(w, (0, 1), (-2, -1)), nd)  # (*α, K, C/g)
-    U = np.ascontiguousarray(U.reshape(xi, groups, K // groups, C // groups), x.dtype)
+    K, nd = y.shape[1], w.ndim - 2
     bias = np.zeros(K, x.dtype) if b is None else np.ascontiguousarray(b, x.dtype)
     grids = [_tile_grid(y[dst].shape) for _, dst, _ in jobs]
     bounds = _compiled_chunks(N, C, groups, grids, x.itemsize)
-
+    if flipped and nd == 2 and len(bounds) == 2:
+        _correlate_rows(x, w, groups, jobs, grids, bias, y)
+        return
+    if flipped:
+        w = flipped_transpose(w, groups)
+    xi = ALPHA ** nd
+    U = _transform("G", M, R, np.moveaxis(w, (0, 1), (-2, -1)), nd)  # (*α, K, C/g)
+    U = np.ascontiguousarray(U.reshape(xi, groups, K // groups, C // groups), x.dtype)
     for (src, dst, lo), grid in zip(jobs, grids):
         if len(bounds) == 2:  # one chunk: stage by stage
             wk.correlate_stages(x[src], U, lo, grid, bias, y[dst], _shares(C), _shares(K))
@@ -351,16 +360,58 @@ def _correlate_compiled(x: np.ndarray, w: np.ndarray, groups: int, jobs, b, y) -
             wk.correlate_chunks(x[src], U, lo, grid, bias, y[dst], bounds)
 
 
+def _correlate_rows(x: np.ndarray, w: np.ndarray, groups: int, jobs, grids, bias, y) -> None:
+    """The input gradient of a batch of one chunk in 2-D (see :func:`_correlate_compiled`): a
+    row of 6 positions ``ξ = 6 a + b`` at a time (:func:`.winograd_kernels.correlate_rows`),
+    each row's transformed weights made from ``w`` itself: the kernel of the input gradient,
+    :func:`.im2col.flipped_transpose` of ``w``, is the taps read in reverse order (both axes
+    reversed is the flat index reversed: the columns of ``G ⊗ G`` reversed) with each group's
+    ``(K/g, C/g)`` matrix transposed (a view the BLAS reads as it lies), so it is never made.
+
+    Why: in a training step the input gradient of a layer of many channels on a small image
+    comes where the most is held (the saved activations, the gradients so far), and the
+    stages' temporaries are several times the gradient itself. ResNet-18's 128 channels of 8x8
+    at batch 32: ``U``, ``V`` and the products 2.25 MB each and the flipped kernel 0.56,
+    against 0.375 each a row; with the weight gradient's rows, the peak memory of a training
+    step at batch 32 (``python -m benchmarks nets``) went 74 -> 69 MiB for ResNet-18 and 26.4 ->
+    22.3-23.5 for VGG-11 (PyTorch: 68.8 and 24.2). The forward pass keeps the stages: its
+    temporaries come before a step's peak, while the activations are still being made.
+
+    The cost, one core, stages -> rows in one process: 128 channels of 8x8 in 32 samples
+    4.7-4.8 -> 5.2 ms, 64 -> 128 channels 2.3-2.4 -> 3.1-3.2 (the rows' transforms read the
+    input six times, :func:`.winograd_kernels.input_tiles_row`); the whole training step of
+    either network was within the noise of the machine."""
+    K, C_g = w.shape[:2]
+    G_rows = np.ascontiguousarray(_kron("G", M, R, 2, x.dtype)[:, ::-1])  # (36, 9), flipped
+    w_taps = w.reshape(K * C_g, R * R).astype(x.dtype, copy=False).T  # (9, K*C/g)
+    U_rows = np.empty((ALPHA, K * C_g), x.dtype)
+    U = U_rows.reshape(ALPHA, groups, K // groups, C_g).transpose(0, 1, 3, 2)  # (6, g, C/g, K/g)
+    shares = _shares(x.shape[1]), _shares(y.shape[1]), _shares(K * C_g)
+    for (src, dst, lo), grid in zip(jobs, grids):
+        wk.correlate_rows(x[src], w_taps, G_rows, U_rows, U, lo, grid, bias, y[dst], *shares)
+
+
 def _weight_grad_compiled(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarray:
-    """The compiled path of :func:`_weight_grad` (2-D, 3-D), all phases: ``Σ Z Vᵀ (ξ, g, K/g,
-    C/g)``, each thread's run of chunks summed in a slot of its own, the slots summed at the end
-    (:func:`.winograd_kernels.weight_grad_chunks`). A batch of one chunk goes stage by stage on
-    all threads, as in :func:`_correlate_compiled`."""
+    """The compiled path of :func:`conv_weight_grad` (2-D, 3-D), all phases: ``Σ Z Vᵀ (ξ, g,
+    K/g, C/g)``, each thread's run of chunks summed in a slot of its own, the slots summed at
+    the end (:func:`.winograd_kernels.weight_grad_chunks`), then :func:`_taps`. A batch of one
+    chunk goes stage by stage on all threads, as in :func:`_correlate_compiled`, and in 2-D a
+    row of positions at a time (:func:`.winograd_kernels.weight_grad_rows`), straight into the
+    taps of ``gw``: as the input gradient's (:func:`_correlate_rows`), its temporaries are a
+    sixth of the stages' (ResNet-18's 128 channels of 8x8 at batch 32: 1.0 MB against 6.75 MB
+    for ``V``, ``Z`` and the sums), at the same speed on one core (4.7-4.8 ms, 64 -> 128
+    channels 2.2-2.4)."""
     N, C = x.shape[:2]
     K, g, xi = gy.shape[1], G.groups, ALPHA ** G.nd
     jobs = [(src, dst, lo) for src, dst, lo, _ in _phases(G)]
     grids = [_tile_grid(gy[dst].shape) for _, dst, _ in jobs]
     bounds = _compiled_chunks(N, C, g, grids, x.itemsize)
+    if len(bounds) == 2 and G.nd == 2:
+        gw = np.zeros((K, C // g, R, R), x.dtype)
+        AT = np.ascontiguousarray(matrices(R, M)[0], x.dtype)  # (3, 6): Aᵀ of F(3, 4)
+        for (src, dst, lo), grid in zip(jobs, grids):
+            wk.weight_grad_rows(x[src], gy[dst], lo, grid, AT, gw, _shares(C), _shares(K))
+        return gw
     runs = _shares(len(bounds) - 1)  # the chunks in a run per thread
     acc = np.empty((len(runs) - 1, xi, g, K // g, C // g), x.dtype)
     for i, ((src, dst, lo), grid) in enumerate(zip(jobs, grids)):
@@ -369,7 +420,14 @@ def _weight_grad_compiled(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.
                                   i > 0)
         else:
             wk.weight_grad_chunks(x[src], gy[dst], lo, grid, acc, bounds, runs, i == 0)
-    return acc[0] if len(acc) == 1 else acc.sum(axis=0)  # one slot: no copy of it
+    return _taps(acc[0] if len(acc) == 1 else acc.sum(axis=0), G)  # one slot: no copy of it
+
+
+def _taps(acc: np.ndarray, G: ConvGeometry) -> np.ndarray:
+    """``Σ Z Vᵀ (ξ, g, K/g, C/g)`` through ``Aᵀ`` of F(3, 4): ``gw (K, C/g, *3)``."""
+    C_g = G.in_channels // G.groups
+    taps = _transform("AT", R, M, acc.reshape((ALPHA,) * G.nd + (G.out_channels, C_g)), G.nd)
+    return np.ascontiguousarray(np.moveaxis(taps, (-2, -1), (0, 1)))  # (*3, K, C/g) -> (K, C/g, *3)
 
 
 def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
@@ -397,12 +455,12 @@ def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarra
     if not (well_scaled(gy) and finite(w)):
         return im2col.conv_input_grad(gy, w, G)
     gx = np.zeros((len(gy), G.in_channels, *G.in_size), dtype=gy.dtype)
-    wt = flipped_transpose(w, G.groups)
     if jit.active() and G.nd in (2, 3):  # the roles swap: gy's phase is read, gx's written
         jobs = [(dst, src, tuple(R - 1 - p for p in lo)) for src, dst, lo, _ in _phases(G)
                 if gx[src].size]
-        _correlate_compiled(gy, wt, G.groups, jobs, None, gx)
+        _correlate_compiled(gy, w, G.groups, jobs, None, gx, flipped=True)
         return gx
+    wt = flipped_transpose(w, G.groups)
     for src, dst, lo, hi in _phases(G):
         gy_r = gy[dst]
         gx_q = gx[src]
@@ -447,9 +505,6 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
     if not (well_scaled(x) and well_scaled(gy)):
         return im2col.conv_weight_grad(x, gy, G)
     if jit.active() and G.nd in (2, 3):
-        acc = _weight_grad_compiled(x, gy, G)
-    else:
-        acc = sum(_weight_grad(x[src], gy[dst], G.groups, lo) for src, dst, lo, _ in _phases(G))
-    C_g = G.in_channels // G.groups
-    taps = _transform("AT", R, M, acc.reshape((ALPHA,) * G.nd + (G.out_channels, C_g)), G.nd)
-    return np.ascontiguousarray(np.moveaxis(taps, (-2, -1), (0, 1)))  # (*3, K, C/g) -> (K, C/g, *3)
+        return _weight_grad_compiled(x, gy, G)
+    return _taps(sum(_weight_grad(x[src], gy[dst], G.groups, lo) for src, dst, lo, _ in _phases(G)),
+                 G)
