@@ -110,7 +110,7 @@ def test_pointwise_splits_one_sample_by_rows(N, monkeypatch):
 # with their batch sizes.
 THREADED = [
     (pointwise, conv_geometry("c", 2, (4, 6, 5, 4), (8, 3, 1, 1), stride=(2, 1), groups=2), 4),
-    (pointwise, conv_geometry("c", 2, (1, 8, 6, 6), (12, 8, 1, 1)), 1),  # one sample: rows split
+    (pointwise, conv_geometry("c", 2, (1, 8, 6, 6), (12, 8, 1, 1)), 1),  # one sample: split
     (im2col, conv_geometry("c", 2, (4, 4, 13, 11), (6, 2, 3, 3), padding=1, groups=2), 4),
     (im2col, conv_geometry("c", 1, (5, 3, 80), (4, 3, 4), stride=2, padding=((2, 1),)), 5),
     (im2col, conv_geometry("c", 2, (4, 4, 9, 9), (6, 2, 3, 3), stride=2, padding=1, groups=2), 4),
@@ -120,6 +120,8 @@ THREADED = [
      4),  # small, stride 2: the input gradient scattered
     (im2col, conv_geometry("c", 2, (4, 6, 4, 4), (4, 3, 4, 4), groups=2), 4),  # dense
     (im2col, conv_geometry("c", 2, (1, 3, 20, 20), (6, 3, 7, 7), stride=2, padding=3), 1),  # one chunk
+    (im2col, conv_geometry("c", 2, (1, 8, 5, 5), (6, 8, 3, 3), padding=1), 1),  # small, one chunk:
+    # the product's rows split
 ]
 
 
