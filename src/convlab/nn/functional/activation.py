@@ -43,6 +43,14 @@ def _result(name: str, input: Tensor, compute, inplace: bool) -> Tensor:
     return input._inplace(name + "_", compute) if inplace else compute()
 
 
+def _written_in_place(name: str, input: Tensor, op, *args) -> Tensor:
+    """``op`` written into ``input``'s own memory (its forward takes ``out``), saving its output
+    for backward: nothing needs ``input``'s old values afterwards (``Tensor._inplace``'s
+    ``takes_out``)."""
+    return input._inplace(name + "_", lambda out: op.apply(input, *args, out=out),
+                          takes_out=True, saves_self=False)
+
+
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0)."""
     _check("relu", input, floating=False)
@@ -56,11 +64,8 @@ def relu_(input: Tensor) -> Tensor:
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x for x > 0, else negative_slope * x."""
     _check("leaky_relu", input)
-    if inplace:  # written where the values lie (saving its output: LeakyReluBackward1)
-        return input._inplace(
-            "leaky_relu_", lambda out: E.LeakyReluInPlace.apply(input, float(negative_slope),
-                                                                out=out),
-            takes_out=True, saves_self=False)
+    if inplace:  # PyTorch's LeakyReluBackward1
+        return _written_in_place("leaky_relu", input, E.LeakyReluInPlace, float(negative_slope))
     return E.LeakyRelu.apply(input, float(negative_slope))
 
 
@@ -99,11 +104,8 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
                          f"({max_val})")
     _check("hardtanh", input)
-    if inplace:  # written where the values lie (Hardtanh saves its output then)
-        return input._inplace(
-            "hardtanh_", lambda out: A.Hardtanh.apply(input, float(min_val), float(max_val),
-                                                      out=out),
-            takes_out=True, saves_self=False)
+    if inplace:
+        return _written_in_place("hardtanh", input, A.Hardtanh, float(min_val), float(max_val))
     return A.Hardtanh.apply(input, float(min_val), float(max_val))
 
 
