@@ -106,6 +106,29 @@ def test_pointwise_splits_one_sample_by_rows(N, monkeypatch):
 
 
 
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), band_bytes=st.sampled_from([1, 200, 1 << 20]))
+def test_bands_equal_numpy(data, band_bytes):
+    """The forward in bands of output rows (padding above and below a band, stride,
+    dilation, groups, 1-D to 3-D, bands of one row and more) gives the NumPy path's numbers."""
+    pytest.importorskip("numba")
+    G, N = data.draw(any_geometry())
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((N, G.in_channels, *G.in_size))
+    w = rng.standard_normal((G.out_channels, G.in_channels // G.groups, *G.kernel_size))
+    b = rng.standard_normal(G.out_channels)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(im2col, "SMALL_POSITIONS", 0)  # no image is small here
+        patch.setattr(im2col, "CHUNK_BYTES", 0)  # every sample is banded
+        patch.setattr(im2col, "BAND_BYTES", band_bytes)
+        patch.setattr(im2col, "BAND_POSITIONS", 1)
+        assert im2col._banded(G, x) == (G.nd < 3 or G.out_size[0] == 1)
+        got = im2col.conv_forward(x, w, G, b)
+        with jit.disabled():
+            expected = im2col.conv_forward(x, w, G, b)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
 # Layers whose batch, or one sample's products, the compiled paths cut between the threads,
 # with their batch sizes.
 THREADED = [
@@ -119,7 +142,8 @@ THREADED = [
     (im2col, conv_geometry("c", 2, (4, 4, 6, 6), (6, 2, 4, 4), stride=2, padding=1, groups=2),
      4),  # small, stride 2: the input gradient scattered
     (im2col, conv_geometry("c", 2, (4, 6, 4, 4), (4, 3, 4, 4), groups=2), 4),  # dense
-    (im2col, conv_geometry("c", 2, (1, 3, 20, 20), (6, 3, 7, 7), stride=2, padding=3), 1),  # one chunk
+    (im2col, conv_geometry("c", 2, (1, 3, 20, 20), (6, 3, 7, 7), stride=2, padding=3), 1),  # one
+    # sample: the forward in bands of rows, the gradients' products by rows
     (im2col, conv_geometry("c", 2, (1, 8, 5, 5), (6, 8, 3, 3), padding=1), 1),  # small, one chunk:
     # the product's rows split
 ]

@@ -56,7 +56,7 @@ from .jit import prange
 U = np.uint64  # indices that numba need not test for being negative
 
 __all__ = ["as_3d", "geometry_3d", "im2col", "col2im", "forward_chunks", "input_grad_chunks",
-           "weight_grad_chunks", "forward_side_by_side", "weight_grad_side_by_side",
+           "weight_grad_chunks", "forward_bands", "forward_side_by_side", "weight_grad_side_by_side",
            "input_grad_side_by_side"]
 
 
@@ -200,6 +200,30 @@ def forward_chunks(x, w, y, bounds, kernel, stride, pad, dilation, out, ones):
         for i in range(n1 - n0):
             for k in range(g):
                 blas.dot(w[k], cols[i, k], y[n0 + i, k])
+
+
+@jit.kernel(threaded=True)
+def forward_bands(x, w, y, bands, kernel, stride, pad, dilation, out, ones):
+    """:func:`forward_chunks` for large images, band by band: ``bands (B, 3)`` holds a sample
+    and a range of output rows ``[oh0, oh1)`` per row, and each band's columns (the input rows
+    its windows reach, padded where they reach past the input) are made and multiplied on its
+    own, into its slice of ``y``'s positions, ``y (N, g, M, OH*OW)``. One depth position
+    (``out[0] == 1``: 1-D and 2-D convolutions)."""
+    g, R = w.shape[0], w.shape[2]
+    H, OW = x.shape[3], out[2]
+    for j in prange(bands.shape[0]):
+        n, oh0, oh1 = bands[j, 0], bands[j, 1], bands[j, 2]
+        first = oh0 * stride[1] - pad[1]  # the input row of the band's first window
+        h0 = max(0, first)
+        h1 = min(H, (oh1 - 1) * stride[1] + (kernel[1] - 1) * dilation[1] - pad[1] + 1)
+        h1 = max(h0, h1)
+        band_out = (1, oh1 - oh0, OW)
+        cols = _chunk_columns(x[n:n + 1, :, :, h0:h1], 0, 1, g, R, kernel, stride,
+                              (pad[0], h0 - first, pad[2]), dilation, band_out)
+        if ones:
+            _set_last_row(cols)
+        for k in range(g):
+            blas.dot(w[k], cols[0, k], y[n, k, :, oh0 * OW:oh1 * OW])
 
 
 @jit.kernel(threaded=True, bounds="bounds")
