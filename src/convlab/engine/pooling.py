@@ -40,8 +40,8 @@ Max pooling's values alone (no gradient to route, no indices asked for: inferenc
 compiled loop of their own, :func:`pooling_kernels.max_pool_values`, which finds no positions
 and so makes vector code of every row, short ones included. Measured on one core (float32,
 values and indices -> values alone): SqueezeNet's 3x3 stride-2 ceil-mode pools of
-``1x64x111x111``, ``1x128x55x55`` and ``1x256x27x27`` 2.9, 1.4, 0.85 ms -> 0.30, 0.19,
-0.16 ms (the NumPy path's values: 0.9, 0.55, 0.3 ms); ``8x64x8x8`` to ``8x64x56x56``,
+``1x64x111x111``, ``1x128x55x55`` and ``1x256x27x27`` 2.9, 1.4, 0.85 ms -> 0.19, 0.11,
+0.10 ms (the NumPy path's values: 0.9, 0.55, 0.3 ms); ``8x64x8x8`` to ``8x64x56x56``,
 3x3 stride 2 padding 1 and stride 1, 0.18-0.82x the NumPy path's time. Windows that tile the
 input with short rows keep the NumPy path for their values (:data:`VALUES_ROWS_FROM`).
 

@@ -46,7 +46,7 @@ A maximum does not change when an element is read twice, so short windows repeat
 tap instead of taking other code. The value is PyTorch's (a NaN anywhere in the window wins);
 the order of the taps differs from the row-major one, which can show only in a tie between 0.0
 and -0.0 (equal values) or in which NaN's bits come out. SqueezeNet's first pool,
-``1x64x111x111`` 3x3 stride 2: 2.9 ms with indices by :func:`max_pool`, 0.30 ms here.
+``1x64x111x111`` 3x3 stride 2: 2.9 ms with indices by :func:`max_pool`, 0.19 ms here.
 
 Every entry point shares the planes between the engine's threads (``prange``, :mod:`.jit`).
 
@@ -165,62 +165,24 @@ def _wins(v, best):
 
 
 @jit.kernel
-def _max_of_rows(a, b, c, out):
-    """``out[i] = max(a[i], b[i], c[i])`` (``out`` may be ``a``): three rows in one pass of
-    vector code, where a pass per row that reads and writes ``out`` stays scalar (3x slower)."""
-    for i in range(out.shape[0]):
-        out[i] = _wins(c[i], _wins(b[i], a[i]))
-
-
-@jit.kernel
-def _max_of_taps(t, out, step, second, third):
-    """``out[o] = max(t[j], t[j + second], t[j + third])`` with ``j = o*step``: three taps of
-    a padded row."""
-    for o in range(out.shape[0]):
-        j = o * step
-        out[o] = _wins(t[j + third], _wins(t[j + second], t[j]))
-
-
-@jit.kernel
-def _max_with_taps(t, out, step, first, second):
-    """``out[o] = max(out[o], t[j + first], t[j + second])``: two more taps (windows wider
-    than three)."""
-    for o in range(out.shape[0]):
-        j = o * step
-        out[o] = _wins(t[j + second], _wins(t[j + first], out[o]))
-
-
-@jit.kernel
-def _pool_row(t, out, step, dilation, taps):
-    """``out[o] = max over m < taps of t[o*step + m*dilation]``, ``t`` a row padded with
-    ``lowest`` so that every tap reads it. A tap repeated (for windows of fewer than three)
-    does not change a maximum.
-
-    The compiler makes vector code of the loop when it sees the step and the taps' offsets as
-    constants: the common windows get a call of their own (one core, 64 rows of 111 pooled 3x3
-    stride 2, 3520 times: 101 us with constant offsets, 138 with each tap a view of its own and
-    the step constant, 236 with the offsets known only at run time)."""
-    second = min(1, taps - 1) * dilation
-    third = min(2, taps - 1) * dilation
-    if dilation == 1 and taps >= 3 and step == 2:
-        _max_of_taps(t, out, 2, 1, 2)
-    elif dilation == 1 and taps >= 3 and step == 1:
-        _max_of_taps(t, out, 1, 1, 2)
-    elif dilation == 1 and taps == 2 and step == 2:
-        _max_of_taps(t, out, 2, 1, 1)
-    else:
-        _max_of_taps(t, out, step, second, third)
-    for m in range(3, taps, 2):
-        _max_with_taps(t, out, step, m * dilation, min(m + 1, taps - 1) * dilation)
-
-
-@jit.kernel
-def _input_row(x, b, k, first_d, first_h, n_h, dilation):
-    """Row ``k`` of the input rows that a window reads in plane ``b``, in (depth, height) order:
+def _row_at(k, first_d, first_h, n_h, dilation):
+    """``(d, h)`` of row ``k`` of the input rows that a window reads, in (depth, height) order:
     ``n_h`` rows at each depth, from ``(first_d, first_h)`` on, ``dilation`` apart."""
     if k < n_h:  # the first depth, every row of a 2-D window: no division
-        return x[b, first_d, first_h + k * dilation[1]]
-    return x[b, first_d + k // n_h * dilation[0], first_h + k % n_h * dilation[1]]
+        return first_d, first_h + k * dilation[1]
+    return first_d + k // n_h * dilation[0], first_h + k % n_h * dilation[1]
+
+
+@jit.kernel
+def _window_rows(n_out, n_in, k, stride, pad, dilation):
+    """Per output position along one axis, the first input position its window reads inside
+    the input and how many it reads (0: the window lies in the padding)."""
+    first, count = np.empty(n_out, np.int64), np.empty(n_out, np.int64)
+    for o in range(n_out):
+        start = o * stride - pad
+        lo, hi = inside(k, n_in, start, dilation)
+        first[o], count[o] = start + lo * dilation, hi - lo
+    return first, count
 
 
 @jit.kernel(threaded=True)
@@ -228,10 +190,24 @@ def max_pool_values(x, y, kernel, stride, pad, dilation, lowest):
     """:func:`max_pool`'s values alone, in two passes per output row: the input rows its windows
     read, combined elementwise into one row (contiguous, so vector code), then the windows
     along that row. The combined row sits in a buffer padded with ``lowest`` on both sides, so
-    that neither pass tests bounds. ``x (B, D, H, W)``; ``y (B, OD, OH, OW)`` is overwritten."""
+    that neither pass tests bounds. ``x (B, D, H, W)``; ``y (B, OD, OH, OW)`` is overwritten.
+
+    Both passes are loops of this function itself, over rows it indexes: as calls of small
+    kernels that took the rows as arrays, each call cost as much as its loop (one core,
+    SqueezeNet's 3x3 stride-2 pools of ``1x64x111x111``, ``1x128x55x55`` and
+    ``1x256x27x27``: 271, 192, 168 us as calls, 148, 79, 64 us as a plain loop of the same
+    work). The windows' step and offsets are constants in the common cases (3 taps with step 2
+    or 1, 2 taps with step 2): with a step known only at run time the loop stays scalar."""
     B, D, H, W = x.shape
     OD, OH, OW = y.shape[1:]
     width = max(pad[2] + W, (OW - 1) * stride[2] + (kernel[2] - 1) * dilation[2] + 1)
+    step, dil, taps = stride[2], dilation[2], kernel[2]
+    second, third = min(1, taps - 1) * dil, min(2, taps - 1) * dil
+    # the first input row and the count of rows that each output row's windows read, along
+    # depth and height: the same in every plane, so worked out once (per output row and
+    # plane, they took a fifth of the time)
+    first_d, n_d = _window_rows(OD, D, kernel[0], stride[0], pad[0], dilation[0])
+    first_h, n_h = _window_rows(OH, H, kernel[1], stride[1], pad[1], dilation[1])
     # a padded row per plane, made before the loop: one allocation, not one a plane (which
     # costs more than pooling a plane of a row or two)
     rows = np.empty((B, width), x.dtype)
@@ -241,28 +217,46 @@ def max_pool_values(x, y, kernel, stride, pad, dilation, lowest):
             t[i] = lowest
         row = t[pad[2]:pad[2] + W]
         for od in range(OD):
-            start_d = od * stride[0] - pad[0]
-            d_lo, d_hi = inside(kernel[0], D, start_d, dilation[0])  # the taps inside
-            first_d = start_d + d_lo * dilation[0]
             for oh in range(OH):
-                start_h = oh * stride[1] - pad[1]
-                h_lo, h_hi = inside(kernel[1], H, start_h, dilation[1])
-                first_h = start_h + h_lo * dilation[1]
-                n_h = h_hi - h_lo
-                n = (d_hi - d_lo) * n_h  # the input rows the windows read
+                n = n_d[od] * n_h[oh]  # the input rows the windows read
                 if n == 0:  # the windows lie in the padding: lowest throughout
                     for i in range(W):
                         row[i] = lowest
                 else:  # three rows a pass; a row repeated does not change a maximum
-                    _max_of_rows(_input_row(x, b, 0, first_d, first_h, n_h, dilation),
-                                 _input_row(x, b, min(1, n - 1), first_d, first_h, n_h, dilation),
-                                 _input_row(x, b, min(2, n - 1), first_d, first_h, n_h, dilation),
-                                 row)
-                    for k in range(3, n, 2):
-                        _max_of_rows(row, _input_row(x, b, k, first_d, first_h, n_h, dilation),
-                                     _input_row(x, b, min(k + 1, n - 1), first_d, first_h, n_h,
-                                                dilation), row)
-                _pool_row(t, y[b, od, oh], stride[2], dilation[2], kernel[2])
+                    fd, fh, nh = first_d[od], first_h[oh], n_h[oh]
+                    d0, h0 = _row_at(0, fd, fh, nh, dilation)
+                    d1, h1 = _row_at(min(1, n - 1), fd, fh, nh, dilation)
+                    d2, h2 = _row_at(min(2, n - 1), fd, fh, nh, dilation)
+                    r0, r1, r2 = x[b, d0, h0], x[b, d1, h1], x[b, d2, h2]
+                    for i in range(W):
+                        row[i] = _wins(r2[i], _wins(r1[i], r0[i]))
+                    for k in range(3, n, 2):  # then two more a pass
+                        d1, h1 = _row_at(k, fd, fh, nh, dilation)
+                        d2, h2 = _row_at(min(k + 1, n - 1), fd, fh, nh, dilation)
+                        r1, r2 = x[b, d1, h1], x[b, d2, h2]
+                        for i in range(W):
+                            row[i] = _wins(r2[i], _wins(r1[i], row[i]))
+                # the windows along the row: three taps a pass (a tap repeated for windows of
+                # fewer), then two more a pass
+                out = y[b, od, oh]
+                if dil == 1 and taps >= 3 and step == 2:
+                    for o in range(OW):
+                        out[o] = _wins(t[2 * o + 2], _wins(t[2 * o + 1], t[2 * o]))
+                elif dil == 1 and taps >= 3 and step == 1:
+                    for o in range(OW):
+                        out[o] = _wins(t[o + 2], _wins(t[o + 1], t[o]))
+                elif dil == 1 and taps == 2 and step == 2:
+                    for o in range(OW):
+                        out[o] = _wins(t[2 * o + 1], t[2 * o])
+                else:
+                    for o in range(OW):
+                        j = o * step
+                        out[o] = _wins(t[j + third], _wins(t[j + second], t[j]))
+                for m in range(3, taps, 2):
+                    first, last = m * dil, min(m + 1, taps - 1) * dil
+                    for o in range(OW):
+                        j = o * step
+                        out[o] = _wins(t[j + last], _wins(t[j + first], out[o]))
 
 
 @jit.kernel
