@@ -346,8 +346,9 @@ def _banded(G: ConvGeometry, x: np.ndarray) -> bool:
     in its cache. Interleaved in one process, chunks -> bands, ms (first quartile of 25):
     2 threads (``chrt -f 10``), batch 1: ResNet-50's stem (3->64, 7x7 stride 2 on 224x224)
     2.86 -> 1.97 and 4.14 -> 2.54, SqueezeNet's stem (3x3 stride 2) 0.60 -> 0.46 and 0.79 ->
-    0.56, 256 channels 3x3 stride 2 from 28x28 2.69 -> 2.27; batch 8, the ResNet-50 stem 20.8
-    -> 18.1. One core: the stem 4.40 -> 4.00 and 5.32 -> 4.23, at batch 8 34.4 -> 30.2; 128
+    0.56, 256 channels 3x3 stride 2 from 28x28 2.69 -> 2.27, conv1d's layer on 4096 and 1024
+    positions (64 channels, 5 taps) 2.61 -> 1.97 and 0.64 -> 0.47; batch 8, the ResNet-50 stem
+    20.8 -> 18.1. One core: the stem 4.40 -> 4.00 and 5.32 -> 4.23, at batch 8 34.4 -> 30.2; 128
     channels 3x3 stride 2 from 56x56 (3.6 MB of columns) 3.31-3.35 -> 3.48 (its product,
     K = 1152, gains nothing from the cache and loses a little to shorter rows)."""
     if not (_compiled(G) and x.dtype in jit.FLOAT_TYPES) or _small(G):
@@ -360,14 +361,16 @@ def _banded(G: ConvGeometry, x: np.ndarray) -> bool:
 
 def _bands(N: int, G: ConvGeometry, itemsize: int) -> np.ndarray:
     """The forward's work in bands, ``(B, 3)`` int64 rows of a sample and its output rows
-    ``[oh0, oh1)``: each sample's rows cut into bands of about BAND_BYTES of columns, of sizes
-    that differ by at most one row, and at least as many bands in all as threads."""
-    OH = G.out_size[-2] if G.nd >= 2 else 1
-    row_bytes = G.in_channels * math.prod(G.kernel_size) * G.out_size[-1] * itemsize
-    per_band = max(1, BAND_BYTES // max(1, row_bytes), -(-BAND_POSITIONS // G.out_size[-1]))
-    count = -(-OH // per_band)
-    count = min(OH, max(count, -(-parallel.threads() // N)))
-    return np.array([(n, OH * i // count, OH * (i + 1) // count)
+    ``[o0, o1)`` (its output positions where the output has one row: a 1-D convolution):
+    each sample cut into bands of about BAND_BYTES of columns, of sizes that differ by at most
+    one row, and at least as many bands in all as threads."""
+    rows = G.out_size[-2] if G.nd >= 2 else 1
+    along, per = (rows, G.out_size[-1]) if rows > 1 else (G.out_size[-1], 1)
+    unit_bytes = G.in_channels * math.prod(G.kernel_size) * per * itemsize
+    per_band = max(1, BAND_BYTES // max(1, unit_bytes), -(-BAND_POSITIONS // per))
+    count = -(-along // per_band)
+    count = min(along, max(count, -(-parallel.threads() // N)))
+    return np.array([(n, along * i // count, along * (i + 1) // count)
                      for n in range(N) for i in range(count)], dtype=np.int64)
 
 

@@ -205,25 +205,27 @@ def forward_chunks(x, w, y, bounds, kernel, stride, pad, dilation, out, ones):
 @jit.kernel(threaded=True)
 def forward_bands(x, w, y, bands, kernel, stride, pad, dilation, out, ones):
     """:func:`forward_chunks` for large images, band by band: ``bands (B, 3)`` holds a sample
-    and a range of output rows ``[oh0, oh1)`` per row, and each band's columns (the input rows
-    its windows reach, padded where they reach past the input) are made and multiplied on its
-    own, into its slice of ``y``'s positions, ``y (N, g, M, OH*OW)``. One depth position
-    (``out[0] == 1``: 1-D and 2-D convolutions)."""
+    and a range ``[o0, o1)`` of output rows per row (of output positions where there is one
+    row: a 1-D convolution), and each band's columns are made and multiplied on their own,
+    into the band's slice of ``y``'s positions, ``y (N, g, M, OH*OW)``. One output depth
+    (``out[0] == 1``). A band is the convolution of the whole sample with its padding in front
+    less ``o0`` strides (negative: the windows start inside the input), ``o1 - o0`` outputs
+    long: the sample is read where it lies, as a contiguous array, which the copies' loops
+    need to run as vector code."""
     g, R = w.shape[0], w.shape[2]
-    H, OW = x.shape[3], out[2]
     for j in prange(bands.shape[0]):
-        n, oh0, oh1 = bands[j, 0], bands[j, 1], bands[j, 2]
-        first = oh0 * stride[1] - pad[1]  # the input row of the band's first window
-        h0 = max(0, first)
-        h1 = min(H, (oh1 - 1) * stride[1] + (kernel[1] - 1) * dilation[1] - pad[1] + 1)
-        h1 = max(h0, h1)
-        band_out = (1, oh1 - oh0, OW)
-        cols = _chunk_columns(x[n:n + 1, :, :, h0:h1], 0, 1, g, R, kernel, stride,
-                              (pad[0], h0 - first, pad[2]), dilation, band_out)
+        n, o0, o1 = bands[j, 0], bands[j, 1], bands[j, 2]
+        if out[1] > 1:  # bands of rows
+            band_pad, band_out, per = ((pad[0], pad[1] - o0 * stride[1], pad[2]),
+                                       (1, o1 - o0, out[2]), out[2])
+        else:  # one row: bands of its positions
+            band_pad, band_out, per = ((pad[0], pad[1], pad[2] - o0 * stride[2]),
+                                       (1, 1, o1 - o0), 1)
+        cols = _chunk_columns(x, n, n + 1, g, R, kernel, stride, band_pad, dilation, band_out)
         if ones:
             _set_last_row(cols)
         for k in range(g):
-            blas.dot(w[k], cols[0, k], y[n, k, :, oh0 * OW:oh1 * OW])
+            blas.dot(w[k], cols[0, k], y[n, k, :, o0 * per:o1 * per])
 
 
 @jit.kernel(threaded=True, bounds="bounds")
