@@ -163,7 +163,7 @@ def _geomean(values) -> float:
 
 
 def _mib(nbytes) -> str:
-    return "n/a" if nbytes is None else f"{nbytes / 2**20:.0f}"
+    return "n/a" if nbytes is None else f"{nbytes / 2**20:.1f}"
 
 
 def nets_table(results: list[Result], settings: str) -> str:

@@ -736,3 +736,63 @@ def test_a_gradient_sent_once_is_kept_even_where_a_freed_gradient_had_its_id():
     assert sends.get(from_bytes) == 0
     sends.set(from_bytes, 2)
     assert sends.get(from_bytes) == 2
+
+
+def test_a_user_functions_gradient_is_never_written_into():
+    """What a custom Function's backward returns may be the user's own memory: a leaf copies
+    it, and a second gradient is not added into it (a leaf kept it, and the next backward
+    added into the user's tensor: c became 2s)."""
+    import convlab
+
+    c = convlab.ones(3)
+
+    class ReturnsC(convlab.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return c
+
+    w = convlab.zeros(3, requires_grad=True)
+    ReturnsC.apply(w).sum().backward()
+    ReturnsC.apply(w).sum().backward()
+    np.testing.assert_array_equal(c.numpy(), 1)
+    np.testing.assert_array_equal(w.grad.numpy(), 2)
+
+    x = convlab.zeros(3, requires_grad=True)
+    (ReturnsC.apply(x) + x * 5).sum().backward()  # c meets x's other gradient at x
+    np.testing.assert_array_equal(c.numpy(), 1)
+    np.testing.assert_array_equal(x.grad.numpy(), 6)
+
+
+def test_gradients_meeting_at_a_node_add_into_one_the_walk_alone_holds():
+    """Two gradients arriving at one node (a residual join) are summed into the first where
+    only the walk holds it, as PyTorch does; what hooks see, what the caller asked for and a
+    kept graph's values are never written."""
+    import convlab
+
+    rng = np.random.default_rng(0)
+    x = convlab.tensor(rng.standard_normal((64, 64)), requires_grad=True)
+    h = x * 3
+    seen = []
+    h.register_hook(lambda g: seen.append(g.clone()) or None)
+    y = (h * h) + h.exp()  # both branches' gradients meet at h
+    y.sum().backward()
+    v = x.detach().numpy()
+    g_h = 2 * (3 * v) + np.exp(3 * v)
+    np.testing.assert_allclose(seen[0].numpy(), g_h, rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), 3 * g_h, rtol=1e-12)
+
+    a = convlab.tensor(rng.standard_normal((32, 32)), requires_grad=True)
+    mid = a * 2
+    out = (mid.relu() + mid.tanh()).sum()
+    (g_mid,) = convlab.autograd.grad(out, mid, retain_graph=True)
+    before = g_mid.clone()
+    out.backward(retain_graph=True)
+    out.backward()
+    np.testing.assert_array_equal(g_mid.numpy(), before.numpy())
+    m = mid.detach().numpy()
+    once = 2 * ((m > 0) + 1 - np.tanh(m) ** 2)
+    np.testing.assert_allclose(a.grad.numpy(), 2 * once, rtol=1e-12)  # two backward passes

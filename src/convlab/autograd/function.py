@@ -195,6 +195,9 @@ class _RunUserBackward:
     Tensor per output and turns what it returns into one array per input."""
 
     grad_fn_name = "FunctionBackward"
+    # What a user's backward returns may be memory the user holds (a saved tensor, a global):
+    # the backward walk neither adds into it nor lets a leaf keep it as its .grad.
+    foreign_grads = True
 
     @staticmethod
     def backward(ctx: _TensorFunctionCtx, g):

@@ -635,6 +635,7 @@ def _run(seeds: dict, retain_graph: bool, wanted: dict | None = None) -> None:
         if len(input_grads) != len(node.next_nodes):
             raise _wrong_count(node, input_grads)
         sends = []
+        foreign = getattr(node.fn_cls, "foreign_grads", False)  # a user's arrays: never written
         for i, (child, cg) in enumerate(zip(node.next_nodes, input_grads)):
             if child is None or cg is None:
                 continue
@@ -646,7 +647,7 @@ def _run(seeds: dict, retain_graph: bool, wanted: dict | None = None) -> None:
             if cg.shape != shape:
                 raise _wrong_shape(node, i, cg, shape)
             cg = cg if cg.dtype == dtype else cg.astype(dtype)
-            sent.set(cg, sent.get(cg) + 1)
+            sent.set(cg, 2 if foreign else sent.get(cg) + 1)
             sends.append((child, cg))
         if not retain_graph:
             node.release()
@@ -654,10 +655,36 @@ def _run(seeds: dict, retain_graph: bool, wanted: dict | None = None) -> None:
             pending = grads.get(child)
             if pending is None:
                 grads[child] = cg
+            elif wanted is None and not retain_graph and _owned(pending, sent):
+                grads[child] = _add_into(pending, cg)
             else:
                 grads[child] = total = _add(pending, cg)  # a new array: sent once
                 if isinstance(total, np.ndarray):
                     sent.set(total, 1)
+
+
+def _owned(g, sent: _Sends) -> bool:
+    """Whether gradient ``g`` is an array that only the backward walk holds, which it may
+    write: sent from its memory once (no hook saw it, no other node got it; the caller also
+    rules out a kept graph and ``autograd.grad``'s wanted values), writable, and all of its
+    memory (as :func:`_accumulate` asks of a gradient it keeps)."""
+    if not isinstance(g, np.ndarray) or sent.get(g) != 1 or not g.flags.writeable:
+        return False
+    base = g if g.base is None else g.base
+    return (g.flags.c_contiguous and isinstance(base, np.ndarray) and base.flags.owndata
+            and base.size == g.size)
+
+
+def _add_into(pending: np.ndarray, g):
+    """``pending += g``: a second gradient added into the first, which the walk alone holds
+    (:func:`_owned`), as PyTorch adds into a gradient buffer no one else holds (both have the
+    node's shape and dtype: the walk checked and cast them). A new array
+    for the sum held three gradients at once where two do: at every residual join of a
+    backward pass."""
+    if elementwise.applies(pending, g):
+        return elementwise.add_into(pending, g)
+    np.add(pending, g, out=pending)
+    return pending
 
 
 def _add(a, b):

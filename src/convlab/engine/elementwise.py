@@ -76,6 +76,12 @@ def _add(x, y, z):
 
 
 @kernel(threaded=True, serial_below=SERIAL_BELOW)
+def _add_into(x, y):
+    for i in prange(x.size):
+        x[i] += y[i]
+
+
+@kernel(threaded=True, serial_below=SERIAL_BELOW)
 def _relu(x, z):
     for i in prange(x.size):
         v = x[i]
@@ -165,6 +171,15 @@ def add(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     z = np.empty_like(x)
     _add(_flat(x), _flat(y), _flat(z))
     return z
+
+
+def add_into(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``x += y``, returning ``x``: a gradient that arrives where another waits, added into the
+    one the backward walk alone holds. A kernel of its own: :func:`_add` given ``x`` as its
+    output too falls back to its scalar loop (numba's test that the output does not overlap
+    an input fails)."""
+    _add_into(_flat(x), _flat(y))
+    return x
 
 
 def relu(x: np.ndarray) -> np.ndarray:
