@@ -67,18 +67,26 @@ def test_gy_tiles_equal_numpy(shape):
 
 
 @needs_jit
-def test_output_tiles_crop_and_add_the_bias():
+@pytest.mark.parametrize("kernel", ["output_tiles", "output_tiles_small"])
+def test_output_tiles_crop_and_add_the_bias(kernel):
     rng = np.random.default_rng(3)
     n, K, OH, OW = 2, 3, 6, 9
     grid = (2, 3)
     Mt = rng.standard_normal((36, K, n * 6))
     b = rng.standard_normal(K)
     y = np.full((n, K, OH, OW), np.nan)
-    wk.output_tiles(Mt, b, *grid, y, 0, K)
+    rows = wk.tile_rows(Mt, 36, K, n * 6)  # the kernel reads the rows as the products leave them
+    rows[:, :K * n * 6] = Mt.reshape(36, -1)
+    getattr(wk, kernel)(rows, b, *grid, y, 0, K)
     # (6, 6, K, n, TH, TW) -> (4, 4, K, n, TH, TW) -> (n, K, TH, 4, TW, 4)
     tiles = winograd._transform("AT", 4, 3, Mt.reshape(6, 6, K, n, *grid), 2)
     full = tiles.transpose(3, 2, 4, 0, 5, 1).reshape(n, K, 8, 12)
     expected = full[:, :, :OH, :OW] + b.reshape(-1, 1, 1)
+    np.testing.assert_allclose(y, expected, atol=1e-12)
+    y = np.full((n, K, OH, OW), np.nan)  # the channels in two shares, as two threads take them
+    getattr(wk, kernel)(rows, b, *grid, y, 0, 1)
+    assert np.isnan(y[:, 1:]).all()
+    getattr(wk, kernel)(rows, b, *grid, y, 1, K)
     np.testing.assert_allclose(y, expected, atol=1e-12)
 
 
@@ -100,7 +108,7 @@ def test_row_kernels_equal_the_whole_transforms(shape, pad):
     wk.gy_tiles(x, *gy_grid, Z, 0, C)
     b = rng.standard_normal(C)
     y, y_rows = (np.full((n, C, 7, 5), np.nan) for _ in range(2))
-    wk.output_tiles(V, b, *grid, y[:, :, :4 * grid[0], :4 * grid[1]], 0, C)
+    wk.output_tiles(V.reshape(36, -1), b, *grid, y[:, :, :4 * grid[0], :4 * grid[1]], 0, C)
     for a in range(6):
         row = np.full((6, C, P), np.nan)
         wk.input_tiles_row(x, *pad, *grid, a, row, 0, C)
