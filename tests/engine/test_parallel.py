@@ -29,6 +29,11 @@ def test_two_workers_get_the_same_share(monkeypatch):
     assert [c.stop - c.start for c in parallel.split(16, 1 << 20, 7 << 20)] == [4, 4, 4, 4]
     # at least 6 samples a chunk: two chunks of 8, not 6, 6 and 4 (12 samples against 4)
     assert [c.stop - c.start for c in parallel.split(16, 1 << 20, 5 << 20, 6)] == [8, 8]
+    # steps of 7 would cut 8 samples into 7 and 1: one thread idle after its sample
+    assert [c.stop - c.start for c in parallel.split(8, 150 << 10, 1 << 20, 4)] == [4, 4]
+    # 32 samples in 6 chunks: 16 a thread, not 6, 6, 6 against 6, 6, 2
+    assert ([c.stop - c.start for c in parallel.split(32, 150 << 10, 1 << 20, 4)]
+            == [5, 5, 6, 5, 5, 6])
 
 
 def test_map_chunks_keeps_the_order_and_matmul_splits_rows(monkeypatch):

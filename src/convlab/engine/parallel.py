@@ -95,7 +95,14 @@ def split(N: int, per_sample: int, chunk_bytes: int, min_samples: int = 1) -> li
     work a sample; at least ``min_samples`` a chunk), and in one chunk per core when the
     chunks stay that small and each still holds MIN_CHUNK_BYTES. Several chunks come in a
     multiple of ``WORKERS``, so that each thread gets the same share (3 chunks of 7, 7 and 2
-    samples would give one thread 14 samples and the other 2; 4 chunks of 4 give each 8).
+    samples would give one thread 14 samples and the other 2; 4 chunks of 4 give each 8),
+    and in sizes that differ by one sample at most. Steps of 7 cut 8 samples into 7 and 1:
+    SqueezeNet's Winograd layer (64->256 channels of 13x13, batch 8) took as long on 2 threads
+    as on one (5.4 against 5.3 ms), one thread idle after its sample; now 3.1-3.5 ms. 32
+    samples in steps of 6 gave one thread 18 and the other 14 (6, 6, 6 | 6, 6, 2; now 5, 5, 6
+    | 5, 5, 6): ResNet-18's 64 channels of 16x16 at batch 32, forward+backward 12.4 -> 11.6
+    ms (``chrt -f 10``, interleaved); its whole step and VGG-11's within noise (1.01, 0.98,
+    steps alternated ABBA: a plain ABAB order made the second of each pair 5-17% slower).
 
     >>> split(10, 1 << 10, 2 << 20)  # 10 KB of work in all: one chunk, no threads
     [slice(0, 10, None)]
@@ -111,6 +118,9 @@ def split(N: int, per_sample: int, chunk_bytes: int, min_samples: int = 1) -> li
         if -(-N // count) < min_samples:  # fewer, larger chunks, still a multiple
             count = N // min_samples // workers * workers
         step = -(-N // count) if count else min_samples
+    count = -(-N // step)
+    if count > 1 and N // count >= min_samples:  # sizes that differ by one sample at most
+        return [slice(N * i // count, N * (i + 1) // count) for i in range(count)]
     return [slice(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
 
 
