@@ -14,7 +14,8 @@ positions, with the samples innermost, ``(C_in*prod(K), prod(O)*n)``, for one pr
 chunk; the (small) output is then moved back to NCHW. A kernel that covers the input exactly
 (DCGAN's last layer, 4x4 on 4x4) needs no columns at all: it is a fully connected layer.
 Groups are the batch axis of ``np.matmul``. The batch goes through in chunks whose buffer
-stays in the CPU's cache between the copy and the product, and the chunks run on all cores:
+stays in the CPU's cache between the copy and the product (a large image's forward, in bands
+of its output rows: :func:`_banded`), and the chunks run on all cores:
 on the compiled path each pass runs whole in compiled code, a driver (:mod:`.im2col_kernels`)
 sharing the chunks between OpenMP's threads; the NumPy path hands them to Python's threads
 (:mod:`.parallel`). The backward passes use the same buffer layout: the input gradient is
