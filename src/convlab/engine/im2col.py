@@ -349,9 +349,12 @@ def _banded(G: ConvGeometry, x: np.ndarray) -> bool:
     2.86 -> 1.97 and 4.14 -> 2.54, SqueezeNet's stem (3x3 stride 2) 0.60 -> 0.46 and 0.79 ->
     0.56, 256 channels 3x3 stride 2 from 28x28 2.69 -> 2.27, conv1d's layer on 4096 and 1024
     positions (64 channels, 5 taps) 2.61 -> 1.97 and 0.64 -> 0.47; batch 8, the ResNet-50 stem
-    20.8 -> 18.1. One core: the stem 4.40 -> 4.00 and 5.32 -> 4.23, at batch 8 34.4 -> 30.2; 128
-    channels 3x3 stride 2 from 56x56 (3.6 MB of columns) 3.31-3.35 -> 3.48 (its product,
-    K = 1152, gains nothing from the cache and loses a little to shorter rows)."""
+    20.8 -> 18.1. Timed again with the order of the two alternated (ABBA), 2 threads: the
+    stem 3.93 -> 2.82, SqueezeNet's stem 0.87 -> 0.62, its 3x3 expand layers at batch 1 0.68
+    -> 0.54 (27x27) and 0.63 -> 0.55 (13x13), 128 channels stride 2 from 56x56 3.69 -> 3.15.
+    One core: the stem 5.62 -> 5.50 (0.79-0.91 in the first, ABAB, runs), at batch 8 34.4 ->
+    30.2; 128 channels 3x3 stride 2 from 56x56 (3.6 MB of columns) 1.04-1.06x (its product, K
+    = 1152, gains nothing from the cache and loses a little to shorter rows)."""
     if not (_compiled(G) and x.dtype in jit.FLOAT_TYPES) or _small(G):
         return False
     if G.nd == 3 and G.out_size[0] > 1:
