@@ -106,12 +106,12 @@ def test_pointwise_splits_one_sample_by_rows(N, monkeypatch):
 
 
 
+@pytest.mark.skipif(not jit.ENABLED, reason="compiled kernels turned off")
 @settings(max_examples=60, deadline=None)
 @given(data=st.data(), band_bytes=st.sampled_from([1, 200, 1 << 20]))
 def test_bands_equal_numpy(data, band_bytes):
     """The forward in bands of output rows (padding above and below a band, stride,
     dilation, groups, 1-D to 3-D, bands of one row and more) gives the NumPy path's numbers."""
-    pytest.importorskip("numba")
     G, N = data.draw(any_geometry())
     rng = np.random.default_rng(1)
     x = rng.standard_normal((N, G.in_channels, *G.in_size))
