@@ -667,12 +667,16 @@ def _owned(g, sent: _Sends) -> bool:
     """Whether gradient ``g`` is an array that only the backward walk holds, which it may
     write: sent from its memory once (no hook saw it, no other node got it; the caller also
     rules out a kept graph and ``autograd.grad``'s wanted values), writable, and all of its
-    memory (as :func:`_accumulate` asks of a gradient it keeps)."""
-    if not isinstance(g, np.ndarray) or sent.get(g) != 1 or not g.flags.writeable:
-        return False
+    memory (:func:`_whole`, as :func:`_accumulate` asks of a gradient it keeps)."""
+    return isinstance(g, np.ndarray) and sent.get(g) == 1 and _whole(g)
+
+
+def _whole(g: np.ndarray) -> bool:
+    """Whether ``g`` is writable and all of its memory: an array that owns it, or a
+    C-contiguous view of all of such an array."""
     base = g if g.base is None else g.base
-    return (g.flags.c_contiguous and isinstance(base, np.ndarray) and base.flags.owndata
-            and base.size == g.size)
+    return (g.flags.writeable and g.flags.c_contiguous and isinstance(base, np.ndarray)
+            and base.flags.owndata and base.size == g.size)
 
 
 def _add_into(pending: np.ndarray, g):
@@ -813,9 +817,7 @@ def _accumulate(t, g: np.ndarray, keep: bool = False) -> None:
     AccumulateGrad steals a gradient no one else holds: a copy of every parameter's gradient
     each step saved (one core, ResNet-18 at batch 32: 11 MB of copies a step)."""
     if t.grad is None:
-        base = g if g.base is None else g.base
-        if (keep and g.dtype == t._data.dtype and g.flags.writeable and g.flags.c_contiguous
-                and isinstance(base, np.ndarray) and base.flags.owndata and base.size == g.size):
+        if keep and g.dtype == t._data.dtype and _whole(g):
             t.grad = _Tensor._wrap(g)
         else:
             t.grad = _Tensor._wrap(np.array(g, dtype=t._data.dtype))
