@@ -99,7 +99,7 @@ def _conv(args) -> None:
                       conv_tables(rows, memory, diffs, settings)])
     print(body)
     if args.write:
-        write_section(args.section or "conv", body)
+        write_section(args.section or ("conv-one-core" if args.one_core else "conv"), body)
 
 
 def _train(args) -> None:
