@@ -102,7 +102,7 @@ def test_a_conv_and_its_relu_run_on_arrays_with_the_same_values():
     np.testing.assert_allclose(fast, _onnxruntime(proto, x), rtol=1e-5, atol=1e-5)
     twice = convlab.onnx.load(_model([conv, helper.make_node("Relu", ["c"], ["r"]),
                                       helper.make_node("Add", ["r", "c"], ["y"])], w))
-    assert _step_types(twice) == ["Convolution", "OnnxNode", "OnnxNode"]
+    assert _step_types(twice) == ["Convolution", "OnnxNode", "OnArrays"]
 
 
 def test_no_fusion_where_the_intermediate_is_needed_or_training_mode_normalizes():
@@ -148,7 +148,7 @@ def test_a_weight_minus_or_over_the_conv_is_not_folded(op_type):
              helper.make_node(op_type, ["k", "c"], ["y"])]
     model = convlab.onnx.load(_model(nodes, {"w": rng.standard_normal((4, 3, 1, 1)).astype(np.float32),
                                              "k": np.full((4, 1, 1), 3.0, np.float32)}))
-    assert _step_types(model) == ["Convolution", "OnnxNode"]
+    assert _step_types(model) == ["Convolution", "OnArrays"]
 
 
 def test_a_weight_that_is_not_per_channel_leaves_the_nodes_one_by_one():
@@ -268,7 +268,7 @@ def test_a_node_of_weights_runs_once_until_a_weight_changes(monkeypatch):
     proto = _model(nodes, {"bias": np.arange(4, dtype=np.float32),
                            "shape": np.array([1, 4, 1, 1], np.int64)}, x_shape=(2, 4, 3, 3))
     model = convlab.onnx.load(proto)
-    assert _step_types(model) == ["Cached", "OnnxNode"]
+    assert _step_types(model) == ["Cached", "OnArrays"]
     calls = []
     reshape = inference.OPS["Reshape"]
     monkeypatch.setitem(inference.OPS, "Reshape", lambda *a: calls.append(1) or reshape(*a))
@@ -382,7 +382,7 @@ def test_a_residual_add_and_relu_run_in_the_convolutions_step(other_first):
     pooled = _model([helper.make_node("GlobalAveragePool", ["x"], ["p"]), conv,
                      helper.make_node("Add", ["c", "p"], ["y"])], w)
     model = convlab.onnx.load(pooled)
-    assert _step_types(model) == ["OnnxNode", "Convolution"]
+    assert _step_types(model) == ["OnArrays", "Convolution"]
     fast, slow = _both(model, _x())
     np.testing.assert_array_equal(fast, slow)
 
@@ -402,3 +402,70 @@ def test_an_add_of_two_convolutions_goes_with_the_first():
         ["Conv"], ["Conv", "Add", "Relu"]]
     fast, slow = _both(model, _x())
     np.testing.assert_array_equal(fast, slow)
+
+
+def _pool_head(opset):
+    """x -> MaxPool (3x3 stride 2, ceil_mode) -> Relu -> Sub of x's pool by 2x2 stride 2 ->
+    GlobalAveragePool -> Reshape to (N, C) -> MatMul -> Add -> Mul -> Softmax: every operator
+    that OnArrays runs, with broadcasting."""
+    rng = np.random.default_rng(11)
+    weights = {"shape": np.array([0, -1], np.int64),
+               "m": rng.standard_normal((3, 5)).astype(np.float32),
+               "b": rng.standard_normal(5).astype(np.float32),
+               "k": rng.standard_normal((1, 5)).astype(np.float32)}
+    nodes = [helper.make_node("MaxPool", ["x"], ["p"], kernel_shape=[3, 3], strides=[2, 2],
+                              ceil_mode=1),
+             helper.make_node("Relu", ["p"], ["r"]),
+             helper.make_node("MaxPool", ["x"], ["q"], kernel_shape=[3, 3], strides=[2, 2],
+                              pads=[1, 1, 1, 1]),
+             helper.make_node("Sub", ["r", "q"], ["d"]),
+             helper.make_node("GlobalAveragePool", ["d"], ["g"]),
+             helper.make_node("Reshape", ["g", "shape"], ["f"]),
+             helper.make_node("MatMul", ["f", "m"], ["l"]),
+             helper.make_node("Add", ["l", "b"], ["a"]),
+             helper.make_node("Mul", ["k", "a"], ["s"]),
+             helper.make_node("Softmax", ["s"], ["y"], axis=1)]
+    return _model(nodes, weights, opset=opset, x_shape=(2, 3, 8, 8))
+
+
+@pytest.mark.parametrize("opset", [11, 13])
+def test_pooling_products_sums_and_softmax_run_on_the_arrays_with_the_same_values(opset):
+    proto = _pool_head(opset)
+    model = convlab.onnx.load(proto)
+    assert _step_types(model) == ["OnArrays", "OnnxNode", "OnArrays", "OnArrays", "OnArrays",
+                                  "OnnxNode", "OnArrays", "OnArrays", "OnArrays", "OnArrays"]
+    for batch in (2, 5, 2):  # the windows and axes worked out per shape, and kept
+        x = _x((batch, 3, 8, 8), seed=batch)
+        fast, slow = _both(model, x)
+        np.testing.assert_array_equal(fast, slow)
+        if batch == 2:  # the file's batch size
+            np.testing.assert_allclose(fast, _onnxruntime(proto, x), rtol=1e-5, atol=1e-6)
+    seen = []
+    for node in model.nodes.values():
+        node.register_forward_hook(lambda m, i, o: seen.append(m.op_type))
+    with convlab.no_grad():
+        model(convlab.from_numpy(_x((2, 3, 8, 8))))
+    assert seen == [node.op_type for node in model.nodes.values()]  # hooks see every node
+
+
+def test_what_the_arrays_cannot_take_goes_to_the_node():
+    """Shapes that do not broadcast: the node's own error; float64 beside float32: the node's
+    promotion; a MaxPool whose pads PyTorch's pooling lacks: the node pads it itself."""
+    nodes = [helper.make_node("Add", ["x", "v"], ["y"])]
+    bad = convlab.onnx.load(_model(nodes, {"v": np.ones(4, np.float32)}))
+    with convlab.no_grad(), pytest.raises(Exception) as fast:
+        bad(convlab.from_numpy(_x()))
+    with pytest.raises(Exception) as slow:
+        bad(convlab.from_numpy(_x()))
+    assert type(fast.value) is type(slow.value) and str(fast.value) == str(slow.value)
+    wide = convlab.onnx.load(_model(nodes, {"v": np.ones(6, np.float64)}))
+    fast, slow = _both(wide, _x())
+    assert fast.dtype == slow.dtype
+    np.testing.assert_array_equal(fast, slow)
+    uneven = _model([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3],
+                                      pads=[2, 0, 0, 1])], {})
+    model = convlab.onnx.load(uneven)
+    x = _x()
+    fast, slow = _both(model, x)
+    np.testing.assert_array_equal(fast, slow)
+    np.testing.assert_allclose(fast, _onnxruntime(uneven, x))
