@@ -469,3 +469,35 @@ def test_what_the_arrays_cannot_take_goes_to_the_node():
     fast, slow = _both(model, x)
     np.testing.assert_array_equal(fast, slow)
     np.testing.assert_allclose(fast, _onnxruntime(uneven, x))
+
+
+def _special(shape):
+    """Values across the activations' kinks, NaN, infinities and -0.0."""
+    x = _x(shape) * 4
+    flat = x.reshape(-1)
+    flat[:9] = [np.nan, np.inf, -np.inf, -0.0, 0.0, -3.0, 3.0, -2.9999998, 2.9999998]
+    return x
+
+
+@pytest.mark.filterwarnings("ignore:invalid value")  # inf * 0 in the nodes' HardSwish
+@pytest.mark.parametrize("activation", ["Relu", "HardSwish"])
+def test_a_convolutions_activation_has_the_nodes_values_at_every_size(activation):
+    """The steps run the activations' compiled loops on arrays of any size, where the ops take
+    NumPy's below 16K values: the same values to the bit, NaN, infinities and signed zeros."""
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], group=3)]  # times one per channel
+    if activation == "Relu":
+        nodes.append(helper.make_node("Relu", ["c"], ["y"]))
+    else:  # its constants as Constant nodes (buffers: an initializer would be a Parameter)
+        nodes = [helper.make_node("Constant", [], [k], value_float=v)
+                 for k, v in (("three", 3.0), ("zero", 0.0), ("six", 6.0))] + nodes + [
+            helper.make_node("Add", ["c", "three"], ["a"]),
+            helper.make_node("Clip", ["a", "zero", "six"], ["clipped"]),
+            helper.make_node("Mul", ["c", "clipped"], ["m"]),
+            helper.make_node("Div", ["m", "six"], ["y"])]
+    for shape in ((1, 3, 4, 5), (2, 3, 40, 90)):  # 60 values, and 21,600
+        model = convlab.onnx.load(_model(nodes, {"w": np.ones((3, 1, 1, 1), np.float32)},
+                                         x_shape=shape))
+        assert _step_types(model) == ["Convolution"]
+        fast, slow = _both(model, _special(shape))
+        np.testing.assert_array_equal(fast, slow)
+        np.testing.assert_array_equal(np.signbit(fast), np.signbit(slow))
