@@ -128,3 +128,30 @@ def test_depthwise_threads_give_the_numbers_of_one_thread(stride, layout, monkey
         # the weight gradient's sums of 4 samples x 81 positions, grouped by run
         np.testing.assert_allclose(fn(*args), serial, rtol=1e-6,
                                    atol=1e-6 * max(1.0, 10 * np.abs(serial).max()))
+
+
+def test_forward_plan_is_kept_per_layout_and_threads(monkeypatch):
+    """The compiled forward's decisions, kept per geometry, shape, dtype, layout, thread count
+    and parallel.MIN_RUN_BYTES: a forced layout or another thread count gets its own function
+    (the tests above force layouts on geometries seen before), with the same values."""
+    pytest.importorskip("numba")
+    if not jit.ENABLED:
+        pytest.skip("compiled kernels turned off (CONVLAB_JIT=0)")
+    G = DEPTHWISE[0]
+    shape = (2, G.in_channels, *G.in_size)
+    x, w, _ = _arrays(G, 2, seed=3)
+    plan = depthwise.forward_plan(G, shape, x.dtype)
+    assert depthwise.forward_plan(G, shape, x.dtype) is plan
+    expected = reference.conv_forward(x, w, G)
+    seen = {plan}
+    for change in ("channels-last", "threads"):
+        if change == "channels-last":
+            _force(monkeypatch, change)
+        else:
+            monkeypatch.setattr(parallel, "WORKERS", 1 if parallel.threads() > 1 else 2)
+        other = depthwise.forward_plan(G, shape, x.dtype)
+        assert other not in seen
+        seen.add(other)
+        np.testing.assert_allclose(other(x, w, None), expected, atol=1e-10)
+    with jit.disabled():
+        assert depthwise.forward_plan(G, shape, x.dtype) is None

@@ -48,3 +48,30 @@ def test_blocks_give_one_threads_numbers(G, monkeypatch):
             np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
             gx = pointwise.conv_input_grad(gy.astype(dtype), w.astype(dtype), G)
             np.testing.assert_allclose(gx, expected_gx, rtol=tolerance, atol=tolerance)
+
+
+def test_forward_plan_is_kept_and_follows_what_it_decides_from(monkeypatch):
+    """conv_forward's decisions, kept per geometry, shape, dtype, thread count and
+    gemm.MIN_SPLIT: the same function for the same call, another where one of them changes;
+    None with the compiled kernels off. A strided input is picked first."""
+    pytest.importorskip("numba")
+    from convlab.engine import jit
+
+    if not jit.ENABLED:
+        pytest.skip("compiled kernels turned off (CONVLAB_JIT=0)")
+    G = ONE_SAMPLE[2]  # strided and grouped
+    shape = (1, G.in_channels, *G.in_size)
+    plan = pointwise.forward_plan(G, shape, np.float32)
+    assert pointwise.forward_plan(G, shape, np.float32) is plan
+    assert pointwise.forward_plan(G, shape, np.float64) is not plan
+    monkeypatch.setattr(parallel, "WORKERS", 1 if parallel.threads() > 1 else 2)
+    assert pointwise.forward_plan(G, shape, np.float32) is not plan
+    monkeypatch.setattr(gemm, "MIN_SPLIT", 0)
+    cut = pointwise.forward_plan(G, shape, np.float32)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((G.out_channels, G.in_channels // G.groups, 1, 1)).astype(np.float32)
+    expected = reference.conv_forward(x.astype(np.float64), w.astype(np.float64), G)
+    np.testing.assert_allclose(cut(x, w, None), expected, rtol=1e-5, atol=1e-5)
+    with jit.disabled():
+        assert pointwise.forward_plan(G, shape, np.float32) is None

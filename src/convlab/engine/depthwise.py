@@ -42,7 +42,7 @@ from .im2col_kernels import U
 from .jit import prange
 from .parallel import map_chunks, runs, split
 
-__all__ = ["supports", "conv_forward", "conv_input_grad", "conv_weight_grad"]
+__all__ = ["supports", "forward_plan", "conv_forward", "conv_input_grad", "conv_weight_grad"]
 
 CHUNK_BYTES = 1 << 20
 # Output rows shorter than this take the channels-last loops. One core, 32x160xSxS, 3x3,
@@ -123,7 +123,7 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
     """``y (N, C_out, *O)`` from ``x (N, C_in, *S)`` and ``w (C_out, 1, *K)``, plus ``b (C_out,)``
     where given (chunk by chunk, while the chunk is in cache)."""
     if jit.active():
-        return _compiled_forward(x, w, G, b)
+        return forward_plan(G, x.shape, x.dtype)(x, w, b)
     N, C = x.shape[:2]
     mult = G.out_channels // C
     wt = _split(w, G)
@@ -796,21 +796,46 @@ def _weight_grad_runs(x, gy, parts, lo, P, size, starts, length, step, box, offs
                             bounds[j], bounds[j + 1])
 
 
-def _compiled_forward(x, w, G, b):
-    N, C = x.shape[:2]
+def forward_plan(G: ConvGeometry, x_shape: tuple[int, ...], dtype):
+    """The compiled forward for an input of ``x_shape`` and ``dtype``, as a function
+    ``run(x, w, b) -> y`` whose decisions (the layout, its rows or runs, the runs of items
+    between the threads) are taken once and kept per geometry, shape, dtype and thread count;
+    None where the compiled kernels are off. :func:`conv_forward` runs through it, and callers
+    that convolve the same shapes over and over (``convlab.onnx``'s inference steps) keep it."""
+    if not jit.active():
+        return None
+    return _plan(G, tuple(x_shape), np.dtype(dtype), _channels_last(G), parallel.threads(),
+                 parallel.MIN_RUN_BYTES)
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(G: ConvGeometry, x_shape: tuple[int, ...], dtype: np.dtype, last: bool,
+          threads: int, min_run_bytes: int):
+    """:func:`forward_plan`'s function, in the channels-last layout or not (``last``), for
+    ``threads`` threads and that ``parallel.MIN_RUN_BYTES`` (the key: the runs of items follow
+    both)."""
+    N, C = x_shape[:2]
     mult = G.out_channels // C
-    w3 = np.ascontiguousarray(w, dtype=x.dtype).reshape(C, mult, -1)  # (C, mult, taps)
-    b3 = np.zeros(G.out_channels, x.dtype) if b is None else b.astype(x.dtype, copy=False)
-    b3 = b3.reshape(C, mult)
-    per_channel = mult * math.prod(G.out_size) * x.itemsize
-    if _channels_last(G):
-        y = np.empty((N, C, mult * math.prod(G.out_size)), dtype=x.dtype)
-        _last_forward_runs(_flat(x), _last(w3), _last(b3), y, *_last_layout(G),
-                           _items(N, C * per_channel))
+    per_channel = mult * math.prod(G.out_size) * dtype.itemsize
+    no_bias = np.zeros((C, mult), dtype)
+    if last:
+        layout, bounds = _last_layout(G), _items(N, C * per_channel)
+        y_shape = (N, C, mult * math.prod(G.out_size))
     else:
-        y = np.empty((N, C, mult) + (1,) * (3 - G.nd) + G.out_size, dtype=x.dtype)
-        _forward_runs(_as_3d(x, G.nd, x.dtype), w3, b3, y, *_runs(G), _items(N * C, per_channel))
-    return y.reshape(N, G.out_channels, *G.out_size)
+        layout, bounds = _runs(G), _items(N * C, per_channel)
+        y_shape = (N, C, mult) + (1,) * (3 - G.nd) + G.out_size
+
+    def run(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+        w3 = np.ascontiguousarray(w, dtype=dtype).reshape(C, mult, -1)  # (C, mult, taps)
+        b3 = no_bias if b is None else b.astype(dtype, copy=False).reshape(C, mult)
+        y = np.empty(y_shape, dtype=dtype)
+        if last:
+            _last_forward_runs(_flat(x), _last(w3), _last(b3), y, *layout, bounds)
+        else:
+            _forward_runs(_as_3d(x, G.nd, dtype), w3, b3, y, *layout, bounds)
+        return y.reshape(N, G.out_channels, *G.out_size)
+
+    return run
 
 
 def _compiled_input_grad(gy, w, G):
