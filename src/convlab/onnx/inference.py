@@ -70,7 +70,7 @@ import convlab
 import convlab.nn.functional as F
 
 from ..autograd.graph import ScratchCtx  # the ctx of an op run without a graph
-from ..engine import conv, elementwise, geometry, jit, pooling
+from ..engine import elementwise, geometry, jit, pooling, select
 from ..ops import activation as A
 from ..ops import elementwise as E
 from ..ops import reduction as R
@@ -165,7 +165,9 @@ class _Convolve:
     """Conv ``node``'s convolution as F.conv*d computes it under ``no_grad``, on the arrays: the
     engine's call, its geometry worked out once per set of shapes. F.conv*d checks its
     arguments and goes through an autograd op at every call: for a Conv node on a 1x1 image
-    (1x8x1x1 by 2x8x1x1, one core) 25 us, of which the engine's call is 13.
+    (1x8x1x1 by 2x8x1x1, one core) 25 us, of which the engine's call is 13. Where the chosen
+    algorithm has a ``forward_plan`` (pointwise, depthwise), its kept function runs, without
+    the algorithm's decisions at every call.
 
     Calling it gives the output Tensor, or None where F.conv*d would do more than the engine's
     call (an input not float32 or float64, dtypes that differ): the caller then runs the op."""
@@ -186,7 +188,10 @@ class _Convolve:
                 self.geometries.clear()
             _, options = conv_arguments(self.node, x.shape, w.shape)
             G = self.geometries[key] = geometry.conv_geometry(f"conv{nd}d", nd, *key, **options)
-        return convlab.from_numpy(conv.conv_forward(x, w, G, b))
+        algorithm = select.choose(G, x.shape)  # what conv.conv_forward would call
+        plan = getattr(algorithm, "forward_plan", None)
+        run = plan and plan(G, x.shape, x.dtype)
+        return convlab.from_numpy(run(x, w, b) if run else algorithm.conv_forward(x, w, G, b))
 
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
