@@ -462,6 +462,13 @@ def test_what_the_arrays_cannot_take_goes_to_the_node():
     fast, slow = _both(wide, _x())
     assert fast.dtype == slow.dtype
     np.testing.assert_array_equal(fast, slow)
+    scalars = _model([helper.make_node("Mul", ["s", "s"], ["p"]),
+                      helper.make_node("Add", ["p", "s"], ["y"])], {}, x_shape=())
+    scalars.graph.input[0].name = "s"
+    model = convlab.onnx.load(scalars)  # 0-d values: NumPy gives scalars, made arrays again
+    with convlab.no_grad():
+        fast = model(convlab.tensor(3.0))
+    assert fast.shape == () and fast.item() == 12.0
     uneven = _model([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3],
                                       pads=[2, 0, 0, 1])], {})
     model = convlab.onnx.load(uneven)
