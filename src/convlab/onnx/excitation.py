@@ -19,11 +19,12 @@ way, first half to the first thread).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
-from ..engine import jit, pooling
+from ..engine import jit, parallel, pooling
 from ..engine.im2col import chunk_bounds
 from ..engine.jit import prange
 from ..engine.parallel import runs
@@ -39,7 +40,8 @@ def squeeze_excite(x: np.ndarray, w1: np.ndarray, b1: np.ndarray, w2: np.ndarray
         N, C = x.shape[:2]
         planes = np.ascontiguousarray(x).reshape(N, C, -1)
         y = np.empty_like(planes)
-        bounds = chunk_bounds(runs(N * C, planes.shape[-1] * planes.itemsize))
+        bounds = _bounds(N * C, planes.shape[-1] * planes.itemsize, parallel.threads(),
+                         parallel.MIN_RUN_BYTES)
         _excite(planes, np.ascontiguousarray(w1), b1, np.ascontiguousarray(w2), b2, y, bounds)
         return y.reshape(x.shape)
     N, C = x.shape[:2]
@@ -52,6 +54,14 @@ def squeeze_excite(x: np.ndarray, w1: np.ndarray, b1: np.ndarray, w2: np.ndarray
     np.maximum(gate, 0, out=gate)
     np.minimum(gate, 1, out=gate)
     return x * gate.reshape(gate.shape + (1,) * (x.ndim - 2))
+
+
+@functools.lru_cache(maxsize=256)
+def _bounds(planes: int, plane_bytes: int, threads: int, min_run_bytes: int) -> np.ndarray:
+    """The runs of planes between the threads (:func:`.parallel.runs`) as bounds, kept per
+    count, size, thread count and MIN_RUN_BYTES (the key: the runs follow all four): worked out
+    at every call 1.8 us, kept 0.2, of a 15-20 us block (rapidocr's 200 planes, one core)."""
+    return chunk_bounds(runs(planes, plane_bytes))
 
 
 @jit.kernel(threaded=True, bounds="bounds")
