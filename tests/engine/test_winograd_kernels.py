@@ -212,3 +212,19 @@ def test_chunks_equal_the_stages(G, monkeypatch):
     monkeypatch.setattr(winograd, "CHUNK_BYTES", 1)
     for stages, chunks in zip(one, _all_three(G, 9)):
         np.testing.assert_allclose(chunks, stages, rtol=1e-12, atol=1e-12)
+
+
+@needs_jit
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("G", LAYERS[:7], ids=range(7))
+def test_input_gradient_rows_equal_the_stages(G, workers, monkeypatch):
+    """The input gradient of a batch of one chunk in 2-D goes a row of positions at a time
+    (``_correlate_rows``) where the stages' temporaries pass ``ROWS_ABOVE``, stage by stage
+    below: both give the same numbers, on one thread and on two (every phase, group and crop
+    of the 2-D LAYERS, small enough to take the stages unless ROWS_ABOVE is lowered)."""
+    from convlab.engine import parallel
+
+    monkeypatch.setattr(parallel, "WORKERS", workers)
+    stages = _all_three(G, 2)[1]
+    monkeypatch.setattr(winograd, "ROWS_ABOVE", -1)
+    np.testing.assert_allclose(_all_three(G, 2)[1], stages, rtol=1e-12, atol=1e-12)

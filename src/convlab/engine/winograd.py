@@ -21,7 +21,8 @@ output: 4x fewer multiplications. The work goes in chunks of samples small enoug
 temporaries to stay in the CPU's cache, the chunks on all cores at once: on OpenMP's threads
 in compiled code (:mod:`.winograd_kernels`), or on Python's threads (:mod:`.parallel`) when
 the kernels are off. The gradients of a batch of one chunk in 2-D go a row of positions at a
-time, with a sixth of the temporaries (:func:`_correlate_rows`).
+time, with a sixth of the temporaries (:func:`_correlate_rows`; the input gradient only where
+the temporaries would be large, :data:`ROWS_ABOVE`).
 
 The transforms are memory passes, and how they are made decides the speed as much as the
 products do. In 2-D and 3-D, when :func:`.jit.active`, compiled kernels
@@ -77,6 +78,11 @@ POINTS = (0, 1, -1, 2, -2, Fraction(1, 2), Fraction(-1, 2))
 # Samples per chunk are chosen so that one chunk's transformed tiles take about this many bytes:
 # they then stay in the CPU's cache from one step to the next.
 CHUNK_BYTES = 1 << 20
+
+# The input gradient of a batch of one chunk in 2-D goes a row of positions at a time
+# (_correlate_rows) when the stages' temporaries would take more than this many bytes
+# (_stage_bytes); below, stage by stage (see _correlate_rows for the measurements).
+ROWS_ABOVE = 5 << 20
 
 
 def _inverse(a: list[list[Fraction]]) -> list[list[Fraction]]:
@@ -329,8 +335,9 @@ def _correlate_compiled(x: np.ndarray, w: np.ndarray, groups: int, jobs, b, y,
     the products the positions ``ξ``. (Measured earlier, on Python's threads, against the
     products' rows alone shared, on 2 threads at their quietest: input transform 3.8 -> 1.4
     ms, products 7.8 -> 7.2, output transform 3.9 -> 1.1.) The input gradient of such a batch
-    in 2-D goes a row of positions at a time instead (:func:`_correlate_rows`): its
-    temporaries are the largest of a training step's backward pass.
+    in 2-D goes a row of positions at a time instead (:func:`_correlate_rows`) where the
+    stages' temporaries pass :data:`ROWS_ABOVE`: they are the largest of a training step's
+    backward pass.
 
     OpenMP's threads against Python's (22d4424), the same process, calls taken in turn, float32,
     3x3, padding 1, ResNet-18's layers at batch 32 and ResNet-50's at batch 1: on one core the
@@ -345,7 +352,7 @@ def _correlate_compiled(x: np.ndarray, w: np.ndarray, groups: int, jobs, b, y,
     bias = np.zeros(K, x.dtype) if b is None else np.ascontiguousarray(b, x.dtype)
     grids = [_tile_grid(y[dst].shape) for _, dst, _ in jobs]
     bounds = _compiled_chunks(N, C, groups, grids, x.itemsize)
-    if flipped and nd == 2 and len(bounds) == 2:
+    if flipped and nd == 2 and len(bounds) == 2 and _stage_bytes(x, K, groups, grids) > ROWS_ABOVE:
         _correlate_rows(x, w, groups, jobs, grids, bias, y)
         return
     if flipped:
@@ -356,6 +363,14 @@ def _correlate_compiled(x: np.ndarray, w: np.ndarray, groups: int, jobs, b, y,
             wk.correlate_stages(x[src], U, lo, grid, bias, y[dst], _shares(C), _shares(K))
         else:
             wk.correlate_chunks(x[src], U, lo, grid, bias, y[dst], bounds)
+
+
+def _stage_bytes(x: np.ndarray, K: int, groups: int, grids) -> int:
+    """The bytes of :func:`.winograd_kernels.correlate_stages`' temporaries for ``x (N, C,
+    ...)`` to ``K`` channels, the batch one chunk: ``V``, the products and ``U``."""
+    N, C = x.shape[:2]
+    tiles = N * max(map(math.prod, grids))
+    return x.itemsize * ALPHA ** len(grids[0]) * (tiles * (C + K) + K * C // groups)
 
 
 def _weights_compiled(w: np.ndarray, groups: int, dtype) -> np.ndarray:
@@ -395,7 +410,14 @@ def _correlate_rows(x: np.ndarray, w: np.ndarray, groups: int, jobs, grids, bias
     The cost, one core, stages -> rows in one process: 128 channels of 8x8 in 32 samples
     4.7-4.8 -> 5.2 ms, 64 -> 128 channels 2.3-2.4 -> 3.1-3.2 (the rows' transforms read the
     input six times, :func:`.winograd_kernels.input_tiles_row`); the whole training step of
-    either network was within the noise of the machine."""
+    either network was within the noise of the machine. So a layer whose stages take at most
+    :data:`ROWS_ABOVE` (5 MiB) keeps them: VGG-11's 64 -> 128 channels of 8x8 at batch 32
+    (4.5 MiB; ResNet-18's 128 channels of 8x8 take 6.75 and stay in rows), its input gradient
+    rows -> stages (in one process, alternated, min / median of 90 calls): one core 2.90 / 4.73
+    -> 2.56 / 4.07 ms, 2 threads (``chrt -f 10``) 1.62 / 2.25 -> 1.22 / 1.62. The peak MiB of a
+    step at batch 32 (``python -m benchmarks nets``, 2 threads), convlab / PyTorch: VGG-11
+    22.3 / 24.1 -> 22.4 / 24.0, ResNet-18 68.4 / 68.8 -> 68.7 / 68.7 (no layer of it changes
+    path: the difference is the benchmark's spread)."""
     K, C_g = w.shape[:2]
     G_rows = np.ascontiguousarray(_kron("G", M, R, 2, x.dtype)[:, ::-1])  # (36, 9), flipped
     w_taps = w.reshape(K * C_g, R * R).astype(x.dtype, copy=False).T  # (9, K*C/g)
