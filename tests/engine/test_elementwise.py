@@ -8,7 +8,7 @@ from jit_paths import engine_path
 import convlab
 from convlab.engine import elementwise, parallel
 
-SHAPE = (4, 16, 32, 33)  # 67584 elements: above MIN_SIZE
+SHAPE = (4, 16, 32, 33)  # 67584 elements: from SERIAL_BELOW on, the sums' kernels run too
 
 
 def _data(dtype, seed=0):
@@ -74,12 +74,18 @@ def test_sums_equal_numpy(monkeypatch, workers):
         np.testing.assert_array_equal(a, b)
 
 
-def test_small_or_strided_arrays_take_numpy():
+def test_strided_arrays_take_numpy_and_sums_take_it_on_one_thread(monkeypatch):
     x = _data(np.float32)
-    assert not elementwise.applies(x[:1, :1])  # too small
-    assert not elementwise.applies(x.transpose(0, 1, 3, 2))  # not contiguous
-    assert not elementwise.applies(x.astype(np.float16))
-    assert not elementwise.applies(x, x[..., :-1])  # shapes differ
+    with engine_path("compiled"):  # (skipped where the kernels are off)
+        assert elementwise.applies(x[:1, :1, :1, :3])  # any size: the call costs less than NumPy
+        assert not elementwise.applies(x.transpose(0, 1, 3, 2))  # not contiguous
+        assert not elementwise.applies(x.astype(np.float16))
+        assert not elementwise.applies(x, x[..., :-1])  # shapes differ
+        monkeypatch.setattr(parallel, "WORKERS", 2)
+        assert elementwise.sums_apply(x, x)
+        assert not elementwise.sums_apply(x[:1], x[:1])  # one thread's loop: NumPy's sum
+        monkeypatch.setattr(parallel, "WORKERS", 1)
+        assert not elementwise.sums_apply(x, x)
 
 
 def test_matches_torch():

@@ -22,7 +22,6 @@ OPTIONS = [
 def _steps(options, dtype, compiled: bool, steps: int = 3, optimizer=convlab.optim.SGD):
     rng = np.random.default_rng(0)
     w = convlab.tensor(rng.standard_normal((64, 300)).astype(dtype), requires_grad=True)
-    assert updates.MIN_SIZE <= w.numel()
     opt = optimizer([w], lr=0.05, **options)
     for k in range(steps):
         w.grad = convlab.tensor(rng.standard_normal(w.shape).astype(dtype) * (k + 1))
@@ -74,9 +73,10 @@ def test_adam_kernel_gives_the_numpy_bits(optimizer, options, dtype, workers, mo
         np.testing.assert_array_equal(state_kernel[name], state_numpy[name])
 
 
-def test_applies_only_to_large_contiguous_arrays_of_one_dtype():
+@pytest.mark.skipif(not jit.ENABLED, reason="the compiled kernels are off (CONVLAB_JIT=0)")
+def test_applies_to_contiguous_arrays_of_one_dtype():
     big = np.zeros((128, 256), np.float32)
     assert updates.applies(big, big)
+    assert updates.applies(big[:1, :3], big[:1, :3])  # a bias of 3: the kernel still wins
     assert not updates.applies(big[:, ::2], big[:, ::2])
     assert not updates.applies(big, big.astype(np.float64))
-    assert not updates.applies(big[:2], big[:2])  # small: NumPy

@@ -685,7 +685,7 @@ def _add_into(pending: np.ndarray, g):
     node's shape and dtype: the walk checked and cast them). A new array
     for the sum held three gradients at once where two do: at every residual join of a
     backward pass."""
-    if elementwise.applies(pending, g):
+    if elementwise.sums_apply(pending, g):
         return elementwise.add_into(pending, g)
     np.add(pending, g, out=pending)
     return pending
@@ -695,7 +695,7 @@ def _add(a, b):
     """The sum of two gradients sent to one node: arrays, or tuples of arrays and None (one
     slot per output of a Function with several)."""
     if not isinstance(a, tuple):
-        return elementwise.add(a, b) if elementwise.applies(a, b) else a + b
+        return elementwise.add(a, b) if elementwise.sums_apply(a, b) else a + b
     return tuple(y if x is None else x if y is None else x + y for x, y in zip(a, b))
 
 

@@ -28,17 +28,25 @@ copied back) -> 0.22 ms (its masked-store loop: 0.99), Hardtanh 1.16 -> 0.25 (``
 ``out``: 0.41); PyTorch 0.38 and 0.24. A ReLU has no such form that keeps PyTorch's signed
 zeros (``relu_`` copies zeros in with NumPy).
 
-The ops in :mod:`convlab.ops` and autograd's sum of gradients call these where :func:`applies`
-(the compiled kernels on, float32 or float64, contiguous arrays of one shape, and enough
-elements to pay for the call); their own NumPy code is the twin that
-``tests/engine/test_elementwise.py`` holds these equal to.
+The ops in :mod:`convlab.ops` call the activations' kernels where :func:`applies` (the compiled
+kernels on, float32 or float64, contiguous arrays of one shape), at any size: a kernel's call
+costs about 1.5 us, and the activations' NumPy code takes more from the first element on (one
+core, 16 float32 values, NumPy / kernel in us: ReLU 3.1 / 1.7, its gradient 4.3 / 2.0,
+LeakyReLU 6.7 / 4.6, Hardswish 13.8 / 3.4; 4096 values: ReLU 8.0 / 2.1, LeakyReLU 16.1 / 5.3).
+A sum is one NumPy pass already, which no kernel of one thread beats at any size (one core,
+``x + y`` / ``x += y`` in us, NumPy against the kernel: 4K values 2.1 / 4.9 and 1.8 / 3.2, 256K
+47.6 / 51.3 and 35.7 / 37.0, 1M 205 / 208 and 135 / 135): the ops and autograd's sum of
+gradients take :func:`add` and :func:`add_into` where :func:`sums_apply`, on more than one
+thread and from SERIAL_BELOW elements on (2 threads: 256K 44.5 / 38.1 and 33.9 / 25.4, 1M 189 /
+119 and 128 / 70). Their own NumPy code is the twin that ``tests/engine/test_elementwise.py``
+holds these equal to.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import jit
+from . import jit, parallel
 from .jit import SERIAL_BELOW, kernel, prange
 
 __all__ = [
@@ -54,19 +62,24 @@ __all__ = [
     "leaky_relu_in_place",
     "relu",
     "relu_backward",
+    "sums_apply",
 ]
-
-# Below this many elements NumPy's single call costs less than a kernel's dispatch.
-MIN_SIZE = 1 << 14
 
 
 def applies(*arrays: np.ndarray) -> bool:
     """Whether the kernels take these arrays: compiled kernels on, one float dtype, one shape,
-    C-contiguous, at least MIN_SIZE elements."""
+    C-contiguous."""
     first = arrays[0]
-    return (jit.active() and first.size >= MIN_SIZE and first.dtype in jit.FLOAT_TYPES
+    return (jit.active() and first.dtype in jit.FLOAT_TYPES
             and all(a.dtype == first.dtype and a.shape == first.shape and a.flags.c_contiguous
                     for a in arrays))
+
+
+def sums_apply(*arrays: np.ndarray) -> bool:
+    """Whether :func:`add` and :func:`add_into` take these arrays: as :func:`applies`, where
+    their loop runs on more than one thread (more than one thread, SERIAL_BELOW elements or
+    more); NumPy's sum is as fast on one (see the module's docstring)."""
+    return (parallel.threads() > 1 and arrays[0].size >= SERIAL_BELOW and applies(*arrays))
 
 
 @kernel(threaded=True, serial_below=SERIAL_BELOW)

@@ -24,10 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import parallel
-from .elementwise import MIN_SIZE, applies  # the activations' test: one float dtype, C order, large
+from .elementwise import applies  # the activations' test: one float dtype, C order
 from .jit import SERIAL_BELOW, kernel, prange
 
-__all__ = ["MIN_SIZE", "adam", "adam_applies", "applies", "sgd"]
+__all__ = ["adam", "adam_applies", "applies", "sgd"]
 
 
 @kernel(threaded=True, exact=True, serial_below=SERIAL_BELOW)

@@ -70,7 +70,7 @@ import convlab
 import convlab.nn.functional as F
 
 from ..autograd.graph import ScratchCtx  # the ctx of an op run without a graph
-from ..engine import elementwise, geometry, jit, pooling, select
+from ..engine import geometry, pooling, select
 from ..ops import activation as A
 from ..ops import elementwise as E
 from ..ops import reduction as R
@@ -202,22 +202,6 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # nodes: a Relu node, or HardSwish as four nodes (Add, Clip, Mul, Div: see HardSwish).
 _ACTIVATIONS = {"Relu": E.Relu, "Add": A.Hardswish}
 
-# The same activations' compiled loops (:mod:`convlab.engine.elementwise`), which the ops take
-# from elementwise.MIN_SIZE (16K) values on and the steps on any float32 or float64 array: the
-# same values (a Relu's ``0 if x < 0 else x``, HardSwish's IEEE steps in NumPy's order), where
-# below 16K the ops' NumPy costs several times as much (one core, a Relu on 1x8x12x96:
-# ``np.where`` 12.4 us, the loop 2.6; rapidocr's classifier, min of 60 x5 interleaved, batch 1
-# 2.79 -> 2.56 ms, batch 8 10.84 -> 10.74).
-_COMPILED = {E.Relu: elementwise.relu, A.Hardswish: elementwise.hardswish}
-
-
-def _activated(op, data: np.ndarray) -> np.ndarray:
-    """Activation ``op`` (a key of _COMPILED) of ``data`` into new memory: its compiled loop
-    where the kernels run and take ``data``, else the op's forward."""
-    if jit.active() and data.dtype in _FLOATS and data.flags.c_contiguous:
-        return _COMPILED[op](data)
-    return op.forward(_NO_GRAPH, data)
-
 # An ndarray the steps computed as a Tensor (Tensor._wrap, the engine's way back to Tensors:
 # convlab.from_numpy checks the type and dtype first, 0.84 against 0.48 us a call).
 _tensor = Tensor._wrap
@@ -233,9 +217,9 @@ class _Tail:
 
     - The Add is written into y's array (``np.add(y, r, out=y)``) where r has y's shape and
       dtype: the same sums as the node's, without new memory.
-    - The activation is its op's compiled loop on y's array (:func:`_activated`), without
-      ``apply`` around it (a Relu node takes 15 us on 1x16x55x55, ``apply`` 12, the forward 7,
-      one core)."""
+    - The activation is its op's own forward on y's array (the engine's compiled loop, at any
+      size: :mod:`convlab.engine.elementwise`), without ``apply`` around it (a Relu node takes
+      15 us on 1x16x55x55, ``apply`` 12, the forward 7, one core)."""
 
     def __init__(self, step, residual: bool, activation: int):
         nodes = step.nodes
@@ -254,7 +238,7 @@ class _Tail:
                 np.add(data, r_data, out=data)
             else:
                 y = y + r
-        return y if self.op is None else _tensor(_activated(self.op, y._data))
+        return y if self.op is None else _tensor(self.op.forward(_NO_GRAPH, y._data))
 
 
 class Convolution(Step):
@@ -415,7 +399,7 @@ class HardSwish(Step):
     def compute(self, x, *constants):
         data = _array(x)
         if data.dtype in _FLOATS:
-            return _tensor(_activated(A.Hardswish, data))
+            return _tensor(A.Hardswish.forward(_NO_GRAPH, data))
         return F.hardswish(x)  # which says what it takes
 
 
