@@ -508,3 +508,56 @@ def test_a_convolutions_activation_has_the_nodes_values_at_every_size(activation
         fast, slow = _both(model, _special(shape))
         np.testing.assert_array_equal(fast, slow)
         np.testing.assert_array_equal(np.signbit(fast), np.signbit(slow))
+
+
+def _fire(relu_on_both=True, expand_read_twice=False):
+    """SqueezeNet's Fire module: Relu(Conv 1x1) -> [Relu(Conv 1x1), Relu(Conv 3x3)] -> Concat."""
+    rng = np.random.default_rng(12)
+    w = {"ws": rng.standard_normal((4, 3, 1, 1)).astype(np.float32),
+         "bs": rng.standard_normal(4).astype(np.float32),
+         "w1": rng.standard_normal((5, 4, 1, 1)).astype(np.float32),
+         "b1": rng.standard_normal(5).astype(np.float32),
+         "w3": rng.standard_normal((6, 4, 3, 3)).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "ws", "bs"], ["sc"]),
+             helper.make_node("Relu", ["sc"], ["s"]),
+             helper.make_node("Conv", ["s", "w1", "b1"], ["e1c"]),
+             helper.make_node("Relu", ["e1c"], ["e1"]),
+             helper.make_node("Conv", ["s", "w3"], ["e3c"], pads=[1, 1, 1, 1])]
+    if relu_on_both:
+        nodes.append(helper.make_node("Relu", ["e3c"], ["e3"]))
+    expand3 = "e3" if relu_on_both else "e3c"
+    nodes.append(helper.make_node("Concat", ["e1", expand3], ["y" if not expand_read_twice
+                                                             else "cat"], axis=1))
+    if expand_read_twice:
+        nodes.append(helper.make_node("Add", ["cat", "cat"], ["y"]))
+        nodes.append(helper.make_node("Identity", ["e1"], ["e1_out"]))
+    outputs = ("y", "e1_out") if expand_read_twice else ("y",)
+    return _model(nodes, w, outputs, x_shape=(3, 3, 7, 9))
+
+
+@pytest.mark.parametrize("relu_on_both", [True, False])
+def test_convolutions_that_only_a_concat_reads_write_into_its_output(relu_on_both):
+    """Fire modules: the two expand convolutions and their Relus write straight into the
+    Concat's output (a sample's channels at a time), the same values as node by node."""
+    proto = _fire(relu_on_both)
+    model = convlab.onnx.load(proto)
+    assert _step_types(model) == ["Convolution", "ConcatOfConvolutions"]
+    x = _x((3, 3, 7, 9))
+    fast, slow = _both(model, x)
+    np.testing.assert_array_equal(fast, slow)
+    np.testing.assert_allclose(fast, _onnxruntime(proto, x), rtol=1e-5, atol=1e-5)
+    with convlab.no_grad():  # a second batch size
+        again = model(convlab.from_numpy(_x((1, 3, 7, 9)))).numpy()
+    slow = model(convlab.from_numpy(_x((1, 3, 7, 9)))).detach().numpy()
+    np.testing.assert_array_equal(again, slow)
+
+
+def test_a_convolution_read_by_more_than_the_concat_keeps_its_own_step():
+    proto = _fire(expand_read_twice=True)
+    model = convlab.onnx.load(proto)
+    assert "ConcatOfConvolutions" not in _step_types(model)
+    with convlab.no_grad():
+        fast = [t.numpy() for t in model(convlab.from_numpy(_x((3, 3, 7, 9))))]
+    slow = [t.detach().numpy() for t in model(convlab.from_numpy(_x((3, 3, 7, 9))))]
+    for a, b in zip(fast, slow):
+        np.testing.assert_array_equal(a, b)

@@ -195,9 +195,11 @@ def add_into(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return x
 
 
-def relu(x: np.ndarray) -> np.ndarray:
-    """PyTorch's ``clamp_min(x, 0)``: 0 where ``x < 0``, else ``x`` (NaN and -0.0 kept)."""
-    z = np.empty_like(x)
+def relu(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """PyTorch's ``clamp_min(x, 0)``: 0 where ``x < 0``, else ``x`` (NaN and -0.0 kept); into
+    ``out`` where given (another C-contiguous array of ``x``'s shape and dtype: a slice of a
+    larger output)."""
+    z = np.empty_like(x) if out is None else out
     _relu(_flat(x), _flat(z))
     return z
 
