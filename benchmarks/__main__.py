@@ -94,7 +94,9 @@ def _conv(args) -> None:
     settings = (f"float32, median of {args.repeats} interleaved repeats of at least "
                 f"{args.min_time:g} s each; peak memory: growth of the resident set during one "
                 f"forward+backward in a fresh process; load average at the end: {load_average()}")
-    title = args.title or "Convolution and pooling, convlab / PyTorch"
+    title = args.title or ("Convolution and pooling, convlab / PyTorch: "
+                           + ("one core (CPU time, one thread each)" if args.one_core
+                              else f"{args.threads} threads"))
     body = "\n".join([f"## {title}", "", f"`{_command()}`", "", *[f"- {line}" for line in env], "",
                       conv_tables(rows, memory, diffs, settings)])
     print(body)
