@@ -20,7 +20,6 @@ way, first half to the first thread).
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 
