@@ -561,3 +561,20 @@ def test_a_convolution_read_by_more_than_the_concat_keeps_its_own_step():
     slow = [t.detach().numpy() for t in model(convlab.from_numpy(_x((3, 3, 7, 9))))]
     for a, b in zip(fast, slow):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_large_residual_add_on_two_threads_has_the_nodes_values(monkeypatch):
+    """The residual Add of a convolution's step on the engine's threads (72K values, from
+    SERIAL_BELOW on 2 threads): the same sums as the node's."""
+    from convlab.engine import parallel
+
+    monkeypatch.setattr(parallel, "WORKERS", 2)
+    rng = np.random.default_rng(13)
+    w = {"w": rng.standard_normal((3, 3, 3, 3)).astype(np.float32)}
+    conv = helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1])
+    proto = _model([conv, helper.make_node("Add", ["c", "x"], ["a"]),
+                    helper.make_node("Relu", ["a"], ["y"])], w, x_shape=(2, 3, 120, 100))
+    model = convlab.onnx.load(proto)
+    assert _step_types(model) == ["Convolution"]
+    fast, slow = _both(model, _x((2, 3, 120, 100)))
+    np.testing.assert_array_equal(fast, slow)
