@@ -70,7 +70,7 @@ import convlab
 import convlab.nn.functional as F
 
 from ..autograd.graph import ScratchCtx  # the ctx of an op run without a graph
-from ..engine import elementwise, geometry, jit, pooling, select
+from ..engine import elementwise, geometry, pooling, select
 from ..ops import activation as A
 from ..ops import elementwise as E
 from ..ops import reduction as R
@@ -297,7 +297,7 @@ class ConcatOfConvolutions(Step):
             for n in range(len(y)):
                 if c._tail.op is None:
                     part[n] = y[n]
-                elif jit.active() and y.dtype in _FLOATS and y.flags.c_contiguous:
+                elif elementwise.applies(y[n], part[n]):
                     elementwise.relu(y[n], out=part[n])  # the Relu op's own loop, into place
                 else:
                     part[n] = E.Relu.forward(_NO_GRAPH, y[n])
