@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convlab.engine import jit, winograd
+from convlab.engine import jit, reference, winograd
 from convlab.engine.geometry import conv_geometry
 from engine.test_fast_paths import check, geometries
 
@@ -228,3 +228,29 @@ def test_input_gradient_rows_equal_the_stages(G, workers, monkeypatch):
     stages = _all_three(G, 2)[1]
     monkeypatch.setattr(winograd, "ROWS_ABOVE", -1)
     np.testing.assert_allclose(_all_three(G, 2)[1], stages, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+@pytest.mark.parametrize("G", [LAYERS[0], LAYERS[6],
+                               conv_geometry("c", 2, (2, 3, 12, 8), (3, 3, 3, 3), dilation=(5, 1))],
+                         ids=["every-phase", "no-phase", "phases-missing"])
+def test_input_gradient_zero_where_no_output_reads(G, compiled):
+    """``gx`` starts empty where every input phase is written, zeroed where an output shorter
+    than the dilation leaves phases unread (12 rows, dilation 5: 2 output rows read input rows
+    0, 1, 5, 6, 10, 11). The memory it takes was filled with NaN just before (freed memory is
+    handed out again as it was)."""
+    if compiled and not jit.ENABLED:
+        pytest.skip("compiled kernels turned off")
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((G.out_channels, G.in_channels // G.groups, 3, 3))
+    gy = rng.standard_normal((2, G.out_channels, *G.out_size))
+    expected = reference.conv_input_grad(gy, w, G)
+    for _ in range(3):
+        dirty = np.full((2, G.in_channels, *G.in_size), np.nan)
+        del dirty
+        if compiled:
+            gx = winograd.conv_input_grad(gy, w, G)
+        else:
+            with jit.disabled():
+                gx = winograd.conv_input_grad(gy, w, G)
+        np.testing.assert_allclose(gx, expected, atol=1e-10)

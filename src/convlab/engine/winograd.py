@@ -488,10 +488,16 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
 
 def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
     """``gx (N, C_in, *S)``: per phase, ``gy`` correlated with the flipped, transposed kernel,
-    padded by ``2 - p_lo`` (the full correlation, cut back where the forward padding was)."""
+    padded by ``2 - p_lo`` (the full correlation, cut back where the forward padding was).
+
+    Each phase writes the whole of its input phase, so ``gx`` starts empty, not zeroed, unless
+    an output shorter than the dilation along some axis leaves input phases that no output
+    reads (:func:`_phases`): zeroing 16x128x28x28 float32 took 0.3-0.4 ms of a 7.5-8.4 ms input
+    gradient on one core (its pages written twice)."""
     if not (well_scaled(gy) and finite(w)):
         return im2col.conv_input_grad(gy, w, G)
-    gx = np.zeros((len(gy), G.in_channels, *G.in_size), dtype=gy.dtype)
+    every_phase = all(o >= d for o, d in zip(G.out_size, G.dilation))
+    gx = (np.empty if every_phase else np.zeros)((len(gy), G.in_channels, *G.in_size), gy.dtype)
     if jit.active() and G.nd in (2, 3):  # the roles swap: gy's phase is read, gx's written
         jobs = [(dst, src, tuple(R - 1 - p for p in lo)) for src, dst, lo, _ in _phases(G)
                 if gx[src].size]
