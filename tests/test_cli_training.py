@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -160,9 +161,9 @@ def test_piped_output_has_no_progress_bar_no_blank_lines_and_fits_80_columns(tmp
 def test_progress_bar_on_a_terminal_starts_without_nan_and_counts_seconds():
     stream = io.StringIO()
     reporter = Reporter(Console(file=stream, width=80, force_terminal=True))
-    with reporter.epoch_progress(1, 1, steps=3) as advance:
+    with reporter.epoch_progress(1, 1, steps=3) as bar:
         for _ in range(3):
-            advance(0.5, 0.75)
+            bar.step(0.5, 0.75)
     shown = stream.getvalue()
     assert "nan" not in shown and "0.00%" not in shown
     assert "loss 0.5000 acc 75.00%" in shown
@@ -244,3 +245,22 @@ def test_epoch_lines_fit_80_columns_at_their_widest():
     assert len(lines) == 2 and all(len(line) <= 80 for line in lines)
     assert lines[1].split() == ["1000/1000", "12.3456", "100.00%", "12.3456", "100.00%",
                                 "123,456"]
+
+
+def test_progress_bar_says_when_kernels_compile_and_the_note_fits_80_columns():
+    stream = io.StringIO()
+    reporter = Reporter(Console(file=stream, width=80, force_terminal=True))
+    with reporter.epoch_progress(1, 1, steps=2) as bar:
+        bar.compiling()
+        time.sleep(0.3)  # rich redraws from its own thread
+        bar.step(0.5, 0.75)
+        bar.step(0.5, 0.75)
+    reporter.compiled(26.4)
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())  # colours, redraws
+    assert "compiling kernels (first run only)" in shown
+    assert "26 s compiling kernels, once" in shown
+    plain = Reporter(Console(file=io.StringIO(), width=80), quiet=True)
+    plain.compiled(26.4)
+    assert plain.console.file.getvalue() == ""  # quiet: only the essentials
+    note = [line for line in shown.splitlines() if "compiling kernels, once" in line]
+    assert note and all(len(line) <= 80 for line in note)

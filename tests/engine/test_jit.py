@@ -139,3 +139,25 @@ def test_small_loops_and_single_runs_stay_on_the_calling_thread(monkeypatch):
     assert calls == [2] and set(one) == {0}
     _fill_runs(two, np.array([0, 4, 8]))
     assert calls == [2, 2] and set(two) == {0, 1}
+
+
+@pytest.mark.skipif(not jit.ENABLED, reason="with CONVLAB_JIT=0 nothing compiles")
+def test_compiles_times_a_compile_once_and_says_when_it_starts():
+    def triple(x):
+        return 3 * x
+
+    def nine_times(x):
+        return triple_compiled(triple_compiled(x))  # compiles triple inside its own compile
+
+    triple_compiled = numba.njit(triple)
+    starts = []
+    with jit.compiles() as clock:
+        clock.on_start = lambda: starts.append(clock.seconds)
+        assert numba.njit(nine_times)(2) == 18
+    assert starts == [0.0]  # the nested compile neither calls again nor counts twice
+    assert clock.seconds > 0
+    compiled = clock.seconds
+    with jit.compiles() as again:
+        assert triple_compiled(5) == 15  # compiled for integers already: nothing to time
+    assert again.seconds == 0
+    assert clock.seconds == compiled  # the first block's clock stopped with its block

@@ -27,6 +27,7 @@ import numpy as np
 from .. import _random, nn, no_grad, optim, zeros
 from .._atomic import write_text_atomic
 from ..data import DataLoader
+from ..engine import jit
 from ..models import build_model, default_model_for
 from ..nn import functional as F
 from ..serialization import load, save
@@ -311,7 +312,11 @@ def train(config: TrainConfig, resume: bool = False, reporter: Reporter | None =
             model.train()
             seen, loss_sum, correct = 0, 0.0, 0
             started = time.perf_counter()
-            with reporter.epoch_progress(epoch, config.epochs, len(loader)) as advance:
+            # the first run after an install compiles the kernels in its first steps: the bar
+            # says so, and the epoch's time (and images per second) leaves it out
+            with (jit.compiles() as compiling,
+                  reporter.epoch_progress(epoch, config.epochs, len(loader)) as bar):
+                compiling.on_start = bar.compiling
                 for images, labels in loader:
                     logits = model(images)
                     loss = F.cross_entropy(logits, labels, label_smoothing=config.label_smoothing)
@@ -324,8 +329,8 @@ def train(config: TrainConfig, resume: bool = False, reporter: Reporter | None =
                     seen += n
                     loss_sum += loss.item() * n
                     correct += int((logits.argmax(1) == labels).sum().item())
-                    advance(loss_sum / seen, correct / seen)
-            seconds = time.perf_counter() - started
+                    bar.step(loss_sum / seen, correct / seen)
+            seconds = time.perf_counter() - started - compiling.seconds
             # the same loss as training minimises (label smoothing included), so the two curves
             # can be compared
             checked = evaluate(model, validation_set, num_classes=len(info.classes),
@@ -342,6 +347,8 @@ def train(config: TrainConfig, resume: bool = False, reporter: Reporter | None =
             save(checkpoint, last_path)
             saved_epoch = epoch
             reporter.epoch_done(history[-1])
+            if compiling.seconds:
+                reporter.compiled(compiling.seconds)
     except KeyboardInterrupt:
         reporter.interrupted(config.out, saved_epoch)
         raise

@@ -24,6 +24,24 @@ class _Seconds(ProgressColumn):
         return Text(f"{task.elapsed or 0.0:.1f}s")
 
 
+class EpochBar:
+    """An epoch's progress bar (a :class:`rich.progress.Progress` task); without one (quiet, or
+    not a terminal) its methods do nothing."""
+
+    def __init__(self, progress: Progress | None = None, task=None):
+        self.progress, self.task = progress, task
+
+    def step(self, loss: float, accuracy: float) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, advance=1,
+                                 running=f"loss {loss:.4f} acc {accuracy:.2%}")
+
+    def compiling(self) -> None:
+        """Shown until the next step: rich redraws the bar from its own thread meanwhile."""
+        if self.progress is not None:
+            self.progress.update(self.task, running="compiling kernels (first run only)")
+
+
 class Reporter:
     """Prints to the terminal with rich; ``quiet=True`` prints only the essentials.
 
@@ -67,20 +85,21 @@ class Reporter:
 
     @contextlib.contextmanager
     def epoch_progress(self, epoch: int, epochs: int, steps: int):
-        """Yield ``advance(running_loss, running_accuracy)``, called once per step."""
+        """Yield an :class:`EpochBar`: its ``step(running_loss, running_accuracy)`` is called
+        once per step, its ``compiling()`` when numba starts compiling a kernel."""
         if self.quiet or not self.console.is_terminal:
-            yield lambda loss, accuracy: None
+            yield EpochBar()
             return
         columns = (TextColumn(f"epoch {epoch}/{epochs}"), BarColumn(bar_width=24),
                    MofNCompleteColumn(), TextColumn("{task.fields[running]}"), _Seconds())
         with Progress(*columns, console=self.console, transient=True) as progress:
-            task = progress.add_task("train", total=steps, running="")
+            yield EpochBar(progress, progress.add_task("train", total=steps, running=""))
 
-            def advance(loss: float, accuracy: float) -> None:
-                progress.update(task, advance=1,
-                                running=f"loss {loss:.4f} acc {accuracy:.2%}")
-
-            yield advance
+    def compiled(self, seconds: float) -> None:
+        """The epoch compiled kernels for ``seconds`` (left out of its time): once per install."""
+        if not self.quiet:
+            self.console.print(f"  [dim](plus {seconds:.0f} s compiling kernels, once: numba "
+                               "caches them on disk)[/dim]", soft_wrap=True)
 
     def _columns(self) -> str:
         """The epoch lines' format: one column each, so every line stays under 80 columns."""
