@@ -27,6 +27,7 @@ from convlab import nn
 
 from ._require import require
 from .inference import inference_steps
+from .plan import Plans
 from .ops import OPS
 
 _REQUIRED = object()
@@ -170,6 +171,8 @@ class OnnxModel(nn.Module):
         steps = inference_steps(self, nodes)
         self._runs = {True: (nodes, self._last_reads(nodes)),
                       False: (steps, self._last_reads(steps))}
+        # under no_grad, the steps prepared once per input shape (convlab.onnx.plan)
+        self._plans = Plans()
 
     def _last_reads(self, steps) -> list[tuple[str, ...]]:
         """Per step (a node, or a run of nodes), in order, the values computed in ``forward``
@@ -245,11 +248,19 @@ class OnnxModel(nn.Module):
         if len(inputs) != len(self.input_names):
             raise TypeError(f"this ONNX model takes {len(self.input_names)} input(s) "
                             f"{self.input_names}, got {len(inputs)}")
+        grad = convlab.is_grad_enabled()
+        steps, dropped = self._runs[grad]
+        outputs = None if grad else self._plans.outputs(self, steps, dropped, inputs)
+        if outputs is None:
+            outputs = self._run(steps, dropped, inputs)
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def _run(self, steps, dropped, inputs) -> tuple:
+        """The graph's outputs, the ``steps`` run one after the other on Tensors."""
         stored = {**self._buffers, **self._parameters}  # by attribute name, without __getattr__
         values = {"": None}
         values.update({name: stored[attribute] for name, attribute in self._stored.items()})
         values.update(zip(self.input_names, inputs))
-        steps, dropped = self._runs[convlab.is_grad_enabled()]
         for step, done in zip(steps, dropped):  # topological order
             result = step(*[values[name] for name in step.inputs])
             if not isinstance(result, tuple):
@@ -257,8 +268,7 @@ class OnnxModel(nn.Module):
             values.update(zip(step.outputs, result))
             for name in done:  # let go of activations no later node reads (memory to reuse)
                 del values[name]
-        outputs = tuple(values[name] for name in self.output_names)
-        return outputs[0] if len(outputs) == 1 else outputs
+        return tuple(values[name] for name in self.output_names)
 
 
 # Inputs that hold state or settings, not weights: BatchNormalization's running mean and variance,

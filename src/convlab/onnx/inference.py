@@ -33,6 +33,10 @@ place: every in-place change counts in ``Tensor._version`` (an optimizer's step,
 again after those. Folded weights are a second copy of the convolutions' weights, made at the
 first call under ``no_grad``.
 
+For a fixed input shape the steps are prepared once, as a whole-network plan on arrays
+(:mod:`.plan`, through :meth:`Step.prepare`); the steps themselves run the plan's first call,
+and calls that the plan steps aside for (hooks).
+
 With gradients on (training, fine-tuning, saliency) every node runs by itself, as the file has
 it: the Parameters, the values and the gradients are the graph's, unchanged. A step whose nodes
 carry hooks (``explain.summary`` registers forward hooks) runs its nodes one by one as well, so
@@ -150,6 +154,14 @@ class Step:
     def compute(self, *values):
         raise NotImplementedError
 
+    def prepare(self, *values):
+        """The step as a function of its input arrays (in the order of ``inputs``) giving its
+        output array, for a whole-network plan (:mod:`.plan`), which calls it with the same
+        shapes, dtypes and weights at every call: what the step works out from those (the
+        algorithm, folded weights) is taken now, from ``values``, the Tensors of one call.
+        None where the step runs on Tensors (the plan then calls it as it is)."""
+        return None
+
     def one_by_one(self, *values):
         """The nodes, each by itself (with its hooks)."""
         known = dict(zip(self.inputs, values))
@@ -179,6 +191,13 @@ class _Convolve:
 
     def __call__(self, x, w, b):
         x, w, b = _array(x), _array(w), None if b is None else _array(b)
+        convolve = self.prepared(x, w, b)
+        return None if convolve is None else _tensor(convolve(x))
+
+    def prepared(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None):
+        """The convolution by ``w`` and ``b`` of arrays of ``x``'s shape and dtype, as a
+        function of the input array (the algorithm and its kept plan chosen now), or None
+        where F.conv*d would do more than the engine's call."""
         nd = w.ndim - 2
         if (x.dtype not in _FLOATS or w.dtype != x.dtype or (b is not None and b.dtype != x.dtype)
                 or nd not in (1, 2, 3) or x.ndim != nd + 2):
@@ -193,7 +212,9 @@ class _Convolve:
         algorithm = select.choose(G, x.shape)  # what conv.conv_forward would call
         plan = getattr(algorithm, "forward_plan", None)
         run = plan and plan(G, x.shape, x.dtype)
-        return _tensor(run(x, w, b) if run else algorithm.conv_forward(x, w, G, b))
+        if run:
+            return lambda x: run(x, w, b)
+        return lambda x: algorithm.conv_forward(x, w, G, b)
 
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -233,16 +254,31 @@ class _Tail:
             self.other = step.inputs.index(other)
 
     def __call__(self, y, values):
-        if self.other is not None:
-            r = values[self.other]
-            data, r_data = y._data, _array(r)
-            if elementwise.sums_apply(data, r_data):  # on the engine's threads
-                elementwise.add_into(data, r_data)
-            elif r_data.shape == data.shape and r_data.dtype == data.dtype:
-                np.add(data, r_data, out=data)
+        r = None if self.other is None else _array(values[self.other])
+        return _tensor(self.on_arrays(y._data, r))
+
+    def on_arrays(self, y: np.ndarray, r: np.ndarray | None) -> np.ndarray:
+        """The tail on the convolution's fresh output array ``y``, with ``r`` the Add's other
+        array (None without an Add)."""
+        if r is not None:
+            if elementwise.sums_apply(y, r):  # on the engine's threads
+                elementwise.add_into(y, r)
+            elif r.shape == y.shape and r.dtype == y.dtype:
+                np.add(y, r, out=y)
             else:
-                y = y + r
-        return y if self.op is None else _tensor(self.op.forward(_NO_GRAPH, y._data))
+                y = (_tensor(y) + _tensor(r))._data
+        return y if self.op is None else self.op.forward(_NO_GRAPH, y)
+
+    def prepared(self, convolve, x: int):
+        """The step on arrays (:meth:`Step.prepare`): ``convolve`` (a function of the input
+        array, :meth:`_Convolve.prepared`) of the step's input at position ``x``, then the
+        tail."""
+        other, op = self.other, self.op
+        if other is None and op is None:
+            return lambda *arrays: convolve(arrays[x])
+        if other is None:
+            return lambda *arrays: op.forward(_NO_GRAPH, convolve(arrays[x]))
+        return lambda *arrays: self.on_arrays(convolve(arrays[x]), arrays[other])
 
 
 class Convolution(Step):
@@ -258,6 +294,15 @@ class Convolution(Step):
 
     def compute(self, *values):
         return self._tail(self.convolved(*values), values)
+
+    def prepare(self, *values):
+        convolve = self.prepared_convolution(values)
+        return convolve and self._tail.prepared(convolve, self._conv_inputs[0])
+
+    def prepared_convolution(self, values):
+        """:meth:`_Convolve.prepared` for the step's input Tensors ``values``."""
+        x, w, b = ([_array(values[k]) for k in self._conv_inputs] + [None])[:3]
+        return self._convolve.prepared(x, w, b)
 
     def convolved(self, *values):
         """The convolution's output (a Tensor), before the Add and the activation."""
@@ -285,10 +330,31 @@ class ConcatOfConvolutions(Step):
     def compute(self, *values):
         ys = [_array(c.convolved(*[values[k] for k in where]))
               for c, where in zip(self._convolutions, self._where)]
-        first = ys[0]
-        if any(y.ndim != first.ndim or y.ndim < 2 or y.shape[0] != first.shape[0]
-               or y.shape[2:] != first.shape[2:] or y.dtype != first.dtype for y in ys):
+        if not self._fit(ys):
             return self.one_by_one(*values)
+        return _tensor(self._joined(ys))
+
+    def prepare(self, *values):
+        parts = []  # per convolution: its function of the input array, the input's position
+        for c, where in zip(self._convolutions, self._where):
+            convolve = c.prepared_convolution([values[k] for k in where])
+            if convolve is None:
+                return None
+            parts.append((convolve, where[c._conv_inputs[0]]))
+        if not self._fit([convolve(_array(values[x])) for convolve, x in parts]):
+            return None
+        return lambda *arrays: self._joined([convolve(arrays[x]) for convolve, x in parts])
+
+    @staticmethod
+    def _fit(ys) -> bool:
+        """Whether the convolutions' outputs ``ys`` join along the channels."""
+        first = ys[0]
+        return not any(y.ndim != first.ndim or y.ndim < 2 or y.shape[0] != first.shape[0]
+                       or y.shape[2:] != first.shape[2:] or y.dtype != first.dtype for y in ys)
+
+    def _joined(self, ys):
+        """The Concat's output array: the outputs ``ys``, activated, in their channels."""
+        first = ys[0]
         out = np.empty((first.shape[0], sum(y.shape[1] for y in ys), *first.shape[2:]),
                        first.dtype)
         start = 0
@@ -302,7 +368,7 @@ class ConcatOfConvolutions(Step):
                 else:
                     part[n] = E.Relu.forward(_NO_GRAPH, y[n])
             start += y.shape[1]
-        return _tensor(out)
+        return out
 
 
 class Cached(Step):
@@ -406,6 +472,14 @@ class ConvAffine(Step):
         w, b = ([values[k] for k in self._conv_inputs[1:]] + [None])[:2]
         return self._weights(w, b, *[values[k] for k in self._map_weights])
 
+    def prepare(self, *values):
+        folded = self.folded(values)
+        if folded is None or self._clamp:
+            return None
+        x = self._conv_inputs[0]
+        convolve = self._convolve.prepared(_array(values[x]), *(f._data for f in folded))
+        return convolve and self._tail.prepared(convolve, x)
+
     def compute(self, *values):
         folded = self.folded(values)
         if folded is None:
@@ -447,6 +521,11 @@ class HardSwish(Step):
             return _tensor(A.Hardswish.forward(_NO_GRAPH, data))
         return F.hardswish(x)  # which says what it takes
 
+    def prepare(self, x, *constants):
+        if _array(x).dtype in _FLOATS:
+            return lambda x, *constants: A.Hardswish.forward(_NO_GRAPH, x)
+        return None
+
 
 class OnArrays(Step):
     """A node of one output computed on the arrays, as its op computes it, without the checks
@@ -479,8 +558,11 @@ class OnArrays(Step):
             run = self._kept[key] = self._make(*arrays)
         if run is None:
             return self.nodes[0](*values)
-        out = run(*arrays)  # NumPy gives a scalar for 0-d operands: made an array again
-        return _tensor(out if isinstance(out, np.ndarray) else np.asarray(out))
+        return _tensor(_ndarray(run(*arrays)))
+
+    def prepare(self, *values):
+        run = self._make(*[_array(v) for v in values])
+        return run and (lambda *arrays: _ndarray(run(*arrays)))
 
     def _maxpool(self, x):
         node = self.nodes[0]
@@ -536,6 +618,11 @@ class OnArrays(Step):
 
 
 _UNSEEN = object()
+
+
+def _ndarray(out) -> np.ndarray:
+    """``out`` as an array: NumPy gives a scalar for 0-d operands."""
+    return out if isinstance(out, np.ndarray) else np.asarray(out)
 _BINARY = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.true_divide}
 _ON_ARRAYS = {"MaxPool", "GlobalAveragePool", "Softmax", "MatMul", *_BINARY}
 
@@ -570,12 +657,24 @@ class SqueezeExcitation(Step):
 
     def compute(self, *values):
         data = _array(values[self._x])
+        weights = self._weights(data, values)
+        if weights is None:
+            return self.one_by_one(*values)
+        return _tensor(excitation.squeeze_excite(data, *weights))
+
+    def prepare(self, *values):
+        weights, x = self._weights(_array(values[self._x]), values), self._x
+        return weights and (lambda *arrays: excitation.squeeze_excite(arrays[x], *weights))
+
+    def _weights(self, data, values):
+        """(w1, b1, w2, b2), the two products' folded weights as arrays, or None where the
+        convolutions are not products on ``data`` (:meth:`_products`)."""
         folded = [conv.folded([None if k is None else values[k] for k in positions])
                   for conv, positions in zip((self.squeeze, self.excite), self._conv_values)]
         if any(f is None for f in folded) or not self._products(data, folded):
-            return self.one_by_one(*values)
+            return None
         (w1, b1), (w2, b2) = ((w._data.reshape(len(w._data), -1), b._data) for w, b in folded)
-        return _tensor(excitation.squeeze_excite(data, w1, b1, w2, b2))
+        return w1, b1, w2, b2
 
     @staticmethod
     def _products(data, folded) -> bool:
