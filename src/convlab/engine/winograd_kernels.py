@@ -28,7 +28,23 @@ The 3-D kernels add a first step along the depth, for each of the 6 rows a tile 
 ``ξ = 36 a + 6 b + e`` follows the axes (depth, rows, columns) as the weights' transform does.
 
 Tried and dropped: taking step 1 along the rows instead, so that step 2 runs over all the tiles
-of an image in one loop (26 -> 39 ns a tile for 56x56, better only for 14x14 images).
+of an image in one loop (26 -> 39 ns a tile for 56x56, better only for 14x14 images). Also
+(one core, float32, the kernel alone, interleaved in one process, ns a tile and channel):
+step 2 of :func:`input_tiles` over a whole image in one loop, its tile rows 4 (TW + 1) values
+apart in a buffer of the image's step 1 (an extra, unused tile a row), written into ``V`` with
+that extra tile (so the products would carry it) 28x28 22 -> 31, 56x56 20 -> 21-25; the same
+with step 1's columns first copied apart (every 4th column a row of its own, so that step 2
+reads and writes whole rows) 22 -> 36; written through a buffer and copied into ``V`` 22 ->
+46; step 2 written out 4 tiles at a time 22 -> 40; each of a tile row's six rows of ``V``
+taken as a slice of its own: level. :func:`output_tiles` a tile at a time (36 loads, 16
+outputs into ``y``): 28x28 20 -> 30, 56x56 11.5 -> 28. The products of
+:func:`correlate_chunks` by compiled loops in place of the BLAS (channels 4 or 8 at a time):
+16x16 by 16x49, 0.62-0.90 -> 1.0-1.7 us. The weights' transform (:func:`transform_weights`) as
+``G`` along each axis in a compiled loop: 128 -> 128 channels 0.31 -> 0.44 ms, 256 1.7 -> 2.2.
+A chunk of :func:`correlate_chunks` a group at a time (its input tiles, products and outputs
+before the next group's, in the cache together), 8 groups of 16 channels of 28x28, a sample a
+chunk: 7.45-7.66 -> 7.55-8.1 ms for 16 samples; chunks of 2 samples (``CHUNK_BYTES`` 2 MiB):
+level.
 
 The last part of the file puts these transforms and the channel products together on the
 engine's threads (:mod:`.jit`'s threaded kernels, which start a loop in microseconds):
