@@ -1,6 +1,7 @@
-"""Depthwise convolution's compiled loops (engine/depthwise.py), in both their layouts (runs
-along the rows, channels last), and its NumPy path all equal the reference convolution, on any
-geometry with one input channel per group."""
+"""Depthwise convolution's compiled loops (engine/depthwise.py), in each of their layouts (runs
+along the rows, a run per output row that skips the kernel rows in the padding, channels last),
+and its NumPy path all equal the reference convolution, on any geometry with one input channel
+per group."""
 
 import numpy as np
 import pytest
@@ -13,13 +14,16 @@ from convlab.engine.geometry import conv_geometry
 from jit_paths import engine_path
 from engine.test_fast_paths import _arrays, check, geometries
 
-# The engine's paths, the compiled one in each of its two layouts, which depthwise._channels_last
-# picks between by geometry; a test forces one.
-LAYOUTS = [("compiled", "runs"), ("compiled", "channels-last"), ("numpy", None)]
+# The engine's paths, the compiled one in each of its layouts, which depthwise._channels_last
+# and depthwise._by_rows (the forward only) pick between by geometry; a test forces one.
+LAYOUTS = [("compiled", "runs"), ("compiled", "rows"), ("compiled", "channels-last"),
+           ("numpy", None)]
 
 
 def _force(monkeypatch, layout: str) -> None:
     monkeypatch.setattr(depthwise, "_channels_last", lambda G: layout == "channels-last")
+    # a run per output row needs stride 1 along the rows; other geometries keep the runs
+    monkeypatch.setattr(depthwise, "_by_rows", lambda G: layout == "rows" and G.stride[-1] == 1)
 
 
 @pytest.fixture(params=LAYOUTS, ids=lambda p: p[1] or p[0])
@@ -30,7 +34,7 @@ def path(request, monkeypatch):
     return name
 
 
-@pytest.fixture(params=["runs", "channels-last"])
+@pytest.fixture(params=["runs", "rows", "channels-last"])
 def layout(request, monkeypatch):
     """The compiled path in one of its layouts."""
     pytest.importorskip("numba")

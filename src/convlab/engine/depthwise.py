@@ -247,6 +247,18 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
 # channel of one sample) go in memory order, in all three passes: the weight gradient, first
 # written channel by channel over the batch (no partial sums to add), took 3.4 ms, not 2.4.
 #
+# The forward has a third layout, one run per output row written in place (:func:`_rows`,
+# :func:`_forward_rows_kernel`), that reads only the kernel rows inside the input. On a short
+# image most taps read padding: over an image of 2 rows (padding 2), 30 of the 50 taps of a
+# 5x5 kernel's two output rows read only zeros; rapidocr's MobileNetV3 has such layers (200
+# channels of 2x96).
+# A kernel row is one pass over the output row (five taps, or three; a 3x3 kernel with every
+# row inside is nine taps a pass). It is taken where it skips a third of the taps or more, or
+# where a stride across the rows makes the runs output rows anyway (:func:`_by_rows`). One
+# core, float32, forward, runs -> rows, the same process alternated (p10 of 300): 200x2x96
+# 5x5 94 -> 48 us, 88x3x96 5x5 58 -> 42, 104x3x96 5x5 stride (2, 1) 71 -> 36 (onnxruntime's
+# channel-blocked kernel alone: 19, 18, 26), batch 8 of 200x2x96 632 -> 342.
+#
 # The items are cut into one run per thread (:func:`_items`), and a threaded driver
 # (``_forward_runs`` and the others, :mod:`.jit`) shares the runs between OpenMP's threads; the
 # weight gradient's runs each add into their own slot of ``parts``, summed afterwards.
@@ -285,6 +297,38 @@ def _runs(G: ConvGeometry):
     size = max(math.prod(P), int(starts[-1] + offsets[-1]) + (length - 1) * step + 1)
     lo = (0,) * lift + G.pad_lo
     return lo, P, size, starts, length, step, box, offsets
+
+
+@functools.lru_cache(maxsize=64)
+def _rows(G: ConvGeometry):
+    """The forward's layout of one run per output row (``length = OW``, step 1 along the
+    row), each reading only the kernel rows that fall inside the input: ``lo``, ``P`` and
+    ``size`` as :func:`_runs` has them, the run starts, the kernel's row length ``KW``, per
+    run the kernel rows it reads (``krows[r, :nk[r]]``, row ``kd * KH + kh`` covering taps
+    ``KW * row ..``) and each tap's flat offset. Kept per geometry."""
+    lift = 3 - G.nd
+    P = (1,) * lift + tuple(i + lo + hi for i, (lo, hi) in zip(G.in_size, G.padding))
+    S = (1,) * lift + G.in_size
+    O = (1,) * lift + G.out_size
+    K = (1,) * lift + G.kernel_size
+    s = (1,) * lift + G.stride
+    d = (1,) * lift + G.dilation
+    lo = (0,) * lift + G.pad_lo
+    st = (P[1] * P[2], P[2], 1)
+    offsets = np.array([sum(k_a * d_a * st_a for k_a, d_a, st_a in zip((0,) * lift + k, d, st))
+                        for k in np.ndindex(*G.kernel_size)], dtype=np.int64)
+    starts, krows, nk = [], np.zeros((O[0] * O[1], K[0] * K[1]), np.int64), []
+    for od in range(O[0]):
+        for oh in range(O[1]):
+            starts.append(od * s[0] * st[0] + oh * s[1] * st[1])
+            inside = [kd * K[1] + kh for kd in range(K[0]) for kh in range(K[1])
+                      if 0 <= od * s[0] + kd * d[0] - lo[0] < S[0]
+                      and 0 <= oh * s[1] + kh * d[1] - lo[1] < S[1]]
+            krows[len(nk), :len(inside)] = inside
+            nk.append(len(inside))
+    starts = np.array(starts, dtype=np.int64)
+    size = max(math.prod(P), int(starts[-1] + offsets[-1]) + O[2])
+    return lo, P, size, starts, K[2], krows, np.array(nk, dtype=np.int64), offsets
 
 
 def _as_3d(a: np.ndarray, nd: int, dtype) -> np.ndarray:
@@ -400,6 +444,22 @@ def _taps5(out, base, add, w, xp, start, offsets, t):
 
 
 @jit.kernel
+def _taps3(out, base, add, w, xp, start, offsets, t):
+    """Taps ``t..t+2`` of a run in one pass, as :func:`_taps5`: a row of a 3x3 kernel."""
+    n = len(out)
+    x0, x1, x2 = (xp[start + offsets[t]:start + offsets[t] + n],
+                  xp[start + offsets[t + 1]:start + offsets[t + 1] + n],
+                  xp[start + offsets[t + 2]:start + offsets[t + 2] + n])
+    w0, w1, w2 = w[t], w[t + 1], w[t + 2]
+    if add:
+        for i in range(n):
+            out[i] += w0 * x0[i] + w1 * x1[i] + w2 * x2[i]
+    else:
+        for i in range(n):
+            out[i] = base + w0 * x0[i] + w1 * x1[i] + w2 * x2[i]
+
+
+@jit.kernel
 def _add_dot(sums, q, a, b):
     """``sums[q] += Σ a * b`` on 1-D arrays. The sum starts from ``sums[q]``: started from
     ``a[0] * 0`` (a zero of the arrays' type) the loop was not vectorized (12 against 24
@@ -498,6 +558,42 @@ def _forward_kernel(x, w, b, y, lo, P, size, starts, length, step, box, offsets,
                     else:
                         _add_scaled(run, w[c, j, t], xp[at:at + (length - 1) * step + 1:step])
             _copy(_flat_of(y[n, c, j]), zero, O, acc, zero, box, O)
+
+
+@jit.kernel
+def _forward_rows_kernel(x, w, b, y, lo, P, size, starts, kw, krows, nk, offsets, first, stop):
+    """Items ``first..stop`` of ``y (N, C, mult, runs, OW)`` (the output rows) from ``x (N, C,
+    D, H, W)``, ``w (C, mult, taps)`` and ``b (C, mult)``, the layout of :func:`_rows`: each
+    output row written in place, from the kernel rows that read inside the input, a kernel
+    row (``kw`` taps) a pass."""
+    C, mult = x.shape[1], w.shape[1]
+    xp = np.zeros(size, x.dtype)  # one padded channel, flat (its border stays zero)
+    S, zero = x.shape[2:], (0, 0, 0)
+    for item in range(first, stop):
+        n, c = item // C, item % C
+        _copy(xp, lo, P, _flat_of(x[n, c]), zero, S, S)
+        for j in range(mult):
+            wj, bj = w[c, j], b[c, j]
+            for r in range(len(starts)):
+                run, start = y[n, c, j, r], starts[r]
+                if nk[r] == 0:  # every kernel row in the padding
+                    run[:] = bj
+                elif nk[r] == krows.shape[1] and kw == 3 and len(offsets) % 9 == 0:
+                    for t in range(0, len(offsets), 9):  # every row inside: nine taps a pass
+                        _taps9(run, bj, t > 0, wj, xp, start, offsets, t)
+                    continue
+                for q in range(nk[r]):
+                    t = krows[r, q] * kw
+                    if kw == 5:
+                        _taps5(run, bj, q > 0, wj, xp, start, offsets, t)
+                    elif kw == 3:
+                        _taps3(run, bj, q > 0, wj, xp, start, offsets, t)
+                    else:
+                        if q == 0:
+                            run[:] = bj
+                        for k in range(t, t + kw):
+                            at = start + offsets[k]
+                            _add_scaled(run, wj[k], xp[at:at + len(run)])
 
 
 @jit.kernel
@@ -748,6 +844,22 @@ def _channels_last(G: ConvGeometry) -> bool:
     return G.stride[-1] > 1 or G.out_size[-1] < CHANNELS_LAST_BELOW
 
 
+def _by_rows(G: ConvGeometry) -> bool:
+    """Whether the forward takes a run per output row (:func:`_rows`), which skips the kernel
+    rows in the padding: stride 1 along the rows, and a stride across them (the runs are
+    output rows then anyway) or a third of the taps or more in padding rows. One core, 200
+    channels of 2xW, 5x5 (60% skipped), runs -> rows: W = 12 49 -> 32 us, 32 58 -> 35, 96
+    94 -> 48; 200 of 3x16, 5x5 (40%) 59 -> 57; 100 of 2x48, 3x3 (33%) 36 -> 35; 200 of 4x24,
+    3x3 (17%) 69 -> 96 and 24 of 6x96 (11%) 15 -> 17: a pass per row costs more than the
+    taps it skips there."""
+    if G.stride[-1] != 1:
+        return False
+    if any(s > 1 for s in G.stride[:-1]):
+        return True
+    _, _, _, _, _, krows, nk, _ = _rows(G)
+    return 3 * nk.sum() <= 2 * krows.size
+
+
 @functools.lru_cache(maxsize=64)
 def _last_layout(G: ConvGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """The channels-last loops' rows (see above): ``inside``, ``reads``, ``offsets``,
@@ -771,6 +883,14 @@ def _forward_runs(x, w, b, y, lo, P, size, starts, length, step, box, offsets, b
     for j in prange(len(bounds) - 1):
         _forward_kernel(x, w, b, y, lo, P, size, starts, length, step, box, offsets,
                         bounds[j], bounds[j + 1])
+
+
+@jit.kernel(threaded=True, bounds="bounds")
+def _forward_rows_runs(x, w, b, y, lo, P, size, starts, kw, krows, nk, offsets, bounds):
+    """:func:`_forward_rows_kernel` on each run of items, shared between the threads."""
+    for j in prange(len(bounds) - 1):
+        _forward_rows_kernel(x, w, b, y, lo, P, size, starts, kw, krows, nk, offsets,
+                             bounds[j], bounds[j + 1])
 
 
 @jit.kernel(threaded=True, bounds="bounds")
@@ -804,14 +924,16 @@ def forward_plan(G: ConvGeometry, x_shape: tuple[int, ...], dtype):
     that convolve the same shapes over and over (``convlab.onnx``'s inference steps) keep it."""
     if not jit.active():
         return None
-    return _plan(G, tuple(x_shape), np.dtype(dtype), _channels_last(G), parallel.threads(),
-                 parallel.MIN_RUN_BYTES)
+    last = _channels_last(G)
+    return _plan(G, tuple(x_shape), np.dtype(dtype), last, not last and _by_rows(G),
+                 parallel.threads(), parallel.MIN_RUN_BYTES)
 
 
 @functools.lru_cache(maxsize=256)
-def _plan(G: ConvGeometry, x_shape: tuple[int, ...], dtype: np.dtype, last: bool,
+def _plan(G: ConvGeometry, x_shape: tuple[int, ...], dtype: np.dtype, last: bool, rows: bool,
           threads: int, min_run_bytes: int):
-    """:func:`forward_plan`'s function, in the channels-last layout or not (``last``), for
+    """:func:`forward_plan`'s function, in the channels-last layout (``last``), a run per output
+    row (``rows``, :func:`_rows`) or the runs of :func:`_runs`, for
     ``threads`` threads and that ``parallel.MIN_RUN_BYTES`` (the key: the runs of items follow
     both)."""
     N, C = x_shape[:2]
@@ -821,6 +943,9 @@ def _plan(G: ConvGeometry, x_shape: tuple[int, ...], dtype: np.dtype, last: bool
     if last:
         layout, bounds = _last_layout(G), _items(N, C * per_channel)
         y_shape = (N, C, mult * math.prod(G.out_size))
+    elif rows:
+        layout, bounds = _rows(G), _items(N * C, per_channel)
+        y_shape = (N, C, mult, math.prod(G.out_size[:-1]), G.out_size[-1])
     else:
         layout, bounds = _runs(G), _items(N * C, per_channel)
         y_shape = (N, C, mult) + (1,) * (3 - G.nd) + G.out_size
@@ -831,6 +956,8 @@ def _plan(G: ConvGeometry, x_shape: tuple[int, ...], dtype: np.dtype, last: bool
         y = np.empty(y_shape, dtype=dtype)
         if last:
             _last_forward_runs(_flat(x), _last(w3), _last(b3), y, *layout, bounds)
+        elif rows:
+            _forward_rows_runs(_as_3d(x, G.nd, dtype), w3, b3, y, *layout, bounds)
         else:
             _forward_runs(_as_3d(x, G.nd, dtype), w3, b3, y, *layout, bounds)
         return y.reshape(N, G.out_channels, *G.out_size)
