@@ -3,7 +3,7 @@ docstring)."""
 
 import pytest
 
-from convlab.engine import select
+from convlab.engine import parallel, select
 from convlab.engine.geometry import conv_geometry
 
 
@@ -13,10 +13,24 @@ from convlab.engine.geometry import conv_geometry
     ((8, 512, 8, 8), 512, "winograd"),  # 32 tiles, 2x2 per image
     ((4, 512, 8, 8), 512, "im2col"),  # 16 tiles
     ((1, 128, 28, 28), 128, "winograd"),  # 49 tiles, work 6,272
-    ((1, 64, 28, 28), 64, "im2col"),  # 49 tiles, work 3,136
+    ((1, 64, 28, 28), 64, "im2col"),  # 49 tiles, work 3,136 (one thread: below)
     ((16, 8, 28, 28), 8, "im2col"),  # too few channels for the products
     ((32, 3, 32, 32), 32, "im2col"),  # a first layer
 ])
-def test_3x3_layers_take_winograd_only_where_it_pays(shape, channels, expected):
+def test_3x3_layers_take_winograd_only_where_it_pays(shape, channels, expected, monkeypatch):
+    monkeypatch.setattr(parallel, "WORKERS", 2)
+    G = conv_geometry("conv2d", 2, shape, (channels, shape[1], 3, 3), padding=1)
+    assert select.choose(G, shape).__name__ == f"convlab.engine.{expected}"
+
+
+@pytest.mark.parametrize("shape, channels, expected", [
+    ((1, 64, 28, 28), 64, "winograd"),  # 49 tiles, work 3,136
+    ((1, 16, 55, 55), 64, "winograd"),  # 196 tiles, work 3,136: SqueezeNet's first expand
+    ((1, 32, 27, 27), 128, "winograd"),  # 49 tiles, work 1,568
+    ((1, 16, 28, 28), 16, "im2col"),  # 49 tiles, work 784
+    ((1, 64, 14, 14), 64, "im2col"),  # 16 tiles: the weight's transform is not shared enough
+])
+def test_one_thread_takes_winograd_from_less_work(shape, channels, expected, monkeypatch):
+    monkeypatch.setattr(parallel, "WORKERS", 1)
     G = conv_geometry("conv2d", 2, shape, (channels, shape[1], 3, 3), padding=1)
     assert select.choose(G, shape).__name__ == f"convlab.engine.{expected}"

@@ -23,7 +23,13 @@ The rules, from measurements against PyTorch's CPU convolution (BENCHMARKS.md; i
   took 0.6x). With 16 tiles no channel count pays: 384 and 512 channels of 14x14 or 13x13
   in one image (VGG's and AlexNet's late layers at batch 1), work 6,144-8,192, took 1.33-1.59x
   im2col's time on one core and 1.6-2.05x on two; with 32 tiles (two such images, or eight
-  of 8x8) 0.59-0.93x. A dilated 3x3 kernel is split into ``dilation**nd`` undilated ones
+  of 8x8) 0.59-0.93x. On one thread the products are the larger share and Winograd pays from
+  WINOGRAD_MIN_WORK_ONE_THREAD (one core, CPU time, Winograd / im2col forward, load 3: one
+  image of 16->64 channels of 55x55, SqueezeNet's first expand layers, 0.60-0.81; 32->128 of
+  27x27, work 1,568, 0.78-0.99; 32 of 28x28 0.74-0.88; 64 of 28x28 0.46-0.70; forward and
+  backward together 0.61-1.07, where im2col then ran 0.8-4 ms); on two threads im2col's bands
+  share one image between the threads and Winograd's stages did not (the same layers 1.06-1.56x
+  im2col's time). A dilated 3x3 kernel is split into ``dilation**nd`` undilated ones
   (with 3 input channels, as in a first layer, Winograd took 3.6x im2col's time);
 - large kernels with stride 1 (49 taps and more, 7x7 in 2-D) go to the FFT, whose cost does
   not grow with the kernel;
@@ -44,7 +50,7 @@ import threading
 from contextlib import contextmanager
 from types import ModuleType
 
-from . import depthwise, fft, im2col, pointwise, reference, winograd
+from . import depthwise, fft, im2col, parallel, pointwise, reference, winograd
 from .geometry import ConvGeometry
 
 __all__ = ["ALGORITHMS", "choose", "using", "supports"]
@@ -56,6 +62,7 @@ ALGORITHMS: dict[str, ModuleType] = {
 
 WINOGRAD_MIN_CHANNELS = 16  # per group, in and out
 WINOGRAD_MIN_WORK = 5000  # the batch's output tiles times the channels per group (the fewer side)
+WINOGRAD_MIN_WORK_ONE_THREAD = 1500  # the same, when the engine runs one thread
 WINOGRAD_MIN_TILES = 32  # the batch's output tiles, over which the weight's transform is shared
 FFT_MIN_TAPS = 49
 
@@ -79,13 +86,13 @@ def choose(G: ConvGeometry, shape: tuple[int, ...]) -> ModuleType:
     name = _forced.name
     if name is not None and supports(ALGORITHMS[name], G):
         return ALGORITHMS[name]
-    return _rules(G, shape[0])
+    return _rules(G, shape[0], parallel.threads())
 
 
 @functools.lru_cache(maxsize=1024)
-def _rules(G: ConvGeometry, batch: int) -> ModuleType:
-    """:func:`choose`'s rules, kept per geometry and batch size: a network asks the same
-    questions every step (2-3 us a convolution, a tenth of a small one's time)."""
+def _rules(G: ConvGeometry, batch: int, threads: int) -> ModuleType:
+    """:func:`choose`'s rules, kept per geometry, batch size and thread count: a network asks
+    the same questions every step (2-3 us a convolution, a tenth of a small one's time)."""
     if pointwise.supports(G):
         return pointwise
     if depthwise.supports(G) and G.groups > 1:
@@ -94,7 +101,8 @@ def _rules(G: ConvGeometry, batch: int) -> ModuleType:
     tiles = batch * math.prod(-(-o // winograd.M) for o in G.out_size)
     if (winograd.supports(G) and channels >= WINOGRAD_MIN_CHANNELS
             and min(G.out_size) >= 2 * winograd.M and tiles >= WINOGRAD_MIN_TILES
-            and tiles * channels >= WINOGRAD_MIN_WORK):
+            and tiles * channels >= (WINOGRAD_MIN_WORK if threads > 1
+                                     else WINOGRAD_MIN_WORK_ONE_THREAD)):
         return winograd
     if fft.supports(G) and math.prod(G.kernel_size) >= FFT_MIN_TAPS:
         return fft
