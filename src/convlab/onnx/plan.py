@@ -82,9 +82,9 @@ class Plans:
         (built now, running the ``steps``, where there is none or a weight changed since), or
         None where the steps must run the call: a node has hooks, an input is not a Tensor, a
         plan could not be built or its shapes differ inside the graph."""
-        if self._hooks is None:
-            self._hooks = tuple(hooks for node in model.nodes.values() for hooks in (
-                node._forward_pre_hooks, node._forward_hooks, node._backward_hooks))
+        if self._hooks is None:  # (backward hooks do nothing under no_grad)
+            self._hooks = tuple(hooks for node in model.nodes.values()
+                                for hooks in (node._forward_pre_hooks, node._forward_hooks))
         if any(self._hooks) or not all(isinstance(t, Tensor) for t in inputs):
             return None
         arrays = [_array(t) for t in inputs]
@@ -157,7 +157,7 @@ class Plan:
             for name in step.inputs:
                 slot.setdefault(name, len(slot))
             outs = [slot.setdefault(name, len(slot)) if name else None for name in step.outputs]
-            self._runs.append((_run(step, args, fixed, slot, outs),
+            self._runs.append((_run(step, args, results, fixed, slot, outs),
                                tuple(slot[name] for name in done if name in slot)))
             for name in done:
                 del values[name]
@@ -207,6 +207,25 @@ def _same_shape(k: int, shape: tuple):
     return run
 
 
+# The nodes that give their first input's values in another shape (in C order, as NumPy's reshape).
+_RESHAPES = {"Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity"}
+
+
+def _reshape(node, args, results, fixed: dict):
+    """For a node of _RESHAPES whose other inputs are fixed (so its output's shape follows its
+    input's), a function that reshapes the input array to the output shape of the first call;
+    else None. SqueezeNet's Flatten of 1x1000x1x1 on Tensors: 33.7 us (one core, load 4), the
+    array's reshape 0.4."""
+    if (node.op_type not in _RESHAPES or len(results) != 1 or not args
+            or not all(name in fixed for name in node.inputs[1:])):
+        return None
+    x, y = _array(args[0]), _array(results[0])
+    if x.dtype != y.dtype or x.size != y.size:
+        return None
+    shape = y.shape
+    return lambda x, *fixed: x.reshape(shape)
+
+
 def _shares(tensor, fixed: dict):
     """``tensor`` where it is one of the ``fixed`` Tensors or shares memory with one (a call
     returns it as the steps do, its own version counter kept), else None."""
@@ -217,11 +236,12 @@ def _shares(tensor, fixed: dict):
     return None
 
 
-def _run(step, args, fixed: dict, slot: dict, outs: list):
-    """A function of the slots that runs ``step`` (its input Tensors of the first call:
-    ``args``) and writes its outputs' slots ``outs``."""
+def _run(step, args, results, fixed: dict, slot: dict, outs: list):
+    """A function of the slots that runs ``step`` (its input and output Tensors of the first
+    call: ``args``, ``results``) and writes its outputs' slots ``outs``."""
     ins = [slot[name] for name in step.inputs]
-    prepared = step.prepare(*args) if isinstance(step, Step) else None
+    prepared = (step.prepare(*args) if isinstance(step, Step)
+                else _reshape(step, args, results, fixed))
     if prepared is not None:  # a function of arrays, one output
         (o,) = outs
         if len(ins) == 1:
