@@ -213,3 +213,21 @@ def test_the_text_direction_classifier_by_its_plan_equals_its_steps(threads):
             np.testing.assert_array_equal(ours, steps)
     finally:
         convlab.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("stride, groups, bias", [(1, 1, True), (2, 2, False)])
+def test_pointwise_with_fixed_weights_gives_forward_plans_values(stride, groups, bias):
+    """The plans' 1x1 convolutions: pointwise.forward_fixed, the weights arranged once."""
+    from convlab.engine import geometry, jit, pointwise
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 6, 9, 11)).astype(np.float32)
+    w = rng.standard_normal((4, 6 // groups, 1, 1)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32) if bias else None
+    G = geometry.conv_geometry("conv2d", 2, x.shape, w.shape, None if b is None else b.shape,
+                               stride=stride, groups=groups)
+    fixed = pointwise.forward_fixed(G, x.shape, x.dtype, w, b)
+    if not jit.active():
+        assert fixed is None and pointwise.forward_plan(G, x.shape, x.dtype) is None
+        return
+    np.testing.assert_array_equal(fixed(x), pointwise.forward_plan(G, x.shape, x.dtype)(x, w, b))

@@ -39,7 +39,7 @@ from .im2col_kernels import as_3d
 from .jit import prange
 from .parallel import map_chunks, split
 
-__all__ = ["supports", "forward_plan", "conv_forward", "conv_input_grad", "conv_weight_grad"]
+__all__ = ["supports", "forward_plan", "forward_fixed", "conv_forward", "conv_input_grad", "conv_weight_grad"]
 
 SMALL_POSITIONS = 256  # at most this many output positions: the compiled weight sums on one thread too
 
@@ -226,6 +226,27 @@ def forward_plan(G: ConvGeometry, x_shape: tuple[int, ...], dtype):
     that convolve the same shapes over and over (``convlab.onnx``'s inference steps) keep it:
     deciding at every call took 5-6 us of a 13 us product (8->8 channels on 24x96, one
     core)."""
+    plan = _planned(G, x_shape, dtype)
+    return None if plan is None else plan[0]
+
+
+def forward_fixed(G: ConvGeometry, x_shape: tuple[int, ...], dtype, w: np.ndarray,
+                  b: np.ndarray | None):
+    """:func:`forward_plan`'s function for the weights ``w`` and ``b`` (which the caller
+    leaves unchanged), as a function ``run(x) -> y``: the weights arranged for the products
+    once, not at every call (``convlab.onnx``'s whole-network plans). The same products, so
+    the same values. None where :func:`forward_plan` is."""
+    plan = _planned(G, x_shape, dtype)
+    if plan is None:
+        return None
+    _, arranged, products = plan
+    w, bias = arranged(w, b)
+    return lambda x: products(x, w, bias)
+
+
+def _planned(G: ConvGeometry, x_shape: tuple[int, ...], dtype):
+    """:func:`_plan`'s functions for this call, or None where the compiled kernels do not take
+    it."""
     dtype = np.dtype(dtype)
     if not (jit.active() and dtype in jit.FLOAT_TYPES):
         return None
@@ -235,23 +256,30 @@ def forward_plan(G: ConvGeometry, x_shape: tuple[int, ...], dtype):
 @functools.lru_cache(maxsize=256)
 def _plan(G: ConvGeometry, x_shape: tuple[int, ...], dtype: np.dtype, threads: int,
           min_split: int):
-    """:func:`forward_plan`'s function, for ``threads`` threads and that ``gemm.MIN_SPLIT``
-    (the key: the blocks follow both)."""
+    """:func:`forward_plan`'s decisions, for ``threads`` threads and that ``gemm.MIN_SPLIT``
+    (the key: the blocks follow both), as three functions: ``run(x, w, b)`` (forward_plan's),
+    ``arranged(w, b)``, the weight and bias as the products take them, and ``products(x, w,
+    bias)`` of those, the output."""
     N, g = x_shape[0], G.groups
     M, K, P = G.out_channels // g, G.in_channels // g, math.prod(G.out_size)
     blocks = _blocks(N * g, M, P, M * K * P)
     strided = tuple(x_shape[2:]) != G.out_size
     no_bias = np.empty((g, 0), dtype)
 
-    def run(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    def arranged(w: np.ndarray, b: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        return (np.ascontiguousarray(w).reshape(g, M, K),
+                no_bias if b is None else b.reshape(g, M).astype(dtype, copy=False))
+
+    def products(x: np.ndarray, w: np.ndarray, bias: np.ndarray) -> np.ndarray:
         y = np.empty((N, g, M, P), dtype=dtype)
         xs = _picked(x, G) if strided else np.ascontiguousarray(x)
-        bias = no_bias if b is None else b.reshape(g, M).astype(dtype, copy=False)
-        _products(np.ascontiguousarray(w).reshape(g, M, K), xs.reshape(N, g, K, P), bias, y,
-                  *blocks)
+        _products(w, xs.reshape(N, g, K, P), bias, y, *blocks)
         return y.reshape(N, G.out_channels, *G.out_size)
 
-    return run
+    def run(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+        return products(x, *arranged(w, b))
+
+    return run, arranged, products
 
 
 def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
