@@ -252,8 +252,10 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
 # image most taps read padding: over an image of 2 rows (padding 2), 30 of the 50 taps of a
 # 5x5 kernel's two output rows read only zeros; rapidocr's MobileNetV3 has such layers (200
 # channels of 2x96).
-# A kernel row is one pass over the output row (five taps, or three; a 3x3 kernel with every
-# row inside is nine taps a pass). It is taken where it skips a third of the taps or more, or
+# Two kernel rows of five taps are one pass over the output row (:func:`_taps10`: one core,
+# rapidocr's 5x5 layers 8-13% faster than a pass per row, 200x2x96 78 -> 68 us under load),
+# a last row of five or a row of three another; a 3x3 kernel with every row inside is nine
+# taps a pass. It is taken where it skips a third of the taps or more, or
 # where a stride across the rows makes the runs output rows anyway (:func:`_by_rows`). One
 # core, float32, forward, runs -> rows, the same process alternated (p10 of 300): 200x2x96
 # 5x5 94 -> 48 us, 88x3x96 5x5 58 -> 42, 104x3x96 5x5 stride (2, 1) 71 -> 36 (onnxruntime's
@@ -444,6 +446,33 @@ def _taps5(out, base, add, w, xp, start, offsets, t):
 
 
 @jit.kernel
+def _taps10(out, base, add, w, xp, start, offsets, ta, tb):
+    """Taps ``ta..ta+4`` and ``tb..tb+4`` of a run in one pass, as :func:`_taps5`: two rows of a
+    5x5 kernel (the rows inside the input, which need not be adjacent ones)."""
+    n = len(out)
+    x0, x1, x2 = (xp[start + offsets[ta]:start + offsets[ta] + n],
+                  xp[start + offsets[ta + 1]:start + offsets[ta + 1] + n],
+                  xp[start + offsets[ta + 2]:start + offsets[ta + 2] + n])
+    x3, x4 = (xp[start + offsets[ta + 3]:start + offsets[ta + 3] + n],
+              xp[start + offsets[ta + 4]:start + offsets[ta + 4] + n])
+    x5, x6, x7 = (xp[start + offsets[tb]:start + offsets[tb] + n],
+                  xp[start + offsets[tb + 1]:start + offsets[tb + 1] + n],
+                  xp[start + offsets[tb + 2]:start + offsets[tb + 2] + n])
+    x8, x9 = (xp[start + offsets[tb + 3]:start + offsets[tb + 3] + n],
+              xp[start + offsets[tb + 4]:start + offsets[tb + 4] + n])
+    w0, w1, w2, w3, w4 = w[ta], w[ta + 1], w[ta + 2], w[ta + 3], w[ta + 4]
+    w5, w6, w7, w8, w9 = w[tb], w[tb + 1], w[tb + 2], w[tb + 3], w[tb + 4]
+    if add:
+        for i in range(n):
+            out[i] += (w0 * x0[i] + w1 * x1[i] + w2 * x2[i] + w3 * x3[i] + w4 * x4[i]
+                       + w5 * x5[i] + w6 * x6[i] + w7 * x7[i] + w8 * x8[i] + w9 * x9[i])
+    else:
+        for i in range(n):
+            out[i] = (base + w0 * x0[i] + w1 * x1[i] + w2 * x2[i] + w3 * x3[i] + w4 * x4[i]
+                      + w5 * x5[i] + w6 * x6[i] + w7 * x7[i] + w8 * x8[i] + w9 * x9[i])
+
+
+@jit.kernel
 def _taps3(out, base, add, w, xp, start, offsets, t):
     """Taps ``t..t+2`` of a run in one pass, as :func:`_taps5`: a row of a 3x3 kernel."""
     n = len(out)
@@ -582,7 +611,12 @@ def _forward_rows_kernel(x, w, b, y, lo, P, size, starts, kw, krows, nk, offsets
                     for t in range(0, len(offsets), 9):  # every row inside: nine taps a pass
                         _taps9(run, bj, t > 0, wj, xp, start, offsets, t)
                     continue
-                for q in range(nk[r]):
+                q0 = 0
+                while kw == 5 and q0 + 2 <= nk[r]:  # two kernel rows a pass
+                    _taps10(run, bj, q0 > 0, wj, xp, start, offsets, krows[r, q0] * 5,
+                            krows[r, q0 + 1] * 5)
+                    q0 += 2
+                for q in range(q0, nk[r]):
                     t = krows[r, q] * kw
                     if kw == 5:
                         _taps5(run, bj, q > 0, wj, xp, start, offsets, t)
@@ -949,18 +983,24 @@ def _plan(G: ConvGeometry, x_shape: tuple[int, ...], dtype: np.dtype, last: bool
     else:
         layout, bounds = _runs(G), _items(N * C, per_channel)
         y_shape = (N, C, mult) + (1,) * (3 - G.nd) + G.out_size
+    # the shapes worked out here, not at each call: with _as_3d working out the input's, the
+    # Python around a small layer's kernel took 1 us more (6.5 against 5.7 us a call for 8
+    # channels of 2x96, 5x5, one thread, p10 of 3000 alternated)
+    x_shape3 = (N, C) + (1,) * (3 - G.nd) + G.in_size
+    w_shape = (C, mult, math.prod(G.kernel_size))
+    out_shape = (N, G.out_channels) + G.out_size
+    forward = _forward_rows_runs if rows else _forward_runs
 
     def run(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-        w3 = np.ascontiguousarray(w, dtype=dtype).reshape(C, mult, -1)  # (C, mult, taps)
+        w3 = np.ascontiguousarray(w, dtype=dtype).reshape(w_shape)  # (C, mult, taps)
         b3 = no_bias if b is None else b.astype(dtype, copy=False).reshape(C, mult)
         y = np.empty(y_shape, dtype=dtype)
         if last:
             _last_forward_runs(_flat(x), _last(w3), _last(b3), y, *layout, bounds)
-        elif rows:
-            _forward_rows_runs(_as_3d(x, G.nd, dtype), w3, b3, y, *layout, bounds)
         else:
-            _forward_runs(_as_3d(x, G.nd, dtype), w3, b3, y, *layout, bounds)
-        return y.reshape(N, G.out_channels, *G.out_size)
+            forward(np.ascontiguousarray(x, dtype=dtype).reshape(x_shape3), w3, b3, y, *layout,
+                    bounds)
+        return y.reshape(out_shape)
 
     return run
 
