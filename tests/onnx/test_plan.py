@@ -77,7 +77,7 @@ def test_a_plan_gives_the_steps_values_and_is_built_once():
         ours, steps = _planned(model, x)
         np.testing.assert_array_equal(ours, steps)
     (built,) = _plans(model).values()
-    assert isinstance(built, plan.Plan)
+    assert isinstance(built, plan.Plan) and built.outputs is None  # no call's values kept
     grad = model(convlab.from_numpy(x)).detach().numpy()  # node by node
     np.testing.assert_allclose(ours, grad, rtol=1e-5, atol=1e-6)
 
@@ -101,7 +101,12 @@ def test_each_input_shape_and_dtype_has_its_plan_and_their_number_is_bounded():
 def test_a_weight_changed_in_place_or_replaced_is_seen():
     model = convlab.onnx.load(_network())
     x = _x()
+    _planned(model, _x(3))
     before, _ = _planned(model, x)
+    with convlab.no_grad():
+        model.w1.add_(0.0)
+    _planned(model, x)
+    assert len(_plans(model)) == 1  # the other shape's plan, stale too, let go of
     for change in (lambda: model.w2.mul_(2.0), lambda: model.mean.add_(1.0),
                    lambda: model.fc.mul_(-1.0)):
         with convlab.no_grad():

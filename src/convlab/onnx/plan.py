@@ -93,7 +93,8 @@ class Plans:
         if plan is None:
             return None
         if plan is _MISSING or not plan.valid(model):
-            if plan is _MISSING and len(self._plans) >= MAX_PLANS:
+            # changed weights leave every plan stale: none keeps the old weights' memory
+            if plan is not _MISSING or len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
             try:
                 plan = Plan(model, steps, dropped, inputs)
@@ -101,7 +102,8 @@ class Plans:
                 self._plans[k] = None
                 return None
             self._plans[k] = plan
-            return plan.outputs
+            outputs, plan.outputs = plan.outputs, None  # a plan keeps no call's values
+            return outputs
         try:
             return plan(arrays)
         except _Stale:
