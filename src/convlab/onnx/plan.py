@@ -17,18 +17,16 @@ input (shapes and dtypes), thread count and weights, all of that is the same at 
 
 A call then runs the functions in order, each reading and writing slots, and lets go of a slot
 after its last reader (as the steps do: the memory of a deep network's early activations is
-reused for the later ones). The arrays a call returns are its own: the kernels give fresh
-outputs at every call, none kept between calls.
+reused for the later ones). Its arrays are fresh ones from the kernels, not buffers kept between
+calls, so the outputs it returns are its own, which the next call does not overwrite. Kept
+buffers would save no work: the allocator hands the same memory back (0-1 page faults a call,
+SqueezeNet 1.1 at batch 1), and they would hold every activation of every plan between calls.
 
-A plan holds while it is valid (:meth:`Plan.valid`): the model's weights are the same Tensors,
-with the same memory and version counts (an optimizer's step, ``load_state_dict``, ``w.mul_(2)``
-count), and no node has hooks; a key (:func:`key`) picks the plan of the input shapes, dtypes and
-thread count. Otherwise the model runs its steps one at a time (with hooks: each node by itself)
-and a changed weight builds the plan again.
-
-Each call's arrays are fresh ones from the kernels, not buffers kept between calls: the
-allocator hands the same memory back (0-1 page faults a call, SqueezeNet 1.1 at batch 1), so
-kept buffers would save no work, and would hold every activation of every plan between calls.
+A key (:func:`key`) picks the plan of the input shapes, dtypes and thread count. A plan holds
+while it is valid (:meth:`Plan.valid`): the model's weights are the same Tensors, with the same
+memory and version counts (an optimizer's step, ``load_state_dict``, ``w.mul_(2)`` count); a
+changed weight lets go of every plan, and the call builds its plan again. While a node has
+forward hooks, the model runs its steps one at a time (each hooked node by itself).
 
 Measured on one core, CPU time per call in one process, the plan, the steps one at a time and
 onnxruntime interleaved, p10 of 150 (load 3.9-4.1, other sessions running): the rapidocr
@@ -150,17 +148,19 @@ class Plan:
             if not all(isinstance(r, Tensor) for r in results):
                 raise _Unplanned
             values.update(zip(step.outputs, results))
-            if isinstance(step, (Cached, ShapeOf)):  # outputs shared by every call
-                fixed.update(zip(step.outputs, results))
-                if isinstance(step, ShapeOf):
-                    x = slot.setdefault(step.inputs[0], len(slot))
-                    self._runs.append((_same_shape(x, args[0].shape), ()))
-                continue
             for name in step.inputs:
                 slot.setdefault(name, len(slot))
-            outs = [slot.setdefault(name, len(slot)) if name else None for name in step.outputs]
-            self._runs.append((_run(step, args, results, fixed, slot, outs),
-                               tuple(slot[name] for name in done if name in slot)))
+            if isinstance(step, Cached):  # outputs shared by every call, nothing to run
+                fixed.update(zip(step.outputs, results))
+                continue
+            if isinstance(step, ShapeOf):  # the same, while its input has the same shape
+                fixed.update(zip(step.outputs, results))
+                run = _same_shape(slot[step.inputs[0]], args[0].shape)
+            else:
+                outs = [slot.setdefault(name, len(slot)) if name else None
+                        for name in step.outputs]
+                run = _run(step, args, results, fixed, slot, outs)
+            self._runs.append((run, tuple(slot[name] for name in done)))
             for name in done:
                 del values[name]
         self.outputs = tuple(values[name] for name in model.output_names)
