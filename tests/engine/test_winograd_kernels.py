@@ -254,3 +254,49 @@ def test_input_gradient_zero_where_no_output_reads(G, compiled):
             with jit.disabled():
                 gx = winograd.conv_input_grad(gy, w, G)
         np.testing.assert_allclose(gx, expected, atol=1e-10)
+
+
+@needs_jit
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("G", LAYERS, ids=range(len(LAYERS)))
+def test_forward_plan_equals_conv_forward(G, workers, monkeypatch):
+    """``forward_plan``'s run gives conv_forward's numbers to the bit (every phase, group, crop
+    and axis count of LAYERS, with a bias and without, one thread and two), and keeps the
+    transformed weights while the weights hold the same values: the same array again, or
+    another with the same bits; an array changed in place, or NaN in it (im2col then, as
+    conv_forward), makes them again."""
+    from convlab.engine import parallel
+
+    monkeypatch.setattr(parallel, "WORKERS", workers)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, G.in_channels, *G.in_size))
+    w = rng.standard_normal((G.out_channels, G.in_channels // G.groups, *G.kernel_size))
+    b = rng.standard_normal(G.out_channels)
+    made = []
+    transform = winograd._weights_compiled
+    monkeypatch.setattr(winograd, "_weights_compiled", lambda *a: made.append(1) or transform(*a))
+    run = winograd.forward_plan(G, x.shape, x.dtype)
+    for bias in (b, None, b):
+        assert np.array_equal(run(x, w, bias), winograd.conv_forward(x, w, G, bias))
+    expected = winograd.conv_forward(x, w, G, b)
+    made.clear()
+    assert np.array_equal(run(x, w.copy(), b), expected)
+    assert not made  # the same values: U kept
+    w[0] += 1  # in place
+    assert np.array_equal(run(x, w, b), winograd.conv_forward(x, w, G, b))
+    w[0, 0].flat[0] = np.nan
+    np.testing.assert_array_equal(run(x, w, b), winograd.conv_forward(x, w, G, b))
+
+
+@pytest.mark.parametrize("G, dtype, jit_on", [
+    (LAYERS[0], np.float16, True),
+    (conv_geometry("c", 1, (1, 2, 9), (2, 2, 3), padding=1), np.float32, True),
+    (LAYERS[0], np.float32, False)], ids=["float16", "1-D", "jit-off"])
+def test_forward_plan_none_where_the_kernels_do_not_run(G, dtype, jit_on):
+    if jit_on and not jit.ENABLED:
+        pytest.skip("compiled kernels turned off")
+    if jit_on:
+        assert winograd.forward_plan(G, (1, G.in_channels, *G.in_size), dtype) is None
+    else:
+        with jit.disabled():
+            assert winograd.forward_plan(G, (1, G.in_channels, *G.in_size), dtype) is None

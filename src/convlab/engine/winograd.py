@@ -65,7 +65,8 @@ from .geometry import ConvGeometry
 from .im2col import flipped_transpose
 from .parallel import map_chunks, split
 
-__all__ = ["M", "matrices", "supports", "conv_forward", "conv_input_grad", "conv_weight_grad"]
+__all__ = ["M", "matrices", "supports", "conv_forward", "forward_plan", "conv_input_grad",
+           "conv_weight_grad"]
 
 M = 4  # outputs per tile and axis: F(4, 3)
 R = 3  # kernel taps per axis
@@ -358,9 +359,16 @@ def _correlate_compiled(x: np.ndarray, w: np.ndarray, groups: int, jobs, b, y,
     if flipped:
         w = flipped_transpose(w, groups)
     U = _weights_compiled(w, groups, x.dtype)
+    _run_phases(x, U, jobs, grids, bounds, bias, y, _shares(C), _shares(K))
+
+
+def _run_phases(x, U, jobs, grids, bounds, bias, y, c_shares, k_shares) -> None:
+    """The phases of :func:`_correlate_compiled` by the transformed weights ``U``: a batch of
+    one chunk stage by stage (the threads sharing ``c_shares`` of ``x``'s channels and
+    ``k_shares`` of ``y``'s), a batch of several chunk by chunk."""
     for (src, dst, lo), grid in zip(jobs, grids):
         if len(bounds) == 2:  # one chunk: stage by stage
-            wk.correlate_stages(x[src], U, lo, grid, bias, y[dst], _shares(C), _shares(K))
+            wk.correlate_stages(x[src], U, lo, grid, bias, y[dst], c_shares, k_shares)
         else:
             wk.correlate_chunks(x[src], U, lo, grid, bias, y[dst], bounds)
 
@@ -484,6 +492,66 @@ def conv_forward(x: np.ndarray, w: np.ndarray, G: ConvGeometry,
     for src, dst, lo, hi in _phases(G):
         y[dst] = _correlate(x[src], w, G.groups, lo, hi, b)
     return y
+
+
+def forward_plan(G: ConvGeometry, x_shape: tuple[int, ...], dtype):
+    """:func:`conv_forward`'s compiled path for inputs of ``x_shape`` and ``dtype``, as a
+    function ``run(x, w, b) -> y`` for a caller that convolves the same shapes by the same
+    weights over and over (``convlab.onnx``'s inference plans): the phases, tile grids, chunks
+    and thread shares worked out once, and the transformed weights ``U`` kept with a copy of
+    the weights they were made from, made again only when a call's weights differ from it, bit
+    for bit. None where the compiled kernels do not take the call (they are off, 1-D, a dtype
+    the BLAS has not).
+
+    Each call of this function makes a new ``run``, with a ``U`` of its own: kept per
+    geometry, as the other algorithms' plans are, one ``U`` would serve every layer of that
+    geometry in turn (ResNet-50 has three 3x3 layers of 64 channels of 56x56 and four of 128
+    of 28x28), made again at each. ``run`` shares the work for the thread count of the time it
+    was made (any thread count gives the same numbers).
+
+    Why: at batch 1 the transformed weights are a large part of a layer (36 values for every
+    9 taps: 2.36 MB for 128 -> 128 channels) and a memory pass that a second thread helps
+    little. ResNet-50's 3x3 layers at batch 1, one core / 2 threads (``chrt -f 10``, best of
+    200), the weights' transform alone against the whole forward: 64 channels of 56x56
+    0.08-0.10 / 0.08-0.10 of 1.4-1.8 / 0.97-1.2 ms, 128 of 28x28 0.31-0.37 / 0.27 of 1.7-1.8 /
+    1.2-1.6. The comparison that keeps ``U`` reads both copies of the weights once (128 -> 128
+    channels: 30 us)."""
+    dtype = np.dtype(dtype)
+    if not (jit.active() and G.nd in (2, 3) and dtype in jit.FLOAT_TYPES):
+        return None
+    y_shape = (x_shape[0], G.out_channels, *G.out_size)
+    jobs = [(src, dst, lo) for src, dst, lo, _ in _phases(G)]
+    shape_of = np.broadcast_to(np.empty((), dtype), y_shape)  # the phases' shapes, no memory
+    grids = [_tile_grid(shape_of[dst].shape) for _, dst, _ in jobs]
+    bounds = _compiled_chunks(x_shape[0], G.in_channels, G.groups, grids, dtype.itemsize)
+    shares = _shares(G.in_channels), _shares(G.out_channels)
+    no_bias = np.zeros(G.out_channels, dtype)
+    kept = []  # [the weights, U] of the last call
+
+    def run(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+        same = bool(kept) and _same_bits(kept[0], w)
+        if not (well_scaled(x) and (same or finite(w))):
+            return im2col.conv_forward(x, w, G, b)
+        if not same:
+            kept[:] = w.copy(), _weights_compiled(w, G.groups, dtype)
+        y = np.empty(y_shape, dtype)
+        bias = no_bias if b is None else np.ascontiguousarray(b, dtype)
+        if jobs:  # not every phase of the output empty
+            _run_phases(x, kept[1], jobs, grids, bounds, bias, y, *shares)
+        return y
+
+    return run
+
+
+# The integer type of each float type's size: weights compared bit for bit (forward_plan).
+_BITS = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """``a`` and ``b`` hold the same float32 or float64 values, bit for bit (NaN too)."""
+    bits = _BITS.get(a.dtype)
+    return (bits is not None and a.dtype == b.dtype and a.shape == b.shape
+            and bool((a.view(bits) == b.view(bits)).all()))
 
 
 def conv_input_grad(gy: np.ndarray, w: np.ndarray, G: ConvGeometry) -> np.ndarray:
