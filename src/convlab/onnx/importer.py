@@ -27,8 +27,8 @@ from convlab import nn
 
 from ._require import require
 from .inference import inference_steps
-from .plan import Plans
 from .ops import OPS
+from .plan import Plans
 
 _REQUIRED = object()
 _ONNX_DOMAINS = ("", "ai.onnx")

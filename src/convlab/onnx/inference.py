@@ -345,6 +345,7 @@ class ConcatOfConvolutions(Step):
             if convolve is None:
                 return None
             parts.append((convolve, where[c._conv_inputs[0]]))
+        # the outputs' shapes, from one more run of the convolutions (once, for the plan)
         if not self._fit([convolve(_array(values[x])) for convolve, x in parts]):
             return None
         return lambda *arrays: self._joined([convolve(arrays[x]) for convolve, x in parts])
@@ -622,13 +623,13 @@ class OnArrays(Step):
 
 
 _UNSEEN = object()
+_BINARY = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.true_divide}
+_ON_ARRAYS = {"MaxPool", "GlobalAveragePool", "Softmax", "MatMul", *_BINARY}
 
 
 def _ndarray(out) -> np.ndarray:
     """``out`` as an array: NumPy gives a scalar for 0-d operands."""
     return out if isinstance(out, np.ndarray) else np.asarray(out)
-_BINARY = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.true_divide}
-_ON_ARRAYS = {"MaxPool", "GlobalAveragePool", "Softmax", "MatMul", *_BINARY}
 
 
 class SqueezeExcitation(Step):

@@ -45,7 +45,7 @@ from ..engine import jit, parallel, select
 from ..tensor import Tensor
 from .inference import Cached, ShapeOf, Step, _array, _tensor
 
-__all__ = ["Plans", "Plan", "key"]
+__all__ = ["Plan", "Plans", "key"]
 
 # how many plans a model keeps (input shapes, dtypes, thread counts): a program that keeps
 # feeding new shapes starts again from none when it reaches this many
