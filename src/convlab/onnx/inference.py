@@ -227,6 +227,8 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # The ops of the activations that a convolution's step runs after it, by the first of their
 # nodes: a Relu node, or HardSwish as four nodes (Add, Clip, Mul, Div: see HardSwish).
 _ACTIVATIONS = {"Relu": E.Relu, "Add": A.Hardswish}
+# the engine's compiled loops that their forwards call where elementwise.applies
+_LOOPS = {E.Relu: elementwise.relu, A.Hardswish: elementwise.hardswish}
 
 # An ndarray the steps computed as a Tensor (Tensor._wrap, the engine's way back to Tensors:
 # convlab.from_numpy checks the type and dtype first, 0.84 against 0.48 us a call).
@@ -265,24 +267,43 @@ class _Tail:
         """The tail on the convolution's fresh output array ``y``, with ``r`` the Add's other
         array (None without an Add)."""
         if r is not None:
-            if elementwise.sums_apply(y, r):  # on the engine's threads
-                elementwise.add_into(y, r)
-            elif r.shape == y.shape and r.dtype == y.dtype:
-                np.add(y, r, out=y)
-            else:
-                y = (_tensor(y) + _tensor(r))._data
+            y = self.add(y, r)
         return y if self.op is None else self.op.forward(_NO_GRAPH, y)
 
-    def prepared(self, convolve, x: int):
+    @staticmethod
+    def add(y: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """``y + r``, into ``y`` (fresh) where ``r`` has its shape and dtype."""
+        if elementwise.sums_apply(y, r):  # on the engine's threads
+            elementwise.add_into(y, r)
+        elif r.shape == y.shape and r.dtype == y.dtype:
+            np.add(y, r, out=y)
+        else:
+            y = (_tensor(y) + _tensor(r))._data
+        return y
+
+    def prepared(self, convolve, x: int, values):
         """The step on arrays (:meth:`Step.prepare`): ``convolve`` (a function of the input
-        array, :meth:`_Convolve.prepared`) of the step's input at position ``x``, then the
-        tail."""
+        array, :meth:`_Convolve.prepared`) of the step's input at position ``x`` (of the
+        Tensors ``values``), then the tail. The activation is the engine's compiled loop
+        where the op would call it on the convolution's output (its dtype and layout, seen
+        once now), without the op's own checks: HardSwish on 1x32x6x96, one core, 5.61 ->
+        4.28 us."""
         other, op = self.other, self.op
         if other is None and op is None:
             return lambda *arrays: convolve(arrays[x])
+        if op is not None:
+            y = convolve(_array(values[x]))  # what the activation gets, once
+            if other is not None:
+                y = self.add(y, _array(values[other]))
+            loop = _LOOPS[op]
+            if not elementwise.applies(y):
+                def loop(y):
+                    return op.forward(_NO_GRAPH, y)
         if other is None:
-            return lambda *arrays: op.forward(_NO_GRAPH, convolve(arrays[x]))
-        return lambda *arrays: self.on_arrays(convolve(arrays[x]), arrays[other])
+            return lambda *arrays: loop(convolve(arrays[x]))
+        if op is None:
+            return lambda *arrays: self.add(convolve(arrays[x]), arrays[other])
+        return lambda *arrays: loop(self.add(convolve(arrays[x]), arrays[other]))
 
 
 class Convolution(Step):
@@ -301,7 +322,7 @@ class Convolution(Step):
 
     def prepare(self, *values):
         convolve = self.prepared_convolution(values)
-        return convolve and self._tail.prepared(convolve, self._conv_inputs[0])
+        return convolve and self._tail.prepared(convolve, self._conv_inputs[0], values)
 
     def prepared_convolution(self, values):
         """:meth:`_Convolve.prepared` for the step's input Tensors ``values``."""
@@ -483,7 +504,7 @@ class ConvAffine(Step):
             return None
         x = self._conv_inputs[0]
         convolve = self._convolve.prepared(_array(values[x]), *(f._data for f in folded))
-        return convolve and self._tail.prepared(convolve, x)
+        return convolve and self._tail.prepared(convolve, x, values)
 
     def compute(self, *values):
         folded = self.folded(values)
