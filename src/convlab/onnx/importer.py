@@ -6,7 +6,8 @@ buffers. Each node becomes a child module named after the node, whose ``repr`` s
 attributes, and whose ``forward`` is the matching function of :mod:`convlab.onnx.ops`. The graph's
 ``forward`` runs the nodes in the file's order (ONNX stores them topologically sorted), passing
 values by name; under ``no_grad`` it runs some runs of nodes as one step, as onnxruntime does
-(a Conv with the BatchNormalization after it folded in: :mod:`convlab.onnx.inference`).
+(a Conv with the BatchNormalization after it folded in: :mod:`convlab.onnx.inference`), those
+steps prepared once per input shape as a plan on arrays (:mod:`convlab.onnx.plan`).
 
 Constant folding: a node whose inputs are all fixed values (buffers, Constant outputs, or outputs
 of other folded nodes; never a Parameter, whose value training changes) gives the same outputs on
