@@ -229,3 +229,22 @@ def test_empty_batches(path, shape):
         y = engine.avg_pool(x, (2, 2), (2, 2), (0, 0), False, True, None)
         assert engine.avg_pool_backward(y, shape, (2, 2), (2, 2), (0, 0), False, True,
                                         None).shape == shape
+
+
+@pytest.mark.parametrize("shape, K, S, P, ceil_mode", [
+    ((1, 6, 11, 11), (3, 3), (2, 2), (0, 0), True),  # SqueezeNet's pools
+    ((2, 5, 2, 40), (2, 2), (2, 2), (0, 0), False),  # rapidocr's: windows that tile the input
+    ((2, 3, 4, 8), (2, 2), (2, 2), (0, 0), False),  # the same with short rows: NumPy's path
+    ((3, 17), (3,), (1,), (1,), False),  # unbatched, 1-D
+])
+def test_max_pool_plan_gives_max_pools_values(shape, K, S, P, ceil_mode):
+    """The plan that inference keeps per shape: max_pool's values (the reference's), the same
+    function for the same shape, none with the kernels off."""
+    needs_kernels()
+    x = special_input(shape, 13, "float32")
+    D = (1,) * len(K)
+    run = engine.max_pool_plan(x.shape, x.dtype, K, S, P, D, ceil_mode)
+    assert engine.max_pool_plan(x.shape, x.dtype, K, S, P, D, ceil_mode) is run
+    np.testing.assert_array_equal(run(x), reference.max_pool(x, K, S, P, D, ceil_mode)[0])
+    with jit.disabled():
+        assert engine.max_pool_plan(x.shape, x.dtype, K, S, P, D, ceil_mode) is None

@@ -227,7 +227,9 @@ def max_pool_values(x, y, kernel, stride, pad, dilation, lowest):
     rows = np.empty((B, width), x.dtype)
     for b in prange(B):
         t = rows[b]
-        for i in range(width):
+        for i in range(pad[2]):  # the padding on both sides; each output row writes the rest
+            t[i] = lowest
+        for i in range(pad[2] + W, width):
             t[i] = lowest
         row = t[pad[2]:pad[2] + W]
         for q in range(OD * OH):
