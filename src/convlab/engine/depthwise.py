@@ -255,7 +255,10 @@ def conv_weight_grad(x: np.ndarray, gy: np.ndarray, G: ConvGeometry) -> np.ndarr
 # Two kernel rows of five taps are one pass over the output row (:func:`_taps10`: one core,
 # rapidocr's 5x5 layers 8-13% faster than a pass per row, 200x2x96 78 -> 68 us under load),
 # a last row of five or a row of three another; a 3x3 kernel with every row inside is nine
-# taps a pass. It is taken where it skips a third of the taps or more, or
+# taps a pass. Tried and no faster (one core, alternated with the code here): three rows of
+# five in one pass where three are inside (88x3x96 37.2 -> 39.3 us: its 15 weights and the sum
+# fill the 16 vector registers), and the taps read by unsigned indices rather than views
+# (200x2x96 41.1 -> 40.3, within noise). It is taken where it skips a third of the taps or more, or
 # where a stride across the rows makes the runs output rows anyway (:func:`_by_rows`). One
 # core, float32, forward, runs -> rows, the same process alternated (p10 of 300): 200x2x96
 # 5x5 94 -> 48 us, 88x3x96 5x5 58 -> 42, 104x3x96 5x5 stride (2, 1) 71 -> 36 (onnxruntime's
