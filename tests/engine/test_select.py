@@ -34,3 +34,18 @@ def test_one_thread_takes_winograd_from_less_work(shape, channels, expected, mon
     monkeypatch.setattr(parallel, "WORKERS", 1)
     G = conv_geometry("conv2d", 2, shape, (channels, shape[1], 3, 3), padding=1)
     assert select.choose(G, shape).__name__ == f"convlab.engine.{expected}"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("shape, channels", [
+    ((1, 48, 13, 13), 192),  # 16 tiles: SqueezeNet's late expand layers at batch 1
+    ((1, 256, 14, 14), 256),  # ResNet-50's 14x14 layers at batch 1
+    ((1, 32, 27, 27), 128),
+])
+def test_weights_kept_take_winograd_below_the_thresholds(shape, channels, workers, monkeypatch):
+    monkeypatch.setattr(parallel, "WORKERS", workers)
+    G = conv_geometry("conv2d", 2, shape, (channels, shape[1], 3, 3), padding=1)
+    assert select.choose(G, shape, weights_kept=True).__name__ == "convlab.engine.winograd"
+    small = conv_geometry("conv2d", 2, (1, 64, 7, 7), (64, 64, 3, 3), padding=1)
+    assert select.choose(small, (1, 64, 7, 7), weights_kept=True).__name__ != (
+        "convlab.engine.winograd")  # under two tiles an axis: never

@@ -76,8 +76,17 @@ class _ThreadChoice(threading.local):
 _forced = _ThreadChoice()
 
 
-def choose(G: ConvGeometry, shape: tuple[int, ...]) -> ModuleType:
+def choose(G: ConvGeometry, shape: tuple[int, ...], weights_kept: bool = False) -> ModuleType:
     """The algorithm for geometry ``G`` on an input (forward) or output gradient of ``shape``.
+
+    ``weights_kept``: the caller convolves by the same weights over and over through the
+    algorithm's ``forward_plan`` (``convlab.onnx``'s inference plans). Winograd's plan keeps
+    its transformed weights, so the thresholds that pay for their transform at every call
+    (WINOGRAD_MIN_TILES, WINOGRAD_MIN_WORK) do not apply: every 3x3 layer it supports with
+    WINOGRAD_MIN_CHANNELS takes it. Winograd's plan / im2col at batch 1, forward, 2 threads
+    (``chrt -f 10``, p10 of 60, load 0.8): 16->64 channels of 55x55 0.67, 32->128 of 27x27
+    0.64, 48->192 of 13x13 (16 tiles) 0.80, 64->256 of 13x13 0.73, 256 of 14x14 0.67 (the
+    transform at every call: 0.86-1.60); one core (CPU time): 0.66, 0.69, 0.96, 0.88, 0.67.
 
     >>> from convlab.engine.geometry import conv_geometry
     >>> choose(conv_geometry("conv2d", 2, (1, 3, 8, 8), (4, 3, 3, 3)), (1, 3, 8, 8)).__name__
@@ -86,23 +95,24 @@ def choose(G: ConvGeometry, shape: tuple[int, ...]) -> ModuleType:
     name = _forced.name
     if name is not None and supports(ALGORITHMS[name], G):
         return ALGORITHMS[name]
-    return _rules(G, shape[0], parallel.threads())
+    return _rules(G, shape[0], parallel.threads(), weights_kept)
 
 
 @functools.lru_cache(maxsize=1024)
-def _rules(G: ConvGeometry, batch: int, threads: int) -> ModuleType:
-    """:func:`choose`'s rules, kept per geometry, batch size and thread count: a network asks
-    the same questions every step (2-3 us a convolution, a tenth of a small one's time)."""
+def _rules(G: ConvGeometry, batch: int, threads: int, weights_kept: bool) -> ModuleType:
+    """:func:`choose`'s rules, kept per geometry, batch size, thread count and whether the
+    weights are kept: a network asks the same questions every step (2-3 us a convolution, a
+    tenth of a small one's time)."""
     if pointwise.supports(G):
         return pointwise
     if depthwise.supports(G) and G.groups > 1:
         return depthwise
     channels = min(G.in_channels, G.out_channels) // G.groups
     tiles = batch * math.prod(-(-o // winograd.M) for o in G.out_size)
+    min_work = WINOGRAD_MIN_WORK if threads > 1 else WINOGRAD_MIN_WORK_ONE_THREAD
     if (winograd.supports(G) and channels >= WINOGRAD_MIN_CHANNELS
-            and min(G.out_size) >= 2 * winograd.M and tiles >= WINOGRAD_MIN_TILES
-            and tiles * channels >= (WINOGRAD_MIN_WORK if threads > 1
-                                     else WINOGRAD_MIN_WORK_ONE_THREAD)):
+            and min(G.out_size) >= 2 * winograd.M
+            and (weights_kept or (tiles >= WINOGRAD_MIN_TILES and tiles * channels >= min_work))):
         return winograd
     if fft.supports(G) and math.prod(G.kernel_size) >= FFT_MIN_TAPS:
         return fft

@@ -74,7 +74,7 @@ import convlab
 import convlab.nn.functional as F
 
 from ..autograd.graph import ScratchCtx  # the ctx of an op run without a graph
-from ..engine import elementwise, geometry, pooling, select
+from ..engine import elementwise, geometry, jit, parallel, pooling, select
 from ..ops import activation as A
 from ..ops import elementwise as E
 from ..ops import reduction as R
@@ -188,6 +188,7 @@ class _Convolve:
 
     def __init__(self, node):
         self.node, self.geometries = node, {}
+        self.runs = {}  # the algorithms' forward_plan functions, by shapes, dtype and threads
 
     def __call__(self, x, w, b):
         x, w, b = _array(x), _array(w), None if b is None else _array(b)
@@ -197,7 +198,13 @@ class _Convolve:
     def prepared(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None):
         """The convolution by ``w`` and ``b`` of arrays of ``x``'s shape and dtype, as a
         function of the input array (the algorithm and its kept plan chosen now), or None
-        where F.conv*d would do more than the engine's call."""
+        where F.conv*d would do more than the engine's call.
+
+        The algorithm is chosen for weights that stay (:func:`.select.choose`'s
+        ``weights_kept``), and an algorithm's ``forward_plan`` function is kept here per shapes
+        and thread count, so that Winograd's keeps its transformed weights (made again when
+        the weights' bits change) between calls of the steps too, not only in a network's
+        plan: both then run the same algorithm, so hooks or none, the same numbers."""
         nd = w.ndim - 2
         if (x.dtype not in _FLOATS or w.dtype != x.dtype or (b is not None and b.dtype != x.dtype)
                 or nd not in (1, 2, 3) or x.ndim != nd + 2):
@@ -209,15 +216,21 @@ class _Convolve:
                 self.geometries.clear()
             _, options = conv_arguments(self.node, x.shape, w.shape)
             G = self.geometries[key] = geometry.conv_geometry(f"conv{nd}d", nd, *key, **options)
-        algorithm = select.choose(G, x.shape)  # what conv.conv_forward would call
+        algorithm = select.choose(G, x.shape, weights_kept=True)
         fixed = getattr(algorithm, "forward_fixed", None)  # the weights arranged once
         run = fixed and fixed(G, x.shape, x.dtype, w, b)
         if run:
             return run
         plan = getattr(algorithm, "forward_plan", None)
-        run = plan and plan(G, x.shape, x.dtype)
-        if run:
-            return lambda x: run(x, w, b)
+        if plan is not None:
+            where = (key, x.dtype, parallel.threads(), jit.active(), algorithm.__name__)
+            run = self.runs.get(where, _UNSEEN)
+            if run is _UNSEEN:
+                if len(self.runs) >= 64:
+                    self.runs.clear()
+                run = self.runs[where] = plan(G, x.shape, x.dtype)
+            if run:
+                return lambda x: run(x, w, b)
         return lambda x: algorithm.conv_forward(x, w, G, b)
 
 
