@@ -273,15 +273,10 @@ class _Tail:
             self.other = step.inputs.index(other)
 
     def __call__(self, y, values):
-        r = None if self.other is None else _array(values[self.other])
-        return _tensor(self.on_arrays(y._data, r))
-
-    def on_arrays(self, y: np.ndarray, r: np.ndarray | None) -> np.ndarray:
-        """The tail on the convolution's fresh output array ``y``, with ``r`` the Add's other
-        array (None without an Add)."""
-        if r is not None:
-            y = self.add(y, r)
-        return y if self.op is None else self.op.forward(_NO_GRAPH, y)
+        y = y._data  # the convolution's fresh output
+        if self.other is not None:
+            y = self.add(y, _array(values[self.other]))
+        return _tensor(y if self.op is None else self.op.forward(_NO_GRAPH, y))
 
     @staticmethod
     def add(y: np.ndarray, r: np.ndarray) -> np.ndarray:
